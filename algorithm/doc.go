@@ -1,0 +1,49 @@
+// Package algorithm implements the lock protocols of nfslease as
+// deterministic step machines.
+//
+// A Protocol makes a Lock for one path. Each method of a Lock performs one
+// bounded protocol step against an fsops.FS and returns: no goroutines, no
+// sleeps, no timers, no globals, and no clock: the caller passes the
+// current time. Package lease drives a Lock from its concurrent shell
+// (retries, backoff, the refresher, the deadline); the simulator drives the
+// same code under injected faults.
+//
+// # Protocols
+//
+// Flufl is on-disk compatible with Python's flufl.lock (5.x to 9.x): a claim
+// file named "<lock>|<host>|<pid>|<field4>" holding its own path, made the
+// lock by link(2); the lock's mtime is its expiry. docs/protocol.md gives
+// the format and every step.
+//
+// # Guarantees
+//
+//   - Ownership is decided by reading the lock back (its content, a claim
+//     unique to one acquisition, and its inode where the filesystem has real
+//     inode numbers), never by the link count or by the result of link(2)
+//     alone: NFS can report failure for a link it applied, and sshfs
+//     reports EPERM for EEXIST and a link count of 1.
+//   - A refresh touches our claim by its own name, so it can never extend
+//     someone else's lock, and it verifies that the lock is still ours.
+//   - A lock that records its lifetime (one made by this package) is judged
+//     stale only after it has been seen unchanged for that lifetime plus
+//     StaleMargin on the waiter's monotonic clock: no clock agreement is
+//     needed. Any lock is also stale when its recorded expiry is older than
+//     Config.SkewAllowance on the waiter's wall clock (flufl.lock's rule);
+//     that rule assumes wall clocks agree within the allowance.
+//   - A break moves the lock aside with rename(2) and removes it only if it
+//     is the very version that was judged stale; otherwise it puts it back.
+//   - Nothing is removed unless it is ours, or the stale lock judged, or the
+//     claim file of that stale lock, named by it, in the lock's directory,
+//     of this very lock, and holding the same claim. Lock files are read
+//     with a bound of 4 KiB, without following symbolic links and without
+//     blocking on FIFOs.
+//
+// # Non-guarantees
+//
+// The flufl.lock format cannot be made safe against everything:
+// docs/protocol.md lists the remaining windows (a replayed NFS REMOVE or
+// RENAME of the lock name that runs after a new holder has taken it; a
+// Python breaker racing a Go holder; the instant between moving a
+// wrongly-judged lock aside and putting it back). Timing assumptions (clock
+// rates, pauses) are those of any lease and are stated in package lease.
+package algorithm

@@ -1,0 +1,498 @@
+package algorithm
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nfslease/nfslease/fsops"
+)
+
+// Flufl is the flufl.lock-compatible protocol: Python processes using
+// flufl.lock (5.x to 9.x) and Go processes using Flufl exclude each other on
+// the same lock file, and each can break the other's stale locks. See
+// docs/protocol.md for the on-disk format, every step, and what the format
+// cannot make safe (replayed NFS unlinks, Python breakers racing).
+var Flufl Protocol = fluflProtocol{}
+
+type fluflProtocol struct{}
+
+func (fluflProtocol) Name() string { return "flufl" }
+
+// fluflSep is the field separator of claim names: flufl.lock's SEP on POSIX.
+// Python on Windows uses '^'; mixing the two on one share is unsupported.
+const fluflSep = '|'
+
+// nameMax is the longest file name this package creates (NAME_MAX on Linux
+// and the BSDs).
+const nameMax = 255
+
+// tombSuffix is appended to our claim name to form the private name to
+// which we move a lock we are breaking.
+const tombSuffix = ".break"
+
+func (fluflProtocol) New(fsys fsops.FS, path string, cfg Config) (Lock, error) {
+	if fsys == nil {
+		return nil, errors.New("algorithm: nil fsops.FS")
+	}
+	if cfg.Lifetime <= 0 {
+		return nil, fmt.Errorf("algorithm: lifetime %v must be positive", cfg.Lifetime)
+	}
+	if path == "" {
+		return nil, fmt.Errorf("algorithm: empty lock path: %w", ErrBadPath)
+	}
+	if strings.ContainsRune(path, 0) {
+		return nil, fmt.Errorf("algorithm: lock path %q contains NUL: %w", path, ErrBadPath)
+	}
+	// flufl.lock writes the claim path into the lock, and Python breakers
+	// in other directories can only remove our claim if it is absolute.
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("algorithm: lock path %q: %w", path, err)
+	}
+	dir, base := filepath.Split(abs)
+	if base == "" || base == "." || base == ".." || strings.HasSuffix(path, string(filepath.Separator)) {
+		return nil, fmt.Errorf("algorithm: lock path %q names a directory, not a file: %w", path, ErrBadPath)
+	}
+	if strings.IndexByte(abs, fluflSep) >= 0 {
+		return nil, fmt.Errorf("algorithm: lock path %q contains the claim separator %q: %w", path, fluflSep, ErrBadPath)
+	}
+	if cfg.SkewAllowance == 0 {
+		cfg.SkewAllowance = DefaultSkewAllowance
+	}
+	if cfg.Perm == 0 {
+		cfg.Perm = 0o644
+	}
+	if cfg.Perm&^fs.ModePerm != 0 {
+		return nil, fmt.Errorf("algorithm: file mode %v has bits other than permissions", cfg.Perm)
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	random := make([]byte, 8)
+	if _, err := io.ReadFull(cfg.Rand, random); err != nil {
+		return nil, fmt.Errorf("algorithm: reading randomness for the claim name: %w", err)
+	}
+	c := claim{
+		Lock:   abs,
+		Host:   sanitizeHost(cfg.Hostname),
+		Pid:    cfg.Pid,
+		Field4: formatRecord(cfg.Lifetime, random),
+	}
+	name := c.String(fluflSep)
+	if n := len(filepath.Base(name)) + len(tombSuffix); n > nameMax {
+		return nil, fmt.Errorf("algorithm: lock name %q is too long: its claim file name would be %d bytes, over the limit of %d: %w",
+			base, n, nameMax, syscall.ENAMETOOLONG)
+	}
+	return &fluflLock{
+		fs:    fsys,
+		cfg:   cfg,
+		path:  abs,
+		dir:   dir,
+		base:  base,
+		claim: name,
+		tomb:  name + tombSuffix,
+	}, nil
+}
+
+// fluflLock is the state of one acquisition of a Flufl lock.
+type fluflLock struct {
+	fs    fsops.FS
+	cfg   Config
+	path  string // absolute lock path
+	dir   string // its directory, with a trailing separator
+	base  string // its base name
+	claim string // our claim: the claim file's absolute path and its content
+	tomb  string // private name a lock being broken is moved to
+
+	created    bool           // our claim file exists, as far as we know
+	claimInfo  fsops.FileInfo // the claim's attributes just after creation
+	lastTouch  time.Time      // start of our last touch of the claim
+	held       bool           // we hold the lock
+	realInodes bool           // the lock and our claim showed the same inode once held
+	eperm      int            // consecutive EPERM answers from link with no lock to show for them
+
+	obs observation // what we last saw at the lock path while waiting
+}
+
+// version is everything about a lock file that a refresh changes. Two
+// observations with the same version are "unchanged".
+type version struct {
+	dev, ino     uint64
+	size         int64
+	mtime, ctime int64 // UnixNano
+	content      string
+}
+
+// observation is when we first saw a version of the lock.
+type observation struct {
+	valid bool
+	v     version
+	since time.Time
+}
+
+func versionOf(data []byte, fi fsops.FileInfo) version {
+	v := version{dev: fi.Dev, ino: fi.Ino, size: fi.Size, mtime: fi.ModTime.UnixNano(), content: string(data)}
+	if !fi.Ctime.IsZero() {
+		v.ctime = fi.Ctime.UnixNano()
+	}
+	return v
+}
+
+func (l *fluflLock) Path() string { return l.path }
+
+// Acquire implements Lock.Acquire.
+func (l *fluflLock) Acquire(now time.Time) (Attempt, error) {
+	if l.held {
+		return Attempt{}, fmt.Errorf("algorithm: %s: Acquire called while holding the lock", l.path)
+	}
+	if !l.created {
+		if err := l.createClaim(); err != nil {
+			return Attempt{}, err
+		}
+	}
+	att, err := l.tryLink(now)
+	if err != nil || att.Acquired || att.Holder == nil {
+		return att, err
+	}
+	// Someone else holds it. Judge staleness on what tryLink just read
+	// (through open, so revalidated on NFS), and break only if stale.
+	if att.StaleIn > 0 || !l.obs.valid {
+		return att, nil
+	}
+	broke, err := l.breakStale(now)
+	if err != nil || !broke {
+		return att, err
+	}
+	// Take the lock we just freed at once, rather than after a sleep that
+	// any other waiter could use to take it first.
+	att2, err := l.tryLink(now)
+	att2.Broke = true
+	return att2, err
+}
+
+// createClaim makes our claim file, whose content is its own path.
+func (l *fluflLock) createClaim() error {
+	err := l.fs.CreateExcl(l.claim, []byte(l.claim), l.cfg.Perm)
+	if err != nil && (errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.EPERM)) {
+		// The name is unique to us, so an existing file is our own
+		// create replayed by NFS after a lost reply, or (sshfs) EPERM
+		// standing for EEXIST. Anything else there is not ours.
+		data, _, rerr := l.fs.ReadFile(l.claim, maxClaimLen)
+		if rerr == nil && string(data) == l.claim {
+			err = nil
+		}
+	}
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("algorithm: creating claim for lock %s: the directory %s does not exist: %w", l.path, l.dir, err)
+		}
+		return fmt.Errorf("algorithm: creating claim for lock %s: %w", l.path, err)
+	}
+	fi, err := l.fs.Lstat(l.claim)
+	if err != nil {
+		// Leave l.created set so that Close removes the file.
+		l.created = true
+		return fmt.Errorf("algorithm: claim for lock %s: %w", l.path, err)
+	}
+	l.created, l.claimInfo = true, fi
+	return nil
+}
+
+// tryLink touches our claim, links it to the lock name and reads the lock
+// back to learn the outcome. The result of link(2) alone decides nothing:
+// NFS may report failure for a link it applied (a lost reply) and sshfs
+// reports EPERM for EEXIST.
+func (l *fluflLock) tryLink(now time.Time) (Attempt, error) {
+	// Touch immediately before linking, so that the lock never appears
+	// with an old expiry (flufl.lock's "new lock already expired" bug).
+	exp := now.Add(l.cfg.Lifetime)
+	if err := l.fs.Chtimes(l.claim, exp, exp); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			// Our claim was removed (a breaker judged an old lock of
+			// ours stale, or an administrator). Make a new one next time.
+			l.created = false
+			return Attempt{}, nil
+		}
+		return Attempt{}, fmt.Errorf("algorithm: touching claim of lock %s: %w", l.path, err)
+	}
+	l.lastTouch = now
+	lerr := l.fs.Link(l.claim, l.path)
+	switch {
+	case lerr == nil, errors.Is(lerr, fs.ErrExist), errors.Is(lerr, syscall.EPERM), Transient(lerr):
+		// Decide by reading the lock back.
+	case errors.Is(lerr, fs.ErrNotExist):
+		// Our claim vanished between touch and link, or the directory
+		// did: find out which.
+		l.created = false
+		if _, err := l.fs.Lstat(l.dir); errors.Is(err, fs.ErrNotExist) {
+			return Attempt{}, fmt.Errorf("algorithm: lock %s: the directory %s does not exist: %w", l.path, l.dir, lerr)
+		}
+		return Attempt{}, nil
+	default:
+		return Attempt{}, fmt.Errorf("algorithm: linking claim to lock %s: %w", l.path, lerr)
+	}
+
+	data, fi, err := l.fs.ReadFile(l.path, maxClaimLen)
+	switch {
+	case err == nil:
+	case errors.Is(err, fs.ErrNotExist):
+		if errors.Is(lerr, syscall.EPERM) {
+			// EPERM and no lock: either sshfs lost a race with a
+			// release, or a real permission problem. Give up after a
+			// few in a row.
+			l.eperm++
+			if l.eperm > 3 {
+				return Attempt{}, fmt.Errorf("algorithm: linking claim to lock %s: %w", l.path, lerr)
+			}
+		}
+		return Attempt{}, nil // freed meanwhile: try again at once
+	case errors.Is(err, fsops.ErrNotRegular), errors.Is(err, fsops.ErrTooLarge), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.EMLINK):
+		return Attempt{}, fmt.Errorf("algorithm: lock path %s: %w: %w", l.path, ErrNotLock, err)
+	default:
+		if lerr == nil {
+			// We linked but cannot confirm. Report the read error;
+			// Close or the next attempt sorts it out.
+			return Attempt{}, fmt.Errorf("algorithm: reading lock %s: %w", l.path, err)
+		}
+		return Attempt{}, fmt.Errorf("algorithm: reading lock %s: %w", l.path, err)
+	}
+	l.eperm = 0
+	if string(data) == l.claim {
+		l.held = true
+		l.obs = observation{}
+		l.realInodes = fsops.SameFile(fi, l.claimInfo)
+		return Attempt{Acquired: true}, nil
+	}
+	return l.judge(now, data, fi)
+}
+
+// judge describes the holder of the lock file just read and decides
+// whether it is stale. A lock is stale when either
+//
+//   - it records its lifetime (a lock of this package) and we have seen it
+//     unchanged for that lifetime plus StaleMargin on our monotonic clock,
+//     which needs no agreement between clocks; or
+//   - its expiry (mtime) is further in the past than SkewAllowance on our
+//     wall clock, flufl.lock's own rule, which assumes clocks agree within
+//     the allowance.
+func (l *fluflLock) judge(now time.Time, data []byte, fi fsops.FileInfo) (Attempt, error) {
+	if len(data) == 0 {
+		// flufl.lock truncates and rewrites its claim (and so the lock)
+		// when lock() is called while holding: a moment of emptiness.
+		l.obs = observation{}
+		return Attempt{Holder: &Holder{Protocol: "unknown", Expires: fi.ModTime}, StaleIn: time.Millisecond}, nil
+	}
+	c, err := parseClaim(string(data), fluflSep)
+	if err != nil || filepath.Base(c.Lock) != l.base {
+		l.obs = observation{}
+		return Attempt{}, fmt.Errorf("algorithm: lock path %s holds a file that is not a lock of this name (%d bytes, mode %v): %w",
+			l.path, fi.Size, fi.Mode, ErrNotLock)
+	}
+	h := &Holder{Protocol: "flufl.lock", Claim: string(data), Host: c.Host, Pid: c.Pid, Expires: fi.ModTime}
+	if c.Ours {
+		h.Protocol, h.Lifetime = "flufl", c.Lifetime
+	}
+	v := versionOf(data, fi)
+	if !l.obs.valid || l.obs.v != v {
+		l.obs = observation{valid: true, v: v, since: now}
+	}
+	const never = time.Duration(1<<63 - 1)
+	wait := never // time until stale; <= 0 means stale now
+	if c.Lifetime > 0 {
+		wait = c.Lifetime + StaleMargin - now.Sub(l.obs.since)
+	}
+	if l.cfg.SkewAllowance >= 0 {
+		wait = min(wait, fi.ModTime.Add(l.cfg.SkewAllowance).Sub(now))
+	}
+	if wait == never {
+		// No recorded lifetime and the wall-clock rule is off: this lock
+		// can never be judged stale. Look again later all the same.
+		wait = maxRecordedLifetime
+	}
+	if wait <= 0 {
+		return Attempt{Holder: h}, nil
+	}
+	return Attempt{Holder: h, StaleIn: wait}, nil
+}
+
+// breakStale breaks the lock judged stale in l.obs. It never removes a
+// lock other than the one judged: it moves whatever is at the lock name to
+// a name only we use, checks that it is the judged version, and puts it
+// back otherwise. See docs/protocol.md for the remaining window.
+func (l *fluflLock) breakStale(now time.Time) (bool, error) {
+	judged := l.obs.v
+	l.obs = observation{}
+
+	// Look once more, fresh, immediately before acting.
+	data, fi, err := l.fs.ReadFile(l.path, maxClaimLen)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		return false, fmt.Errorf("algorithm: re-reading stale lock %s: %w", l.path, err)
+	}
+	if versionOf(data, fi) != judged {
+		return false, nil // it changed: a live holder, or a new one
+	}
+
+	// Move it aside. rename(2) is atomic: what we move is exactly what is
+	// at the name at that instant, which we check next.
+	if err := l.fs.Rename(l.path, l.tomb); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil // gone already (released or broken)
+		}
+		// The rename may have been applied with its reply lost: if the
+		// tomb exists, carry on with it.
+		if _, _, terr := l.fs.ReadFile(l.tomb, maxClaimLen); terr != nil {
+			return false, fmt.Errorf("algorithm: breaking stale lock %s: %w", l.path, err)
+		}
+	}
+	tdata, tfi, err := l.fs.ReadFile(l.tomb, maxClaimLen)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		// We cannot tell what we moved. Try to put it back.
+		l.restore()
+		return false, fmt.Errorf("algorithm: checking broken lock %s: %w", l.path, err)
+	}
+	// rename(2) may change ctime and, on filesystems without real inode
+	// numbers, the reported inode; the content (a claim unique to one
+	// acquisition) and the mtime (moved by every refresh) identify the
+	// version.
+	if string(tdata) != judged.content || tfi.ModTime.UnixNano() != judged.mtime || tfi.Size != judged.size {
+		// Not the lock we judged: a new holder took the name between our
+		// check and the rename. Put it back.
+		l.restore()
+		return false, nil
+	}
+	// It is the stale lock. Remove the stale holder's claim, but only if
+	// the name is a well-formed claim of this very lock in this directory
+	// and holds the same claim, then our tomb.
+	if c, err := parseClaim(string(tdata), fluflSep); err == nil && filepath.Base(c.Lock) == l.base {
+		victim := filepath.Join(l.dir, filepath.Base(string(tdata)))
+		if victim != l.claim {
+			if vdata, _, err := l.fs.ReadFile(victim, maxClaimLen); err == nil && string(vdata) == string(tdata) {
+				_ = l.fs.Remove(victim) // best effort: a leftover claim harms no one
+			}
+		}
+	}
+	if err := l.fs.Remove(l.tomb); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return true, fmt.Errorf("algorithm: removing broken lock %s (moved to %s): %w", l.path, l.tomb, err)
+	}
+	return true, nil
+}
+
+// restore puts back a lock we moved aside but must not break. If the lock
+// name has been taken meanwhile, the moved lock's holder has lost it; it
+// notices at its next refresh, when it finds the lock is not its claim.
+func (l *fluflLock) restore() {
+	_ = l.fs.Link(l.tomb, l.path)
+	_ = l.fs.Remove(l.tomb)
+}
+
+// Refresh implements Lock.Refresh.
+func (l *fluflLock) Refresh(now time.Time) error {
+	if !l.held {
+		return fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, ErrNotHeld)
+	}
+	// Touch our claim, which while we hold the lock is the lock's inode.
+	// Touching by the claim name never refreshes someone else's lock.
+	exp := now.Add(l.cfg.Lifetime)
+	if err := l.fs.Chtimes(l.claim, exp, exp); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			l.held = false
+			return fmt.Errorf("algorithm: refreshing lock %s: our claim was removed: %w", l.path, ErrNotHeld)
+		}
+		return fmt.Errorf("algorithm: refreshing lock %s: %w", l.path, err)
+	}
+	l.lastTouch = now
+	if err := l.verify(); err != nil {
+		if errors.Is(err, ErrNotHeld) {
+			l.held = false
+		}
+		return err
+	}
+	return nil
+}
+
+// verify checks, by reading the lock back, that it is still ours.
+func (l *fluflLock) verify() error {
+	data, fi, err := l.fs.ReadFile(l.path, maxClaimLen)
+	switch {
+	case err == nil:
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("algorithm: lock %s was removed: %w", l.path, ErrNotHeld)
+	case errors.Is(err, fsops.ErrNotRegular), errors.Is(err, fsops.ErrTooLarge), errors.Is(err, syscall.ELOOP):
+		return fmt.Errorf("algorithm: lock %s was replaced by something else: %w", l.path, ErrNotHeld)
+	default:
+		return fmt.Errorf("algorithm: checking lock %s: %w", l.path, err)
+	}
+	if string(data) != l.claim {
+		return fmt.Errorf("algorithm: lock %s now belongs to %q: %w", l.path, data, ErrNotHeld)
+	}
+	if l.realInodes && !fsops.SameFile(fi, l.claimInfo) {
+		return fmt.Errorf("algorithm: lock %s is a different file with our claim: %w", l.path, ErrNotHeld)
+	}
+	return nil
+}
+
+// Release implements Lock.Release.
+func (l *fluflLock) Release() error {
+	var notOurs error
+	if l.held {
+		l.held = false
+		if err := l.verify(); err != nil {
+			if !errors.Is(err, ErrNotHeld) {
+				// Ambiguous: leave the lock to expire rather than risk
+				// removing someone else's.
+				_ = l.removeClaim()
+				return err
+			}
+			notOurs = err
+		} else if err := l.fs.Remove(l.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			_ = l.removeClaim()
+			return fmt.Errorf("algorithm: releasing lock %s: %w", l.path, err)
+		}
+	} else {
+		notOurs = fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, ErrNotHeld)
+	}
+	if err := l.removeClaim(); err != nil {
+		return err
+	}
+	return notOurs
+}
+
+// Close implements Lock.Close.
+func (l *fluflLock) Close(now time.Time) error {
+	if !l.created {
+		return nil
+	}
+	// A link whose success reply was lost leaves the lock ours without our
+	// knowing. Remove it only while no one could judge it stale yet.
+	if d := now.Sub(l.lastTouch); !now.IsZero() && !l.lastTouch.IsZero() && d >= 0 && d < l.cfg.Lifetime/2 {
+		if data, _, err := l.fs.ReadFile(l.path, maxClaimLen); err == nil && string(data) == l.claim {
+			_ = l.fs.Remove(l.path)
+		}
+	}
+	l.held = false
+	return l.removeClaim()
+}
+
+func (l *fluflLock) removeClaim() error {
+	if !l.created {
+		return nil
+	}
+	if err := l.fs.Remove(l.claim); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("algorithm: removing claim of lock %s: %w", l.path, err)
+	}
+	l.created = false
+	return nil
+}

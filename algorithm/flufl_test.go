@@ -1,0 +1,481 @@
+package algorithm_test
+
+import (
+	"errors"
+	"io/fs"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/clock"
+	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/fsops/fsopstest"
+)
+
+const (
+	dir  = "/locks"
+	path = dir + "/a.lock"
+)
+
+var epoch = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+type env struct {
+	t      *testing.T
+	clk    *clock.Fake
+	mem    *fsopstest.Mem
+	inject func(fsopstest.Op) *fsopstest.Fault
+	fs     *fsopstest.Faulty
+}
+
+func newEnv(t *testing.T, opts ...fsopstest.MemOption) *env {
+	t.Helper()
+	e := &env{t: t, clk: clock.NewFake(epoch)}
+	e.mem = fsopstest.NewMem(e.clk, opts...)
+	if err := e.mem.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.fs = &fsopstest.Faulty{FS: e.mem, Inject: func(op fsopstest.Op) *fsopstest.Fault {
+		if e.inject != nil {
+			return e.inject(op)
+		}
+		return nil
+	}}
+	return e
+}
+
+// lock makes a Flufl lock through the faulty FS, or through fsys if given.
+func (e *env) lock(host string, lifetime time.Duration, fsys ...fsops.FS) algorithm.Lock {
+	e.t.Helper()
+	var f fsops.FS = e.fs
+	if len(fsys) > 0 {
+		f = fsys[0]
+	}
+	lk, err := algorithm.Flufl.New(f, path, algorithm.Config{Lifetime: lifetime, Hostname: host, Pid: 1})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return lk
+}
+
+func (e *env) mustAcquire(lk algorithm.Lock) {
+	e.t.Helper()
+	att, err := lk.Acquire(e.clk.Now())
+	if err != nil || !att.Acquired {
+		e.t.Fatalf("Acquire = %+v, %v; want acquired", att, err)
+	}
+}
+
+func (e *env) files() []string {
+	e.t.Helper()
+	names, err := e.mem.ReadDir(dir)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return names
+}
+
+// once returns an injector that applies f to the first call matching
+// name and path, and passes every other call through.
+func once(name, path string, f func(fsopstest.Op) *fsopstest.Fault) func(fsopstest.Op) *fsopstest.Fault {
+	done := false
+	return func(op fsopstest.Op) *fsopstest.Fault {
+		if done || op.Name != name || (path != "" && op.Path != path) {
+			return nil
+		}
+		done = true
+		return f(op)
+	}
+}
+
+func TestAcquireDecidesByReadingBack(t *testing.T) {
+	tests := []struct {
+		name   string
+		mem    []fsopstest.MemOption
+		inject func(e *env) func(fsopstest.Op) *fsopstest.Fault
+	}{
+		{"link succeeds", nil, nil},
+		{"link applied, reply lost as EEXIST", nil, func(e *env) func(fsopstest.Op) *fsopstest.Fault {
+			return once("Link", "", func(fsopstest.Op) *fsopstest.Fault {
+				return &fsopstest.Fault{Err: syscall.EEXIST, After: true}
+			})
+		}},
+		{"link applied, reply lost as EIO", nil, func(e *env) func(fsopstest.Op) *fsopstest.Fault {
+			return once("Link", "", func(fsopstest.Op) *fsopstest.Fault {
+				return &fsopstest.Fault{Err: syscall.EIO, After: true}
+			})
+		}},
+		{"create applied, reply lost as EEXIST", nil, func(e *env) func(fsopstest.Op) *fsopstest.Fault {
+			return once("CreateExcl", "", func(fsopstest.Op) *fsopstest.Fault {
+				return &fsopstest.Fault{Err: syscall.EEXIST, After: true}
+			})
+		}},
+		{"sshfs: nlink 1, path inodes, whole seconds", []fsopstest.MemOption{fsopstest.WithPathInodes(), fsopstest.WithMtimeGranularity(time.Second), fsopstest.WithEPERMForEEXIST()}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, tt.mem...)
+			if tt.inject != nil {
+				e.inject = tt.inject(e)
+			}
+			lk := e.lock("a", 15*time.Second)
+			e.mustAcquire(lk)
+			e.inject = nil
+			e.clk.Advance(3 * time.Second)
+			if err := lk.Refresh(e.clk.Now()); err != nil {
+				t.Fatalf("Refresh = %v", err)
+			}
+			// A second lock sees it held.
+			other := e.lock("b", 15*time.Second)
+			att, err := other.Acquire(e.clk.Now())
+			if err != nil || att.Acquired || att.Holder == nil || att.Holder.Host != "a" {
+				t.Fatalf("contender: Acquire = %+v, %v; want held by a", att, err)
+			}
+			if err := other.Close(e.clk.Now()); err != nil {
+				t.Fatal(err)
+			}
+			if err := lk.Release(); err != nil {
+				t.Fatalf("Release = %v", err)
+			}
+			if names := e.files(); len(names) != 0 {
+				t.Errorf("left behind: %q", names)
+			}
+		})
+	}
+}
+
+func TestContenderGetsEPERMOnSSHFS(t *testing.T) {
+	e := newEnv(t, fsopstest.WithPathInodes(), fsopstest.WithEPERMForEEXIST())
+	a := e.lock("a", 15*time.Second)
+	e.mustAcquire(a)
+	b := e.lock("b", 15*time.Second)
+	for i := range 5 { // EPERM with a lock present is "held", however often
+		att, err := b.Acquire(e.clk.Now())
+		if err != nil || att.Acquired || att.Holder == nil {
+			t.Fatalf("attempt %d: %+v, %v; want held", i, att, err)
+		}
+	}
+}
+
+func TestRefreshDetectsLoss(t *testing.T) {
+	tests := []struct {
+		name  string
+		steal func(e *env)
+	}{
+		{"lock removed", func(e *env) { e.mem.Remove(path) }},
+		{"claim removed", func(e *env) {
+			names := e.files()
+			for _, n := range names {
+				if n != "a.lock" {
+					e.mem.Remove(dir + "/" + n)
+				}
+			}
+		}},
+		{"lock replaced by another holder", func(e *env) {
+			e.mem.Remove(path)
+			b := e.lock("b", 15*time.Second, e.mem)
+			e.mustAcquire(b)
+		}},
+		{"lock replaced by a directory", func(e *env) {
+			e.mem.Remove(path)
+			e.mem.MkdirAll(path, 0o755)
+		}},
+		{"lock replaced by a copy with our content", func(e *env) {
+			data, _, _ := e.mem.ReadFile(path, 4096)
+			e.mem.Remove(path)
+			e.mem.WriteFile(path, data, 0o644)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			a := e.lock("a", 15*time.Second)
+			e.mustAcquire(a)
+			tt.steal(e)
+			err := a.Refresh(e.clk.Now())
+			if !errors.Is(err, algorithm.ErrNotHeld) {
+				t.Fatalf("Refresh = %v, want ErrNotHeld", err)
+			}
+			if !strings.Contains(err.Error(), path) {
+				t.Errorf("error %q does not name the lock", err)
+			}
+		})
+	}
+}
+
+func TestRefreshTransientIsNotLoss(t *testing.T) {
+	for _, op := range []string{"Chtimes", "ReadFile"} {
+		for _, errno := range []syscall.Errno{syscall.EIO, syscall.ESTALE} {
+			t.Run(op+"/"+errno.Error(), func(t *testing.T) {
+				e := newEnv(t)
+				a := e.lock("a", 15*time.Second)
+				e.mustAcquire(a)
+				e.inject = once(op, "", func(fsopstest.Op) *fsopstest.Fault { return &fsopstest.Fault{Err: errno} })
+				err := a.Refresh(e.clk.Now())
+				if err == nil || errors.Is(err, algorithm.ErrNotHeld) || !algorithm.Transient(err) {
+					t.Fatalf("Refresh = %v, want a transient error that is not ErrNotHeld", err)
+				}
+				if err := a.Refresh(e.clk.Now()); err != nil {
+					t.Fatalf("second Refresh = %v", err)
+				}
+			})
+		}
+	}
+}
+
+// crashed leaves a lock of host "dead" with the given lifetime, acquired
+// now and never refreshed.
+func (e *env) crashed(lifetime time.Duration) {
+	e.t.Helper()
+	e.mustAcquire(e.lock("dead", lifetime, e.mem))
+}
+
+func TestStaleJudgement(t *testing.T) {
+	e := newEnv(t)
+	e.crashed(15 * time.Second)
+	w := e.lock("w", 15*time.Second)
+	// Seen first now: stale after 15s + StaleMargin of watching it unchanged.
+	att, err := w.Acquire(e.clk.Now())
+	if err != nil || att.Acquired || att.StaleIn != 15*time.Second+algorithm.StaleMargin {
+		t.Fatalf("first look: %+v, %v; want StaleIn 16s", att, err)
+	}
+	if att.Holder.Lifetime != 15*time.Second || att.Holder.Protocol != "flufl" {
+		t.Errorf("holder = %+v", att.Holder)
+	}
+	e.clk.Advance(15 * time.Second)
+	att, _ = w.Acquire(e.clk.Now())
+	if att.Acquired || att.StaleIn != algorithm.StaleMargin {
+		t.Fatalf("after 15s: %+v; want StaleIn 1s", att)
+	}
+	e.clk.Advance(algorithm.StaleMargin)
+	att, err = w.Acquire(e.clk.Now())
+	if err != nil || !att.Acquired || !att.Broke {
+		t.Fatalf("after 16s: %+v, %v; want broken and acquired", att, err)
+	}
+	// The dead holder's claim went with its lock.
+	if names := e.files(); len(names) != 2 {
+		t.Errorf("files = %q, want our lock and claim only", names)
+	}
+}
+
+func TestWatchRestartsOnRefresh(t *testing.T) {
+	e := newEnv(t)
+	h := e.lock("h", 15*time.Second, e.mem)
+	e.mustAcquire(h)
+	w := e.lock("w", 15*time.Second)
+	w.Acquire(e.clk.Now())
+	for range 10 {
+		e.clk.Advance(10 * time.Second)
+		if err := h.Refresh(e.clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if att, err := w.Acquire(e.clk.Now()); err != nil || att.Acquired {
+			t.Fatalf("waiter took a live lock: %+v, %v", att, err)
+		}
+	}
+}
+
+func TestWallClockRule(t *testing.T) {
+	e := newEnv(t)
+	e.crashed(15 * time.Second)
+	// A waiter that first looks when the expiry is more than the skew
+	// allowance in the past breaks at once; with the rule off it waits.
+	e.clk.Advance(15*time.Second + algorithm.DefaultSkewAllowance + time.Nanosecond)
+	off, err := algorithm.Flufl.New(e.fs, path, algorithm.Config{Lifetime: 15 * time.Second, SkewAllowance: -1, Hostname: "off", Pid: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if att, err := off.Acquire(e.clk.Now()); err != nil || att.Acquired {
+		t.Fatalf("rule off: %+v, %v; want held", att, err)
+	}
+	off.Close(e.clk.Now())
+	on := e.lock("on", 15*time.Second)
+	if att, err := on.Acquire(e.clk.Now()); err != nil || !att.Acquired || !att.Broke {
+		t.Fatalf("rule on: %+v, %v; want broken and acquired", att, err)
+	}
+}
+
+// A new holder takes the lock between the breaker's fresh re-read and its
+// rename: the breaker moves the new lock aside, sees it is not the one it
+// judged, and puts it back. The new holder never notices.
+func TestBreakPutsBackAWrongVictim(t *testing.T) {
+	e := newEnv(t)
+	e.crashed(time.Second)
+	e.clk.Advance(time.Minute)
+	var newcomer algorithm.Lock
+	e.inject = once("Rename", path, func(fsopstest.Op) *fsopstest.Fault {
+		// Someone else breaks the dead lock and acquires, just before
+		// our rename reaches the server.
+		e.mem.Remove(path)
+		newcomer = e.lock("new", 15*time.Second, e.mem)
+		e.mustAcquire(newcomer)
+		return nil
+	})
+	b := e.lock("breaker", 15*time.Second)
+	att, err := b.Acquire(e.clk.Now())
+	if err != nil || att.Acquired {
+		t.Fatalf("breaker: %+v, %v; want not acquired", att, err)
+	}
+	if err := newcomer.Refresh(e.clk.Now()); err != nil {
+		t.Fatalf("newcomer lost its lock to a breaker: %v", err)
+	}
+	b.Close(e.clk.Now())
+	if err := newcomer.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if names := e.files(); len(names) != 1 || !strings.HasPrefix(names[0], "a.lock|dead|1|") {
+		t.Errorf("files = %q, want only the dead holder's orphaned claim", names)
+	}
+}
+
+// The holder refreshes between the breaker's judgement and its fresh
+// re-read: no break.
+func TestBreakRereadSeesRefresh(t *testing.T) {
+	e := newEnv(t)
+	h := e.lock("h", 2*time.Second, e.mem)
+	e.mustAcquire(h)
+	e.clk.Advance(time.Minute) // expired by the wall-clock rule
+	reads := 0
+	e.inject = func(op fsopstest.Op) *fsopstest.Fault {
+		if op.Name == "ReadFile" && op.Path == path {
+			reads++
+			if reads == 2 { // the re-read before breaking
+				if err := h.Refresh(e.clk.Now()); err != nil {
+					t.Errorf("holder refresh: %v", err)
+				}
+			}
+		}
+		return nil
+	}
+	b := e.lock("b", 2*time.Second)
+	if att, err := b.Acquire(e.clk.Now()); err != nil || att.Acquired {
+		t.Fatalf("breaker: %+v, %v; want not acquired", att, err)
+	}
+	if err := h.Refresh(e.clk.Now()); err != nil {
+		t.Fatalf("holder lost its lock: %v", err)
+	}
+}
+
+// Two breakers judge the same stale lock; the second's rename finds the
+// first's fresh lock (or nothing) and never removes it.
+func TestTwoBreakers(t *testing.T) {
+	e := newEnv(t)
+	e.crashed(time.Second)
+	e.clk.Advance(time.Minute)
+	b1 := e.lock("b1", 15*time.Second, e.mem)
+	var b2 algorithm.Lock
+	e.inject = once("Rename", path, func(fsopstest.Op) *fsopstest.Fault {
+		e.mustAcquire(b1) // b1 breaks and acquires first
+		return nil
+	})
+	b2 = e.lock("b2", 15*time.Second)
+	if att, err := b2.Acquire(e.clk.Now()); err != nil || att.Acquired {
+		t.Fatalf("second breaker: %+v, %v; want not acquired", att, err)
+	}
+	if err := b1.Refresh(e.clk.Now()); err != nil {
+		t.Fatalf("first breaker lost its lock: %v", err)
+	}
+}
+
+func TestNeverRemovesWhatIsNotOurs(t *testing.T) {
+	tests := []struct {
+		name    string
+		content string
+	}{
+		{"claim path elsewhere", "/etc/passwd|h|1|2"},
+		{"claim path relative up", "../x|h|1|2"},
+		{"garbage", "hello\nworld"},
+		{"binary", "\x00\x01\x02"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.mem.MkdirAll("/etc", 0o755)
+			e.mem.WriteFile("/etc/passwd|h|1|2", []byte("victim"), 0o644)
+			e.mem.WriteFile(path, []byte(tt.content), 0o644)
+			e.clk.Advance(time.Hour)
+			w := e.lock("w", 15*time.Second)
+			_, err := w.Acquire(e.clk.Now())
+			if !errors.Is(err, algorithm.ErrNotLock) {
+				t.Fatalf("Acquire = %v, want ErrNotLock", err)
+			}
+			w.Close(e.clk.Now())
+			if !e.mem.Exists("/etc/passwd|h|1|2") || !e.mem.Exists(path) {
+				t.Errorf("something was removed: %q", e.files())
+			}
+			if names := e.files(); len(names) != 1 {
+				t.Errorf("files = %q, want only the original", names)
+			}
+		})
+	}
+}
+
+// A stale lock whose content names a claim file in our directory that holds
+// something else: the break removes the lock but not that file.
+func TestBreakKeepsForeignClaimFile(t *testing.T) {
+	e := newEnv(t)
+	claim := path + "|h|1|2"
+	e.mem.WriteFile(claim, []byte("not the claim"), 0o644)
+	e.mem.WriteFile(path, []byte(claim), 0o644)
+	e.clk.Advance(time.Hour)
+	w := e.lock("w", 15*time.Second)
+	e.mustAcquire(w)
+	if !e.mem.Exists(claim) {
+		t.Errorf("removed %s, which did not hold the claim", claim)
+	}
+}
+
+func TestCloseAfterUnconfirmedLink(t *testing.T) {
+	e := newEnv(t)
+	e.inject = func(op fsopstest.Op) *fsopstest.Fault {
+		switch {
+		case op.Name == "Link":
+			return &fsopstest.Fault{Err: syscall.EIO, After: true}
+		case op.Name == "ReadFile" && op.Path == path:
+			return &fsopstest.Fault{Err: syscall.EIO}
+		}
+		return nil
+	}
+	lk := e.lock("a", 15*time.Second)
+	if _, err := lk.Acquire(e.clk.Now()); !algorithm.Transient(err) {
+		t.Fatalf("Acquire = %v, want a transient error", err)
+	}
+	e.inject = nil
+	if err := lk.Close(e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if names := e.files(); len(names) != 0 {
+		t.Errorf("left behind: %q", names)
+	}
+}
+
+func TestNewRejectsBadPaths(t *testing.T) {
+	mem := fsopstest.NewMem(clock.NewFake(epoch))
+	for _, p := range []string{"", "/locks/", "/locks/a|b", "/locks/" + strings.Repeat("n", 220), "a\x00b"} {
+		_, err := algorithm.Flufl.New(mem, p, algorithm.Config{Lifetime: time.Second})
+		if err == nil {
+			t.Errorf("New(%q) = nil error", p)
+		} else if !errors.Is(err, algorithm.ErrBadPath) && !errors.Is(err, syscall.ENAMETOOLONG) {
+			t.Errorf("New(%q) = %v, want ErrBadPath or ENAMETOOLONG", p, err)
+		}
+	}
+}
+
+func TestTransient(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{&fs.PathError{Op: "link", Path: "x", Err: syscall.EIO}, true},
+		{&fs.PathError{Op: "link", Path: "x", Err: syscall.ESTALE}, true},
+		{&fs.PathError{Op: "link", Path: "x", Err: syscall.EACCES}, false},
+		{&fs.PathError{Op: "link", Path: "x", Err: syscall.ENOSPC}, false},
+		{algorithm.ErrNotLock, false},
+		{nil, false},
+	} {
+		if got := algorithm.Transient(tt.err); got != tt.want {
+			t.Errorf("Transient(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,80 @@
+package fsops
+
+import (
+	"io/fs"
+	"time"
+)
+
+// FS is the set of filesystem primitives the lock protocols in package
+// algorithm are built from, and nothing more. Every method acts on the name
+// itself and never follows a symbolic link in the last component.
+//
+// Errors are *fs.PathError (or *os.LinkError for Link and Rename) wrapping a
+// syscall.Errno, so callers can test them with errors.Is against fs.ErrExist,
+// fs.ErrNotExist or a specific errno. Implementations must be safe for
+// concurrent use by multiple goroutines.
+//
+// On a network filesystem the result of a namespace call (CreateExcl, Link,
+// Rename, Remove) may be wrong in either direction: the call can be applied
+// on the server while the client reports an error, or be replayed. Callers
+// must verify outcomes by reading the namespace back; see package algorithm.
+type FS interface {
+	// CreateExcl creates name exclusively (O_CREAT|O_EXCL|O_NOFOLLOW),
+	// writes data to it and closes it. It fails with an error wrapping
+	// fs.ErrExist if name exists, whatever it is (including a symbolic
+	// link). On a write error the new file is removed before returning.
+	CreateExcl(name string, data []byte, perm fs.FileMode) error
+
+	// Link makes newname a hard link to oldname, like link(2) without
+	// following symbolic links. The result is not trusted by the protocols.
+	Link(oldname, newname string) error
+
+	// Rename renames oldname to newname, like rename(2), replacing newname
+	// if it is a file.
+	Rename(oldname, newname string) error
+
+	// Lstat describes name without following a symbolic link.
+	Lstat(name string) (FileInfo, error)
+
+	// ReadFile opens name for reading without following a symbolic link
+	// and without blocking on a FIFO, checks that it is a regular file,
+	// and returns at most limit bytes of it together with the attributes
+	// of the opened file (fstat of the descriptor, so that on NFS they are
+	// revalidated by close-to-open consistency). If the file holds more
+	// than limit bytes it returns the first limit bytes and an error
+	// wrapping ErrTooLarge. If name is not a regular file it returns an
+	// error wrapping ErrNotRegular, with the attributes. A negative limit
+	// is treated as zero.
+	ReadFile(name string, limit int) ([]byte, FileInfo, error)
+
+	// Chtimes sets the access and modification times of name, without
+	// following a symbolic link. Time zero values are not special.
+	Chtimes(name string, atime, mtime time.Time) error
+
+	// Remove removes the directory entry name, like unlink(2). It never
+	// removes a directory.
+	Remove(name string) error
+}
+
+// FileInfo is what the protocols need to know about a file. It is a plain
+// value so that fakes and simulators can produce it without a syscall.
+type FileInfo struct {
+	Dev     uint64      // device number; 0 where the platform has none
+	Ino     uint64      // inode number; 0 where the platform has none
+	Nlink   uint64      // link count; never trusted by the protocols
+	Size    int64       // length in bytes
+	Mode    fs.FileMode // type and permission bits, as io/fs reports them
+	ModTime time.Time   // modification time
+	Ctime   time.Time   // inode change time; zero where the platform has none
+	Uid     uint32      // owner; 0 where the platform has none
+}
+
+// IsRegular reports whether the file is a regular file.
+func (fi FileInfo) IsRegular() bool { return fi.Mode.IsRegular() }
+
+// SameFile reports whether a and b describe the same inode. It reports false
+// when either has no inode number, so that filesystems without real inode
+// numbers never appear to match.
+func SameFile(a, b FileInfo) bool {
+	return a.Ino != 0 && a.Dev == b.Dev && a.Ino == b.Ino
+}

@@ -1,0 +1,149 @@
+package fsopstest
+
+import (
+	"io/fs"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nfslease/nfslease/fsops"
+)
+
+// Op describes one call made through a Faulty.
+type Op struct {
+	// Name is the fsops.FS method: "CreateExcl", "Link", "Rename",
+	// "Lstat", "ReadFile", "Chtimes" or "Remove".
+	Name string
+	// Path is the name the call acts on; for Link and Rename, oldname.
+	Path string
+	// Path2 is newname for Link and Rename, and empty otherwise.
+	Path2 string
+}
+
+// Fault is what a Faulty does to one call instead of passing it through.
+type Fault struct {
+	// Err is the error the call returns; nil means syscall.EIO. Unless it
+	// is an *fs.PathError or *os.LinkError already, it is wrapped in one
+	// naming the call's lowercased method name and paths, as FS methods
+	// return errors.
+	Err error
+
+	// After selects when the call fails. False: before it reaches the
+	// underlying FS, so it has no effect, as when a request is lost. True:
+	// after the underlying FS has applied it, whose result is discarded,
+	// as when the reply of an NFS server is lost.
+	After bool
+}
+
+// Faulty is an fsops.FS that passes each call to FS unless Inject, given
+// the call, returns a Fault. Inject is called once per call, outside any
+// lock, so it may block, keep state, or advance a fake clock; if calls
+// are concurrent, Inject must be safe for concurrent use. A nil Inject
+// injects nothing.
+type Faulty struct {
+	FS     fsops.FS
+	Inject func(Op) *Fault
+}
+
+var _ fsops.FS = (*Faulty)(nil)
+
+// CreateExcl implements fsops.FS.
+func (f *Faulty) CreateExcl(name string, data []byte, perm fs.FileMode) error {
+	return f.do(Op{Name: "CreateExcl", Path: name}, func() error {
+		return f.FS.CreateExcl(name, data, perm)
+	})
+}
+
+// Link implements fsops.FS.
+func (f *Faulty) Link(oldname, newname string) error {
+	return f.do(Op{Name: "Link", Path: oldname, Path2: newname}, func() error {
+		return f.FS.Link(oldname, newname)
+	})
+}
+
+// Rename implements fsops.FS.
+func (f *Faulty) Rename(oldname, newname string) error {
+	return f.do(Op{Name: "Rename", Path: oldname, Path2: newname}, func() error {
+		return f.FS.Rename(oldname, newname)
+	})
+}
+
+// Lstat implements fsops.FS. A fault makes it return a zero FileInfo.
+func (f *Faulty) Lstat(name string) (fsops.FileInfo, error) {
+	op := Op{Name: "Lstat", Path: name}
+	flt := f.inject(op)
+	if flt == nil {
+		return f.FS.Lstat(name)
+	}
+	if flt.After {
+		_, _ = f.FS.Lstat(name)
+	}
+	return fsops.FileInfo{}, flt.error(op)
+}
+
+// ReadFile implements fsops.FS. A fault makes it return no data and a zero
+// FileInfo.
+func (f *Faulty) ReadFile(name string, limit int) ([]byte, fsops.FileInfo, error) {
+	op := Op{Name: "ReadFile", Path: name}
+	flt := f.inject(op)
+	if flt == nil {
+		return f.FS.ReadFile(name, limit)
+	}
+	if flt.After {
+		_, _, _ = f.FS.ReadFile(name, limit)
+	}
+	return nil, fsops.FileInfo{}, flt.error(op)
+}
+
+// Chtimes implements fsops.FS.
+func (f *Faulty) Chtimes(name string, atime, mtime time.Time) error {
+	return f.do(Op{Name: "Chtimes", Path: name}, func() error {
+		return f.FS.Chtimes(name, atime, mtime)
+	})
+}
+
+// Remove implements fsops.FS.
+func (f *Faulty) Remove(name string) error {
+	return f.do(Op{Name: "Remove", Path: name}, func() error {
+		return f.FS.Remove(name)
+	})
+}
+
+// inject asks Inject about op.
+func (f *Faulty) inject(op Op) *Fault {
+	if f.Inject == nil {
+		return nil
+	}
+	return f.Inject(op)
+}
+
+// do makes the call op, which has no results but an error, as the fault
+// injected for it says.
+func (f *Faulty) do(op Op, call func() error) error {
+	flt := f.inject(op)
+	if flt == nil {
+		return call()
+	}
+	if flt.After {
+		_ = call()
+	}
+	return flt.error(op)
+}
+
+// error is the error the faulted call op returns.
+func (flt *Fault) error(op Op) error {
+	err := flt.Err
+	if err == nil {
+		err = syscall.EIO
+	}
+	switch err.(type) {
+	case *fs.PathError, *os.LinkError:
+		return err
+	}
+	name := strings.ToLower(op.Name)
+	if op.Name == "Link" || op.Name == "Rename" {
+		return &os.LinkError{Op: name, Old: op.Path, New: op.Path2, Err: err}
+	}
+	return &fs.PathError{Op: name, Path: op.Path, Err: err}
+}

@@ -1,0 +1,601 @@
+package fsopstest
+
+import (
+	"hash/fnv"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nfslease/nfslease/clock"
+	"github.com/nfslease/nfslease/fsops"
+)
+
+// Mem is an in-memory fsops.FS with the semantics of a local Linux
+// filesystem: the same results, the same errno for each failure, and
+// timestamps taken from a clock.Clock, so that lock protocols can be tested
+// deterministically and fast. Options add quirks of network filesystems.
+//
+// Names are cleaned (path/filepath.Clean, then slash-separated) and
+// resolved from the root, so a relative name is taken as relative to "/".
+// Symbolic links in directory components are followed, up to 40 of them
+// (ELOOP after that), as on Linux; in the last component they are followed
+// only by the test helpers documented to do so. Mem has no permissions (it
+// acts as root, minus root's ability to unlink directories), no umask, no
+// owners (Uid is 0) and no access times (Chtimes accepts one and drops it).
+// Every inode is on device 1 and inode numbers count up from 1.
+//
+// Besides the fsops.FS methods, Mem has helpers for setting up tests,
+// which also make it a Setup for TestFS.
+//
+// A Mem is safe for concurrent use: every call is atomic.
+type Mem struct {
+	clk            clock.Clock
+	gran           time.Duration
+	pathInodes     bool
+	epermForEEXIST bool
+
+	mu      sync.Mutex
+	root    *inode
+	lastIno uint64
+}
+
+var (
+	_ fsops.FS = (*Mem)(nil)
+	_ Setup    = (*Mem)(nil)
+)
+
+// inode is a file of any type. A directory's entries hold its children by
+// name; "." and ".." are not entries but handled by lookup.
+type inode struct {
+	ino     uint64
+	mode    fs.FileMode // type and permission bits
+	nlink   uint64
+	data    []byte            // a regular file's content, a symlink's target
+	entries map[string]*inode // a directory's entries
+	parent  *inode            // a directory's parent; the root is its own
+	mtime   time.Time
+	ctime   time.Time
+}
+
+func (n *inode) isDir() bool     { return n.mode.IsDir() }
+func (n *inode) isSymlink() bool { return n.mode&fs.ModeSymlink != 0 }
+
+// memDev is the device number of every Mem inode.
+const memDev = 1
+
+// maxSymlinks is how many symbolic links one lookup may follow, as Linux's
+// MAXSYMLINKS.
+const maxSymlinks = 40
+
+// MemOption configures a Mem made by NewMem.
+type MemOption func(*Mem)
+
+// WithMtimeGranularity makes Mem store modification and change times
+// truncated to a multiple of d (since the zero Time, which for any d that
+// divides a second is the same as truncating Unix time), as sshfs stores
+// whole seconds. It applies to times set by Chtimes as well.
+func WithMtimeGranularity(d time.Duration) MemOption {
+	return func(m *Mem) { m.gran = d }
+}
+
+// WithPathInodes makes Lstat and ReadFile report, like sshfs without
+// -o use_ino, an inode number derived from the name used rather than the
+// real inode, and a link count of 1. Two names of one file then never look
+// like the same file, and one name keeps its number when the file at it is
+// replaced.
+func WithPathInodes() MemOption {
+	return func(m *Mem) { m.pathInodes = true }
+}
+
+// WithEPERMForEEXIST makes Link and CreateExcl fail with EPERM instead of
+// EEXIST when the new name exists, as sshfs does (the SFTP protocol has no
+// EEXIST status).
+func WithEPERMForEEXIST() MemOption {
+	return func(m *Mem) { m.epermForEEXIST = true }
+}
+
+// NewMem returns a Mem holding just the root directory "/". It reads the
+// time for timestamps from c (nil means clock.Real()), and only by c.Now.
+func NewMem(c clock.Clock, opts ...MemOption) *Mem {
+	if c == nil {
+		c = clock.Real()
+	}
+	m := &Mem{clk: c}
+	for _, o := range opts {
+		o(m)
+	}
+	m.root = m.newInode(fs.ModeDir|0o755, nil)
+	m.root.parent = m.root
+	return m
+}
+
+// CreateExcl implements fsops.FS.
+func (m *Mem) CreateExcl(name string, data []byte, perm fs.FileMode) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, e := m.lookup(name, false)
+	if e == 0 && l.node != nil {
+		e = m.eexist()
+	}
+	if e != 0 {
+		return &fs.PathError{Op: "open", Path: name, Err: e}
+	}
+	m.attach(l, m.newInode(perm&permBits, slices.Clone(data)))
+	return nil
+}
+
+// Link implements fsops.FS. The checks come in Linux's order: a missing
+// oldname before an existing newname before a directory oldname.
+func (m *Mem) Link(oldname, newname string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e := m.link(oldname, newname); e != 0 {
+		return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: e}
+	}
+	return nil
+}
+
+func (m *Mem) link(oldname, newname string) syscall.Errno {
+	ol, e := m.lookup(oldname, false)
+	if e != 0 {
+		return e
+	}
+	if ol.node == nil {
+		return syscall.ENOENT
+	}
+	nl, e := m.lookup(newname, false)
+	if e != 0 {
+		return e
+	}
+	if nl.node != nil {
+		return m.eexist()
+	}
+	n := ol.node
+	if n.isDir() {
+		return syscall.EPERM
+	}
+	n.nlink++
+	n.ctime = m.now()
+	m.attach(nl, n)
+	return 0
+}
+
+// Rename implements fsops.FS, with rename(2)'s rules on Linux: a file
+// replaces a file, a directory replaces an empty directory, and renaming a
+// name onto another name of the same file does nothing.
+func (m *Mem) Rename(oldname, newname string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e := m.rename(oldname, newname); e != 0 {
+		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: e}
+	}
+	return nil
+}
+
+func (m *Mem) rename(oldname, newname string) syscall.Errno {
+	ol, e := m.lookup(oldname, false)
+	if e != 0 {
+		return e
+	}
+	nl, e := m.lookup(newname, false)
+	if e != 0 {
+		return e
+	}
+	if ol.dir == nil || nl.dir == nil {
+		return syscall.EBUSY // "/", or a name ending in "." or ".."
+	}
+	src, dst := ol.node, nl.node
+	if src == nil {
+		return syscall.ENOENT
+	}
+	if src.isDir() && m.within(nl.dir, src) {
+		return syscall.EINVAL // a directory into itself
+	}
+	if dst != nil && dst.isDir() && m.within(ol.dir, dst) {
+		return syscall.ENOTEMPTY // onto an ancestor of itself
+	}
+	if src == dst {
+		return 0
+	}
+	if dst != nil {
+		switch {
+		case src.isDir() && !dst.isDir():
+			return syscall.ENOTDIR
+		case !src.isDir() && dst.isDir():
+			return syscall.EISDIR
+		case dst.isDir() && len(dst.entries) > 0:
+			return syscall.ENOTEMPTY
+		}
+		m.unlink(nl)
+	}
+	m.detach(ol)
+	m.attach(nl, src)
+	src.ctime = m.now()
+	return 0
+}
+
+// Lstat implements fsops.FS.
+func (m *Mem) Lstat(name string) (fsops.FileInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, e := m.lookup(name, false)
+	if e == 0 && l.node == nil {
+		e = syscall.ENOENT
+	}
+	if e != 0 {
+		return fsops.FileInfo{}, &fs.PathError{Op: "lstat", Path: name, Err: e}
+	}
+	return m.info(l.node, name), nil
+}
+
+// ReadFile implements fsops.FS. A symbolic link fails with ELOOP, as
+// open(2) with O_NOFOLLOW does on Linux.
+func (m *Mem) ReadFile(name string, limit int) ([]byte, fsops.FileInfo, error) {
+	limit = max(limit, 0)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, e := m.lookup(name, false)
+	switch {
+	case e != 0:
+	case l.node == nil:
+		e = syscall.ENOENT
+	case l.node.isSymlink():
+		e = syscall.ELOOP
+	}
+	if e != 0 {
+		return nil, fsops.FileInfo{}, &fs.PathError{Op: "open", Path: name, Err: e}
+	}
+	n := l.node
+	fi := m.info(n, name)
+	if !n.mode.IsRegular() {
+		return nil, fi, &fs.PathError{Op: "read", Path: name, Err: fsops.ErrNotRegular}
+	}
+	if len(n.data) > limit {
+		return slices.Clone(n.data[:limit]), fi, &fs.PathError{Op: "read", Path: name, Err: fsops.ErrTooLarge}
+	}
+	return slices.Clone(n.data), fi, nil
+}
+
+// Chtimes implements fsops.FS. It sets the times of a symbolic link
+// itself, and the change time to now.
+func (m *Mem) Chtimes(name string, atime, mtime time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, e := m.lookup(name, false)
+	if e == 0 && l.node == nil {
+		e = syscall.ENOENT
+	}
+	if e != 0 {
+		return &fs.PathError{Op: "chtimes", Path: name, Err: e}
+	}
+	l.node.mtime = m.stamp(mtime)
+	l.node.ctime = m.now()
+	return nil
+}
+
+// Remove implements fsops.FS. A directory fails with EISDIR, as unlink(2)
+// does on Linux.
+func (m *Mem) Remove(name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, e := m.lookup(name, false)
+	switch {
+	case e != 0:
+	case l.node == nil:
+		e = syscall.ENOENT
+	case l.node.isDir():
+		e = syscall.EISDIR
+	}
+	if e != 0 {
+		return &fs.PathError{Op: "remove", Path: name, Err: e}
+	}
+	m.unlink(l)
+	return nil
+}
+
+// MkdirAll creates the directory dir and any missing parents, like
+// os.MkdirAll: symbolic links to directories are followed, an existing
+// directory is not an error, anything else in the way is (ENOTDIR, or
+// EEXIST for a dangling symbolic link).
+func (m *Mem) MkdirAll(dir string, perm fs.FileMode) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.mkdirAll(clean(dir), perm&permBits)
+}
+
+func (m *Mem) mkdirAll(dir string, perm fs.FileMode) error {
+	l, e := m.lookup(dir, true)
+	if e == 0 && l.node != nil {
+		if l.node.isDir() {
+			return nil
+		}
+		return &fs.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOTDIR}
+	}
+	if parent := path.Dir(dir); parent != dir {
+		if err := m.mkdirAll(parent, perm); err != nil {
+			return err
+		}
+	}
+	l, e = m.lookup(dir, false)
+	if e == 0 && l.node != nil {
+		e = syscall.EEXIST
+	}
+	if e != 0 {
+		return &fs.PathError{Op: "mkdir", Path: dir, Err: e}
+	}
+	m.attach(l, m.newInode(fs.ModeDir|perm, nil))
+	return nil
+}
+
+// WriteFile writes data to the regular file name, creating it with perm
+// if it does not exist and truncating it otherwise, like os.WriteFile: a
+// symbolic link at name is followed, even a dangling one.
+func (m *Mem) WriteFile(name string, data []byte, perm fs.FileMode) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, e := m.lookup(name, true)
+	if e == 0 {
+		switch n := l.node; {
+		case n == nil:
+			m.attach(l, m.newInode(perm&permBits, slices.Clone(data)))
+		case n.isDir():
+			e = syscall.EISDIR
+		case !n.mode.IsRegular():
+			e = syscall.EINVAL // a FIFO: writing would block forever
+		default:
+			n.data = slices.Clone(data)
+			n.mtime = m.now()
+			n.ctime = n.mtime
+		}
+	}
+	if e != 0 {
+		return &fs.PathError{Op: "open", Path: name, Err: e}
+	}
+	return nil
+}
+
+// Symlink creates the symbolic link link pointing to target, like
+// os.Symlink. The target is not checked; an empty one fails with ENOENT as
+// on Linux.
+func (m *Mem) Symlink(target, link string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, e := m.lookup(link, false)
+	switch {
+	case e != 0:
+	case target == "":
+		e = syscall.ENOENT
+	case l.node != nil:
+		e = syscall.EEXIST
+	}
+	if e != 0 {
+		return &os.LinkError{Op: "symlink", Old: target, New: link, Err: e}
+	}
+	m.attach(l, m.newInode(fs.ModeSymlink|0o777, []byte(target)))
+	return nil
+}
+
+// Mkfifo creates a named pipe, with permissions 0o644. Mem's FIFOs exist
+// only to be refused by ReadFile.
+func (m *Mem) Mkfifo(name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, e := m.lookup(name, false)
+	if e == 0 && l.node != nil {
+		e = syscall.EEXIST
+	}
+	if e != 0 {
+		return &fs.PathError{Op: "mkfifo", Path: name, Err: e}
+	}
+	m.attach(l, m.newInode(fs.ModeNamedPipe|0o644, nil))
+	return nil
+}
+
+// ReadDir returns the sorted names in the directory dir, following
+// symbolic links.
+func (m *Mem) ReadDir(dir string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, e := m.lookup(dir, true)
+	switch {
+	case e != 0:
+	case l.node == nil:
+		e = syscall.ENOENT
+	case !l.node.isDir():
+		e = syscall.ENOTDIR
+	}
+	if e != 0 {
+		return nil, &fs.PathError{Op: "open", Path: dir, Err: e}
+	}
+	names := make([]string, 0, len(l.node.entries))
+	for name := range l.node.entries {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// Exists reports whether name exists, without following a symbolic link
+// in its last component.
+func (m *Mem) Exists(name string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, e := m.lookup(name, false)
+	return e == 0 && l.node != nil
+}
+
+// permBits are the bits of a mode that Mem keeps from a perm argument.
+const permBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+
+// location is where a name leads: the directory entry base in dir, and the
+// inode it names, nil if there is no such entry. A name that resolves to a
+// directory without naming an entry ("/", or ending in "." or ".." after
+// following a symbolic link) has a nil dir and a non-nil node.
+type location struct {
+	dir  *inode
+	base string
+	node *inode
+}
+
+// clean returns the absolute, cleaned, slash-separated form of name.
+func clean(name string) string {
+	return path.Clean("/" + filepath.ToSlash(filepath.Clean(name)))
+}
+
+// lookup resolves name, following symbolic links in directory components
+// and, if follow is set, in the last one. The errno is ENOENT for a missing
+// directory component, ENOTDIR for a component that is not a directory and
+// ELOOP for too many symbolic links; a missing last component is not an
+// error. m.mu must be held.
+func (m *Mem) lookup(name string, follow bool) (location, syscall.Errno) {
+	todo := strings.Split(clean(name), "/")
+	dir := m.root
+	links := 0
+	for len(todo) > 0 {
+		c := todo[0]
+		todo = todo[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			dir = dir.parent
+			continue
+		}
+		n := dir.entries[c]
+		if n != nil && n.isSymlink() && (follow || len(todo) > 0) {
+			if links++; links > maxSymlinks {
+				return location{}, syscall.ELOOP
+			}
+			target := string(n.data)
+			if strings.HasPrefix(target, "/") {
+				dir = m.root
+			}
+			todo = append(strings.Split(target, "/"), todo...)
+			continue
+		}
+		if len(todo) == 0 {
+			return location{dir: dir, base: c, node: n}, 0
+		}
+		if n == nil {
+			return location{}, syscall.ENOENT
+		}
+		if !n.isDir() {
+			return location{}, syscall.ENOTDIR
+		}
+		dir = n
+	}
+	return location{node: dir}, 0
+}
+
+// within reports whether directory d is a or inside a. m.mu must be held.
+func (m *Mem) within(d, a *inode) bool {
+	for ; d != m.root; d = d.parent {
+		if d == a {
+			return true
+		}
+	}
+	return a == m.root
+}
+
+// newInode returns an inode with the next inode number and times of now.
+// m.mu must be held, except by NewMem.
+func (m *Mem) newInode(mode fs.FileMode, data []byte) *inode {
+	m.lastIno++
+	now := m.now()
+	n := &inode{ino: m.lastIno, mode: mode, nlink: 1, data: data, mtime: now, ctime: now}
+	if n.isDir() {
+		n.nlink = 2 // its entry and its own "."
+		n.entries = make(map[string]*inode)
+	}
+	return n
+}
+
+// attach makes n the entry l.base of l.dir. Linking a directory in also
+// links its ".." to l.dir. m.mu must be held.
+func (m *Mem) attach(l location, n *inode) {
+	l.dir.entries[l.base] = n
+	if n.isDir() {
+		n.parent = l.dir
+		l.dir.nlink++
+	}
+	m.touch(l.dir)
+}
+
+// detach removes the entry l.base from l.dir without changing l.node's own
+// link count. m.mu must be held.
+func (m *Mem) detach(l location) {
+	delete(l.dir.entries, l.base)
+	if l.node.isDir() {
+		l.dir.nlink--
+	}
+	m.touch(l.dir)
+}
+
+// unlink removes the entry l.base, and with it a link to l.node. m.mu must
+// be held.
+func (m *Mem) unlink(l location) {
+	m.detach(l)
+	if l.node.isDir() {
+		l.node.nlink = 0 // an empty directory, replaced by Rename
+	} else {
+		l.node.nlink--
+	}
+	l.node.ctime = m.now()
+}
+
+// touch records a change of directory d's entries. m.mu must be held.
+func (m *Mem) touch(d *inode) {
+	d.mtime = m.now()
+	d.ctime = d.mtime
+}
+
+// now is the time to record for a change now.
+func (m *Mem) now() time.Time { return m.stamp(m.clk.Now()) }
+
+// stamp is t as stored in an inode: without a monotonic clock reading,
+// which a file's times never have, and at the configured granularity.
+func (m *Mem) stamp(t time.Time) time.Time {
+	t = t.Round(0)
+	if m.gran > 0 {
+		t = t.Truncate(m.gran)
+	}
+	return t
+}
+
+// eexist is the errno for a new name that exists.
+func (m *Mem) eexist() syscall.Errno {
+	if m.epermForEEXIST {
+		return syscall.EPERM
+	}
+	return syscall.EEXIST
+}
+
+// info describes n, found at name. m.mu must be held.
+func (m *Mem) info(n *inode, name string) fsops.FileInfo {
+	fi := fsops.FileInfo{
+		Dev:     memDev,
+		Ino:     n.ino,
+		Nlink:   n.nlink,
+		Size:    int64(len(n.data)),
+		Mode:    n.mode,
+		ModTime: n.mtime,
+		Ctime:   n.ctime,
+	}
+	if m.pathInodes {
+		fi.Ino, fi.Nlink = pathIno(clean(name)), 1
+	}
+	return fi
+}
+
+// pathIno derives a non-zero inode number from a cleaned name.
+func pathIno(name string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return max(h.Sum64(), 1)
+}

@@ -1,0 +1,105 @@
+package fsops_test
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nfslease/nfslease/fsops"
+)
+
+// withFileSizeLimit runs f with RLIMIT_FSIZE lowered to limit, so that
+// writes beyond it fail with EFBIG (the Go runtime ignores SIGXFSZ). The
+// limit is per process: the tests of this package do not run in parallel.
+func withFileSizeLimit(t *testing.T, limit uint64, f func()) {
+	t.Helper()
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_FSIZE, &old); err != nil {
+		t.Fatal(err)
+	}
+	lowered := old
+	lowered.Cur = min(limit, old.Max)
+	if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &lowered); err != nil {
+		t.Skipf("cannot lower RLIMIT_FSIZE: %v", err)
+	}
+	defer func() {
+		if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &old); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	f()
+}
+
+// TestCreateExclWriteError checks that a file whose content could not be
+// written is removed, after a short write has already put part of it
+// there.
+func TestCreateExclWriteError(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "f")
+	var err error
+	withFileSizeLimit(t, 4096, func() {
+		err = fsops.OS().CreateExcl(name, make([]byte, 10000), 0o644)
+	})
+	var pe *fs.PathError
+	if !errors.Is(err, syscall.EFBIG) || !errors.As(err, &pe) || pe.Op != "write" || pe.Path != name {
+		t.Errorf("CreateExcl = %v, want a write *fs.PathError for %s wrapping EFBIG", err, name)
+	}
+	if _, err := os.Lstat(name); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("file left behind: Lstat = %v", err)
+	}
+}
+
+// TestNoDescriptorLeak runs every call, on its success and error paths,
+// and checks that the process holds no more descriptors afterwards.
+func TestNoDescriptorLeak(t *testing.T) {
+	dir := t.TempDir()
+	path := func(name string) string { return filepath.Join(dir, name) }
+	if err := os.WriteFile(path("big"), bytes.Repeat([]byte("x"), 100), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(path("big"), path("link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(path("fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fsys := fsops.OS()
+	calls := func() {
+		_ = fsys.CreateExcl(path("new"), []byte("x"), 0o644)
+		_ = fsys.CreateExcl(path("new"), []byte("x"), 0o644) // exists
+		withFileSizeLimit(t, 10, func() {
+			_ = fsys.CreateExcl(path("toolong"), make([]byte, 20), 0o644)
+		})
+		for _, name := range []string{"new", "big", "link", "fifo", ".", "missing"} {
+			_, _, _ = fsys.ReadFile(path(name), 10)
+		}
+		_ = fsys.Link(path("new"), path("new2"))
+		_ = fsys.Rename(path("new2"), path("new3"))
+		_, _ = fsys.Lstat(path("new3"))
+		_ = fsys.Chtimes(path("new3"), time0, time0)
+		_ = fsys.Remove(path("new3"))
+		_ = fsys.Remove(path("new"))
+	}
+	calls() // let the runtime open whatever it opens once
+	before := openDescriptors(t)
+	for range 10 {
+		calls()
+	}
+	if after := openDescriptors(t); after != before {
+		t.Errorf("%d descriptors open after the calls, %d before", after, before)
+	}
+}
+
+func openDescriptors(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count descriptors: %v", err)
+	}
+	return len(ents) - 1 // the one ReadDir had open
+}

@@ -1,0 +1,66 @@
+package lease_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/lease"
+)
+
+// benchDirs are the filesystems the cycle benchmarks run on: the default
+// temporary directory (ext4 on the project's machines) and /dev/shm
+// (tmpfs), where it exists.
+func benchDirs(b *testing.B) map[string]string {
+	dirs := map[string]string{"tmpdir": b.TempDir()}
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		d, err := os.MkdirTemp("/dev/shm", "nfslease-bench-")
+		if err == nil {
+			b.Cleanup(func() { os.RemoveAll(d) })
+			dirs["shm"] = d
+		}
+	}
+	return dirs
+}
+
+// BenchmarkCycle measures uncontended acquire+release cycles through the
+// public API (including starting and joining the refresher goroutine), and
+// through the protocol steps alone.
+func BenchmarkCycle(b *testing.B) {
+	for name, dir := range benchDirs(b) {
+		path := filepath.Join(dir, "bench.lock")
+		b.Run("lease/"+name, func(b *testing.B) {
+			ctx := context.Background()
+			for b.Loop() {
+				_, release, err := lease.Acquire(ctx, path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := release(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cycles/s")
+		})
+		b.Run("algorithm/"+name, func(b *testing.B) {
+			cfg := algorithm.Config{Lifetime: 15 * time.Second, Hostname: "bench", Pid: os.Getpid()}
+			for b.Loop() {
+				lk, err := algorithm.Flufl.New(fsops.OS(), path, cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if att, err := lk.Acquire(time.Now()); err != nil || !att.Acquired {
+					b.Fatal(att, err)
+				}
+				if err := lk.Release(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cycles/s")
+		})
+	}
+}

@@ -1,0 +1,61 @@
+// Package lease provides leases on shared storage: locks that work across
+// processes and hosts that share only a filesystem (NFS, GlusterFS, sshfs,
+// SMB), kept alive by a background refresher, and lost in a way the holder
+// is told about.
+//
+//	held, release, err := lease.Acquire(ctx, "/shared/jobs/nightly.lock")
+//	if err != nil {
+//		return err
+//	}
+//	defer release()
+//	// held is cancelled, with context.Cause(held) wrapping ErrLost, if the
+//	// lease is lost; check it before every action the lease protects.
+//
+// The default protocol is algorithm.Flufl, on-disk compatible with Python's
+// flufl.lock: Go and Python processes exclude each other on the same lock.
+//
+// # Guarantees
+//
+// Within the timing assumptions below:
+//   - At most one holder's held context is live at any time. The holder
+//     gives up (cancels held) at its renew deadline, counted from the start
+//     of its last successful refresh; others may judge its lock stale only
+//     after watching it unchanged for its lifetime plus
+//     algorithm.StaleMargin, and the options are validated so that the
+//     deadline comes first with a margin of lifetime − renew deadline −
+//     refresh interval (defaults: 15 s − 10 s − 3 s = 2 s, plus the 1 s
+//     stale margin).
+//   - A lost lease is reported: held is cancelled, with a *LostError cause,
+//     as soon as a refresh proves the lock is no longer ours, and at the
+//     renew deadline at the latest. A later successful refresh never
+//     revives it. Transient refresh errors (EIO, ESTALE, timeouts) are
+//     retried until the deadline.
+//   - release cancels held before it removes the lock, removes the lock
+//     only if it is still ours and the deadline has not passed, and always
+//     removes our claim file. Nothing that is not ours is removed.
+//   - Two leases on one path in one process exclude each other exactly as
+//     two processes do.
+//
+// # Timing assumptions
+//
+//   - Clock rates: the holder's and the waiters' monotonic clocks run at
+//     rates whose ratio is below (lifetime + 1 s) / (renew deadline +
+//     refresh interval + 1 s): 1.14 at the defaults (docs/protocol.md
+//     derives it). Clock offsets do not matter for locks of this
+//     package, except through the wall-clock rule: wall clocks must agree
+//     within the skew allowance (WithSkewAllowance, default 10 s, which is
+//     also what Python flufl.lock assumes) plus lifetime − renew deadline.
+//   - Pauses: a process paused (GC, VM stall, SIGSTOP) past its deadline
+//     cannot cancel held while paused. Code that may be paused between
+//     checking held and acting needs a fencing token from the resource.
+//   - System suspend: Go's monotonic clock on Linux stops while the system
+//     is suspended, so a holder resumes believing less time has passed; its
+//     next refresh, within one refresh interval, detects a lock that was
+//     broken meanwhile.
+//
+// # Non-guarantees
+//
+// A lease is not a fence: a holder whose held context is cancelled may
+// still have a write in flight. The flufl.lock format leaves some windows
+// open under NFS replays and Python breakers; docs/protocol.md lists them.
+package lease

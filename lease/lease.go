@@ -1,0 +1,357 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/clock"
+)
+
+// Acquire blocks until it holds the lock at path, ctx is done, or a
+// non-retryable error occurs (the directory is missing or not writable, the
+// path is a directory or holds a file that is not a lock, an invalid
+// option). Transient filesystem errors (EIO, ESTALE, ...) are retried.
+//
+// While the lock is held by someone else, Acquire tries again after a
+// jittered exponential backoff: the first wait is 10 ms, each wait doubles
+// up to the poll interval (WithPollInterval; default min(1 s, lifetime/10)),
+// and each is randomised by ±50%. A change of holder resets the backoff, and
+// a wait never runs past the moment the holder could be judged stale. A
+// stale holder's lock is broken (see docs/protocol.md) and taken.
+//
+// On success it returns held, a context derived from ctx that stays valid
+// while the lease does, and release. held is cancelled:
+//   - with a cause wrapping ErrLost (a *LostError) when the lock is found
+//     to be no longer ours, at the next refresh at the latest, or when no
+//     refresh has succeeded by the renew deadline, which falls before
+//     anyone else may judge the lock stale;
+//   - with ctx's cause when ctx is done, after which the lock is released
+//     promptly in the background;
+//   - with ErrReleased when release is called.
+//
+// release stops and joins the background refresher, then removes the lock
+// if it is still ours and our claim file. It is idempotent and safe to call
+// from any goroutine; every call returns the first call's result: nil, or
+// an error wrapping ErrLost if the lease had been lost before release (the
+// caller's work was not protected throughout). Always call release, even
+// after ctx is done or the lease is lost: it frees resources.
+//
+// On failure Acquire returns an error naming the path, and leaves nothing
+// of its own behind. If ctx is done the error wraps ctx.Err().
+func Acquire(ctx context.Context, path string, opts ...Option) (held context.Context, release func() error, err error) {
+	return acquire(ctx, path, opts, false)
+}
+
+// TryAcquire is like Acquire but makes a single attempt. If another live
+// holder has the lock it returns an error wrapping ErrHeld (a *HeldError
+// describing the holder). It breaks a lock only if it is provably stale at
+// once: by its recorded expiry and the skew allowance, since a single look
+// cannot watch a lock unchanged for its lifetime.
+func TryAcquire(ctx context.Context, path string, opts ...Option) (held context.Context, release func() error, err error) {
+	return acquire(ctx, path, opts, true)
+}
+
+func acquire(ctx context.Context, path string, opts []Option, once bool) (context.Context, func() error, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
+	}
+	lk, err := cfg.protocol.New(cfg.fs, path, cfg.algorithm())
+	if err != nil {
+		return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
+	}
+	clk := cfg.clock
+	log := cfg.logger.With("lock", lk.Path())
+	bo := &backoff.ExponentialBackOff{
+		InitialInterval:     min(pollMin, cfg.pollMax),
+		RandomizationFactor: 0.5,
+		Multiplier:          2,
+		// Randomisation stretches a wait by up to 1.5x: keep the
+		// longest wait at the poll interval.
+		MaxInterval:    max(cfg.pollMax*2/3, min(pollMin, cfg.pollMax)),
+		MaxElapsedTime: 0, // Acquire gives up only when ctx does
+		Stop:           backoff.Stop,
+		Clock:          backoffClock{clk},
+	}
+	bo.Reset()
+
+	var (
+		lastHolder string
+		lastErr    error
+		start      = clk.Now()
+	)
+	for {
+		now := clk.Now()
+		att, err := lk.Acquire(now)
+		switch {
+		case err == nil && att.Acquired:
+			if att.Broke {
+				log.Warn("broke a stale lock")
+			}
+			log.Debug("acquired", "waited", clk.Now().Sub(start))
+			return startLease(ctx, cfg, lk, now, log)
+		case err != nil && (once || !algorithm.Transient(err)):
+			_ = lk.Close(clk.Now())
+			return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
+		case err != nil:
+			if lastErr == nil || lastErr.Error() != err.Error() {
+				log.Warn("acquire failed, retrying", "err", err)
+			}
+			lastErr = err
+		case once:
+			_ = lk.Close(clk.Now())
+			he := &HeldError{Path: lk.Path()}
+			if att.Holder != nil {
+				he.Holder = *att.Holder
+			}
+			return nil, nil, he
+		}
+		if att.Holder != nil && att.Holder.Claim != lastHolder {
+			// A new holder: a release may follow soon, so poll fast
+			// again.
+			lastHolder = att.Holder.Claim
+			bo.Reset()
+		}
+		wait := bo.NextBackOff()
+		if att.StaleIn > 0 && att.StaleIn < wait {
+			wait = att.StaleIn
+		}
+		if err := sleep(ctx, clk, wait); err != nil {
+			_ = lk.Close(clk.Now())
+			return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
+		}
+	}
+}
+
+// sleep waits for d or until ctx is done, and returns ctx.Err() then.
+func sleep(ctx context.Context, clk clock.Clock, d time.Duration) error {
+	t := clk.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C():
+		return nil
+	}
+}
+
+// backoffClock adapts a clock.Clock to backoff.Clock.
+type backoffClock struct{ clock.Clock }
+
+// lease is one held lease: the background refresher and the state it
+// shares with the deadline timer and release.
+type lease struct {
+	cfg    *config
+	lk     algorithm.Lock // owned by the refresher goroutine until done is closed
+	log    loggerLike
+	parent context.Context
+	cancel context.CancelCauseFunc
+	stop   chan struct{} // closed by release
+	done   chan struct{} // closed when the refresher has returned
+
+	mu       sync.Mutex
+	deadline time.Time   // guarded by mu; the lease is lost at or after it
+	lost     *LostError  // guarded by mu; set once, never cleared
+	lastErr  error       // guarded by mu; last failed refresh since the last success
+	timer    clock.Timer // the deadline timer; its callback takes mu
+
+	finishOnce sync.Once
+	result     error // set by finish
+}
+
+// loggerLike is the subset of *slog.Logger the lease uses.
+type loggerLike interface {
+	Debug(msg string, args ...any)
+	Info(msg string, args ...any)
+	Warn(msg string, args ...any)
+	Error(msg string, args ...any)
+}
+
+// startLease starts the refresher of a lock acquired by an attempt that
+// started at s. The renew deadline counts from s: the lock was touched
+// after s, so no one can judge it stale before s plus the lifetime.
+func startLease(ctx context.Context, cfg *config, lk algorithm.Lock, s time.Time, log loggerLike) (context.Context, func() error, error) {
+	held, cancel := context.WithCancelCause(ctx)
+	l := &lease{
+		cfg:      cfg,
+		lk:       lk,
+		log:      log,
+		parent:   ctx,
+		cancel:   cancel,
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		deadline: s.Add(cfg.renewDeadline),
+	}
+	l.mu.Lock()
+	l.timer = cfg.clock.AfterFunc(l.deadline.Sub(cfg.clock.Now()), l.checkDeadline)
+	l.mu.Unlock()
+	go l.run()
+	return held, sync.OnceValue(l.release), nil
+}
+
+// checkDeadline runs when the deadline timer fires. The deadline may have
+// moved since the timer was set; if so, it sets the timer again.
+func (l *lease) checkDeadline() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lost != nil {
+		return
+	}
+	now := l.cfg.clock.Now()
+	if now.Before(l.deadline) {
+		l.timer.Reset(l.deadline.Sub(now))
+		return
+	}
+	reason := fmt.Errorf("no successful refresh within the renew deadline of %v", l.cfg.renewDeadline)
+	if l.lastErr != nil {
+		reason = fmt.Errorf("%w; last refresh error: %w", reason, l.lastErr)
+	}
+	l.loseLocked(reason)
+}
+
+// lose marks the lease lost for reason and cancels held. It never revives.
+func (l *lease) lose(reason error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.loseLocked(reason)
+}
+
+func (l *lease) loseLocked(reason error) {
+	if l.lost != nil {
+		return
+	}
+	l.lost = &LostError{Path: l.lk.Path(), At: l.cfg.clock.Now(), Err: reason}
+	l.timer.Stop()
+	l.cancel(l.lost)
+	l.log.Error("lease lost", "err", reason)
+}
+
+// extend moves the deadline after a successful refresh that started at s,
+// unless the lease is already lost: a late refresh never revives it.
+func (l *lease) extend(s time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lost != nil {
+		return
+	}
+	if d := s.Add(l.cfg.renewDeadline); d.After(l.deadline) {
+		l.deadline = d
+	}
+	l.lastErr = nil
+}
+
+func (l *lease) isLost() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lost != nil
+}
+
+// run is the refresher goroutine: the only user of l.lk until it returns.
+func (l *lease) run() {
+	defer close(l.done)
+	clk := l.cfg.clock
+	t := clk.NewTimer(l.cfg.refresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.parent.Done():
+			// Release promptly; held's cause is already the parent's.
+			l.finish(context.Cause(l.parent))
+			return
+		case <-l.stop:
+			return
+		case <-t.C():
+		}
+		if l.isLost() {
+			// Nothing more to do but wait for release or the parent.
+			continue
+		}
+		t.Reset(l.refreshOnce())
+	}
+}
+
+// refreshOnce refreshes the lock and returns when to refresh next.
+func (l *lease) refreshOnce() time.Duration {
+	clk := l.cfg.clock
+	s := clk.Now()
+	err := l.lk.Refresh(s)
+	took := clk.Now().Sub(s)
+	switch {
+	case err == nil && took <= l.cfg.refresh:
+		l.extend(s)
+		l.log.Debug("refreshed", "took", took)
+		return l.cfg.refresh
+	case err == nil:
+		// Applied, but too late to count: a waiter may have judged the
+		// lock before this refresh landed (docs/protocol.md).
+		l.log.Warn("refresh too slow to count", "took", took)
+		l.mu.Lock()
+		l.lastErr = fmt.Errorf("refresh took %v, longer than the refresh interval", took)
+		l.mu.Unlock()
+	case errors.Is(err, algorithm.ErrNotHeld):
+		l.lose(err)
+		return l.cfg.refresh
+	default:
+		l.log.Warn("refresh failed, retrying", "err", err)
+		l.mu.Lock()
+		l.lastErr = err
+		l.mu.Unlock()
+	}
+	// Retry sooner, but keep going until the deadline decides.
+	return max(l.cfg.refresh/4, time.Millisecond)
+}
+
+// release is the function Acquire returns, wrapped in sync.OnceValue.
+func (l *lease) release() error {
+	close(l.stop)
+	<-l.done
+	l.finish(ErrReleased)
+	return l.result
+}
+
+// finish ends the lease once: cancel held first (the holder stops before
+// anyone else can take the lock), then release the lock if it is still
+// valid, or only clean up our files if it was lost. It runs in the
+// refresher goroutine (parent done) or in release after the refresher has
+// returned, so it never uses l.lk concurrently.
+func (l *lease) finish(cause error) {
+	l.finishOnce.Do(func() {
+		l.mu.Lock()
+		l.timer.Stop()
+		lost := l.lost
+		valid := lost == nil && l.cfg.clock.Now().Before(l.deadline)
+		if lost == nil && !valid {
+			// The deadline passed but its timer has not run yet.
+			l.loseLocked(fmt.Errorf("renew deadline passed before release"))
+			lost = l.lost
+		}
+		l.mu.Unlock()
+		l.cancel(cause)
+		if lost != nil {
+			// Never remove a lock we no longer own: someone may have
+			// judged it stale. Only our own claim goes.
+			_ = l.lk.Close(time.Time{})
+			l.result = lost
+			return
+		}
+		if err := l.lk.Release(); err != nil {
+			if errors.Is(err, algorithm.ErrNotHeld) {
+				l.result = &LostError{Path: l.lk.Path(), At: l.cfg.clock.Now(), Err: err}
+			} else {
+				l.result = fmt.Errorf("lease: release %s: %w", l.lk.Path(), err)
+			}
+			l.log.Warn("release", "err", l.result)
+			return
+		}
+		l.log.Debug("released")
+	})
+}
