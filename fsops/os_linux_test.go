@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -81,7 +82,7 @@ func TestNoDescriptorLeak(t *testing.T) {
 		_ = fsys.Link(path("new"), path("new2"))
 		_ = fsys.Rename(path("new2"), path("new3"))
 		_, _ = fsys.Lstat(path("new3"))
-		_ = fsys.Chtimes(path("new3"), time0, time0)
+		_ = fsys.Chtimes(path("new3"), time.Unix(1, 2), time.Unix(3, 4))
 		_ = fsys.Remove(path("new3"))
 		_ = fsys.Remove(path("new"))
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
@@ -18,8 +17,6 @@ func TestOS(t *testing.T) {
 		return fsops.OS(), fsopstest.OSSetup(), t.TempDir()
 	})
 }
-
-var time0 = time.Date(2001, 2, 3, 4, 5, 6, 7, time.UTC)
 
 // TestReadFileLarge reads files larger than the buffer ReadFile allocates
 // at first, so that it has to grow it, with and without hitting the limit.

@@ -21,7 +21,8 @@ func (osFS) CreateExcl(name string, data []byte, perm fs.FileMode) error {
 	if err != nil {
 		return &fs.PathError{Op: "open", Path: name, Err: err}
 	}
-	op, err := "write", writeAll(fd, data)
+	op := "write"
+	err = writeAll(fd, data)
 	// A close error matters here: NFS writes back at close, so ENOSPC,
 	// EDQUOT or EIO for the data may only be reported now. EINTR from
 	// close means the descriptor is released but the outcome of the

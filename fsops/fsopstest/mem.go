@@ -25,9 +25,9 @@ import (
 // resolved from the root, so a relative name is taken as relative to "/".
 // Symbolic links in directory components are followed, up to 40 of them
 // (ELOOP after that), as on Linux; in the last component they are followed
-// only by the test helpers documented to do so. Mem has no permissions (it
-// acts as root, minus root's ability to unlink directories), no umask, no
-// owners (Uid is 0) and no access times (Chtimes accepts one and drops it).
+// only by the test helpers documented to do so. Mem has no permission
+// checks (every call is allowed), no umask, no owners (Uid is 0) and no
+// access times (Chtimes accepts one and drops it).
 // Every inode is on device 1 and inode numbers count up from 1.
 //
 // Besides the fsops.FS methods, Mem has helpers for setting up tests,
