@@ -1,0 +1,92 @@
+package lease_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nfslease/nfslease/lease"
+)
+
+// A worker holds a lease while it works and stops as soon as it is lost.
+func ExampleAcquire() {
+	dir, _ := os.MkdirTemp("", "example-")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "nightly.lock")
+
+	held, release, err := lease.Acquire(context.Background(), path)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer release()
+
+	for step := range 3 {
+		// Check the lease before each action it protects.
+		if held.Err() != nil {
+			fmt.Println("lease lost:", context.Cause(held))
+			return
+		}
+		fmt.Println("step", step)
+	}
+	if err := release(); err != nil {
+		fmt.Println("release:", err)
+	}
+	fmt.Println("cause after release:", context.Cause(held))
+	// Output:
+	// step 0
+	// step 1
+	// step 2
+	// cause after release: lease: released
+}
+
+// TryAcquire does not wait: it reports who holds the lock.
+func ExampleTryAcquire() {
+	dir, _ := os.MkdirTemp("", "example-")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "nightly.lock")
+
+	_, release, err := lease.Acquire(context.Background(), path)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer release()
+
+	_, _, err = lease.TryAcquire(context.Background(), path)
+	var he *lease.HeldError
+	if errors.As(err, &he) {
+		fmt.Println("held by pid", he.Holder.Pid == os.Getpid(), "lifetime", he.Holder.Lifetime)
+	}
+	fmt.Println(errors.Is(err, lease.ErrHeld))
+	// Output:
+	// held by pid true lifetime 15s
+	// true
+}
+
+// When the lease is lost, context.Cause(held) says why, and release
+// reports that the work was not protected throughout.
+func ExampleLostError() {
+	dir, _ := os.MkdirTemp("", "example-")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "nightly.lock")
+
+	held, release, err := lease.Acquire(context.Background(), path,
+		lease.WithLifetime(time.Second), lease.WithRenewDeadline(600*time.Millisecond), lease.WithRefreshInterval(100*time.Millisecond))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	os.Remove(path) // someone else removes our lock
+	<-held.Done()
+
+	var le *lease.LostError
+	fmt.Println(errors.Is(context.Cause(held), lease.ErrLost), errors.As(context.Cause(held), &le))
+	fmt.Println(errors.Is(release(), lease.ErrLost))
+	// Output:
+	// true true
+	// true
+}
