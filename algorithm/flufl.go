@@ -113,7 +113,7 @@ type fluflLock struct {
 
 	created    bool           // our claim file exists, as far as we know
 	claimInfo  fsops.FileInfo // the claim's attributes just after creation
-	lastTouch  time.Time      // start of our last touch of the claim
+	lastTouch  *Instant       // start of our last touch of the claim, if any
 	held       bool           // we hold the lock
 	realInodes bool           // the lock and our claim showed the same inode once held
 	eperm      int            // consecutive EPERM answers from link with no lock to show for them
@@ -134,7 +134,7 @@ type version struct {
 type observation struct {
 	valid bool
 	v     version
-	since time.Time
+	since time.Duration // monotonic
 }
 
 func versionOf(data []byte, fi fsops.FileInfo) version {
@@ -148,7 +148,7 @@ func versionOf(data []byte, fi fsops.FileInfo) version {
 func (l *fluflLock) Path() string { return l.path }
 
 // Acquire implements Lock.Acquire.
-func (l *fluflLock) Acquire(now time.Time) (Attempt, error) {
+func (l *fluflLock) Acquire(now Instant) (Attempt, error) {
 	if l.held {
 		return Attempt{}, fmt.Errorf("algorithm: %s: Acquire called while holding the lock", l.path)
 	}
@@ -209,10 +209,10 @@ func (l *fluflLock) createClaim() error {
 // back to learn the outcome. The result of link(2) alone decides nothing:
 // NFS may report failure for a link it applied (a lost reply) and sshfs
 // reports EPERM for EEXIST.
-func (l *fluflLock) tryLink(now time.Time) (Attempt, error) {
+func (l *fluflLock) tryLink(now Instant) (Attempt, error) {
 	// Touch immediately before linking, so that the lock never appears
 	// with an old expiry (flufl.lock's "new lock already expired" bug).
-	exp := now.Add(l.cfg.Lifetime)
+	exp := now.Wall.Add(l.cfg.Lifetime)
 	if err := l.fs.Chtimes(l.claim, exp, exp); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			// Our claim was removed (a breaker judged an old lock of
@@ -222,7 +222,7 @@ func (l *fluflLock) tryLink(now time.Time) (Attempt, error) {
 		}
 		return Attempt{}, fmt.Errorf("algorithm: touching claim of lock %s: %w", l.path, err)
 	}
-	l.lastTouch = now
+	l.lastTouch = &now
 	lerr := l.fs.Link(l.claim, l.path)
 	switch {
 	case lerr == nil, errors.Is(lerr, fs.ErrExist), errors.Is(lerr, syscall.EPERM), Transient(lerr):
@@ -282,7 +282,7 @@ func (l *fluflLock) tryLink(now time.Time) (Attempt, error) {
 //   - its expiry (mtime) is further in the past than SkewAllowance on our
 //     wall clock, flufl.lock's own rule, which assumes clocks agree within
 //     the allowance.
-func (l *fluflLock) judge(now time.Time, data []byte, fi fsops.FileInfo) (Attempt, error) {
+func (l *fluflLock) judge(now Instant, data []byte, fi fsops.FileInfo) (Attempt, error) {
 	if len(data) == 0 {
 		// flufl.lock truncates and rewrites its claim (and so the lock)
 		// when lock() is called while holding: a moment of emptiness.
@@ -301,15 +301,15 @@ func (l *fluflLock) judge(now time.Time, data []byte, fi fsops.FileInfo) (Attemp
 	}
 	v := versionOf(data, fi)
 	if !l.obs.valid || l.obs.v != v {
-		l.obs = observation{valid: true, v: v, since: now}
+		l.obs = observation{valid: true, v: v, since: now.Mono}
 	}
 	const never = time.Duration(1<<63 - 1)
 	wait := never // time until stale; <= 0 means stale now
 	if c.Lifetime > 0 {
-		wait = c.Lifetime + StaleMargin - now.Sub(l.obs.since)
+		wait = c.Lifetime + StaleMargin - (now.Mono - l.obs.since)
 	}
 	if l.cfg.SkewAllowance >= 0 {
-		wait = min(wait, fi.ModTime.Add(l.cfg.SkewAllowance).Sub(now))
+		wait = min(wait, fi.ModTime.Add(l.cfg.SkewAllowance).Sub(now.Wall))
 	}
 	if wait == never {
 		// No recorded lifetime and the wall-clock rule is off: this lock
@@ -326,7 +326,7 @@ func (l *fluflLock) judge(now time.Time, data []byte, fi fsops.FileInfo) (Attemp
 // lock other than the one judged: it moves whatever is at the lock name to
 // a name only we use, checks that it is the judged version, and puts it
 // back otherwise. See docs/protocol.md for the remaining window.
-func (l *fluflLock) breakStale(now time.Time) (bool, error) {
+func (l *fluflLock) breakStale(now Instant) (bool, error) {
 	judged := l.obs.v
 	l.obs = observation{}
 
@@ -399,13 +399,13 @@ func (l *fluflLock) restore() {
 }
 
 // Refresh implements Lock.Refresh.
-func (l *fluflLock) Refresh(now time.Time) error {
+func (l *fluflLock) Refresh(now Instant) error {
 	if !l.held {
 		return fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, ErrNotHeld)
 	}
 	// Touch our claim, which while we hold the lock is the lock's inode.
 	// Touching by the claim name never refreshes someone else's lock.
-	exp := now.Add(l.cfg.Lifetime)
+	exp := now.Wall.Add(l.cfg.Lifetime)
 	if err := l.fs.Chtimes(l.claim, exp, exp); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			l.held = false
@@ -413,7 +413,7 @@ func (l *fluflLock) Refresh(now time.Time) error {
 		}
 		return fmt.Errorf("algorithm: refreshing lock %s: %w", l.path, err)
 	}
-	l.lastTouch = now
+	l.lastTouch = &now
 	if err := l.verify(); err != nil {
 		if errors.Is(err, ErrNotHeld) {
 			l.held = false
@@ -471,13 +471,13 @@ func (l *fluflLock) Release() error {
 }
 
 // Close implements Lock.Close.
-func (l *fluflLock) Close(now time.Time) error {
+func (l *fluflLock) Close(now Instant) error {
 	if !l.created {
 		return nil
 	}
 	// A link whose success reply was lost leaves the lock ours without our
 	// knowing. Remove it only while no one could judge it stale yet.
-	if d := now.Sub(l.lastTouch); !now.IsZero() && !l.lastTouch.IsZero() && d >= 0 && d < l.cfg.Lifetime/2 {
+	if l.lastTouch != nil && now != (Instant{}) && now.Mono-l.lastTouch.Mono >= 0 && now.Mono-l.lastTouch.Mono < l.cfg.Lifetime/2 {
 		if data, _, err := l.fs.ReadFile(l.path, maxClaimLen); err == nil && string(data) == l.claim {
 			_ = l.fs.Remove(l.path)
 		}

@@ -61,10 +61,17 @@ func (e *env) lock(host string, lifetime time.Duration, fsys ...fsops.FS) algori
 
 func (e *env) mustAcquire(lk algorithm.Lock) {
 	e.t.Helper()
-	att, err := lk.Acquire(e.clk.Now())
+	att, err := lk.Acquire(e.now())
 	if err != nil || !att.Acquired {
 		e.t.Fatalf("Acquire = %+v, %v; want acquired", att, err)
 	}
+}
+
+// now is the current Instant of the fake clock; its monotonic reading
+// counts from the epoch.
+func (e *env) now() algorithm.Instant {
+	t := e.clk.Now()
+	return algorithm.Instant{Wall: t, Mono: t.Sub(epoch)}
 }
 
 func (e *env) files() []string {
@@ -123,16 +130,16 @@ func TestAcquireDecidesByReadingBack(t *testing.T) {
 			e.mustAcquire(lk)
 			e.inject = nil
 			e.clk.Advance(3 * time.Second)
-			if err := lk.Refresh(e.clk.Now()); err != nil {
+			if err := lk.Refresh(e.now()); err != nil {
 				t.Fatalf("Refresh = %v", err)
 			}
 			// A second lock sees it held.
 			other := e.lock("b", 15*time.Second)
-			att, err := other.Acquire(e.clk.Now())
+			att, err := other.Acquire(e.now())
 			if err != nil || att.Acquired || att.Holder == nil || att.Holder.Host != "a" {
 				t.Fatalf("contender: Acquire = %+v, %v; want held by a", att, err)
 			}
-			if err := other.Close(e.clk.Now()); err != nil {
+			if err := other.Close(e.now()); err != nil {
 				t.Fatal(err)
 			}
 			if err := lk.Release(); err != nil {
@@ -151,7 +158,7 @@ func TestContenderGetsEPERMOnSSHFS(t *testing.T) {
 	e.mustAcquire(a)
 	b := e.lock("b", 15*time.Second)
 	for i := range 5 { // EPERM with a lock present is "held", however often
-		att, err := b.Acquire(e.clk.Now())
+		att, err := b.Acquire(e.now())
 		if err != nil || att.Acquired || att.Holder == nil {
 			t.Fatalf("attempt %d: %+v, %v; want held", i, att, err)
 		}
@@ -193,7 +200,7 @@ func TestRefreshDetectsLoss(t *testing.T) {
 			a := e.lock("a", 15*time.Second)
 			e.mustAcquire(a)
 			tt.steal(e)
-			err := a.Refresh(e.clk.Now())
+			err := a.Refresh(e.now())
 			if !errors.Is(err, algorithm.ErrNotHeld) {
 				t.Fatalf("Refresh = %v, want ErrNotHeld", err)
 			}
@@ -212,11 +219,11 @@ func TestRefreshTransientIsNotLoss(t *testing.T) {
 				a := e.lock("a", 15*time.Second)
 				e.mustAcquire(a)
 				e.inject = once(op, "", func(fsopstest.Op) *fsopstest.Fault { return &fsopstest.Fault{Err: errno} })
-				err := a.Refresh(e.clk.Now())
+				err := a.Refresh(e.now())
 				if err == nil || errors.Is(err, algorithm.ErrNotHeld) || !algorithm.Transient(err) {
 					t.Fatalf("Refresh = %v, want a transient error that is not ErrNotHeld", err)
 				}
-				if err := a.Refresh(e.clk.Now()); err != nil {
+				if err := a.Refresh(e.now()); err != nil {
 					t.Fatalf("second Refresh = %v", err)
 				}
 			})
@@ -236,7 +243,7 @@ func TestStaleJudgement(t *testing.T) {
 	e.crashed(15 * time.Second)
 	w := e.lock("w", 15*time.Second)
 	// Seen first now: stale after 15s + StaleMargin of watching it unchanged.
-	att, err := w.Acquire(e.clk.Now())
+	att, err := w.Acquire(e.now())
 	if err != nil || att.Acquired || att.StaleIn != 15*time.Second+algorithm.StaleMargin {
 		t.Fatalf("first look: %+v, %v; want StaleIn 16s", att, err)
 	}
@@ -244,12 +251,12 @@ func TestStaleJudgement(t *testing.T) {
 		t.Errorf("holder = %+v", att.Holder)
 	}
 	e.clk.Advance(15 * time.Second)
-	att, _ = w.Acquire(e.clk.Now())
+	att, _ = w.Acquire(e.now())
 	if att.Acquired || att.StaleIn != algorithm.StaleMargin {
 		t.Fatalf("after 15s: %+v; want StaleIn 1s", att)
 	}
 	e.clk.Advance(algorithm.StaleMargin)
-	att, err = w.Acquire(e.clk.Now())
+	att, err = w.Acquire(e.now())
 	if err != nil || !att.Acquired || !att.Broke {
 		t.Fatalf("after 16s: %+v, %v; want broken and acquired", att, err)
 	}
@@ -264,13 +271,13 @@ func TestWatchRestartsOnRefresh(t *testing.T) {
 	h := e.lock("h", 15*time.Second, e.mem)
 	e.mustAcquire(h)
 	w := e.lock("w", 15*time.Second)
-	w.Acquire(e.clk.Now())
+	w.Acquire(e.now())
 	for range 10 {
 		e.clk.Advance(10 * time.Second)
-		if err := h.Refresh(e.clk.Now()); err != nil {
+		if err := h.Refresh(e.now()); err != nil {
 			t.Fatal(err)
 		}
-		if att, err := w.Acquire(e.clk.Now()); err != nil || att.Acquired {
+		if att, err := w.Acquire(e.now()); err != nil || att.Acquired {
 			t.Fatalf("waiter took a live lock: %+v, %v", att, err)
 		}
 	}
@@ -286,12 +293,12 @@ func TestWallClockRule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if att, err := off.Acquire(e.clk.Now()); err != nil || att.Acquired {
+	if att, err := off.Acquire(e.now()); err != nil || att.Acquired {
 		t.Fatalf("rule off: %+v, %v; want held", att, err)
 	}
-	off.Close(e.clk.Now())
+	off.Close(e.now())
 	on := e.lock("on", 15*time.Second)
-	if att, err := on.Acquire(e.clk.Now()); err != nil || !att.Acquired || !att.Broke {
+	if att, err := on.Acquire(e.now()); err != nil || !att.Acquired || !att.Broke {
 		t.Fatalf("rule on: %+v, %v; want broken and acquired", att, err)
 	}
 }
@@ -313,14 +320,14 @@ func TestBreakPutsBackAWrongVictim(t *testing.T) {
 		return nil
 	})
 	b := e.lock("breaker", 15*time.Second)
-	att, err := b.Acquire(e.clk.Now())
+	att, err := b.Acquire(e.now())
 	if err != nil || att.Acquired {
 		t.Fatalf("breaker: %+v, %v; want not acquired", att, err)
 	}
-	if err := newcomer.Refresh(e.clk.Now()); err != nil {
+	if err := newcomer.Refresh(e.now()); err != nil {
 		t.Fatalf("newcomer lost its lock to a breaker: %v", err)
 	}
-	b.Close(e.clk.Now())
+	b.Close(e.now())
 	if err := newcomer.Release(); err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +348,7 @@ func TestBreakRereadSeesRefresh(t *testing.T) {
 		if op.Name == "ReadFile" && op.Path == path {
 			reads++
 			if reads == 2 { // the re-read before breaking
-				if err := h.Refresh(e.clk.Now()); err != nil {
+				if err := h.Refresh(e.now()); err != nil {
 					t.Errorf("holder refresh: %v", err)
 				}
 			}
@@ -349,10 +356,10 @@ func TestBreakRereadSeesRefresh(t *testing.T) {
 		return nil
 	}
 	b := e.lock("b", 2*time.Second)
-	if att, err := b.Acquire(e.clk.Now()); err != nil || att.Acquired {
+	if att, err := b.Acquire(e.now()); err != nil || att.Acquired {
 		t.Fatalf("breaker: %+v, %v; want not acquired", att, err)
 	}
-	if err := h.Refresh(e.clk.Now()); err != nil {
+	if err := h.Refresh(e.now()); err != nil {
 		t.Fatalf("holder lost its lock: %v", err)
 	}
 }
@@ -370,10 +377,10 @@ func TestTwoBreakers(t *testing.T) {
 		return nil
 	})
 	b2 = e.lock("b2", 15*time.Second)
-	if att, err := b2.Acquire(e.clk.Now()); err != nil || att.Acquired {
+	if att, err := b2.Acquire(e.now()); err != nil || att.Acquired {
 		t.Fatalf("second breaker: %+v, %v; want not acquired", att, err)
 	}
-	if err := b1.Refresh(e.clk.Now()); err != nil {
+	if err := b1.Refresh(e.now()); err != nil {
 		t.Fatalf("first breaker lost its lock: %v", err)
 	}
 }
@@ -396,11 +403,11 @@ func TestNeverRemovesWhatIsNotOurs(t *testing.T) {
 			e.mem.WriteFile(path, []byte(tt.content), 0o644)
 			e.clk.Advance(time.Hour)
 			w := e.lock("w", 15*time.Second)
-			_, err := w.Acquire(e.clk.Now())
+			_, err := w.Acquire(e.now())
 			if !errors.Is(err, algorithm.ErrNotLock) {
 				t.Fatalf("Acquire = %v, want ErrNotLock", err)
 			}
-			w.Close(e.clk.Now())
+			w.Close(e.now())
 			if !e.mem.Exists("/etc/passwd|h|1|2") || !e.mem.Exists(path) {
 				t.Errorf("something was removed: %q", e.files())
 			}
@@ -438,11 +445,11 @@ func TestCloseAfterUnconfirmedLink(t *testing.T) {
 		return nil
 	}
 	lk := e.lock("a", 15*time.Second)
-	if _, err := lk.Acquire(e.clk.Now()); !algorithm.Transient(err) {
+	if _, err := lk.Acquire(e.now()); !algorithm.Transient(err) {
 		t.Fatalf("Acquire = %v, want a transient error", err)
 	}
 	e.inject = nil
-	if err := lk.Close(e.clk.Now()); err != nil {
+	if err := lk.Close(e.now()); err != nil {
 		t.Fatal(err)
 	}
 	if names := e.files(); len(names) != 0 {

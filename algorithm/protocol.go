@@ -72,19 +72,18 @@ const StaleMargin = time.Second
 type Lock interface {
 	// Acquire makes one attempt to take the lock at time now: claim,
 	// link, verify, and, if the current holder is provably stale, break
-	// its lock and try once more. now must come from a clock whose
-	// differences are monotonic (time.Now does).
+	// its lock and try once more.
 	//
 	// It returns Attempt.Acquired, or who holds the lock, or an error.
 	// Errors for which Transient reports true may be retried; any other
 	// error means the lock cannot be taken at this path as things stand.
-	Acquire(now time.Time) (Attempt, error)
+	Acquire(now Instant) (Attempt, error)
 
 	// Refresh extends a held lock to now+Lifetime and checks that the lock
 	// is still ours. It returns an error wrapping ErrNotHeld when the lock
 	// is provably no longer ours; any other error is ambiguous (the refresh
 	// may or may not have been applied) and must not be counted as success.
-	Refresh(now time.Time) error
+	Refresh(now Instant) error
 
 	// Release removes the lock if it is still ours and then removes our
 	// claim. It returns an error wrapping ErrNotHeld if the lock was no
@@ -97,10 +96,21 @@ type Lock interface {
 	// is ours and was last touched less than Lifetime/2 before now (an
 	// acquisition whose success reply was lost), so that it never races a
 	// breaker; a zero now never removes it. Close is idempotent.
-	Close(now time.Time) error
+	Close(now Instant) error
 
 	// Path is the lock's path as used on disk (absolute).
 	Path() string
+}
+
+// Instant is the current time as the caller's clocks tell it. Wall is the
+// wall-clock time, written to disk as expiries and compared with what other
+// hosts wrote. Mono is a monotonic reading from an origin the caller fixes
+// (for example time.Since of a time taken at start-up): every duration the
+// protocol measures is a difference of two Mono values, so that wall-clock
+// steps do not affect it.
+type Instant struct {
+	Wall time.Time
+	Mono time.Duration
 }
 
 // Attempt is the outcome of Lock.Acquire.

@@ -53,7 +53,7 @@ func BenchmarkCycle(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if att, err := lk.Acquire(time.Now()); err != nil || !att.Acquired {
+				if att, err := lk.Acquire(algorithm.Instant{Wall: time.Now()}); err != nil || !att.Acquired {
 					b.Fatal(att, err)
 				}
 				if err := lk.Release(); err != nil {

@@ -232,7 +232,7 @@ func TestInteropPythonBreaksStaleGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if att, err := lk.Acquire(time.Now()); err != nil || !att.Acquired {
+	if att, err := lk.Acquire(algorithm.Instant{Wall: time.Now()}); err != nil || !att.Acquired {
 		t.Fatalf("acquire = %+v, %v", att, err)
 	}
 	p := startPython(t, pyWait, path)

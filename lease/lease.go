@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/clock"
+	"github.com/nfslease/nfslease/internal/keeper"
 )
 
 // Acquire blocks until it holds the lock at path, ctx is done, or a
@@ -90,7 +92,7 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 		start      = clk.Now()
 	)
 	for {
-		now := clk.Now()
+		now := instant(clk.Now())
 		att, err := lk.Acquire(now)
 		switch {
 		case err == nil && att.Acquired:
@@ -100,7 +102,7 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 			log.Debug("acquired", "waited", clk.Now().Sub(start))
 			return startLease(ctx, cfg, lk, now, log)
 		case err != nil && (once || !algorithm.Transient(err)):
-			_ = lk.Close(clk.Now())
+			_ = lk.Close(instant(clk.Now()))
 			return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
 		case err != nil:
 			if lastErr == nil || lastErr.Error() != err.Error() {
@@ -108,7 +110,7 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 			}
 			lastErr = err
 		case once:
-			_ = lk.Close(clk.Now())
+			_ = lk.Close(instant(clk.Now()))
 			he := &HeldError{Path: lk.Path()}
 			if att.Holder != nil {
 				he.Holder = *att.Holder
@@ -126,7 +128,7 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 			wait = att.StaleIn
 		}
 		if err := sleep(ctx, clk, wait); err != nil {
-			_ = lk.Close(clk.Now())
+			_ = lk.Close(instant(clk.Now()))
 			return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
 		}
 	}
@@ -147,119 +149,97 @@ func sleep(ctx context.Context, clk clock.Clock, d time.Duration) error {
 // backoffClock adapts a clock.Clock to backoff.Clock.
 type backoffClock struct{ clock.Clock }
 
+// origin anchors the monotonic readings passed to the protocol steps. A
+// time from clock.Real carries a monotonic reading, so differences from
+// origin are immune to wall-clock steps.
+var origin = time.Now()
+
+// instant converts a clock reading for the protocol steps.
+func instant(t time.Time) algorithm.Instant {
+	return algorithm.Instant{Wall: t, Mono: t.Sub(origin)}
+}
+
 // lease is one held lease: the background refresher and the state it
 // shares with the deadline timer and release.
 type lease struct {
 	cfg    *config
 	lk     algorithm.Lock // owned by the refresher goroutine until done is closed
-	log    loggerLike
+	log    *slog.Logger
 	parent context.Context
 	cancel context.CancelCauseFunc
 	stop   chan struct{} // closed by release
 	done   chan struct{} // closed when the refresher has returned
 
-	mu       sync.Mutex
-	deadline time.Time   // guarded by mu; the lease is lost at or after it
-	lost     *LostError  // guarded by mu; set once, never cleared
-	lastErr  error       // guarded by mu; last failed refresh since the last success
-	timer    clock.Timer // the deadline timer; its callback takes mu
+	mu    sync.Mutex
+	k     *keeper.Keeper // guarded by mu: the deadline and why the lease was lost
+	lost  *LostError     // guarded by mu; set once, never cleared
+	timer clock.Timer    // the deadline timer; its callback takes mu
 
 	finishOnce sync.Once
 	result     error // set by finish
 }
 
-// loggerLike is the subset of *slog.Logger the lease uses.
-type loggerLike interface {
-	Debug(msg string, args ...any)
-	Info(msg string, args ...any)
-	Warn(msg string, args ...any)
-	Error(msg string, args ...any)
-}
-
 // startLease starts the refresher of a lock acquired by an attempt that
-// started at s. The renew deadline counts from s: the lock was touched
-// after s, so no one can judge it stale before s plus the lifetime.
-func startLease(ctx context.Context, cfg *config, lk algorithm.Lock, s time.Time, log loggerLike) (context.Context, func() error, error) {
+// started at s.
+func startLease(ctx context.Context, cfg *config, lk algorithm.Lock, s algorithm.Instant, log *slog.Logger) (context.Context, func() error, error) {
 	held, cancel := context.WithCancelCause(ctx)
 	l := &lease{
-		cfg:      cfg,
-		lk:       lk,
-		log:      log,
-		parent:   ctx,
-		cancel:   cancel,
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
-		deadline: s.Add(cfg.renewDeadline),
+		cfg:    cfg,
+		lk:     lk,
+		log:    log,
+		parent: ctx,
+		cancel: cancel,
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+		k:      keeper.New(s.Mono, cfg.renewDeadline, cfg.refresh),
 	}
 	l.mu.Lock()
-	l.timer = cfg.clock.AfterFunc(l.deadline.Sub(cfg.clock.Now()), l.checkDeadline)
+	l.timer = cfg.clock.AfterFunc(l.k.Deadline()-l.mono(), l.checkDeadline)
 	l.mu.Unlock()
 	go l.run()
 	return held, sync.OnceValue(l.release), nil
 }
 
-// checkDeadline runs when the deadline timer fires. The deadline may have
-// moved since the timer was set; if so, it sets the timer again.
+func (l *lease) mono() time.Duration { return instant(l.cfg.clock.Now()).Mono }
+
+// checkDeadline runs when the deadline timer fires, in its own goroutine,
+// independently of a refresh that may be blocked in the kernel. The
+// deadline may have moved since the timer was set; if so, it sets the timer
+// again.
 func (l *lease) checkDeadline() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.lost != nil {
 		return
 	}
-	now := l.cfg.clock.Now()
-	if now.Before(l.deadline) {
-		l.timer.Reset(l.deadline.Sub(now))
+	now := l.mono()
+	if err := l.k.Check(now); err != nil {
+		l.loseLocked()
 		return
 	}
-	reason := fmt.Errorf("no successful refresh within the renew deadline of %v", l.cfg.renewDeadline)
-	if l.lastErr != nil {
-		reason = fmt.Errorf("%w; last refresh error: %w", reason, l.lastErr)
+	d := l.k.Deadline() - now
+	if d <= 0 {
+		d = l.cfg.refresh // only a deliberately broken keeper gets here
 	}
-	l.loseLocked(reason)
+	l.timer.Reset(d)
 }
 
-// lose marks the lease lost for reason and cancels held. It never revives.
-func (l *lease) lose(reason error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.loseLocked(reason)
-}
-
-func (l *lease) loseLocked(reason error) {
+// loseLocked reports a loss the keeper has recorded: it cancels held with a
+// *LostError. l.mu must be held.
+func (l *lease) loseLocked() {
 	if l.lost != nil {
 		return
 	}
-	l.lost = &LostError{Path: l.lk.Path(), At: l.cfg.clock.Now(), Err: reason}
+	l.lost = &LostError{Path: l.lk.Path(), At: l.cfg.clock.Now(), Err: l.k.Lost()}
 	l.timer.Stop()
 	l.cancel(l.lost)
-	l.log.Error("lease lost", "err", reason)
-}
-
-// extend moves the deadline after a successful refresh that started at s,
-// unless the lease is already lost: a late refresh never revives it.
-func (l *lease) extend(s time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.lost != nil {
-		return
-	}
-	if d := s.Add(l.cfg.renewDeadline); d.After(l.deadline) {
-		l.deadline = d
-	}
-	l.lastErr = nil
-}
-
-func (l *lease) isLost() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.lost != nil
+	l.log.Error("lease lost", "err", l.lost.Err)
 }
 
 // run is the refresher goroutine: the only user of l.lk until it returns.
 func (l *lease) run() {
 	defer close(l.done)
-	clk := l.cfg.clock
-	t := clk.NewTimer(l.cfg.refresh)
+	t := l.cfg.clock.NewTimer(l.cfg.refresh)
 	defer t.Stop()
 	for {
 		select {
@@ -271,9 +251,11 @@ func (l *lease) run() {
 			return
 		case <-t.C():
 		}
-		if l.isLost() {
-			// Nothing more to do but wait for release or the parent.
-			continue
+		l.mu.Lock()
+		lost := l.lost != nil
+		l.mu.Unlock()
+		if lost {
+			continue // nothing more to do but wait for release or the parent
 		}
 		t.Reset(l.refreshOnce())
 	}
@@ -282,32 +264,23 @@ func (l *lease) run() {
 // refreshOnce refreshes the lock and returns when to refresh next.
 func (l *lease) refreshOnce() time.Duration {
 	clk := l.cfg.clock
-	s := clk.Now()
+	s := instant(clk.Now())
 	err := l.lk.Refresh(s)
-	took := clk.Now().Sub(s)
+	e := instant(clk.Now())
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	next := l.k.Refreshed(s.Mono, e.Mono, err)
 	switch {
-	case err == nil && took <= l.cfg.refresh:
-		l.extend(s)
-		l.log.Debug("refreshed", "took", took)
-		return l.cfg.refresh
-	case err == nil:
-		// Applied, but too late to count: a waiter may have judged the
-		// lock before this refresh landed (docs/protocol.md).
-		l.log.Warn("refresh too slow to count", "took", took)
-		l.mu.Lock()
-		l.lastErr = fmt.Errorf("refresh took %v, longer than the refresh interval", took)
-		l.mu.Unlock()
-	case errors.Is(err, algorithm.ErrNotHeld):
-		l.lose(err)
-		return l.cfg.refresh
-	default:
+	case l.k.Lost() != nil:
+		l.loseLocked()
+	case err != nil:
 		l.log.Warn("refresh failed, retrying", "err", err)
-		l.mu.Lock()
-		l.lastErr = err
-		l.mu.Unlock()
+	case e.Mono-s.Mono > l.cfg.refresh:
+		l.log.Warn("refresh too slow to count", "took", e.Mono-s.Mono)
+	default:
+		l.log.Debug("refreshed", "took", e.Mono-s.Mono)
 	}
-	// Retry sooner, but keep going until the deadline decides.
-	return max(l.cfg.refresh/4, time.Millisecond)
+	return next
 }
 
 // release is the function Acquire returns, wrapped in sync.OnceValue.
@@ -319,27 +292,24 @@ func (l *lease) release() error {
 }
 
 // finish ends the lease once: cancel held first (the holder stops before
-// anyone else can take the lock), then release the lock if it is still
-// valid, or only clean up our files if it was lost. It runs in the
-// refresher goroutine (parent done) or in release after the refresher has
-// returned, so it never uses l.lk concurrently.
+// anyone else can take the lock), then release the lock if the lease is
+// still valid, or only clean up our own files if it was lost. It runs in
+// the refresher goroutine (parent done) or in release after the refresher
+// has returned, so it never uses l.lk concurrently.
 func (l *lease) finish(cause error) {
 	l.finishOnce.Do(func() {
 		l.mu.Lock()
 		l.timer.Stop()
-		lost := l.lost
-		valid := lost == nil && l.cfg.clock.Now().Before(l.deadline)
-		if lost == nil && !valid {
-			// The deadline passed but its timer has not run yet.
-			l.loseLocked(fmt.Errorf("renew deadline passed before release"))
-			lost = l.lost
+		if l.k.Check(l.mono()) != nil {
+			l.loseLocked() // the deadline passed, perhaps before its timer ran
 		}
+		lost := l.lost
 		l.mu.Unlock()
 		l.cancel(cause)
 		if lost != nil {
 			// Never remove a lock we no longer own: someone may have
 			// judged it stale. Only our own claim goes.
-			_ = l.lk.Close(time.Time{})
+			_ = l.lk.Close(algorithm.Instant{})
 			l.result = lost
 			return
 		}

@@ -406,7 +406,7 @@ func crash(t *testing.T, w *world, path string, lifetime time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	att, err := lk.Acquire(w.clk.Now())
+	att, err := lk.Acquire(algorithm.Instant{Wall: w.clk.Now(), Mono: w.clk.Now().Sub(epoch)})
 	if err != nil || !att.Acquired {
 		t.Fatalf("crash: acquire = %+v, %v", att, err)
 	}
