@@ -21,7 +21,9 @@ import (
 // cannot make safe (replayed NFS unlinks, Python breakers racing).
 var Flufl Protocol = fluflProtocol{}
 
-type fluflProtocol struct{}
+type fluflProtocol struct {
+	mutations mutation // deliberate bugs; see mutant.go
+}
 
 func (fluflProtocol) Name() string { return "flufl" }
 
@@ -37,7 +39,7 @@ const nameMax = 255
 // which we move a lock we are breaking.
 const tombSuffix = ".break"
 
-func (fluflProtocol) New(fsys fsops.FS, path string, cfg Config) (Lock, error) {
+func (p fluflProtocol) New(fsys fsops.FS, path string, cfg Config) (Lock, error) {
 	if fsys == nil {
 		return nil, errors.New("algorithm: nil fsops.FS")
 	}
@@ -79,6 +81,9 @@ func (fluflProtocol) New(fsys fsops.FS, path string, cfg Config) (Lock, error) {
 	if _, err := io.ReadFull(cfg.Rand, random); err != nil {
 		return nil, fmt.Errorf("algorithm: reading randomness for the claim name: %w", err)
 	}
+	if p.mutations&mClaimNoRandom != 0 {
+		clear(random)
+	}
 	c := claim{
 		Lock:   abs,
 		Host:   sanitizeHost(cfg.Hostname),
@@ -91,25 +96,32 @@ func (fluflProtocol) New(fsys fsops.FS, path string, cfg Config) (Lock, error) {
 			base, n, nameMax, syscall.ENAMETOOLONG)
 	}
 	return &fluflLock{
-		fs:    fsys,
-		cfg:   cfg,
-		path:  abs,
-		dir:   dir,
-		base:  base,
-		claim: name,
-		tomb:  name + tombSuffix,
+		mutations: p.mutations,
+		fs:        fsys,
+		cfg:       cfg,
+		path:      abs,
+		dir:       dir,
+		base:      base,
+		claim:     name,
+		tomb:      name + tombSuffix,
+		breakLock: abs + breakLockSuffix,
 	}, nil
 }
 
 // fluflLock is the state of one acquisition of a Flufl lock.
 type fluflLock struct {
-	fs    fsops.FS
-	cfg   Config
-	path  string // absolute lock path
-	dir   string // its directory, with a trailing separator
-	base  string // its base name
-	claim string // our claim: the claim file's absolute path and its content
-	tomb  string // private name a lock being broken is moved to
+	mutations mutation
+	fs        fsops.FS
+	cfg       Config
+	path      string // absolute lock path
+	dir       string // its directory, with a trailing separator
+	base      string // its base name
+	claim     string // our claim: the claim file's absolute path and its content
+	tomb      string // private name a lock being broken is moved to
+	tombUsed  bool   // we may have left something at tomb
+	breakLock string // "<lock>|break": held by a breaker while it breaks
+	breakHeld bool   // we hold the break lock
+	breakObs  observation
 
 	created    bool           // our claim file exists, as far as we know
 	claimInfo  fsops.FileInfo // the claim's attributes just after creation
@@ -132,9 +144,10 @@ type version struct {
 
 // observation is when we first saw a version of the lock.
 type observation struct {
-	valid bool
-	v     version
-	since time.Duration // monotonic
+	valid   bool
+	v       version
+	since   time.Duration // monotonic start of the watch
+	pending bool          // seen once; the watch starts at the next step
 }
 
 func versionOf(data []byte, fi fsops.FileInfo) version {
@@ -170,11 +183,10 @@ func (l *fluflLock) Acquire(now Instant) (Attempt, error) {
 	if err != nil || !broke {
 		return att, err
 	}
-	// Take the lock we just freed at once, rather than after a sleep that
-	// any other waiter could use to take it first.
-	att2, err := l.tryLink(now)
-	att2.Broke = true
-	return att2, err
+	// The caller should try again at once, with a fresh now: breaking took
+	// several calls, and the touch before the link must carry the time of
+	// that attempt, as must the start of the lease's deadline.
+	return Attempt{Broke: true}, nil
 }
 
 // createClaim makes our claim file, whose content is its own path.
@@ -213,7 +225,9 @@ func (l *fluflLock) tryLink(now Instant) (Attempt, error) {
 	// Touch immediately before linking, so that the lock never appears
 	// with an old expiry (flufl.lock's "new lock already expired" bug).
 	exp := now.Wall.Add(l.cfg.Lifetime)
-	if err := l.fs.Chtimes(l.claim, exp, exp); err != nil {
+	if l.mut(mNoTouchBeforeLink) && l.lastTouch != nil {
+		// (mutant) keep the expiry written before the first attempt
+	} else if err := l.fs.Chtimes(l.claim, exp, exp); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			// Our claim was removed (a breaker judged an old lock of
 			// ours stale, or an administrator). Make a new one next time.
@@ -222,8 +236,15 @@ func (l *fluflLock) tryLink(now Instant) (Attempt, error) {
 		}
 		return Attempt{}, fmt.Errorf("algorithm: touching claim of lock %s: %w", l.path, err)
 	}
-	l.lastTouch = &now
+	if !l.mut(mNoTouchBeforeLink) || l.lastTouch == nil {
+		l.lastTouch = &now
+	}
 	lerr := l.fs.Link(l.claim, l.path)
+	if l.mut(mTrustLinkReturn) || l.mut(mTrustNlink) {
+		if att, ok, err := l.mutantLinkOutcome(lerr); ok {
+			return att, err
+		}
+	}
 	switch {
 	case lerr == nil, errors.Is(lerr, fs.ErrExist), errors.Is(lerr, syscall.EPERM), Transient(lerr):
 		// Decide by reading the lock back.
@@ -264,7 +285,7 @@ func (l *fluflLock) tryLink(now Instant) (Attempt, error) {
 		return Attempt{}, fmt.Errorf("algorithm: reading lock %s: %w", l.path, err)
 	}
 	l.eperm = 0
-	if string(data) == l.claim {
+	if string(data) == l.claim && !l.mut(mTrustLinkReturn) && !l.mut(mTrustNlink) {
 		l.held = true
 		l.obs = observation{}
 		l.realInodes = fsops.SameFile(fi, l.claimInfo)
@@ -286,8 +307,14 @@ func (l *fluflLock) judge(now Instant, data []byte, fi fsops.FileInfo) (Attempt,
 	if len(data) == 0 {
 		// flufl.lock truncates and rewrites its claim (and so the lock)
 		// when lock() is called while holding: a moment of emptiness.
+		// An empty file that stays empty is not a lock (an
+		// administrator's touch, say): never removed, reported.
 		l.obs = observation{}
-		return Attempt{Holder: &Holder{Protocol: "unknown", Expires: fi.ModTime}, StaleIn: time.Millisecond}, nil
+		if wait := fi.ModTime.Add(max(l.cfg.SkewAllowance, l.cfg.Lifetime)).Sub(now.Wall); wait > 0 {
+			return Attempt{Holder: &Holder{Protocol: "unknown", Expires: fi.ModTime}, StaleIn: wait}, nil
+		}
+		return Attempt{}, fmt.Errorf("algorithm: lock path %s holds an empty file, unchanged since %v: %w",
+			l.path, fi.ModTime.UTC().Format(time.RFC3339), ErrNotLock)
 	}
 	c, err := parseClaim(string(data), fluflSep)
 	if err != nil || filepath.Base(c.Lock) != l.base {
@@ -300,16 +327,31 @@ func (l *fluflLock) judge(now Instant, data []byte, fi fsops.FileInfo) (Attempt,
 		h.Protocol, h.Lifetime = "flufl", c.Lifetime
 	}
 	v := versionOf(data, fi)
-	if !l.obs.valid || l.obs.v != v {
-		l.obs = observation{valid: true, v: v, since: now.Mono}
+	switch {
+	case !l.obs.valid || l.obs.v != v:
+		// A new version. now is when this step began, which may be long
+		// before the read that saw the version completed (a call can hang
+		// for minutes on a hard mount), so it cannot start the watch.
+		l.obs = observation{valid: true, v: v, pending: true}
+	case l.obs.pending:
+		// Seen again: this step began after the first sighting
+		// completed, so its start is a safe beginning for the watch.
+		l.obs.since, l.obs.pending = now.Mono, false
 	}
 	const never = time.Duration(1<<63 - 1)
 	wait := never // time until stale; <= 0 means stale now
 	if c.Lifetime > 0 {
-		wait = c.Lifetime + StaleMargin - (now.Mono - l.obs.since)
+		wait = c.Lifetime + StaleMargin
+		if !l.obs.pending {
+			wait -= now.Mono - l.obs.since
+		}
 	}
 	if l.cfg.SkewAllowance >= 0 {
-		wait = min(wait, fi.ModTime.Add(l.cfg.SkewAllowance).Sub(now.Wall))
+		skew := l.cfg.SkewAllowance
+		if l.mut(mNoSkewAllowance) {
+			skew = 0
+		}
+		wait = min(wait, fi.ModTime.Add(skew).Sub(now.Wall))
 	}
 	if wait == never {
 		// No recorded lifetime and the wall-clock rule is off: this lock
@@ -325,9 +367,19 @@ func (l *fluflLock) judge(now Instant, data []byte, fi fsops.FileInfo) (Attempt,
 // breakStale breaks the lock judged stale in l.obs. It never removes a
 // lock other than the one judged: it moves whatever is at the lock name to
 // a name only we use, checks that it is the judged version, and puts it
-// back otherwise. See docs/protocol.md for the remaining window.
+// back otherwise. Breakers take turns through the break lock, so that one
+// breaker's rename cannot catch the fresh lock another breaker's break let
+// someone take. See docs/protocol.md for what remains.
 func (l *fluflLock) breakStale(now Instant) (bool, error) {
 	judged := l.obs.v
+	if l.mut(mBreakUnlinkByName) {
+		l.obs = observation{}
+		return l.mutantBreakByName(judged)
+	}
+	if ok, err := l.takeBreakLock(now); !ok || err != nil {
+		return false, err // another breaker is at work; keep watching
+	}
+	defer l.dropBreakLock()
 	l.obs = observation{}
 
 	// Look once more, fresh, immediately before acting.
@@ -341,17 +393,40 @@ func (l *fluflLock) breakStale(now Instant) (bool, error) {
 	if versionOf(data, fi) != judged {
 		return false, nil // it changed: a live holder, or a new one
 	}
-
-	// Move it aside. rename(2) is atomic: what we move is exactly what is
-	// at the name at that instant, which we check next.
-	if err := l.fs.Rename(l.path, l.tomb); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return false, nil // gone already (released or broken)
+	removed, err := l.removeIfUnchanged(l.path, judged)
+	if !removed || err != nil {
+		return false, err
+	}
+	// It was the stale lock. Remove the stale holder's claim, but only if
+	// the name is a well-formed claim of this very lock in this directory
+	// and holds the same claim.
+	if c, err := parseClaim(judged.content, fluflSep); err == nil && filepath.Base(c.Lock) == l.base {
+		victim := filepath.Join(l.dir, filepath.Base(judged.content))
+		if victim != l.claim {
+			if vdata, _, err := l.fs.ReadFile(victim, maxClaimLen); err == nil && string(vdata) == judged.content {
+				_ = l.fs.Remove(victim) // best effort: a leftover claim harms no one
+			}
 		}
-		// The rename may have been applied with its reply lost: if the
-		// tomb exists, carry on with it.
+	}
+	return true, nil
+}
+
+// removeIfUnchanged removes name if it still is the version judged. It
+// moves whatever is at name to our tomb (rename(2) is atomic: exactly what
+// is there at that instant moves), compares it with judged, and removes it
+// there if it matches, or puts it back at name otherwise.
+func (l *fluflLock) removeIfUnchanged(name string, judged version) (bool, error) {
+	l.tombUsed = true
+	if err := l.fs.Rename(name, l.tomb); err != nil {
+		// Any error, even ENOENT, may come from a rename that was applied
+		// and whose reply was lost (a retransmission that missed the
+		// server's duplicate request cache answers ENOENT). If the tomb
+		// exists, carry on with it; it may hold a live lock to put back.
 		if _, _, terr := l.fs.ReadFile(l.tomb, maxClaimLen); terr != nil {
-			return false, fmt.Errorf("algorithm: breaking stale lock %s: %w", l.path, err)
+			if errors.Is(err, fs.ErrNotExist) {
+				return false, nil // gone already (released or broken)
+			}
+			return false, fmt.Errorf("algorithm: breaking stale %s: %w", name, err)
 		}
 	}
 	tdata, tfi, err := l.fs.ReadFile(l.tomb, maxClaimLen)
@@ -360,42 +435,113 @@ func (l *fluflLock) breakStale(now Instant) (bool, error) {
 			return false, nil
 		}
 		// We cannot tell what we moved. Try to put it back.
-		l.restore()
-		return false, fmt.Errorf("algorithm: checking broken lock %s: %w", l.path, err)
+		l.restore(name)
+		return false, fmt.Errorf("algorithm: checking broken %s: %w", name, err)
 	}
 	// rename(2) may change ctime and, on filesystems without real inode
 	// numbers, the reported inode; the content (a claim unique to one
 	// acquisition) and the mtime (moved by every refresh) identify the
 	// version.
 	if string(tdata) != judged.content || tfi.ModTime.UnixNano() != judged.mtime || tfi.Size != judged.size {
-		// Not the lock we judged: a new holder took the name between our
+		// Not what we judged: a new holder took the name between our
 		// check and the rename. Put it back.
-		l.restore()
+		l.restore(name)
 		return false, nil
 	}
-	// It is the stale lock. Remove the stale holder's claim, but only if
-	// the name is a well-formed claim of this very lock in this directory
-	// and holds the same claim, then our tomb.
-	if c, err := parseClaim(string(tdata), fluflSep); err == nil && filepath.Base(c.Lock) == l.base {
-		victim := filepath.Join(l.dir, filepath.Base(string(tdata)))
-		if victim != l.claim {
-			if vdata, _, err := l.fs.ReadFile(victim, maxClaimLen); err == nil && string(vdata) == string(tdata) {
-				_ = l.fs.Remove(victim) // best effort: a leftover claim harms no one
-			}
-		}
+	if err := l.removeRetry(l.tomb); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return true, fmt.Errorf("algorithm: removing broken %s (moved to %s): %w", name, l.tomb, err)
 	}
-	if err := l.fs.Remove(l.tomb); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return true, fmt.Errorf("algorithm: removing broken lock %s (moved to %s): %w", l.path, l.tomb, err)
-	}
+	l.tombUsed = false
 	return true, nil
 }
 
-// restore puts back a lock we moved aside but must not break. If the lock
-// name has been taken meanwhile, the moved lock's holder has lost it; it
-// notices at its next refresh, when it finds the lock is not its claim.
-func (l *fluflLock) restore() {
-	_ = l.fs.Link(l.tomb, l.path)
-	_ = l.fs.Remove(l.tomb)
+// restore puts back at name what we moved to our tomb but must not
+// remove. If name has been taken meanwhile, the moved lock's holder has
+// lost it; it notices at its next refresh, when it finds the lock is not
+// its claim.
+func (l *fluflLock) restore(name string) {
+	want, _, err := l.fs.ReadFile(l.tomb, maxClaimLen)
+	if err != nil {
+		return // nothing we can read back; Close tries to remove the tomb
+	}
+	for range 3 {
+		lerr := l.fs.Link(l.tomb, name)
+		data, _, err := l.fs.ReadFile(name, maxClaimLen)
+		switch {
+		case err == nil && string(data) == string(want):
+			_ = l.fs.Remove(l.tomb) // put back; the tomb is a second name
+			return
+		case err == nil:
+			// Someone else took the name: the moved holder has lost its
+			// lock and finds out at its next refresh.
+			_ = l.fs.Remove(l.tomb)
+			return
+		case lerr != nil && !errors.Is(lerr, fs.ErrExist) && !Transient(lerr) && !errors.Is(err, fs.ErrNotExist):
+			return
+		}
+		// The name is still free (or unreadable): try again.
+	}
+	// Keep the tomb rather than lose the only name of a live lock; its
+	// holder will see its lock gone and give up. Close removes the tomb.
+}
+
+// breakLockSuffix names the break lock: "<lock>|break". It holds the
+// separator, so it is never a lock or claim anyone else uses.
+const breakLockSuffix = "|break"
+
+// takeBreakLock takes the break lock, a file created exclusively that
+// holds our claim while we break. If another breaker holds it, it watches
+// it like a lock; one left unchanged for half its holder's lifetime plus
+// StaleMargin (its holder died mid-break) is removed the same careful way.
+func (l *fluflLock) takeBreakLock(now Instant) (bool, error) {
+	err := l.fs.CreateExcl(l.breakLock, []byte(l.claim), l.cfg.Perm)
+	if err == nil {
+		l.breakHeld = true
+		return true, nil
+	}
+	if !errors.Is(err, fs.ErrExist) && !errors.Is(err, syscall.EPERM) && !Transient(err) {
+		return false, fmt.Errorf("algorithm: taking break lock of %s: %w", l.path, err)
+	}
+	data, fi, rerr := l.fs.ReadFile(l.breakLock, maxClaimLen)
+	switch {
+	case rerr == nil && string(data) == l.claim:
+		l.breakHeld = true // our own create, replayed after a lost reply
+		return true, nil
+	case errors.Is(rerr, fs.ErrNotExist):
+		return false, nil // released meanwhile: next time
+	case rerr != nil:
+		return false, fmt.Errorf("algorithm: reading break lock of %s: %w", l.path, rerr)
+	}
+	v := versionOf(data, fi)
+	switch {
+	case !l.breakObs.valid || l.breakObs.v != v:
+		l.breakObs = observation{valid: true, v: v, pending: true}
+		return false, nil
+	case l.breakObs.pending:
+		l.breakObs.since, l.breakObs.pending = now.Mono, false
+		return false, nil
+	}
+	lifetime := l.cfg.Lifetime
+	if c, err := parseClaim(string(data), fluflSep); err == nil && c.Lifetime > 0 {
+		lifetime = c.Lifetime
+	}
+	if now.Mono-l.breakObs.since < lifetime/2+StaleMargin {
+		return false, nil
+	}
+	l.breakObs = observation{}
+	_, err = l.removeIfUnchanged(l.breakLock, v)
+	return false, err
+}
+
+// dropBreakLock removes the break lock if we hold it and it is still ours.
+func (l *fluflLock) dropBreakLock() {
+	if !l.breakHeld {
+		return
+	}
+	l.breakHeld = false
+	if data, _, err := l.fs.ReadFile(l.breakLock, maxClaimLen); err == nil && string(data) == l.claim {
+		_ = l.removeRetry(l.breakLock)
+	}
 }
 
 // Refresh implements Lock.Refresh.
@@ -447,6 +593,11 @@ func (l *fluflLock) verify() error {
 // Release implements Lock.Release.
 func (l *fluflLock) Release() error {
 	var notOurs error
+	if l.mut(mReleaseUnchecked) {
+		l.held = false
+		_ = l.fs.Remove(l.path)
+		return l.removeClaim()
+	}
 	if l.held {
 		l.held = false
 		if err := l.verify(); err != nil {
@@ -475,6 +626,9 @@ func (l *fluflLock) Close(now Instant) error {
 	if !l.created {
 		return nil
 	}
+	if l.mut(mReleaseUnchecked) {
+		_ = l.fs.Remove(l.path)
+	}
 	// A link whose success reply was lost leaves the lock ours without our
 	// knowing. Remove it only while no one could judge it stale yet.
 	if l.lastTouch != nil && now != (Instant{}) && now.Mono-l.lastTouch.Mono >= 0 && now.Mono-l.lastTouch.Mono < l.cfg.Lifetime/2 {
@@ -487,12 +641,62 @@ func (l *fluflLock) Close(now Instant) error {
 }
 
 func (l *fluflLock) removeClaim() error {
+	if l.tombUsed {
+		if err := l.removeRetry(l.tomb); err == nil || errors.Is(err, fs.ErrNotExist) {
+			l.tombUsed = false
+		}
+	}
 	if !l.created {
 		return nil
 	}
-	if err := l.fs.Remove(l.claim); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := l.removeRetry(l.claim); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("algorithm: removing claim of lock %s: %w", l.path, err)
 	}
 	l.created = false
 	return nil
+}
+
+// removeRetry removes a file of ours, trying again a few times on a
+// transient error, so that a passing EIO does not leave it behind. (A
+// replayed remove of a name only we use harms no one.)
+func (l *fluflLock) removeRetry(name string) error {
+	var err error
+	for range 4 {
+		if err = l.fs.Remove(name); err == nil || !Transient(err) {
+			return err
+		}
+	}
+	return err
+}
+
+// mutantLinkOutcome decides the outcome of a link the way the mutants that
+// trust link(2)'s result or the link count do. ok reports that it decided.
+func (l *fluflLock) mutantLinkOutcome(lerr error) (Attempt, bool, error) {
+	if l.mut(mTrustLinkReturn) {
+		if lerr == nil {
+			l.held = true
+			return Attempt{Acquired: true}, true, nil
+		}
+		if errors.Is(lerr, syscall.EPERM) {
+			return Attempt{}, true, fmt.Errorf("algorithm: linking claim to lock %s: %w", l.path, lerr)
+		}
+		return Attempt{}, false, nil
+	}
+	if fi, err := l.fs.Lstat(l.claim); err == nil && fi.Nlink == 2 {
+		l.held = true
+		return Attempt{Acquired: true}, true, nil
+	}
+	return Attempt{}, false, nil
+}
+
+// mutantBreakByName breaks the way flufl.lock does: remove whatever is at
+// the lock name, then the claim it named, with no check in between.
+func (l *fluflLock) mutantBreakByName(judged version) (bool, error) {
+	_ = l.fs.Remove(l.path)
+	if c, err := parseClaim(judged.content, fluflSep); err == nil && filepath.Base(c.Lock) == l.base {
+		if victim := filepath.Join(l.dir, filepath.Base(judged.content)); victim != l.claim {
+			_ = l.fs.Remove(victim)
+		}
+	}
+	return true, nil
 }

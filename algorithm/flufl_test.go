@@ -74,6 +74,16 @@ func (e *env) now() algorithm.Instant {
 	return algorithm.Instant{Wall: t, Mono: t.Sub(epoch)}
 }
 
+// mustBreak expects one attempt that breaks a stale lock, then one that
+// takes it.
+func (e *env) mustBreak(lk algorithm.Lock) {
+	e.t.Helper()
+	if att, err := lk.Acquire(e.now()); err != nil || !att.Broke || att.Acquired {
+		e.t.Fatalf("Acquire = %+v, %v; want a break", att, err)
+	}
+	e.mustAcquire(lk)
+}
+
 func (e *env) files() []string {
 	e.t.Helper()
 	names, err := e.mem.ReadDir(dir)
@@ -242,7 +252,7 @@ func TestStaleJudgement(t *testing.T) {
 	e := newEnv(t)
 	e.crashed(15 * time.Second)
 	w := e.lock("w", 15*time.Second)
-	// Seen first now: stale after 15s + StaleMargin of watching it unchanged.
+	// Stale after 15s + StaleMargin of watching it unchanged.
 	att, err := w.Acquire(e.now())
 	if err != nil || att.Acquired || att.StaleIn != 15*time.Second+algorithm.StaleMargin {
 		t.Fatalf("first look: %+v, %v; want StaleIn 16s", att, err)
@@ -250,16 +260,19 @@ func TestStaleJudgement(t *testing.T) {
 	if att.Holder.Lifetime != 15*time.Second || att.Holder.Protocol != "flufl" {
 		t.Errorf("holder = %+v", att.Holder)
 	}
+	// The watch starts at the second look: the first step's start may
+	// precede its read by any amount (a hung call).
+	e.clk.Advance(100 * time.Millisecond)
+	if att, _ = w.Acquire(e.now()); att.StaleIn != 15*time.Second+algorithm.StaleMargin {
+		t.Fatalf("second look: %+v; want StaleIn 16s", att)
+	}
 	e.clk.Advance(15 * time.Second)
 	att, _ = w.Acquire(e.now())
 	if att.Acquired || att.StaleIn != algorithm.StaleMargin {
 		t.Fatalf("after 15s: %+v; want StaleIn 1s", att)
 	}
 	e.clk.Advance(algorithm.StaleMargin)
-	att, err = w.Acquire(e.now())
-	if err != nil || !att.Acquired || !att.Broke {
-		t.Fatalf("after 16s: %+v, %v; want broken and acquired", att, err)
-	}
+	e.mustBreak(w)
 	// The dead holder's claim went with its lock.
 	if names := e.files(); len(names) != 2 {
 		t.Errorf("files = %q, want our lock and claim only", names)
@@ -297,10 +310,7 @@ func TestWallClockRule(t *testing.T) {
 		t.Fatalf("rule off: %+v, %v; want held", att, err)
 	}
 	off.Close(e.now())
-	on := e.lock("on", 15*time.Second)
-	if att, err := on.Acquire(e.now()); err != nil || !att.Acquired || !att.Broke {
-		t.Fatalf("rule on: %+v, %v; want broken and acquired", att, err)
-	}
+	e.mustBreak(e.lock("on", 15*time.Second))
 }
 
 // A new holder takes the lock between the breaker's fresh re-read and its
@@ -364,24 +374,65 @@ func TestBreakRereadSeesRefresh(t *testing.T) {
 	}
 }
 
-// Two breakers judge the same stale lock; the second's rename finds the
-// first's fresh lock (or nothing) and never removes it.
+// Two breakers judge the same stale lock at once. They take turns through
+// the break lock: the first to take it breaks and acquires; the other
+// neither breaks nor disturbs it.
 func TestTwoBreakers(t *testing.T) {
 	e := newEnv(t)
 	e.crashed(time.Second)
 	e.clk.Advance(time.Minute)
 	b1 := e.lock("b1", 15*time.Second, e.mem)
-	var b2 algorithm.Lock
 	e.inject = once("Rename", path, func(fsopstest.Op) *fsopstest.Fault {
-		e.mustAcquire(b1) // b1 breaks and acquires first
+		// b2 holds the break lock and is about to move the stale lock.
+		att, err := b1.Acquire(e.now())
+		if err != nil || att.Acquired || att.Broke {
+			t.Errorf("b1 during b2's break: %+v, %v; want a wait", att, err)
+		}
 		return nil
 	})
-	b2 = e.lock("b2", 15*time.Second)
-	if att, err := b2.Acquire(e.now()); err != nil || att.Acquired {
-		t.Fatalf("second breaker: %+v, %v; want not acquired", att, err)
+	b2 := e.lock("b2", 15*time.Second)
+	e.mustBreak(b2)
+	if att, err := b1.Acquire(e.now()); err != nil || att.Acquired {
+		t.Fatalf("b1 after b2's break: %+v, %v; want held by b2", att, err)
 	}
-	if err := b1.Refresh(e.now()); err != nil {
-		t.Fatalf("first breaker lost its lock: %v", err)
+	if err := b2.Refresh(e.now()); err != nil {
+		t.Fatalf("b2 lost its lock: %v", err)
+	}
+	b1.Close(e.now())
+	b2.Release()
+	if names := e.files(); len(names) != 0 {
+		t.Errorf("left behind: %q", names)
+	}
+}
+
+// A breaker that died holding the break lock does not block breaking for
+// ever: its break lock is removed once unchanged for half a lifetime plus
+// the margin.
+func TestStaleBreakLock(t *testing.T) {
+	e := newEnv(t)
+	e.crashed(time.Second)
+	e.mem.WriteFile(path+"|break", []byte(path+"|dead|2|nfslease1.l2000.r00"), 0o644)
+	e.clk.Advance(time.Minute)
+	w := e.lock("w", 2*time.Second)
+	var got algorithm.Attempt
+	broke := false
+	for range 100 {
+		var err error
+		if got, err = w.Acquire(e.now()); err != nil {
+			t.Fatal(err)
+		}
+		broke = broke || got.Broke
+		if got.Acquired {
+			break
+		}
+		e.clk.Advance(100 * time.Millisecond)
+	}
+	if !got.Acquired || !broke {
+		t.Fatalf("never broke through a dead breaker's break lock: %+v", got)
+	}
+	w.Release()
+	if names := e.files(); len(names) != 0 {
+		t.Errorf("left behind: %q", names)
 	}
 }
 
@@ -427,7 +478,7 @@ func TestBreakKeepsForeignClaimFile(t *testing.T) {
 	e.mem.WriteFile(path, []byte(claim), 0o644)
 	e.clk.Advance(time.Hour)
 	w := e.lock("w", 15*time.Second)
-	e.mustAcquire(w)
+	e.mustBreak(w)
 	if !e.mem.Exists(claim) {
 		t.Errorf("removed %s, which did not hold the claim", claim)
 	}
@@ -484,5 +535,45 @@ func TestTransient(t *testing.T) {
 		if got := algorithm.Transient(tt.err); got != tt.want {
 			t.Errorf("Transient(%v) = %v, want %v", tt.err, got, tt.want)
 		}
+	}
+}
+
+// A step whose read hangs (a partition on a hard mount) must not count the
+// time it hung as time spent watching the lock: found by the simulator
+// (profile partition, seed 0).
+func TestHungReadDoesNotCountAsWatching(t *testing.T) {
+	e := newEnv(t)
+	h := e.lock("h", 3*time.Second, e.mem)
+	w := e.lock("w", 3*time.Second)
+	e.inject = once("ReadFile", path, func(fsopstest.Op) *fsopstest.Fault {
+		// The waiter's read hangs for 4s; meanwhile h acquires.
+		e.clk.Advance(4 * time.Second)
+		e.mustAcquire(h)
+		return nil
+	})
+	start := e.now()
+	// Make the waiter's first link fail on an existing lock it will read.
+	other := e.lock("x", 3*time.Second, e.mem)
+	e.mustAcquire(other)
+	e.inject = func(op fsopstest.Op) *fsopstest.Fault {
+		if op.Name == "ReadFile" && op.Path == path {
+			e.inject = nil
+			other.Release()
+			e.clk.Advance(4 * time.Second)
+			e.mustAcquire(h)
+		}
+		return nil
+	}
+	if att, err := w.Acquire(start); err != nil || att.Acquired {
+		t.Fatalf("first attempt: %+v, %v", att, err)
+	}
+	// The next attempt comes 10ms later; h refreshed nothing yet, but it
+	// acquired only 10ms ago: its lock must not be stale.
+	e.clk.Advance(10 * time.Millisecond)
+	if att, err := w.Acquire(e.now()); err != nil || att.Acquired || att.Broke {
+		t.Fatalf("second attempt broke a fresh lock: %+v, %v", att, err)
+	}
+	if err := h.Refresh(e.now()); err != nil {
+		t.Fatalf("holder lost its fresh lock: %v", err)
 	}
 }

@@ -72,7 +72,7 @@ const StaleMargin = time.Second
 type Lock interface {
 	// Acquire makes one attempt to take the lock at time now: claim,
 	// link, verify, and, if the current holder is provably stale, break
-	// its lock and try once more.
+	// its lock (Attempt.Broke: the caller should attempt again at once).
 	//
 	// It returns Attempt.Acquired, or who holds the lock, or an error.
 	// Errors for which Transient reports true may be retried; any other
@@ -122,7 +122,8 @@ type Attempt struct {
 	// and the lock file could be read.
 	Holder *Holder
 
-	// Broke reports that this step broke a stale lock.
+	// Broke reports that this step broke a stale lock. The lock was not
+	// taken in the same step: the caller should attempt again at once.
 	Broke bool
 
 	// StaleIn, when positive, is the earliest time from now at which the

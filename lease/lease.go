@@ -89,18 +89,27 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 	var (
 		lastHolder string
 		lastErr    error
+		tries      int
 		start      = clk.Now()
 	)
 	for {
 		now := instant(clk.Now())
 		att, err := lk.Acquire(now)
 		switch {
+		case err == nil && att.Broke:
+			log.Warn("broke a stale lock")
+			continue // take it at once, with a fresh attempt
 		case err == nil && att.Acquired:
-			if att.Broke {
-				log.Warn("broke a stale lock")
-			}
 			log.Debug("acquired", "waited", clk.Now().Sub(start))
-			return startLease(ctx, cfg, lk, now, log)
+			if err := ctx.Err(); err != nil {
+				// ctx ended during the successful attempt: give the lock
+				// back rather than return a lease that is already over.
+				_, release := startLease(ctx, cfg, lk, now, log)
+				_ = release()
+				return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
+			}
+			held, release := startLease(ctx, cfg, lk, now, log)
+			return held, release, nil
 		case err != nil && (once || !algorithm.Transient(err)):
 			_ = lk.Close(instant(clk.Now()))
 			return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
@@ -109,6 +118,10 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 				log.Warn("acquire failed, retrying", "err", err)
 			}
 			lastErr = err
+		case once && att.Holder == nil && tries < 3:
+			// Freed meanwhile, or our claim vanished: not "held".
+			tries++
+			continue
 		case once:
 			_ = lk.Close(instant(clk.Now()))
 			he := &HeldError{Path: lk.Path()}
@@ -170,10 +183,14 @@ type lease struct {
 	stop   chan struct{} // closed by release
 	done   chan struct{} // closed when the refresher has returned
 
-	mu    sync.Mutex
-	k     *keeper.Keeper // guarded by mu: the deadline and why the lease was lost
-	lost  *LostError     // guarded by mu; set once, never cleared
-	timer clock.Timer    // the deadline timer; its callback takes mu
+	// mu guards the fields below. Nothing that can block (filesystem
+	// calls, logging) runs while it is held, so the deadline timer always
+	// gets it promptly.
+	mu       sync.Mutex
+	k        *keeper.Keeper // the deadline, and why the lease was lost
+	lost     *LostError     // set once, never cleared
+	finished bool           // finish has run: the deadline timer does nothing more
+	timer    clock.Timer    // the deadline timer; its callback takes mu
 
 	finishOnce sync.Once
 	result     error // set by finish
@@ -181,7 +198,7 @@ type lease struct {
 
 // startLease starts the refresher of a lock acquired by an attempt that
 // started at s.
-func startLease(ctx context.Context, cfg *config, lk algorithm.Lock, s algorithm.Instant, log *slog.Logger) (context.Context, func() error, error) {
+func startLease(ctx context.Context, cfg *config, lk algorithm.Lock, s algorithm.Instant, log *slog.Logger) (context.Context, func() error) {
 	held, cancel := context.WithCancelCause(ctx)
 	l := &lease{
 		cfg:    cfg,
@@ -197,7 +214,7 @@ func startLease(ctx context.Context, cfg *config, lk algorithm.Lock, s algorithm
 	l.timer = cfg.clock.AfterFunc(l.k.Deadline()-l.mono(), l.checkDeadline)
 	l.mu.Unlock()
 	go l.run()
-	return held, sync.OnceValue(l.release), nil
+	return held, sync.OnceValue(l.release)
 }
 
 func (l *lease) mono() time.Duration { return instant(l.cfg.clock.Now()).Mono }
@@ -208,13 +225,15 @@ func (l *lease) mono() time.Duration { return instant(l.cfg.clock.Now()).Mono }
 // again.
 func (l *lease) checkDeadline() {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.lost != nil {
+	if l.lost != nil || l.finished {
+		l.mu.Unlock()
 		return
 	}
 	now := l.mono()
-	if err := l.k.Check(now); err != nil {
-		l.loseLocked()
+	if l.k.Check(now) != nil {
+		lost := l.loseLocked()
+		l.mu.Unlock()
+		l.logLost(lost)
 		return
 	}
 	d := l.k.Deadline() - now
@@ -222,18 +241,26 @@ func (l *lease) checkDeadline() {
 		d = l.cfg.refresh // only a deliberately broken keeper gets here
 	}
 	l.timer.Reset(d)
+	l.mu.Unlock()
 }
 
 // loseLocked reports a loss the keeper has recorded: it cancels held with a
-// *LostError. l.mu must be held.
-func (l *lease) loseLocked() {
+// *LostError, which it returns for logging once l.mu is released (nil if
+// the loss had been reported before). l.mu must be held.
+func (l *lease) loseLocked() *LostError {
 	if l.lost != nil {
-		return
+		return nil
 	}
 	l.lost = &LostError{Path: l.lk.Path(), At: l.cfg.clock.Now(), Err: l.k.Lost()}
 	l.timer.Stop()
 	l.cancel(l.lost)
-	l.log.Error("lease lost", "err", l.lost.Err)
+	return l.lost
+}
+
+func (l *lease) logLost(lost *LostError) {
+	if lost != nil {
+		l.log.Error("lease lost", "err", lost.Err)
+	}
 }
 
 // run is the refresher goroutine: the only user of l.lk until it returns.
@@ -263,24 +290,35 @@ func (l *lease) run() {
 
 // refreshOnce refreshes the lock and returns when to refresh next.
 func (l *lease) refreshOnce() time.Duration {
-	clk := l.cfg.clock
-	s := instant(clk.Now())
-	err := l.lk.Refresh(s)
-	e := instant(clk.Now())
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	next := l.k.Refreshed(s.Mono, e.Mono, err)
+	next, err, took, counted := l.refresh()
 	switch {
-	case l.k.Lost() != nil:
-		l.loseLocked()
-	case err != nil:
+	case err != nil && !errors.Is(err, algorithm.ErrNotHeld):
 		l.log.Warn("refresh failed, retrying", "err", err)
-	case e.Mono-s.Mono > l.cfg.refresh:
-		l.log.Warn("refresh too slow to count", "took", e.Mono-s.Mono)
-	default:
-		l.log.Debug("refreshed", "took", e.Mono-s.Mono)
+	case err == nil && !counted:
+		l.log.Warn("refresh did not count", "took", took)
+	case err == nil:
+		l.log.Debug("refreshed", "took", took)
 	}
 	return next
+}
+
+// refresh makes one refresh and records it with the keeper. It reports
+// when to refresh next, the refresh's error, how long it took, and whether
+// it counted (moved the deadline, or confirmed it had no need to).
+func (l *lease) refresh() (next time.Duration, err error, took time.Duration, counted bool) {
+	s := instant(l.cfg.clock.Now())
+	err = l.lk.Refresh(s)
+	e := instant(l.cfg.clock.Now())
+	l.mu.Lock()
+	next = l.k.Refreshed(s.Mono, e.Mono, err)
+	counted = err == nil && l.k.Lost() == nil && l.k.Deadline() >= s.Mono+l.cfg.renewDeadline
+	var lost *LostError
+	if l.k.Lost() != nil {
+		lost = l.loseLocked()
+	}
+	l.mu.Unlock()
+	l.logLost(lost)
+	return next, err, e.Mono - s.Mono, counted
 }
 
 // release is the function Acquire returns, wrapped in sync.OnceValue.
@@ -291,24 +329,38 @@ func (l *lease) release() error {
 	return l.result
 }
 
-// finish ends the lease once: cancel held first (the holder stops before
-// anyone else can take the lock), then release the lock if the lease is
-// still valid, or only clean up our own files if it was lost. It runs in
-// the refresher goroutine (parent done) or in release after the refresher
-// has returned, so it never uses l.lk concurrently.
+// finish ends the lease once. It runs in the refresher goroutine (parent
+// done) or in release after the refresher has returned, so it never uses
+// l.lk concurrently with it.
+//
+// Held is cancelled first: the holder stops before anyone else can take
+// the lock. Then a last refresh pushes the moment anyone may judge the lock
+// stale a full lifetime away, shrinking the window in which a slow unlink
+// could land after a break. If the lease is still valid the lock is
+// released (checked to be ours, unlinked, and our claim unlinked);
+// otherwise only our own files go, since a breaker may already be at work.
 func (l *lease) finish(cause error) {
 	l.finishOnce.Do(func() {
+		l.cancel(cause)
 		l.mu.Lock()
-		l.timer.Stop()
-		if l.k.Check(l.mono()) != nil {
-			l.loseLocked() // the deadline passed, perhaps before its timer ran
-		}
 		lost := l.lost
 		l.mu.Unlock()
-		l.cancel(cause)
+		if lost == nil {
+			l.refresh()
+		}
+		l.mu.Lock()
+		l.finished = true
+		l.timer.Stop()
+		var newlyLost *LostError
+		if l.k.Check(l.mono()) != nil {
+			newlyLost = l.loseLocked()
+		}
+		lost = l.lost
+		l.mu.Unlock()
+		l.logLost(newlyLost)
 		if lost != nil {
-			// Never remove a lock we no longer own: someone may have
-			// judged it stale. Only our own claim goes.
+			// Never remove a lock we may no longer own: someone may have
+			// judged it stale. Only our own files go.
 			_ = l.lk.Close(algorithm.Instant{})
 			l.result = lost
 			return

@@ -520,6 +520,7 @@ func TestInvalidOptions(t *testing.T) {
 		{"absurd lifetime", []lease.Option{lease.WithLifetime(100 * 365 * 24 * time.Hour)}},
 		{"renew deadline not shorter than lifetime", []lease.Option{lease.WithRenewDeadline(15 * time.Second)}},
 		{"renew deadline plus refresh too long", []lease.Option{lease.WithRenewDeadline(12 * time.Second), lease.WithRefreshInterval(4 * time.Second)}},
+		{"margin under 5%", []lease.Option{lease.WithRenewDeadline(11900 * time.Millisecond), lease.WithRefreshInterval(3 * time.Second)}},
 		{"refresh over half the deadline", []lease.Option{lease.WithRefreshInterval(6 * time.Second)}},
 		{"negative renew deadline", []lease.Option{lease.WithRenewDeadline(-1)}},
 		{"tiny refresh", []lease.Option{lease.WithRefreshInterval(time.Nanosecond)}},

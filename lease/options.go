@@ -126,6 +126,10 @@ type config struct {
 	pid           int
 }
 
+// minRateTolerance is the smallest ratio of clock rates (and pause slack)
+// a configuration must tolerate: 5%.
+const minRateTolerance = 1.05
+
 // pollMin is the first wait of Acquire's backoff.
 const pollMin = 10 * time.Millisecond
 
@@ -163,6 +167,9 @@ func newConfig(opts []Option) (*config, error) {
 		return nil, fmt.Errorf("%w: refresh interval %v must be at most half the renew deadline %v", ErrInvalidOption, c.refresh, c.renewDeadline)
 	case c.renewDeadline+c.refresh >= c.lifetime:
 		return nil, fmt.Errorf("%w: renew deadline %v plus refresh interval %v must be shorter than the lifetime %v", ErrInvalidOption, c.renewDeadline, c.refresh, c.lifetime)
+	case float64(c.renewDeadline+c.refresh+algorithm.StaleMargin)*minRateTolerance > float64(c.lifetime+algorithm.StaleMargin):
+		return nil, fmt.Errorf("%w: renew deadline %v plus refresh interval %v leave too small a margin under the lifetime %v: (deadline + interval + 1s) × %.2f must not exceed lifetime + 1s (docs/protocol.md §3)",
+			ErrInvalidOption, c.renewDeadline, c.refresh, c.lifetime, minRateTolerance)
 	case c.pollMax < time.Millisecond || c.pollMax > c.lifetime:
 		return nil, fmt.Errorf("%w: poll interval %v must be between 1ms and the lifetime %v", ErrInvalidOption, c.pollMax, c.lifetime)
 	case c.skewSet && c.skew > MaxLifetime:

@@ -1,0 +1,27 @@
+package algorithm
+
+// A mutation is a deliberate bug. Mutated protocols exist only in builds
+// with the nfslease_mutants tag, where the simulator uses them to show that
+// it catches each bug; in every other build mut reports false and the
+// compiler drops the mutated paths.
+type mutation uint32
+
+const (
+	mBreakUnlinkByName mutation = 1 << iota // break with flufl.lock's check-then-unlink by name
+	mNoTouchBeforeLink                      // touch the claim once, not before each link
+	mNoSkewAllowance                        // wall-clock staleness with no allowance for skew
+	mReleaseUnchecked                       // release and close unlink the lock without checking it is ours
+	mClaimNoRandom                          // claim names without the random part
+	mTrustNlink                             // decide ownership by the claim's link count
+	mTrustLinkReturn                        // decide ownership by link()'s return value
+)
+
+var mutationNames = map[string]mutation{
+	"flufl-break-unlink-by-name": mBreakUnlinkByName,
+	"flufl-no-touch-before-link": mNoTouchBeforeLink,
+	"flufl-no-skew-allowance":    mNoSkewAllowance,
+	"flufl-release-unchecked":    mReleaseUnchecked,
+	"flufl-claim-no-random":      mClaimNoRandom,
+	"flufl-trust-nlink":          mTrustNlink,
+	"flufl-trust-link-return":    mTrustLinkReturn,
+}

@@ -1,0 +1,5 @@
+//go:build !nfslease_mutants
+
+package algorithm
+
+func (*fluflLock) mut(mutation) bool { return false }

@@ -1,0 +1,340 @@
+package sim
+
+import (
+	"errors"
+	"io/fs"
+	"syscall"
+	"time"
+
+	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/fsops/fsopstest"
+	"github.com/nfslease/nfslease/internal/keeper"
+)
+
+// body is what a process does: acquire, hold (refreshing), release, again,
+// until the workload stops. It mirrors package lease: the same protocol
+// steps, the same keeper, a jittered exponential backoff with the same
+// bounds, and the deadline timer as a separate event.
+func (c *client) body() {
+	s := c.s
+	if c == s.prober {
+		c.cycle()
+		return
+	}
+	for !s.stopping {
+		c.faultsForCycle()
+		c.cycle()
+		c.sleep(s.uniform(idleMax))
+	}
+}
+
+// faultsForCycle schedules the process faults of the profile for the
+// coming cycle.
+func (c *client) faultsForCycle() {
+	s, p, gen := c.s, c.s.prof, c.gen
+	horizon := 4 * time.Second
+	if s.chance(p.Crash) {
+		s.at(s.now+s.uniform(horizon), func() {
+			if gen == c.gen && c.alive && !s.calm {
+				c.crash()
+			}
+		})
+	}
+	if s.chance(p.Pause) {
+		d := s.uniform(p.PauseMax)
+		s.at(s.now+s.uniform(horizon), func() {
+			if gen == c.gen && c.alive && !s.calm {
+				s.fault(c, "process pauses for %v", d)
+				c.pauseFrom, c.pausedUntil = s.now, s.now+d
+			}
+		})
+	}
+	if s.chance(p.Partition) {
+		d := s.uniform(p.PartMax)
+		s.at(s.now+s.uniform(horizon), func() {
+			if !s.calm {
+				s.fault(c, "partitioned for %v", d)
+				c.partUntil = s.now + d
+			}
+		})
+	}
+	if s.chance(p.Step) {
+		d := time.Duration((s.rng.Float64()*2 - 1) * float64(p.StepMax))
+		s.fault(c, "wall clock steps by %v", d)
+		c.step += d
+	}
+}
+
+func (c *client) crash() {
+	s := c.s
+	s.fault(c, "process crashes (holding=%v)", c.holding)
+	c.crashes++
+	if c.holding {
+		c.endHeld("crash")
+	}
+	c.kill()
+	if !s.stopping {
+		s.at(s.now+s.uniform(time.Second), c.start)
+	}
+}
+
+// rngReader feeds claim names from the simulation's seeded generator.
+type rngReader struct{ s *sim }
+
+func (r rngReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(r.s.rng.Uint32())
+	}
+	return len(p), nil
+}
+
+func (c *client) cycle() {
+	s := c.s
+	cfg := algorithm.Config{Lifetime: lifetime, Hostname: c.host, Pid: c.pid, Rand: rngReader{s}}
+	lk, err := s.cfg.Protocol.New(&clientFS{c}, lockPath, cfg)
+	if err != nil {
+		s.violate("I4", "%s: New: %v", c.name(), err)
+		return
+	}
+	start := c.now()
+	bo := pollMin
+	var lastHolder string
+	for {
+		if s.stopping && c != s.prober {
+			// The workload is over: give up waiting.
+			if err := lk.Close(c.now()); err != nil {
+				s.res.CleanupErrors++
+			}
+			return
+		}
+		now := c.now()
+		att, err := lk.Acquire(now)
+		if att.Holder != nil {
+			s.tracef(c, "attempt: held by %s/%d, stale in %v (broke=%v)", att.Holder.Host, att.Holder.Pid, att.StaleIn, att.Broke)
+		}
+		if err == nil && att.Acquired {
+			c.acquired(lk, now, att)
+			break
+		}
+		if err == nil && att.Broke {
+			s.res.Breaks++
+			continue
+		}
+		if err != nil {
+			s.tracef(c, "acquire attempt: %v", err)
+			if !algorithm.Transient(err) && !(s.prof.ENOSPC > 0 && errors.Is(err, syscall.ENOSPC)) {
+				s.violate("I4", "%s gave up acquiring with a non-retryable error: %v", c.name(), err)
+				lk.Close(c.now())
+				return
+			}
+		}
+		if c == s.prober && now.Mono-start.Mono > proberBound(s.prof) {
+			s.violate("I4", "prober waited %v after faults stopped, over lifetime+margin+poll", now.Mono-start.Mono)
+			lk.Close(c.now())
+			return
+		}
+		if att.Holder != nil && att.Holder.Claim != lastHolder {
+			lastHolder, bo = att.Holder.Claim, pollMin
+		}
+		wait := bo/2 + s.uniform(bo)
+		bo = min(2*bo, pollMax*2/3)
+		if att.StaleIn > 0 && att.StaleIn < wait {
+			wait = att.StaleIn
+		}
+		c.sleep(wait)
+	}
+	c.hold(lk)
+}
+
+// acquired records an acquisition with the oracle (I1).
+func (c *client) acquired(lk algorithm.Lock, at algorithm.Instant, att algorithm.Attempt) {
+	s := c.s
+	s.res.Acquisitions++
+	for _, h := range s.clients {
+		if h != c && h.holding {
+			s.oops(h, "I1", "%s acquired while %s holds", c.name(), h.name())
+		}
+	}
+	data, _, _ := s.server.ReadFile(lockPath, 1<<12)
+	c.claim = string(data)
+	s.claims[c.claim] = c
+	c.holding, c.lostSeen = true, false
+	c.k = keeper.New(at.Mono, renew, refresh)
+	c.k.Mutation = s.cfg.KeeperMutation
+	s.tracef(c, "ACQUIRED, deadline %v", c.k.Deadline())
+	if c == s.prober {
+		s.probeOK = true
+	}
+	c.armDeadline()
+}
+
+// armDeadline schedules the deadline timer, which runs apart from the
+// refreshes (a refresh may hang in a partition) but not while the process
+// is paused.
+func (c *client) armDeadline() {
+	s, gen := c.s, c.gen
+	k := c.k
+	s.at(c.trueAt(k.Deadline()), func() {
+		if gen != c.gen || !c.alive || c.k != k || !c.holding {
+			return
+		}
+		if s.now < c.pausedUntil {
+			s.at(c.pausedUntil, func() { c.deadlineFired(gen, k) })
+			return
+		}
+		c.deadlineFired(gen, k)
+	})
+}
+
+func (c *client) deadlineFired(gen int, k *keeper.Keeper) {
+	if gen != c.gen || !c.alive || c.k != k || !c.holding {
+		return
+	}
+	if err := k.Check(c.monoAt(c.s.now)); err != nil {
+		c.endHeld("deadline: " + err.Error())
+		return
+	}
+	c.armDeadline()
+}
+
+// endHeld cancels the held context.
+func (c *client) endHeld(why string) {
+	s := c.s
+	c.holding = false
+	c.lostSeen = true
+	delete(s.claims, c.claim)
+	if s.pending != nil && s.pending.holder == c {
+		s.pending = nil
+	}
+	s.tracef(c, "held ends: %s", why)
+}
+
+// hold keeps the lease for a random time, refreshing it, then releases.
+func (c *client) hold(lk algorithm.Lock) {
+	s := c.s
+	k := c.k
+	until := c.monoAt(s.now) + s.uniform(holdMax)
+	if c == s.prober {
+		until = c.monoAt(s.now)
+	}
+	next := c.monoAt(s.now) + refresh
+	for c.holding {
+		if t := min(next, until); t > c.monoAt(s.now) {
+			c.sleep(t - c.monoAt(s.now))
+		}
+		if !c.holding {
+			break
+		}
+		if c.monoAt(s.now) >= until {
+			// Release as package lease does: held is cancelled first; a
+			// last refresh; then the lock goes only if the deadline has
+			// not passed.
+			c.endHeld("release")
+			st := c.now()
+			err := lk.Refresh(st)
+			k.Refreshed(st.Mono, c.now().Mono, err)
+			if k.Check(c.monoAt(s.now)) != nil {
+				s.tracef(c, "deadline passed at release: only our files go")
+				break
+			}
+			if err := lk.Release(); err != nil {
+				s.tracef(c, "release: %v", err)
+				if !errors.Is(err, algorithm.ErrNotHeld) {
+					s.res.CleanupErrors++
+				}
+			}
+			return
+		}
+		st := c.now()
+		err := lk.Refresh(st)
+		e := c.now()
+		wait := k.Refreshed(st.Mono, e.Mono, err)
+		s.tracef(c, "refresh took %v: %v", e.Mono-st.Mono, err)
+		switch {
+		case k.Lost() != nil && c.holding:
+			c.endHeld("lost: " + k.Lost().Error())
+		case k.Lost() == nil && !c.holding:
+			// Only a deliberately broken keeper gets here.
+			s.violate("I3", "%s: a refresh after the lease was lost revived it", c.name())
+			c.holding = true
+			s.claims[c.claim] = c
+			c.armDeadline()
+		}
+		next = c.monoAt(s.now) + wait
+	}
+	if err := lk.Close(algorithm.Instant{}); err != nil {
+		s.res.CleanupErrors++
+	}
+}
+
+// clientFS is one client's view of the server: every call goes through the
+// simulated network.
+type clientFS struct{ c *client }
+
+var _ fsops.FS = (*clientFS)(nil)
+
+func (f *clientFS) do(op fsopstest.Op, namespace bool, apply func() result) result {
+	return f.c.call(&req{op: op, apply: apply, namespace: namespace})
+}
+
+func (f *clientFS) CreateExcl(name string, data []byte, perm fs.FileMode) error {
+	srv := f.c.s.server
+	return f.do(fsopstest.Op{Name: "CreateExcl", Path: name}, true, func() result {
+		return result{err: srv.CreateExcl(name, data, perm)}
+	}).err
+}
+
+func (f *clientFS) Link(oldname, newname string) error {
+	srv := f.c.s.server
+	return f.do(fsopstest.Op{Name: "Link", Path: oldname, Path2: newname}, true, func() result {
+		return result{err: srv.Link(oldname, newname)}
+	}).err
+}
+
+func (f *clientFS) Rename(oldname, newname string) error {
+	srv := f.c.s.server
+	return f.do(fsopstest.Op{Name: "Rename", Path: oldname, Path2: newname}, true, func() result {
+		return result{err: srv.Rename(oldname, newname)}
+	}).err
+}
+
+func (f *clientFS) Lstat(name string) (fsops.FileInfo, error) {
+	srv := f.c.s.server
+	r := f.do(fsopstest.Op{Name: "Lstat", Path: name}, false, func() result {
+		fi, err := srv.Lstat(name)
+		return result{fi: fi, err: err}
+	})
+	return r.fi, r.err
+}
+
+func (f *clientFS) ReadFile(name string, limit int) ([]byte, fsops.FileInfo, error) {
+	srv := f.c.s.server
+	r := f.do(fsopstest.Op{Name: "ReadFile", Path: name}, false, func() result {
+		data, fi, err := srv.ReadFile(name, limit)
+		return result{data: data, fi: fi, err: err}
+	})
+	return r.data, r.fi, r.err
+}
+
+func (f *clientFS) Chtimes(name string, atime, mtime time.Time) error {
+	srv := f.c.s.server
+	return f.do(fsopstest.Op{Name: "Chtimes", Path: name}, false, func() result {
+		return result{err: srv.Chtimes(name, atime, mtime)}
+	}).err
+}
+
+func (f *clientFS) Remove(name string) error {
+	srv := f.c.s.server
+	return f.do(fsopstest.Op{Name: "Remove", Path: name}, true, func() result {
+		return result{err: srv.Remove(name)}
+	}).err
+}
+
+// proberBound is how long the prober may wait after faults stop (I4): the
+// lock may have been left by a crashed holder (watched for its lifetime plus
+// the margin) and the break lock by a crashed breaker (half a lifetime plus
+// the margin), plus a poll interval and some round trips.
+func proberBound(p Profile) time.Duration {
+	return lifetime + lifetime/2 + 2*algorithm.StaleMargin + pollMax + 20*p.Latency + time.Second
+}

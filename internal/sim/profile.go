@@ -1,0 +1,74 @@
+package sim
+
+import "time"
+
+// Profile is a fault model: what the simulated network, server, clocks and
+// processes do wrong, and how often.
+type Profile struct {
+	Name string
+	Doc  string
+
+	Latency time.Duration // one-way RPC latency is uniform in [Latency/10, Latency]
+
+	EIO       float64 // per call: fails with EIO or ESTALE before reaching the server
+	ENOSPC    float64 // per create or link: fails with ENOSPC before reaching the server
+	LostReply float64 // per call: applied, but the reply is lost; the client retransmits after Timeo
+	DRCMiss   float64 // per retransmission: the server's duplicate request cache misses, so the call runs again
+	Timeo     time.Duration
+	LateDup   float64       // per namespace call: a duplicate arrives at the server up to DupDelay later and runs again
+	DupDelay  time.Duration // (its result goes nowhere)
+
+	Crash     float64       // per acquisition cycle: the process dies at a random point (its files stay)
+	Pause     float64       // per acquisition cycle: the process freezes once, for up to PauseMax
+	PauseMax  time.Duration //
+	Partition float64       // per acquisition cycle: the client is cut off (hard mount: calls hang) for up to PartMax
+	PartMax   time.Duration
+
+	Offset  time.Duration // each client's wall clock is off by up to ±Offset
+	Drift   float64       // each client's clocks run at a rate within 1±Drift
+	Step    float64       // per acquisition cycle: the wall clock steps by up to ±StepMax
+	StepMax time.Duration
+
+	SSHFS bool // sshfs quirks: link count 1, path-derived inode numbers, EPERM for EEXIST, whole-second times
+
+	// BeyondAssumptions marks a profile whose faults exceed the documented
+	// assumptions (pauses longer than the margin): double holders are
+	// counted separately there, not as violations.
+	BeyondAssumptions bool
+}
+
+const (
+	ms = time.Millisecond
+	s  = time.Second
+)
+
+// Profiles are the fault profiles every protocol runs under.
+var Profiles = []Profile{
+	{Name: "clean", Doc: "LAN latency, no faults", Latency: 2 * ms},
+	{Name: "crash", Doc: "processes die mid-protocol; their files stay", Latency: 2 * ms, Crash: 0.05},
+	{Name: "lossy", Doc: "lost replies; retransmissions always hit the duplicate request cache", Latency: 5 * ms,
+		LostReply: 0.05, Timeo: 300 * ms},
+	{Name: "eio", Doc: "EIO/ESTALE before the server, ENOSPC on creates", Latency: 2 * ms, EIO: 0.05, ENOSPC: 0.01},
+	{Name: "partition", Doc: "clients cut off for up to two lifetimes (hard mount: calls hang, then complete)", Latency: 2 * ms,
+		Partition: 0.05, PartMax: 6 * s},
+	{Name: "skew", Doc: "wall clocks off by up to ±5 s, rates within ±1%, wall-clock steps of up to ±2 s", Latency: 2 * ms,
+		Offset: 5 * s, Drift: 0.01, Step: 0.05, StepMax: 2 * s},
+	{Name: "sshfs", Doc: "sshfs quirks: nlink 1, path inodes, EPERM for EEXIST, whole-second times; lost replies", Latency: 3 * ms,
+		SSHFS: true, LostReply: 0.02, Timeo: 300 * ms},
+	{Name: "slow", Doc: "slow server: one-way latency up to 100 ms (a refresh's two calls take up to 400 ms of the 600 ms refresh interval), lost replies, crashes", Latency: 100 * ms,
+		LostReply: 0.02, Timeo: time.Second, Crash: 0.02},
+	{Name: "replay", Doc: "duplicate request cache misses and late duplicates: non-idempotent calls run twice", Latency: 5 * ms,
+		LostReply: 0.05, DRCMiss: 0.5, Timeo: 300 * ms, LateDup: 0.02, DupDelay: 3 * s},
+	{Name: "pause", Doc: "process pauses of up to 3 lifetimes (beyond the assumptions)", Latency: 2 * ms,
+		Pause: 0.05, PauseMax: 9 * s, BeyondAssumptions: true},
+}
+
+// ProfileByName returns the named profile.
+func ProfileByName(name string) (Profile, bool) {
+	for _, p := range Profiles {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Profile{}, false
+}

@@ -1,0 +1,574 @@
+// Package sim is a deterministic simulator of many processes sharing one
+// lock over a simulated NFS server. It runs the project's real protocol
+// steps (package algorithm) and lease timing rules (internal/keeper) as
+// coroutines against a simulated filesystem that delays, loses, replays and
+// fails calls, and checks safety invariants with an oracle that knows the
+// truth. The same seed gives the same run, event for event.
+//
+// See docs/simulation.md for the fault model, the invariants and how to
+// replay a seed.
+package sim
+
+import (
+	"container/heap"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"iter"
+	"math/rand/v2"
+	"path"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/clock"
+	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/fsops/fsopstest"
+	"github.com/nfslease/nfslease/internal/keeper"
+)
+
+// The lease parameters of every simulated client: the lease package's
+// defaults for a 3 s lifetime.
+const (
+	lifetime = 3 * time.Second
+	renew    = 2 * time.Second        // 2/3 of the lifetime
+	refresh  = 600 * time.Millisecond // 1/5 of the lifetime
+	pollMin  = 10 * time.Millisecond
+	pollMax  = 300 * time.Millisecond // min(1 s, lifetime/10)
+	holdMax  = 1500 * time.Millisecond
+	idleMax  = 500 * time.Millisecond
+	lockDir  = "/share/locks"
+	lockPath = lockDir + "/job.lock"
+)
+
+var epoch = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+
+// Config is one simulation run.
+type Config struct {
+	Protocol       algorithm.Protocol
+	KeeperMutation string // a deliberate keeper bug, for mutant runs
+	Profile        Profile
+	Seed           uint64
+	Acquisitions   int       // stop after this many acquisitions in all
+	Clients        int       // simultaneous processes; 0: random in [2, 16]
+	Trace          io.Writer // readable trace of every step, or nil
+}
+
+// Violation is a broken invariant.
+type Violation struct {
+	Invariant string // I1 … I5
+	At        time.Duration
+	Detail    string
+}
+
+func (v Violation) String() string {
+	return fmt.Sprintf("%s at %v: %s", v.Invariant, v.At, v.Detail)
+}
+
+// Result is what one run did and found.
+type Result struct {
+	Seed          uint64
+	Acquisitions  int
+	Faults        int // faults injected
+	Breaks        int // stale locks broken
+	Overlaps      int // double holders caused by faults beyond the assumptions (not violations)
+	CleanupErrors int // failed cleanups reported to the caller (each may leave a file)
+	Violations    []Violation
+	Events        int
+	SimTime       time.Duration
+}
+
+// Run runs one simulation.
+func Run(cfg Config) Result {
+	s := newSim(cfg)
+	s.run()
+	return s.res
+}
+
+type sim struct {
+	cfg    Config
+	prof   Profile
+	rng    *rand.Rand
+	now    time.Duration // true time since the start
+	seq    uint64
+	events eventHeap
+	server *fsopstest.Mem
+	res    Result
+
+	clients  []*client
+	nextPid  int
+	stopping bool // the acquisition budget is spent: no new cycles
+	calm     bool // faults have stopped (final phase)
+	prober   *client
+	probeAt  time.Duration
+	probeOK  bool
+
+	claims  map[string]*client // lock content → the live holder it belongs to
+	pending *pendingMove       // a live holder's lock moved away from the lock name
+}
+
+type pendingMove struct {
+	holder  *client
+	content string
+	by      *client
+}
+
+type event struct {
+	at  time.Duration
+	seq uint64
+	fn  func()
+}
+
+type eventHeap []*event
+
+func (h eventHeap) Len() int { return len(h) }
+func (h eventHeap) Less(i, j int) bool {
+	if h[i].at != h[j].at {
+		return h[i].at < h[j].at
+	}
+	return h[i].seq < h[j].seq
+}
+func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *eventHeap) Push(x any)   { *h = append(*h, x.(*event)) }
+func (h *eventHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
+}
+
+// at schedules fn at true time t (never in the past).
+func (s *sim) at(t time.Duration, fn func()) {
+	s.seq++
+	heap.Push(&s.events, &event{at: max(t, s.now), seq: s.seq, fn: fn})
+}
+
+// serverClock is the server's clock: true time. Only Now is used (by Mem,
+// for ctimes and creation times).
+type serverClock struct{ s *sim }
+
+func (c serverClock) Now() time.Time { return epoch.Add(c.s.now) }
+func (serverClock) NewTimer(time.Duration) clock.Timer {
+	panic("sim: the server clock has no timers")
+}
+func (serverClock) AfterFunc(time.Duration, func()) clock.Timer {
+	panic("sim: the server clock has no timers")
+}
+
+func newSim(cfg Config) *sim {
+	s := &sim{cfg: cfg, prof: cfg.Profile, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e66736c65617365)), claims: map[string]*client{}}
+	s.res.Seed = cfg.Seed
+	var opts []fsopstest.MemOption
+	if s.prof.SSHFS {
+		opts = append(opts, fsopstest.WithPathInodes(), fsopstest.WithEPERMForEEXIST(), fsopstest.WithMtimeGranularity(time.Second))
+	}
+	s.server = fsopstest.NewMem(serverClock{s}, opts...)
+	if err := s.server.MkdirAll(lockDir, 0o777); err != nil {
+		panic(err)
+	}
+	n := cfg.Clients
+	if n == 0 {
+		n = 2 + s.rng.IntN(15)
+	}
+	for i := range n {
+		c := s.newClient(fmt.Sprintf("h%d", i/2)) // two processes per host
+		s.at(time.Duration(s.rng.Int64N(int64(idleMax))), c.start)
+	}
+	return s
+}
+
+func (s *sim) run() {
+	const limit = 24 * time.Hour // of simulated time: a stuck run is a bug
+	for s.events.Len() > 0 {
+		e := heap.Pop(&s.events).(*event)
+		s.now = e.at
+		s.res.Events++
+		if s.now > limit {
+			s.violate("I4", "simulation still running after %v of simulated time", limit)
+			break
+		}
+		e.fn()
+		if !s.stopping && s.res.Acquisitions >= s.cfg.Acquisitions {
+			s.beginFinal()
+		}
+	}
+	for _, c := range s.clients {
+		c.kill() // coroutines of processes that never finished
+	}
+	s.res.SimTime = s.now
+	s.finalChecks()
+}
+
+func (s *sim) tracef(c *client, format string, args ...any) {
+	if s.cfg.Trace == nil {
+		return
+	}
+	who := "sim"
+	if c != nil {
+		who = c.name()
+	}
+	fmt.Fprintf(s.cfg.Trace, "%12.6fs %-8s %s\n", s.now.Seconds(), who, fmt.Sprintf(format, args...))
+}
+
+func (s *sim) violate(inv, format string, args ...any) {
+	v := Violation{Invariant: inv, At: s.now, Detail: fmt.Sprintf(format, args...)}
+	s.res.Violations = append(s.res.Violations, v)
+	s.tracef(nil, "VIOLATION %s", v)
+}
+
+func (s *sim) fault(c *client, format string, args ...any) {
+	s.res.Faults++
+	s.tracef(c, "fault: "+format, args...)
+}
+
+func (s *sim) chance(p float64) bool { return !s.calm && p > 0 && s.rng.Float64() < p }
+
+func (s *sim) uniform(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return time.Duration(s.rng.Int64N(int64(d)))
+}
+
+func (s *sim) latency() time.Duration {
+	l := s.prof.Latency
+	return l/10 + s.uniform(l-l/10)
+}
+
+// beginFinal stops the workload and the faults, lets every process finish
+// or give up, then starts a prober that must get the lock promptly (I4).
+func (s *sim) beginFinal() {
+	s.stopping = true
+	s.tracef(nil, "acquisition budget spent: stopping the workload")
+	// Let processes finish their cycles under the faults already in
+	// flight, then stop all faults and probe.
+	s.at(s.now+2*lifetime, func() {
+		s.calm = true
+		s.pending = nil
+		for _, c := range s.clients {
+			c.partUntil = min(c.partUntil, s.now)
+			if c.pausedUntil > s.now {
+				c.pausedUntil = s.now
+			}
+		}
+		s.tracef(nil, "faults stopped")
+		s.waitIdle()
+	})
+}
+
+// waitIdle starts the prober once no process is running.
+func (s *sim) waitIdle() {
+	for _, c := range s.clients {
+		if c.alive && c != s.prober {
+			s.at(s.now+100*time.Millisecond, s.waitIdle)
+			return
+		}
+	}
+	if s.prober != nil {
+		return
+	}
+	s.prober = s.newClient("prober")
+	s.probeAt = s.now
+	s.prober.start()
+}
+
+func (s *sim) finalChecks() {
+	if s.prober == nil {
+		s.violate("I4", "the workload never finished")
+		return
+	}
+	if !s.probeOK {
+		s.violate("I4", "the prober never acquired the lock after faults stopped")
+	}
+	names, err := s.server.ReadDir(lockDir)
+	if err != nil {
+		s.violate("I5", "listing the lock directory: %v", err)
+		return
+	}
+	crashes := 0
+	for _, c := range s.clients {
+		crashes += c.crashes
+	}
+	if allowed := 2*crashes + s.res.CleanupErrors; len(names) > allowed {
+		s.violate("I5", "%d files left after everyone released (%d crashes and %d reported cleanup errors allow %d): %q",
+			len(names), crashes, s.res.CleanupErrors, allowed, names)
+	}
+	for _, n := range names {
+		if n == path.Base(lockPath) {
+			s.violate("I5", "the lock itself is left after everyone released")
+		}
+	}
+}
+
+// A client is one process (it restarts as a new process after a crash).
+type client struct {
+	s     *sim
+	host  string
+	pid   int
+	gen   int // incarnation; events of older incarnations are ignored
+	alive bool
+
+	drift  float64       // clock rate - 1
+	offset time.Duration // wall clock offset
+	step   time.Duration // accumulated wall-clock steps
+
+	next  func() (*req, bool)
+	stop  func()
+	yield func(*req) bool
+
+	pauseFrom   time.Duration
+	pausedUntil time.Duration
+	partUntil   time.Duration
+	crashes     int
+
+	holding    bool // the held context is live
+	lostSeen   bool
+	k          *keeper.Keeper
+	claim      string // lock content while holding
+	deadlineEv uint64
+}
+
+var errCrashed = errors.New("sim: process crashed")
+
+func (s *sim) newClient(host string) *client {
+	c := &client{s: s, host: host}
+	if s.prof.Drift > 0 {
+		c.drift = (s.rng.Float64()*2 - 1) * s.prof.Drift
+	}
+	if s.prof.Offset > 0 {
+		c.offset = time.Duration((s.rng.Float64()*2 - 1) * float64(s.prof.Offset))
+	}
+	s.clients = append(s.clients, c)
+	return c
+}
+
+func (c *client) name() string { return fmt.Sprintf("%s/%d", c.host, c.pid) }
+
+// mono is the client's monotonic clock at true time t.
+func (c *client) monoAt(t time.Duration) time.Duration {
+	return time.Duration(float64(t) * (1 + c.drift))
+}
+
+// trueAt is the true time at which the client's monotonic clock reads m.
+func (c *client) trueAt(m time.Duration) time.Duration {
+	return time.Duration(float64(m)/(1+c.drift)) + 1
+}
+
+func (c *client) now() algorithm.Instant {
+	m := c.monoAt(c.s.now)
+	return algorithm.Instant{Wall: epoch.Add(m + c.offset + c.step), Mono: m}
+}
+
+// start starts a new incarnation of the process.
+func (c *client) start() {
+	s := c.s
+	c.gen++
+	s.nextPid++
+	c.pid = 1000 + s.nextPid
+	c.alive = true
+	c.holding = false
+	gen := c.gen
+	c.next, c.stop = iter.Pull(func(yield func(*req) bool) {
+		defer func() {
+			if r := recover(); r != nil && r != errCrashed {
+				panic(r)
+			}
+		}()
+		c.yield = yield
+		c.body()
+	})
+	s.tracef(c, "process starts")
+	c.resume(gen, nil)
+}
+
+// kill ends the coroutine of the current incarnation, if any.
+func (c *client) kill() {
+	if c.alive {
+		c.alive = false
+		c.stop()
+	}
+}
+
+// resume runs the client until its next request, and submits it.
+func (c *client) resume(gen int, r *req) {
+	s := c.s
+	if gen != c.gen || !c.alive {
+		return
+	}
+	if s.now < c.pausedUntil {
+		s.at(c.pausedUntil, func() { c.resume(gen, r) })
+		return
+	}
+	next, ok := c.next()
+	if !ok {
+		c.alive = false
+		s.tracef(c, "process exits")
+		if c == s.prober {
+			return
+		}
+		if !s.stopping {
+			s.at(s.now+s.uniform(idleMax), c.start)
+		}
+		return
+	}
+	s.submit(c, next)
+}
+
+// A req is one thing a client waits for: a filesystem call or a sleep.
+type req struct {
+	sleepUntil time.Duration // client monotonic time, for a sleep
+	op         fsopstest.Op
+	apply      func() result // runs the call on the server
+	res        result
+	namespace  bool // changes the namespace (may be replayed)
+}
+
+type result struct {
+	err  error
+	data []byte
+	fi   fsops.FileInfo
+}
+
+// call makes a request and waits for its result.
+func (c *client) call(r *req) result {
+	if !c.yield(r) {
+		panic(errCrashed)
+	}
+	return r.res
+}
+
+func (c *client) sleep(d time.Duration) {
+	c.call(&req{sleepUntil: c.monoAt(c.s.now) + max(d, 0)})
+}
+
+func (s *sim) submit(c *client, r *req) {
+	gen := c.gen
+	if r.apply == nil { // a sleep
+		s.at(c.trueAt(r.sleepUntil), func() { c.resume(gen, r) })
+		return
+	}
+	s.tracef(c, "%s %s %s", r.op.Name, r.op.Path, r.op.Path2)
+	sendAt := max(s.now, c.partUntil) // a hard mount waits out a partition
+	if s.chance(s.prof.EIO) {
+		errno := syscall.EIO
+		if s.rng.IntN(2) == 0 {
+			errno = syscall.ESTALE
+		}
+		s.fault(c, "%s %s fails with %v before the server", r.op.Name, r.op.Path, errno)
+		r.res = result{err: &fs.PathError{Op: strings.ToLower(r.op.Name), Path: r.op.Path, Err: errno}}
+		s.at(sendAt+s.latency()+s.latency(), func() { c.resume(gen, r) })
+		return
+	}
+	if (r.op.Name == "CreateExcl" || r.op.Name == "Link") && s.chance(s.prof.ENOSPC) {
+		s.fault(c, "%s %s fails with ENOSPC", r.op.Name, r.op.Path)
+		r.res = result{err: &fs.PathError{Op: strings.ToLower(r.op.Name), Path: r.op.Path, Err: syscall.ENOSPC}}
+		s.at(sendAt+s.latency()+s.latency(), func() { c.resume(gen, r) })
+		return
+	}
+	applyAt := sendAt + s.latency()
+	s.at(applyAt, func() {
+		res := s.apply(c, r, false)
+		if r.namespace && s.chance(s.prof.LateDup) {
+			d := s.uniform(s.prof.DupDelay)
+			s.fault(c, "%s %s: a duplicate will arrive %v later", r.op.Name, r.op.Path, d)
+			s.at(s.now+d, func() {
+				if !s.calm {
+					s.apply(c, r, true)
+				}
+			})
+		}
+		if s.chance(s.prof.LostReply) {
+			s.fault(c, "reply to %s %s lost (%v)", r.op.Name, r.op.Path, res.err)
+			retransmit := s.now + s.prof.Timeo + s.latency()
+			if r.namespace && s.chance(s.prof.DRCMiss) {
+				s.at(retransmit, func() {
+					s.fault(c, "retransmitted %s %s misses the duplicate request cache", r.op.Name, r.op.Path)
+					r.res = s.apply(c, r, true)
+					s.at(s.now+s.latency(), func() { c.resume(gen, r) })
+				})
+				return
+			}
+			r.res = res
+			s.at(retransmit+s.latency(), func() { c.resume(gen, r) })
+			return
+		}
+		r.res = res
+		s.at(s.now+s.latency(), func() { c.resume(gen, r) })
+	})
+}
+
+// apply runs a call on the server, with the oracle's checks around
+// namespace changes.
+func (s *sim) apply(c *client, r *req, replay bool) result {
+	var before string
+	if r.op.Name == "Remove" || r.op.Name == "Rename" {
+		if data, _, err := s.server.ReadFile(r.op.Path, 1<<12); err == nil {
+			before = string(data)
+		}
+	}
+	res := r.apply()
+	if replay {
+		s.tracef(c, "replayed %s %s %s -> %v", r.op.Name, r.op.Path, r.op.Path2, res.err)
+	}
+	if res.err != nil {
+		return res
+	}
+	switch r.op.Name {
+	case "Remove":
+		if h := s.liveOther(before, c); h != nil {
+			what := "claim"
+			if r.op.Path == lockPath {
+				what = "lock"
+			}
+			s.oops(h, "I2", "%s removed the %s of live holder %s (%s)", c.name(), what, h.name(), r.op.Path)
+		}
+	case "Rename":
+		if r.op.Path == lockPath {
+			if h := s.liveOther(before, c); h != nil {
+				s.pending = &pendingMove{holder: h, content: before, by: c}
+			}
+		}
+	}
+	if (r.op.Name == "Link" || r.op.Name == "Rename") && r.op.Path2 == lockPath && s.pending != nil {
+		p := s.pending
+		data, _, _ := s.server.ReadFile(lockPath, 1<<12)
+		if string(data) != p.content && p.holder.holding {
+			s.oops(p.holder, "I2", "%s moved live holder %s's lock away and %s took the lock name", p.by.name(), p.holder.name(), c.name())
+		}
+		s.pending = nil
+	}
+	return res
+}
+
+// liveOther returns the live holder, other than c, whose lock content is
+// content.
+func (s *sim) liveOther(content string, c *client) *client {
+	h := s.claims[content]
+	if h == nil || h == c || !h.holding {
+		return nil
+	}
+	return h
+}
+
+// oops records a safety violation against holder h, or an overlap if h's
+// faults are beyond the assumptions (h paused past its deadline).
+func (s *sim) oops(h *client, inv, format string, args ...any) {
+	if s.excused(h) {
+		s.res.Overlaps++
+		s.tracef(nil, "overlap beyond assumptions: "+format, args...)
+		return
+	}
+	s.violate(inv, format, args...)
+}
+
+// excused reports whether h's lease would have ended by now but for a
+// pause: its held context stays live only because the process is frozen.
+func (s *sim) excused(h *client) bool {
+	if !s.prof.BeyondAssumptions || h.k == nil {
+		return false
+	}
+	d := h.trueAt(h.k.Deadline())
+	return d <= s.now && h.pauseFrom <= d && d <= h.pausedUntil
+}

@@ -1,0 +1,28 @@
+package sim_test
+
+import (
+	"flag"
+	"os"
+	"testing"
+
+	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/internal/sim"
+)
+
+var (
+	traceProfile = flag.String("trace.profile", "", "profile of a seed to trace")
+	traceSeed    = flag.Uint64("trace.seed", 0, "seed to trace")
+)
+
+// TestTrace prints the trace of one seed: go test ./internal/sim -run TestTrace -trace.profile eio -trace.seed 0
+func TestTrace(t *testing.T) {
+	if *traceProfile == "" {
+		t.Skip("no -trace.profile given")
+	}
+	p, ok := sim.ProfileByName(*traceProfile)
+	if !ok {
+		t.Fatalf("no profile %q", *traceProfile)
+	}
+	r := sim.Run(sim.Config{Protocol: algorithm.Flufl, Profile: p, Seed: *traceSeed, Acquisitions: 100, Trace: os.Stdout})
+	t.Logf("%+v", r)
+}
