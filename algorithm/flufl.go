@@ -608,9 +608,11 @@ func (l *fluflLock) Release() error {
 				return err
 			}
 			notOurs = err
-		} else if err := l.fs.Remove(l.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		} else if ours, err := l.removeLockIfOurs(); err != nil {
 			_ = l.removeClaim()
 			return fmt.Errorf("algorithm: releasing lock %s: %w", l.path, err)
+		} else if !ours {
+			notOurs = fmt.Errorf("algorithm: lock %s was no longer ours at release: %w", l.path, ErrNotHeld)
 		}
 	} else {
 		notOurs = fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, ErrNotHeld)
@@ -619,6 +621,41 @@ func (l *fluflLock) Release() error {
 		return err
 	}
 	return notOurs
+}
+
+// removeLockIfOurs removes the lock name if it holds our claim, without
+// ever unlinking it by name: it moves whatever is at the name to our tomb,
+// removes it there if it is ours, and puts it back otherwise. An unlink by
+// name that hung (a partition on a hard mount) could land after a waiter
+// broke our expired lock and another took it, and would remove that; a
+// rename that lands late moves it, and it is put back.
+func (l *fluflLock) removeLockIfOurs() (bool, error) {
+	l.tombUsed = true
+	if err := l.fs.Rename(l.path, l.tomb); err != nil {
+		// As in removeIfUnchanged: the rename may have been applied.
+		if _, _, terr := l.fs.ReadFile(l.tomb, maxClaimLen); terr != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return false, nil
+			}
+			return false, err
+		}
+	}
+	data, _, err := l.fs.ReadFile(l.tomb, maxClaimLen)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		l.restore(l.path)
+		return false, err
+	case string(data) != l.claim:
+		l.restore(l.path)
+		return false, nil
+	}
+	if err := l.removeRetry(l.tomb); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return true, err
+	}
+	l.tombUsed = false
+	return true, nil
 }
 
 // Close implements Lock.Close.
@@ -633,7 +670,7 @@ func (l *fluflLock) Close(now Instant) error {
 	// knowing. Remove it only while no one could judge it stale yet.
 	if l.lastTouch != nil && now != (Instant{}) && now.Mono-l.lastTouch.Mono >= 0 && now.Mono-l.lastTouch.Mono < l.cfg.Lifetime/2 {
 		if data, _, err := l.fs.ReadFile(l.path, maxClaimLen); err == nil && string(data) == l.claim {
-			_ = l.fs.Remove(l.path)
+			_, _ = l.removeLockIfOurs()
 		}
 	}
 	l.held = false

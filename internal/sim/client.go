@@ -47,6 +47,9 @@ func (c *client) faultsForCycle() {
 			if gen == c.gen && c.alive && !s.calm {
 				s.fault(c, "process pauses for %v", d)
 				c.pauseFrom, c.pausedUntil = s.now, s.now+d
+				if d > lifetime-renew {
+					s.lastLongPause = max(s.lastLongPause, s.now+d)
+				}
 			}
 		})
 	}
@@ -60,9 +63,11 @@ func (c *client) faultsForCycle() {
 		})
 	}
 	if s.chance(p.Step) {
+		// NTP steps the wall clock back towards true time: the error
+		// stays bounded; it does not accumulate.
 		d := time.Duration((s.rng.Float64()*2 - 1) * float64(p.StepMax))
-		s.fault(c, "wall clock steps by %v", d)
-		c.step += d
+		s.fault(c, "wall clock steps by %v", d-c.step)
+		c.step = d
 	}
 }
 

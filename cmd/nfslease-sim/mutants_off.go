@@ -1,0 +1,5 @@
+//go:build !nfslease_mutants
+
+package main
+
+func protocolMutants() []mutant { return nil }

@@ -1,0 +1,137 @@
+package sim
+
+import (
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nfslease/nfslease/algorithm"
+)
+
+// KnownLimits lists, per protocol name, the profiles whose faults the
+// protocol is documented not to survive (docs/simulation.md). Violations
+// there are reported, but separately from violations within the
+// protocol's guarantees.
+var KnownLimits = map[string][]string{
+	// A REMOVE or RENAME of the shared lock name that runs twice on the
+	// server can remove a lock taken since: no check on the client can
+	// prevent it in flufl.lock's format.
+	"flufl": {"replay"},
+}
+
+func knownLimit(protocol, profile string) bool {
+	for _, p := range KnownLimits[protocol] {
+		if p == profile {
+			return true
+		}
+	}
+	return false
+}
+
+// Tally sums the results of many runs of one protocol under one profile.
+type Tally struct {
+	Protocol, Profile string
+	Seeds             int
+	Acquisitions      int
+	Faults            int
+	Breaks            int
+	Overlaps          int
+	Events            int
+	Violations        map[string]int // per invariant
+	First             *Violation     // the first violation seen, with its seed
+	FirstSeed         uint64
+	Elapsed           time.Duration
+}
+
+// Count returns the number of violations.
+func (t *Tally) Count() int {
+	n := 0
+	for _, c := range t.Violations {
+		n += c
+	}
+	return n
+}
+
+// KnownLimit reports whether the profile is a documented limit of the
+// protocol.
+func (t *Tally) KnownLimit() bool { return knownLimit(t.Protocol, t.Profile) }
+
+func (t *Tally) add(r Result) {
+	t.Seeds++
+	t.Acquisitions += r.Acquisitions
+	t.Faults += r.Faults
+	t.Breaks += r.Breaks
+	t.Overlaps += r.Overlaps
+	t.Events += r.Events
+	for _, v := range r.Violations {
+		t.Violations[v.Invariant]++
+		if t.First == nil || r.Seed < t.FirstSeed {
+			v := v
+			t.First, t.FirstSeed = &v, r.Seed
+		}
+	}
+}
+
+// Line is the tally on one line.
+func (t *Tally) Line() string {
+	var inv []string
+	for k, v := range t.Violations {
+		inv = append(inv, fmt.Sprintf("%s=%d", k, v))
+	}
+	sort.Strings(inv)
+	s := fmt.Sprintf("sim: protocol=%s profile=%s seeds=%d acquisitions=%d faults=%d breaks=%d violations=%d overlaps-beyond-assumptions=%d",
+		t.Protocol, t.Profile, t.Seeds, t.Acquisitions, t.Faults, t.Breaks, t.Count(), t.Overlaps)
+	if len(inv) > 0 {
+		s += " (" + strings.Join(inv, " ") + ")"
+	}
+	if t.KnownLimit() && t.Count() > 0 {
+		s += " [known limit]"
+	}
+	if t.First != nil {
+		s += fmt.Sprintf(" first: seed %d %s", t.FirstSeed, t.First)
+	}
+	return s
+}
+
+// Campaign runs seeds [first, first+seeds) of one protocol under one
+// profile on all CPUs. stopAtFirst stops at the first violation (for
+// mutants).
+func Campaign(name string, p algorithm.Protocol, keeperMutation string, prof Profile, first uint64, seeds, acquisitions int, stopAtFirst bool) *Tally {
+	t := &Tally{Protocol: name, Profile: prof.Name, Violations: map[string]int{}}
+	start := time.Now()
+	var (
+		mu   sync.Mutex
+		next = first
+		wg   sync.WaitGroup
+		stop bool
+	)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				if stop || next >= first+uint64(seeds) {
+					mu.Unlock()
+					return
+				}
+				seed := next
+				next++
+				mu.Unlock()
+				r := Run(Config{Protocol: p, KeeperMutation: keeperMutation, Profile: prof, Seed: seed, Acquisitions: acquisitions})
+				mu.Lock()
+				t.add(r)
+				if stopAtFirst && len(r.Violations) > 0 {
+					stop = true
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	t.Elapsed = time.Since(start)
+	return t
+}
