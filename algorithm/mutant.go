@@ -15,13 +15,3 @@ const (
 	mTrustNlink                             // decide ownership by the claim's link count
 	mTrustLinkReturn                        // decide ownership by link()'s return value
 )
-
-var mutationNames = map[string]mutation{
-	"flufl-break-unlink-by-name": mBreakUnlinkByName,
-	"flufl-no-touch-before-link": mNoTouchBeforeLink,
-	"flufl-no-skew-allowance":    mNoSkewAllowance,
-	"flufl-release-unchecked":    mReleaseUnchecked,
-	"flufl-claim-no-random":      mClaimNoRandom,
-	"flufl-trust-nlink":          mTrustNlink,
-	"flufl-trust-link-return":    mTrustLinkReturn,
-}

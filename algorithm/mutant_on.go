@@ -22,3 +22,13 @@ func FluflMutant(name string) (Protocol, bool) {
 	m, ok := mutationNames[name]
 	return fluflProtocol{mutations: m}, ok
 }
+
+var mutationNames = map[string]mutation{
+	"flufl-break-unlink-by-name": mBreakUnlinkByName,
+	"flufl-no-touch-before-link": mNoTouchBeforeLink,
+	"flufl-no-skew-allowance":    mNoSkewAllowance,
+	"flufl-release-unchecked":    mReleaseUnchecked,
+	"flufl-claim-no-random":      mClaimNoRandom,
+	"flufl-trust-nlink":          mTrustNlink,
+	"flufl-trust-link-return":    mTrustLinkReturn,
+}

@@ -290,7 +290,7 @@ func (l *lease) run() {
 
 // refreshOnce refreshes the lock and returns when to refresh next.
 func (l *lease) refreshOnce() time.Duration {
-	next, err, took, counted := l.refresh()
+	next, took, counted, err := l.refresh()
 	switch {
 	case err != nil && !errors.Is(err, algorithm.ErrNotHeld):
 		l.log.Warn("refresh failed, retrying", "err", err)
@@ -305,7 +305,7 @@ func (l *lease) refreshOnce() time.Duration {
 // refresh makes one refresh and records it with the keeper. It reports
 // when to refresh next, the refresh's error, how long it took, and whether
 // it counted (moved the deadline, or confirmed it had no need to).
-func (l *lease) refresh() (next time.Duration, err error, took time.Duration, counted bool) {
+func (l *lease) refresh() (next, took time.Duration, counted bool, err error) {
 	s := instant(l.cfg.clock.Now())
 	err = l.lk.Refresh(s)
 	e := instant(l.cfg.clock.Now())
@@ -318,7 +318,7 @@ func (l *lease) refresh() (next time.Duration, err error, took time.Duration, co
 	}
 	l.mu.Unlock()
 	l.logLost(lost)
-	return next, err, e.Mono - s.Mono, counted
+	return next, e.Mono - s.Mono, counted, err
 }
 
 // release is the function Acquire returns, wrapped in sync.OnceValue.

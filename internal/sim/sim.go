@@ -324,11 +324,10 @@ type client struct {
 	partUntil   time.Duration
 	crashes     int
 
-	holding    bool // the held context is live
-	lostSeen   bool
-	k          *keeper.Keeper
-	claim      string // lock content while holding
-	deadlineEv uint64
+	holding  bool // the held context is live
+	lostSeen bool
+	k        *keeper.Keeper
+	claim    string // lock content while holding
 }
 
 var errCrashed = errors.New("sim: process crashed")

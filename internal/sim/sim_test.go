@@ -12,7 +12,7 @@ func TestSmoke(t *testing.T) {
 	for _, p := range sim.Profiles {
 		t.Run(p.Name, func(t *testing.T) {
 			total := sim.Result{}
-			for seed := range uint64(20) {
+			for seed := range uint64(5) {
 				r := sim.Run(sim.Config{Protocol: algorithm.Flufl, Profile: p, Seed: seed, Acquisitions: 100})
 				total.Acquisitions += r.Acquisitions
 				total.Faults += r.Faults
