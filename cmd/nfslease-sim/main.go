@@ -14,7 +14,9 @@ package main
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -76,13 +78,13 @@ func fatalf(format string, args ...any) {
 
 func runAll(profs []sim.Profile, only string, first uint64, seeds, acqs int) int {
 	status := 0
-	for _, name := range sortedKeys(protocols) {
+	for _, name := range slices.Sorted(maps.Keys(protocols)) {
 		if only != "" && name != only {
 			continue
 		}
 		start := time.Now()
 		var total sim.Tally
-		known := 0
+		known, v := 0, 0
 		for _, prof := range profs {
 			t := sim.Campaign(name, protocols[name], "", prof, first, seeds, acqs, false)
 			fmt.Println(t.Line())
@@ -92,10 +94,9 @@ func runAll(profs []sim.Profile, only string, first uint64, seeds, acqs int) int
 			if t.KnownLimit() {
 				known += t.Count()
 			} else {
-				total.Violations = addViolations(total.Violations, t.Count())
+				v += t.Count()
 			}
 		}
-		v := total.Violations["all"]
 		el := time.Since(start)
 		fmt.Printf("sim: protocol=%s seeds=%d acquisitions=%d faults=%d violations=%d known-limit-violations=%d elapsed=%v rate=%.0f/min\n",
 			name, total.Seeds, total.Acquisitions, total.Faults, v, known, el.Round(time.Second), float64(total.Acquisitions)/el.Minutes())
@@ -104,14 +105,6 @@ func runAll(profs []sim.Profile, only string, first uint64, seeds, acqs int) int
 		}
 	}
 	return status
-}
-
-func addViolations(m map[string]int, n int) map[string]int {
-	if m == nil {
-		m = map[string]int{}
-	}
-	m["all"] += n
-	return m
 }
 
 func runReplay(spec, protoName, mutName string, acqs int) int {
@@ -177,7 +170,7 @@ func runMutants(profs []sim.Profile, budget, acqs int) int {
 	for _, m := range ms {
 		var by []string
 		for _, prof := range profs {
-			if prof.BeyondAssumptions || strings.Contains(strings.Join(sim.KnownLimits["flufl"], ","), prof.Name) {
+			if prof.BeyondAssumptions || sim.IsKnownLimit(m.protocol.Name(), prof.Name) {
 				continue
 			}
 			t := sim.Campaign(m.name, m.protocol, m.keeper, prof, 0, budget, acqs, true)
@@ -197,19 +190,4 @@ func runMutants(profs []sim.Profile, budget, acqs int) int {
 		return 1
 	}
 	return 0
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	for i := range ks {
-		for j := i + 1; j < len(ks); j++ {
-			if ks[j] < ks[i] {
-				ks[i], ks[j] = ks[j], ks[i]
-			}
-		}
-	}
-	return ks
 }

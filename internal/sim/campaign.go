@@ -22,7 +22,8 @@ var KnownLimits = map[string][]string{
 	"flufl": {"replay"},
 }
 
-func knownLimit(protocol, profile string) bool {
+// IsKnownLimit reports whether profile is a documented limit of protocol.
+func IsKnownLimit(protocol, profile string) bool {
 	for _, p := range KnownLimits[protocol] {
 		if p == profile {
 			return true
@@ -57,7 +58,7 @@ func (t *Tally) Count() int {
 
 // KnownLimit reports whether the profile is a documented limit of the
 // protocol.
-func (t *Tally) KnownLimit() bool { return knownLimit(t.Protocol, t.Profile) }
+func (t *Tally) KnownLimit() bool { return IsKnownLimit(t.Protocol, t.Profile) }
 
 func (t *Tally) add(r Result) {
 	t.Seeds++
