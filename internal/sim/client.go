@@ -200,6 +200,12 @@ func (c *client) deadlineFired(gen int, k *keeper.Keeper) {
 		c.endHeld("deadline: " + err.Error())
 		return
 	}
+	if c.monoAt(c.s.now) >= k.Deadline() {
+		// Only a deliberately broken keeper ignores its deadline: look
+		// again a refresh interval later rather than at the same instant.
+		c.s.at(c.s.now+refresh, func() { c.deadlineFired(gen, k) })
+		return
+	}
 	c.armDeadline()
 }
 

@@ -181,13 +181,20 @@ func newSim(cfg Config) *sim {
 }
 
 func (s *sim) run() {
-	const limit = 24 * time.Hour // of simulated time: a stuck run is a bug
+	// A stuck run is a bug: too much simulated time, or too many events
+	// (a livelock spinning at one instant).
+	const limit = 24 * time.Hour
+	maxEvents := 10_000 + 2_000*s.cfg.Acquisitions
 	for s.events.Len() > 0 {
 		e := heap.Pop(&s.events).(*event)
 		s.now = e.at
 		s.res.Events++
 		if s.now > limit {
 			s.violate("I4", "simulation still running after %v of simulated time", limit)
+			break
+		}
+		if s.res.Events > maxEvents {
+			s.violate("I4", "simulation still running after %d events (livelock?)", maxEvents)
 			break
 		}
 		e.fn()
