@@ -150,6 +150,27 @@ type observation struct {
 	pending bool          // seen once; the watch starts at the next step
 }
 
+// see records a sighting of version v by a step that began at now
+// (monotonic), and returns for how long v has been watched unchanged.
+//
+// A new version starts a pending watch: now is when this step began, which
+// may be long before the read that saw the version completed (a call can
+// hang for minutes on a hard mount), so it cannot start the watch. The
+// next step that sees v again began after that read completed, and starts
+// the watch. fromFirstSight (a mutant) starts it at once.
+func (o *observation) see(v version, now time.Duration, fromFirstSight bool) time.Duration {
+	switch {
+	case !o.valid || o.v != v:
+		*o = observation{valid: true, v: v, pending: !fromFirstSight, since: now}
+	case o.pending:
+		o.since, o.pending = now, false
+	}
+	if o.pending {
+		return 0
+	}
+	return now - o.since
+}
+
 func versionOf(data []byte, fi fsops.FileInfo) version {
 	v := version{dev: fi.Dev, ino: fi.Ino, size: fi.Size, mtime: fi.ModTime.UnixNano(), content: string(data)}
 	if !fi.Ctime.IsZero() {
@@ -326,25 +347,11 @@ func (l *fluflLock) judge(now Instant, data []byte, fi fsops.FileInfo) (Attempt,
 	if c.Ours {
 		h.Protocol, h.Lifetime = "flufl", c.Lifetime
 	}
-	v := versionOf(data, fi)
-	switch {
-	case !l.obs.valid || l.obs.v != v:
-		// A new version. now is when this step began, which may be long
-		// before the read that saw the version completed (a call can hang
-		// for minutes on a hard mount), so it cannot start the watch.
-		l.obs = observation{valid: true, v: v, pending: true}
-	case l.obs.pending:
-		// Seen again: this step began after the first sighting
-		// completed, so its start is a safe beginning for the watch.
-		l.obs.since, l.obs.pending = now.Mono, false
-	}
+	watched := l.obs.see(versionOf(data, fi), now.Mono, false)
 	const never = time.Duration(1<<63 - 1)
 	wait := never // time until stale; <= 0 means stale now
 	if c.Lifetime > 0 {
-		wait = c.Lifetime + StaleMargin
-		if !l.obs.pending {
-			wait -= now.Mono - l.obs.since
-		}
+		wait = c.Lifetime + StaleMargin - watched
 	}
 	if l.cfg.SkewAllowance >= 0 {
 		skew := l.cfg.SkewAllowance

@@ -14,4 +14,10 @@ const (
 	mClaimNoRandom                          // claim names without the random part
 	mTrustNlink                             // decide ownership by the claim's link count
 	mTrustLinkReturn                        // decide ownership by link()'s return value
+
+	mStrictBreakByPath         // break by removing the record by path, not through the judged generation's handle
+	mStrictReleaseByPath       // release by removing the record by path, not through our generation's handle
+	mStrictTrustRename         // take a failed rename (lost reply, EIO) as success without reading the lock back
+	mStrictWatchFromFirstSight // start the staleness watch when a version is first seen, not at the next step
+	mStrictNoMargin            // judge stale after the recorded lifetime, without StaleMargin
 )

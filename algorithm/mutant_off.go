@@ -3,3 +3,5 @@
 package algorithm
 
 func (*fluflLock) mut(mutation) bool { return false }
+
+func (*strictLock) mut(mutation) bool { return false }

@@ -2,25 +2,32 @@
 
 package algorithm
 
-import "sort"
+import (
+	"maps"
+	"slices"
+	"strings"
+)
 
-func (l *fluflLock) mut(m mutation) bool { return l.mutations&m != 0 }
+func (l *fluflLock) mut(m mutation) bool  { return l.mutations&m != 0 }
+func (l *strictLock) mut(m mutation) bool { return l.mutations&m != 0 }
 
-// FluflMutants lists the deliberate bugs FluflMutant can build in.
-func FluflMutants() []string {
-	var names []string
-	for n := range mutationNames {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+// Mutants lists the deliberate bugs Mutant can build in, named after the
+// protocol they break ("flufl-…", "strict-…").
+func Mutants() []string {
+	return slices.Sorted(maps.Keys(mutationNames))
 }
 
-// FluflMutant returns the Flufl protocol with the named deliberate bug. It
-// exists only in builds with the nfslease_mutants tag.
-func FluflMutant(name string) (Protocol, bool) {
+// Mutant returns the protocol with the named deliberate bug. It exists
+// only in builds with the nfslease_mutants tag.
+func Mutant(name string) (Protocol, bool) {
 	m, ok := mutationNames[name]
-	return fluflProtocol{mutations: m}, ok
+	if !ok {
+		return nil, false
+	}
+	if strings.HasPrefix(name, "strict-") {
+		return strictProtocol{mutations: m}, true
+	}
+	return fluflProtocol{mutations: m}, true
 }
 
 var mutationNames = map[string]mutation{
@@ -31,4 +38,10 @@ var mutationNames = map[string]mutation{
 	"flufl-claim-no-random":      mClaimNoRandom,
 	"flufl-trust-nlink":          mTrustNlink,
 	"flufl-trust-link-return":    mTrustLinkReturn,
+
+	"strict-break-by-path":          mStrictBreakByPath,
+	"strict-release-by-path":        mStrictReleaseByPath,
+	"strict-trust-rename":           mStrictTrustRename,
+	"strict-watch-from-first-sight": mStrictWatchFromFirstSight,
+	"strict-no-margin":              mStrictNoMargin,
 }

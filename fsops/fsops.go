@@ -2,6 +2,7 @@ package fsops
 
 import (
 	"io/fs"
+	"strings"
 	"time"
 )
 
@@ -54,6 +55,55 @@ type FS interface {
 	// Remove removes the directory entry name, like unlink(2). It never
 	// removes a directory.
 	Remove(name string) error
+
+	// Mkdir creates the directory name, like mkdir(2). It fails with an
+	// error wrapping fs.ErrExist if name exists, whatever it is.
+	Mkdir(name string, perm fs.FileMode) error
+
+	// Rmdir removes the directory name if it is empty, like rmdir(2). A
+	// directory with entries fails with ENOTEMPTY or EEXIST (POSIX allows
+	// either; sshfs answers EPERM), and so does a replayed call that finds
+	// a newer, non-empty directory at name.
+	Rmdir(name string) error
+
+	// OpenDir opens the directory name without following a symbolic link
+	// (O_DIRECTORY|O_NOFOLLOW). The Dir it returns stays bound to that
+	// directory, whatever name it has later. Implementations that cannot
+	// bind a handle to a directory return an error wrapping
+	// errors.ErrUnsupported.
+	OpenDir(name string) (Dir, error)
+}
+
+// Dir is an open directory. Its methods act on entries of that directory
+// only, through the handle (openat(2), unlinkat(2), ...), never by a path
+// from the root: once the directory has been removed, or replaced at its
+// name by another one, they fail (ENOENT, or ESTALE on NFS) rather than
+// reach the directory that has the name now. Entry names must be single
+// path elements; others fail with EINVAL. Errors are *fs.PathError naming
+// Path()/name.
+//
+// A Dir holds an open descriptor until Close. It is safe for concurrent
+// use.
+type Dir interface {
+	// Path is the name the directory was opened by, for messages.
+	Path() string
+
+	// Stat describes the directory itself (fstat of the handle).
+	Stat() (FileInfo, error)
+
+	// CreateExcl, ReadFile, Chtimes and Remove are the FS methods of the
+	// same names, for the entry name in this directory.
+	CreateExcl(name string, data []byte, perm fs.FileMode) error
+	ReadFile(name string, limit int) ([]byte, FileInfo, error)
+	Chtimes(name string, atime, mtime time.Time) error
+	Remove(name string) error
+
+	// ReadDir returns the names of the directory's entries, sorted,
+	// without "." and "..".
+	ReadDir() ([]string, error)
+
+	// Close releases the handle. Calls after Close fail.
+	Close() error
 }
 
 // FileInfo is what the protocols need to know about a file. It is a plain
@@ -77,4 +127,10 @@ func (fi FileInfo) IsRegular() bool { return fi.Mode.IsRegular() }
 // numbers never appear to match.
 func SameFile(a, b FileInfo) bool {
 	return a.Ino != 0 && a.Dev == b.Dev && a.Ino == b.Ino
+}
+
+// validEntry reports whether name is a single path element that a Dir
+// method accepts.
+func validEntry(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\x00")
 }

@@ -3,6 +3,7 @@
 package fsops
 
 import (
+	"errors"
 	"io"
 	"io/fs"
 	"math"
@@ -115,6 +116,27 @@ func (osFS) Remove(name string) error {
 		return &fs.PathError{Op: "remove", Path: name, Err: syscall.EISDIR}
 	}
 	return os.Remove(name)
+}
+
+func (osFS) Mkdir(name string, perm fs.FileMode) error { return os.Mkdir(name, perm) }
+
+func (osFS) Rmdir(name string) error {
+	// os.Remove removes a file too; Rmdir must not.
+	fi, err := os.Lstat(name)
+	if err != nil {
+		return &fs.PathError{Op: "rmdir", Path: name, Err: underlying(err)}
+	}
+	if !fi.IsDir() {
+		return &fs.PathError{Op: "rmdir", Path: name, Err: syscall.ENOTDIR}
+	}
+	return os.Remove(name)
+}
+
+// OpenDir is not supported: without openat(2) and unlinkat(2) a handle
+// cannot be bound to one directory, and the protocols that need one refuse
+// to run rather than act by path.
+func (osFS) OpenDir(name string) (Dir, error) {
+	return nil, &fs.PathError{Op: "open", Path: name, Err: errors.ErrUnsupported}
 }
 
 // fileInfo converts what package os reports. Nothing here has portable

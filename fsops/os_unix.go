@@ -7,19 +7,26 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 func (osFS) CreateExcl(name string, data []byte, perm fs.FileMode) error {
+	return createExclAt(unix.AT_FDCWD, name, name, data, perm)
+}
+
+// createExclAt creates name relative to dirfd; shown is the name for
+// errors.
+func createExclAt(dirfd int, name, shown string, data []byte, perm fs.FileMode) error {
 	// O_EXCL alone already refuses to follow a symlink at name; O_NOFOLLOW
 	// states the intent and costs nothing.
 	fd, err := ignoringEINTR2(func() (int, error) {
-		return unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, unixMode(perm))
+		return unix.Openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, unixMode(perm))
 	})
 	if err != nil {
-		return &fs.PathError{Op: "open", Path: name, Err: err}
+		return &fs.PathError{Op: "open", Path: shown, Err: err}
 	}
 	op := "write"
 	err = writeAll(fd, data)
@@ -36,8 +43,8 @@ func (osFS) CreateExcl(name string, data []byte, perm fs.FileMode) error {
 		// The name was created by this call an instant ago and holds
 		// partial content: remove it so that no half-written file is left
 		// behind. An unlink error is dropped in favour of the cause.
-		_ = ignoringEINTR(func() error { return unix.Unlink(name) })
-		return &fs.PathError{Op: op, Path: name, Err: err}
+		_ = ignoringEINTR(func() error { return unix.Unlinkat(dirfd, name, 0) })
+		return &fs.PathError{Op: op, Path: shown, Err: err}
 	}
 	return nil
 }
@@ -90,14 +97,19 @@ func (osFS) Lstat(name string) (FileInfo, error) {
 const maxReadPrealloc = 1 << 20
 
 func (osFS) ReadFile(name string, limit int) ([]byte, FileInfo, error) {
+	return readFileAt(unix.AT_FDCWD, name, name, limit)
+}
+
+// readFileAt reads name relative to dirfd; shown is the name for errors.
+func readFileAt(dirfd int, name, shown string, limit int) ([]byte, FileInfo, error) {
 	limit = max(limit, 0)
 	// O_NONBLOCK keeps open from waiting for a writer when name is a FIFO;
 	// it has no effect on reads of a regular file.
 	fd, err := ignoringEINTR2(func() (int, error) {
-		return unix.Open(name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		return unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	})
 	if err != nil {
-		return nil, FileInfo{}, &fs.PathError{Op: "open", Path: name, Err: err}
+		return nil, FileInfo{}, &fs.PathError{Op: "open", Path: shown, Err: err}
 	}
 	// Closing a descriptor opened for reading cannot lose data, so its
 	// error is of no interest.
@@ -105,11 +117,11 @@ func (osFS) ReadFile(name string, limit int) ([]byte, FileInfo, error) {
 
 	var st unix.Stat_t
 	if err := ignoringEINTR(func() error { return unix.Fstat(fd, &st) }); err != nil {
-		return nil, FileInfo{}, &fs.PathError{Op: "stat", Path: name, Err: err}
+		return nil, FileInfo{}, &fs.PathError{Op: "stat", Path: shown, Err: err}
 	}
 	fi := fileInfo(&st)
 	if !fi.IsRegular() {
-		return nil, fi, &fs.PathError{Op: "read", Path: name, Err: ErrNotRegular}
+		return nil, fi, &fs.PathError{Op: "read", Path: shown, Err: ErrNotRegular}
 	}
 
 	// Read one byte more than limit to tell "exactly limit" from "more".
@@ -126,39 +138,169 @@ func (osFS) ReadFile(name string, limit int) ([]byte, FileInfo, error) {
 		}
 		n, err := ignoringEINTR2(func() (int, error) { return unix.Read(fd, room) })
 		if err != nil {
-			return nil, fi, &fs.PathError{Op: "read", Path: name, Err: err}
+			return nil, fi, &fs.PathError{Op: "read", Path: shown, Err: err}
 		}
 		if n <= 0 {
 			return buf, fi, nil
 		}
 		buf = buf[:len(buf)+n]
 	}
-	return buf[:limit], fi, &fs.PathError{Op: "read", Path: name, Err: ErrTooLarge}
+	return buf[:limit], fi, &fs.PathError{Op: "read", Path: shown, Err: ErrTooLarge}
 }
 
 func (osFS) Chtimes(name string, atime, mtime time.Time) error {
+	return chtimesAt(unix.AT_FDCWD, name, name, atime, mtime)
+}
+
+// chtimesAt sets the times of name relative to dirfd; shown is the name
+// for errors.
+func chtimesAt(dirfd int, name, shown string, atime, mtime time.Time) error {
 	var ts [2]unix.Timespec
 	for i, t := range []time.Time{atime, mtime} {
 		var err error
 		// ERANGE where the platform's time_t cannot hold t.
 		if ts[i], err = unix.TimeToTimespec(t); err != nil {
-			return &fs.PathError{Op: "chtimes", Path: name, Err: err}
+			return &fs.PathError{Op: "chtimes", Path: shown, Err: err}
 		}
 	}
 	err := ignoringEINTR(func() error {
-		return unix.UtimesNanoAt(unix.AT_FDCWD, name, ts[:], unix.AT_SYMLINK_NOFOLLOW)
+		return unix.UtimesNanoAt(dirfd, name, ts[:], unix.AT_SYMLINK_NOFOLLOW)
 	})
 	if err != nil {
-		return &fs.PathError{Op: "chtimes", Path: name, Err: err}
+		return &fs.PathError{Op: "chtimes", Path: shown, Err: err}
 	}
 	return nil
 }
 
 func (osFS) Remove(name string) error {
+	return removeAt(unix.AT_FDCWD, name, name)
+}
+
+// removeAt unlinks name relative to dirfd; shown is the name for errors.
+func removeAt(dirfd int, name, shown string) error {
 	// unlink(2) refuses directories (EISDIR on Linux, EPERM on BSDs), which
 	// is what Remove promises; os.Remove would fall back to rmdir.
-	if err := ignoringEINTR(func() error { return unix.Unlink(name) }); err != nil {
-		return &fs.PathError{Op: "remove", Path: name, Err: err}
+	if err := ignoringEINTR(func() error { return unix.Unlinkat(dirfd, name, 0) }); err != nil {
+		return &fs.PathError{Op: "remove", Path: shown, Err: err}
+	}
+	return nil
+}
+
+func (osFS) Mkdir(name string, perm fs.FileMode) error {
+	if err := ignoringEINTR(func() error { return unix.Mkdir(name, unixMode(perm)) }); err != nil {
+		return &fs.PathError{Op: "mkdir", Path: name, Err: err}
+	}
+	return nil
+}
+
+func (osFS) Rmdir(name string) error {
+	if err := ignoringEINTR(func() error { return unix.Rmdir(name) }); err != nil {
+		return &fs.PathError{Op: "rmdir", Path: name, Err: err}
+	}
+	return nil
+}
+
+func (osFS) OpenDir(name string) (Dir, error) {
+	fd, err := ignoringEINTR2(func() (int, error) {
+		return unix.Open(name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	return &osDir{fd: fd, path: name}, nil
+}
+
+// osDir is a Dir on an open directory descriptor.
+type osDir struct {
+	path string
+	mu   sync.RWMutex // Close takes it for writing: no call uses a closed fd
+	fd   int          // -1 after Close
+}
+
+// with runs fn with the descriptor, or fails with EBADF after Close.
+func (d *osDir) with(op, name string, fn func(fd int) error) error {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.fd < 0 {
+		return &fs.PathError{Op: op, Path: d.join(name), Err: unix.EBADF}
+	}
+	if name != "" && !validEntry(name) {
+		return &fs.PathError{Op: op, Path: d.join(name), Err: unix.EINVAL}
+	}
+	return fn(d.fd)
+}
+
+func (d *osDir) join(name string) string {
+	if name == "" {
+		return d.path
+	}
+	return d.path + "/" + name
+}
+
+func (d *osDir) Path() string { return d.path }
+
+func (d *osDir) Stat() (FileInfo, error) {
+	var fi FileInfo
+	err := d.with("stat", "", func(fd int) error {
+		var st unix.Stat_t
+		if err := ignoringEINTR(func() error { return unix.Fstat(fd, &st) }); err != nil {
+			return &fs.PathError{Op: "stat", Path: d.path, Err: err}
+		}
+		fi = fileInfo(&st)
+		return nil
+	})
+	return fi, err
+}
+
+func (d *osDir) CreateExcl(name string, data []byte, perm fs.FileMode) error {
+	return d.with("open", name, func(fd int) error { return createExclAt(fd, name, d.join(name), data, perm) })
+}
+
+func (d *osDir) ReadFile(name string, limit int) (data []byte, fi FileInfo, err error) {
+	err = d.with("open", name, func(fd int) error {
+		data, fi, err = readFileAt(fd, name, d.join(name), limit)
+		return err
+	})
+	return data, fi, err
+}
+
+func (d *osDir) Chtimes(name string, atime, mtime time.Time) error {
+	return d.with("chtimes", name, func(fd int) error { return chtimesAt(fd, name, d.join(name), atime, mtime) })
+}
+
+func (d *osDir) Remove(name string) error {
+	return d.with("remove", name, func(fd int) error { return removeAt(fd, name, d.join(name)) })
+}
+
+func (d *osDir) ReadDir() ([]string, error) {
+	var names []string
+	err := d.with("open", "", func(fd int) error {
+		// A descriptor of its own: reading moves the offset.
+		nfd, err := ignoringEINTR2(func() (int, error) {
+			return unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		})
+		if err != nil {
+			return &fs.PathError{Op: "open", Path: d.path, Err: err}
+		}
+		f := os.NewFile(uintptr(nfd), d.path)
+		defer f.Close()
+		names, err = f.Readdirnames(-1)
+		return err
+	})
+	slices.Sort(names)
+	return names, err
+}
+
+func (d *osDir) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fd < 0 {
+		return &fs.PathError{Op: "close", Path: d.path, Err: unix.EBADF}
+	}
+	err := unix.Close(d.fd)
+	d.fd = -1
+	if err != nil && err != unix.EINTR {
+		return &fs.PathError{Op: "close", Path: d.path, Err: err}
 	}
 	return nil
 }

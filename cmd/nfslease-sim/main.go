@@ -27,7 +27,8 @@ import (
 )
 
 var protocols = map[string]algorithm.Protocol{
-	"flufl": algorithm.Flufl,
+	"flufl":  algorithm.Flufl,
+	"strict": algorithm.Strict,
 }
 
 // A mutant is a deliberately broken variant: a protocol or a keeper bug.

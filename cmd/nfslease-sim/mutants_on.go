@@ -6,8 +6,8 @@ import "github.com/nfslease/nfslease/algorithm"
 
 func protocolMutants() []mutant {
 	var ms []mutant
-	for _, n := range algorithm.FluflMutants() {
-		p, _ := algorithm.FluflMutant(n)
+	for _, n := range algorithm.Mutants() {
+		p, _ := algorithm.Mutant(n)
 		ms = append(ms, mutant{name: n, protocol: p})
 	}
 	return ms

@@ -13,9 +13,13 @@ import (
 // Op describes one call made through a Faulty.
 type Op struct {
 	// Name is the fsops.FS method: "CreateExcl", "Link", "Rename",
-	// "Lstat", "ReadFile", "Chtimes" or "Remove".
+	// "Lstat", "ReadFile", "Chtimes", "Remove", "Mkdir", "Rmdir" or
+	// "OpenDir"; or the fsops.Dir method prefixed with "Dir.":
+	// "Dir.Stat", "Dir.CreateExcl", "Dir.ReadFile", "Dir.Chtimes",
+	// "Dir.Remove" or "Dir.ReadDir" (Dir.Close is never faulted).
 	Name string
-	// Path is the name the call acts on; for Link and Rename, oldname.
+	// Path is the name the call acts on; for Link and Rename, oldname;
+	// for a Dir method, the directory's path joined with the entry name.
 	Path string
 	// Path2 is newname for Link and Rename, and empty otherwise.
 	Path2 string
@@ -110,6 +114,97 @@ func (f *Faulty) Remove(name string) error {
 	})
 }
 
+// Mkdir implements fsops.FS.
+func (f *Faulty) Mkdir(name string, perm fs.FileMode) error {
+	return f.do(Op{Name: "Mkdir", Path: name}, func() error { return f.FS.Mkdir(name, perm) })
+}
+
+// Rmdir implements fsops.FS.
+func (f *Faulty) Rmdir(name string) error {
+	return f.do(Op{Name: "Rmdir", Path: name}, func() error { return f.FS.Rmdir(name) })
+}
+
+// OpenDir implements fsops.FS. The Dir it returns injects faults into its
+// calls too. A fault "after" opens and closes the directory.
+func (f *Faulty) OpenDir(name string) (fsops.Dir, error) {
+	op := Op{Name: "OpenDir", Path: name}
+	if flt := f.inject(op); flt != nil {
+		if flt.After {
+			if d, err := f.FS.OpenDir(name); err == nil {
+				d.Close()
+			}
+		}
+		return nil, flt.error(op)
+	}
+	d, err := f.FS.OpenDir(name)
+	if err != nil {
+		return nil, err
+	}
+	return &faultyDir{f: f, d: d}, nil
+}
+
+type faultyDir struct {
+	f *Faulty
+	d fsops.Dir
+}
+
+func (d *faultyDir) op(name, entry string) Op {
+	p := d.d.Path()
+	if entry != "" {
+		p += "/" + entry
+	}
+	return Op{Name: "Dir." + name, Path: p}
+}
+
+func (d *faultyDir) Path() string { return d.d.Path() }
+
+func (d *faultyDir) Stat() (fsops.FileInfo, error) {
+	op := d.op("Stat", "")
+	if flt := d.f.inject(op); flt != nil {
+		if flt.After {
+			_, _ = d.d.Stat()
+		}
+		return fsops.FileInfo{}, flt.error(op)
+	}
+	return d.d.Stat()
+}
+
+func (d *faultyDir) CreateExcl(name string, data []byte, perm fs.FileMode) error {
+	return d.f.do(d.op("CreateExcl", name), func() error { return d.d.CreateExcl(name, data, perm) })
+}
+
+func (d *faultyDir) ReadFile(name string, limit int) ([]byte, fsops.FileInfo, error) {
+	op := d.op("ReadFile", name)
+	if flt := d.f.inject(op); flt != nil {
+		if flt.After {
+			_, _, _ = d.d.ReadFile(name, limit)
+		}
+		return nil, fsops.FileInfo{}, flt.error(op)
+	}
+	return d.d.ReadFile(name, limit)
+}
+
+func (d *faultyDir) Chtimes(name string, atime, mtime time.Time) error {
+	return d.f.do(d.op("Chtimes", name), func() error { return d.d.Chtimes(name, atime, mtime) })
+}
+
+func (d *faultyDir) Remove(name string) error {
+	return d.f.do(d.op("Remove", name), func() error { return d.d.Remove(name) })
+}
+
+func (d *faultyDir) ReadDir() ([]string, error) {
+	op := d.op("ReadDir", "")
+	if flt := d.f.inject(op); flt != nil {
+		if flt.After {
+			_, _ = d.d.ReadDir()
+		}
+		return nil, flt.error(op)
+	}
+	return d.d.ReadDir()
+}
+
+func (d *faultyDir) Close() error { return d.d.Close() }
+
 // inject asks Inject about op.
 func (f *Faulty) inject(op Op) *Fault {
 	if f.Inject == nil {
@@ -141,7 +236,7 @@ func (flt *Fault) error(op Op) error {
 	case *fs.PathError, *os.LinkError:
 		return err
 	}
-	name := strings.ToLower(op.Name)
+	name := strings.ToLower(strings.TrimPrefix(op.Name, "Dir."))
 	if op.Name == "Link" || op.Name == "Rename" {
 		return &os.LinkError{Op: name, Old: op.Path, New: op.Path2, Err: err}
 	}

@@ -3,6 +3,7 @@ package fsopstest
 import (
 	"hash/fnv"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -93,9 +94,10 @@ func WithPathInodes() MemOption {
 	return func(m *Mem) { m.pathInodes = true }
 }
 
-// WithEPERMForEEXIST makes Link and CreateExcl fail with EPERM instead of
-// EEXIST when the new name exists, as sshfs does (the SFTP protocol has no
-// EEXIST status).
+// WithEPERMForEEXIST makes Link, CreateExcl and Mkdir fail with EPERM
+// instead of EEXIST when the new name exists, and Rename and Rmdir with
+// EPERM instead of ENOTEMPTY, as sshfs does (the SFTP protocol has no such
+// statuses).
 func WithEPERMForEEXIST() MemOption {
 	return func(m *Mem) { m.epermForEEXIST = true }
 }
@@ -210,7 +212,7 @@ func (m *Mem) rename(oldname, newname string) syscall.Errno {
 		case !src.isDir() && dst.isDir():
 			return syscall.EISDIR
 		case dst.isDir() && len(dst.entries) > 0:
-			return syscall.ENOTEMPTY
+			return m.enotempty()
 		}
 		m.unlink(nl)
 	}
@@ -237,12 +239,20 @@ func (m *Mem) Lstat(name string) (fsops.FileInfo, error) {
 // ReadFile implements fsops.FS. A symbolic link fails with ELOOP, as
 // open(2) with O_NOFOLLOW does on Linux.
 func (m *Mem) ReadFile(name string, limit int) ([]byte, fsops.FileInfo, error) {
-	limit = max(limit, 0)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	l, e := m.lookup(name, false)
+	if e != 0 {
+		return nil, fsops.FileInfo{}, &fs.PathError{Op: "open", Path: name, Err: e}
+	}
+	return m.read(l, name, limit)
+}
+
+// read reads the file at l, found at name. m.mu must be held.
+func (m *Mem) read(l location, name string, limit int) ([]byte, fsops.FileInfo, error) {
+	limit = max(limit, 0)
+	var e syscall.Errno
 	switch {
-	case e != 0:
 	case l.node == nil:
 		e = syscall.ENOENT
 	case l.node.isSymlink():
@@ -268,11 +278,17 @@ func (m *Mem) Chtimes(name string, atime, mtime time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	l, e := m.lookup(name, false)
-	if e == 0 && l.node == nil {
-		e = syscall.ENOENT
-	}
 	if e != 0 {
 		return &fs.PathError{Op: "chtimes", Path: name, Err: e}
+	}
+	return m.chtimes(l, name, mtime)
+}
+
+// chtimes sets the modification time of the file at l, found at name.
+// m.mu must be held.
+func (m *Mem) chtimes(l location, name string, mtime time.Time) error {
+	if l.node == nil {
+		return &fs.PathError{Op: "chtimes", Path: name, Err: syscall.ENOENT}
 	}
 	l.node.mtime = m.stamp(mtime)
 	l.node.ctime = m.now()
@@ -285,8 +301,16 @@ func (m *Mem) Remove(name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	l, e := m.lookup(name, false)
+	if e != 0 {
+		return &fs.PathError{Op: "remove", Path: name, Err: e}
+	}
+	return m.remove(l, name)
+}
+
+// remove unlinks the file at l, found at name. m.mu must be held.
+func (m *Mem) remove(l location, name string) error {
+	var e syscall.Errno
 	switch {
-	case e != 0:
 	case l.node == nil:
 		e = syscall.ENOENT
 	case l.node.isDir():
@@ -296,6 +320,176 @@ func (m *Mem) Remove(name string) error {
 		return &fs.PathError{Op: "remove", Path: name, Err: e}
 	}
 	m.unlink(l)
+	return nil
+}
+
+// Mkdir implements fsops.FS.
+func (m *Mem) Mkdir(name string, perm fs.FileMode) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, e := m.lookup(name, false)
+	switch {
+	case e != 0:
+	case l.dir == nil || l.node != nil:
+		e = m.eexist()
+	}
+	if e != 0 {
+		return &fs.PathError{Op: "mkdir", Path: name, Err: e}
+	}
+	m.attach(l, m.newInode(fs.ModeDir|perm&permBits, nil))
+	return nil
+}
+
+// Rmdir implements fsops.FS.
+func (m *Mem) Rmdir(name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, e := m.lookup(name, false)
+	switch {
+	case e != 0:
+	case l.node == nil:
+		e = syscall.ENOENT
+	case l.dir == nil:
+		e = syscall.EBUSY // "/", or a name ending in "." or ".."
+	case !l.node.isDir():
+		e = syscall.ENOTDIR
+	case len(l.node.entries) > 0:
+		e = m.enotempty()
+	}
+	if e != 0 {
+		return &fs.PathError{Op: "rmdir", Path: name, Err: e}
+	}
+	m.unlink(l)
+	return nil
+}
+
+// OpenDir implements fsops.FS. The handle is bound to the directory's
+// inode: once the directory is removed, its entry calls fail with ENOENT.
+func (m *Mem) OpenDir(name string) (fsops.Dir, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, e := m.lookup(name, false)
+	switch {
+	case e != 0:
+	case l.node == nil:
+		e = syscall.ENOENT
+	case l.node.isSymlink():
+		e = syscall.ELOOP
+	case !l.node.isDir():
+		e = syscall.ENOTDIR
+	}
+	if e != 0 {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: e}
+	}
+	return &memDir{m: m, node: l.node, path: name}, nil
+}
+
+// memDir is a Mem directory handle.
+type memDir struct {
+	m      *Mem
+	node   *inode
+	path   string
+	closed bool // guarded by m.mu
+}
+
+func (d *memDir) Path() string { return d.path }
+
+func (d *memDir) join(name string) string {
+	if name == "" {
+		return d.path
+	}
+	return d.path + "/" + name
+}
+
+// entry resolves the entry name for op. m.mu must be held.
+func (d *memDir) entry(op, name string) (location, error) {
+	var e syscall.Errno
+	switch {
+	case d.closed:
+		e = syscall.EBADF
+	case !validEntry(name):
+		e = syscall.EINVAL
+	case d.node.nlink == 0:
+		e = syscall.ENOENT // a removed directory
+	}
+	if e != 0 {
+		return location{}, &fs.PathError{Op: op, Path: d.join(name), Err: e}
+	}
+	return location{dir: d.node, base: name, node: d.node.entries[name]}, nil
+}
+
+func (d *memDir) Stat() (fsops.FileInfo, error) {
+	d.m.mu.Lock()
+	defer d.m.mu.Unlock()
+	if d.closed {
+		return fsops.FileInfo{}, &fs.PathError{Op: "stat", Path: d.path, Err: syscall.EBADF}
+	}
+	return d.m.info(d.node, d.path), nil
+}
+
+func (d *memDir) CreateExcl(name string, data []byte, perm fs.FileMode) error {
+	d.m.mu.Lock()
+	defer d.m.mu.Unlock()
+	l, err := d.entry("open", name)
+	if err != nil {
+		return err
+	}
+	if l.node != nil {
+		return &fs.PathError{Op: "open", Path: d.join(name), Err: d.m.eexist()}
+	}
+	d.m.attach(l, d.m.newInode(perm&permBits, slices.Clone(data)))
+	return nil
+}
+
+func (d *memDir) ReadFile(name string, limit int) ([]byte, fsops.FileInfo, error) {
+	d.m.mu.Lock()
+	defer d.m.mu.Unlock()
+	l, err := d.entry("open", name)
+	if err != nil {
+		return nil, fsops.FileInfo{}, err
+	}
+	return d.m.read(l, d.join(name), limit)
+}
+
+func (d *memDir) Chtimes(name string, atime, mtime time.Time) error {
+	d.m.mu.Lock()
+	defer d.m.mu.Unlock()
+	l, err := d.entry("chtimes", name)
+	if err != nil {
+		return err
+	}
+	return d.m.chtimes(l, d.join(name), mtime)
+}
+
+func (d *memDir) Remove(name string) error {
+	d.m.mu.Lock()
+	defer d.m.mu.Unlock()
+	l, err := d.entry("remove", name)
+	if err != nil {
+		return err
+	}
+	return d.m.remove(l, d.join(name))
+}
+
+func (d *memDir) ReadDir() ([]string, error) {
+	d.m.mu.Lock()
+	defer d.m.mu.Unlock()
+	if d.closed {
+		return nil, &fs.PathError{Op: "open", Path: d.path, Err: syscall.EBADF}
+	}
+	if d.node.nlink == 0 {
+		return nil, nil // Linux lists a removed directory as empty
+	}
+	return slices.Sorted(maps.Keys(d.node.entries)), nil
+}
+
+func (d *memDir) Close() error {
+	d.m.mu.Lock()
+	defer d.m.mu.Unlock()
+	if d.closed {
+		return &fs.PathError{Op: "close", Path: d.path, Err: syscall.EBADF}
+	}
+	d.closed = true
 	return nil
 }
 
@@ -568,6 +762,14 @@ func (m *Mem) stamp(t time.Time) time.Time {
 	return t
 }
 
+// enotempty is the errno for a directory that must be empty and is not.
+func (m *Mem) enotempty() syscall.Errno {
+	if m.epermForEEXIST {
+		return syscall.EPERM
+	}
+	return syscall.ENOTEMPTY
+}
+
 // eexist is the errno for a new name that exists.
 func (m *Mem) eexist() syscall.Errno {
 	if m.epermForEEXIST {
@@ -598,4 +800,10 @@ func pathIno(name string) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(name))
 	return max(h.Sum64(), 1)
+}
+
+// validEntry reports whether name is a single path element, as a Dir
+// method requires.
+func validEntry(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\x00")
 }

@@ -3,6 +3,8 @@ package sim
 import (
 	"errors"
 	"io/fs"
+	"path"
+	"strings"
 	"syscall"
 	"time"
 
@@ -161,8 +163,7 @@ func (c *client) acquired(lk algorithm.Lock, at algorithm.Instant, att algorithm
 			s.oops(h, "I1", "%s acquired while %s holds", c.name(), h.name())
 		}
 	}
-	data, _, _ := s.server.ReadFile(lockPath, 1<<12)
-	c.claim = string(data)
+	c.claim = s.lockContent()
 	s.claims[c.claim] = c
 	c.holding, c.lostSeen = true, false
 	c.k = keeper.New(at.Mono, renew, refresh)
@@ -340,6 +341,119 @@ func (f *clientFS) Remove(name string) error {
 	return f.do(fsopstest.Op{Name: "Remove", Path: name}, true, func() result {
 		return result{err: srv.Remove(name)}
 	}).err
+}
+
+func (f *clientFS) Mkdir(name string, perm fs.FileMode) error {
+	srv := f.c.s.server
+	return f.do(fsopstest.Op{Name: "Mkdir", Path: name}, true, func() result {
+		return result{err: srv.Mkdir(name, perm)}
+	}).err
+}
+
+func (f *clientFS) Rmdir(name string) error {
+	srv := f.c.s.server
+	return f.do(fsopstest.Op{Name: "Rmdir", Path: name}, true, func() result {
+		return result{err: srv.Rmdir(name)}
+	}).err
+}
+
+// OpenDir looks the directory up on the server and returns a handle bound
+// to it, as an NFS file handle is.
+func (f *clientFS) OpenDir(name string) (fsops.Dir, error) {
+	srv := f.c.s.server
+	var d fsops.Dir
+	r := f.do(fsopstest.Op{Name: "OpenDir", Path: name}, false, func() result {
+		var err error
+		d, err = srv.OpenDir(name)
+		return result{err: err}
+	})
+	if r.err != nil {
+		return nil, r.err
+	}
+	return &clientDir{f: f, d: d}, nil
+}
+
+// clientDir is a directory handle held by a client: every call goes
+// through the simulated network to the server's handle. Close is local:
+// NFS file handles outlive it, so a late duplicate still reaches the
+// directory.
+type clientDir struct {
+	f      *clientFS
+	d      fsops.Dir // the server's handle
+	closed bool
+}
+
+var _ fsops.Dir = (*clientDir)(nil)
+
+func (d *clientDir) op(name, entry string) fsopstest.Op {
+	return fsopstest.Op{Name: "Dir." + name, Path: path.Join(d.d.Path(), entry)}
+}
+
+func (d *clientDir) call(op fsopstest.Op, namespace bool, apply func() result) result {
+	if d.closed {
+		return result{err: &fs.PathError{Op: strings.ToLower(op.Name), Path: op.Path, Err: syscall.EBADF}}
+	}
+	return d.f.c.call(&req{op: op, apply: apply, namespace: namespace, peek: func() string {
+		if op.Name != "Dir.Remove" {
+			return ""
+		}
+		data, _, _ := d.d.ReadFile(path.Base(op.Path), 1<<12)
+		return string(data)
+	}})
+}
+
+func (d *clientDir) Path() string { return d.d.Path() }
+
+func (d *clientDir) Stat() (fsops.FileInfo, error) {
+	r := d.call(d.op("Stat", ""), false, func() result {
+		fi, err := d.d.Stat()
+		return result{fi: fi, err: err}
+	})
+	return r.fi, r.err
+}
+
+func (d *clientDir) CreateExcl(name string, data []byte, perm fs.FileMode) error {
+	return d.call(d.op("CreateExcl", name), true, func() result {
+		return result{err: d.d.CreateExcl(name, data, perm)}
+	}).err
+}
+
+func (d *clientDir) ReadFile(name string, limit int) ([]byte, fsops.FileInfo, error) {
+	r := d.call(d.op("ReadFile", name), false, func() result {
+		data, fi, err := d.d.ReadFile(name, limit)
+		return result{data: data, fi: fi, err: err}
+	})
+	return r.data, r.fi, r.err
+}
+
+func (d *clientDir) Chtimes(name string, atime, mtime time.Time) error {
+	return d.call(d.op("Chtimes", name), false, func() result {
+		return result{err: d.d.Chtimes(name, atime, mtime)}
+	}).err
+}
+
+func (d *clientDir) Remove(name string) error {
+	return d.call(d.op("Remove", name), true, func() result {
+		return result{err: d.d.Remove(name)}
+	}).err
+}
+
+func (d *clientDir) ReadDir() ([]string, error) {
+	var names []string
+	r := d.call(d.op("ReadDir", ""), false, func() result {
+		var err error
+		names, err = d.d.ReadDir()
+		return result{err: err}
+	})
+	return names, r.err
+}
+
+func (d *clientDir) Close() error {
+	if d.closed {
+		return &fs.PathError{Op: "close", Path: d.d.Path(), Err: syscall.EBADF}
+	}
+	d.closed = true
+	return nil
 }
 
 // proberBound is how long the prober may wait after faults stop (I4): the

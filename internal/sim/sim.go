@@ -69,15 +69,16 @@ func (v Violation) String() string {
 
 // Result is what one run did and found.
 type Result struct {
-	Seed          uint64
-	Acquisitions  int
-	Faults        int // faults injected
-	Breaks        int // stale locks broken
-	Overlaps      int // double holders caused by faults beyond the assumptions (not violations)
-	CleanupErrors int // failed cleanups reported to the caller (each may leave a file)
-	Violations    []Violation
-	Events        int
-	SimTime       time.Duration
+	Seed            uint64
+	Acquisitions    int
+	Faults          int // faults injected
+	Breaks          int // stale locks broken
+	Overlaps        int // double holders caused by faults beyond the assumptions (not violations)
+	CleanupErrors   int // failed cleanups reported to the caller (each may leave a file)
+	ReplayedCreates int // creates that ran a second time on the server (each may leave a file)
+	Violations      []Violation
+	Events          int
+	SimTime         time.Duration
 }
 
 // Run runs one simulation.
@@ -299,9 +300,9 @@ func (s *sim) finalChecks() {
 	for _, c := range s.clients {
 		crashes += c.crashes
 	}
-	if allowed := 2*crashes + s.res.CleanupErrors; len(names) > allowed {
-		s.violate("I5", "%d files left after everyone released (%d crashes and %d reported cleanup errors allow %d): %q",
-			len(names), crashes, s.res.CleanupErrors, allowed, names)
+	if allowed := 2*crashes + s.res.CleanupErrors + s.res.ReplayedCreates; len(names) > allowed {
+		s.violate("I5", "%d files left after everyone released (%d crashes, %d reported cleanup errors and %d replayed creates allow %d): %q",
+			len(names), crashes, s.res.CleanupErrors, s.res.ReplayedCreates, allowed, names)
 	}
 	for _, n := range names {
 		if n == path.Base(lockPath) {
@@ -431,7 +432,8 @@ type req struct {
 	op         fsopstest.Op
 	apply      func() result // runs the call on the server
 	res        result
-	namespace  bool // changes the namespace (may be replayed)
+	namespace  bool          // changes the namespace (may be replayed)
+	peek       func() string // for a removal through a handle: the content it would remove
 }
 
 type result struct {
@@ -512,7 +514,10 @@ func (s *sim) submit(c *client, r *req) {
 // namespace changes.
 func (s *sim) apply(c *client, r *req, replay bool) result {
 	var before string
-	if r.op.Name == "Remove" || r.op.Name == "Rename" {
+	switch {
+	case r.peek != nil:
+		before = r.peek()
+	case r.op.Name == "Remove" || r.op.Name == "Rename":
 		if data, _, err := s.server.ReadFile(r.op.Path, 1<<12); err == nil {
 			before = string(data)
 		}
@@ -520,15 +525,23 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 	res := r.apply()
 	if replay {
 		s.tracef(c, "replayed %s %s %s -> %v", r.op.Name, r.op.Path, r.op.Path2, res.err)
+		switch r.op.Name {
+		case "CreateExcl", "Dir.CreateExcl", "Mkdir", "Link":
+			if res.err == nil {
+				// A create that ran again after its creator had
+				// cleaned up: a litter file no one knows of (I5).
+				s.res.ReplayedCreates++
+			}
+		}
 	}
 	if res.err != nil {
 		return res
 	}
 	switch r.op.Name {
-	case "Remove":
+	case "Remove", "Dir.Remove":
 		if h := s.liveOther(before, c); h != nil {
 			what := "claim"
-			if r.op.Path == lockPath {
+			if r.op.Path == lockPath || r.op.Name == "Dir.Remove" || strings.HasPrefix(r.op.Path, lockPath+"/") {
 				what = "lock"
 			}
 			s.oops(h, "I2", "%s removed the %s of live holder %s (%s)", c.name(), what, h.name(), r.op.Path)
@@ -542,13 +555,22 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 	}
 	if (r.op.Name == "Link" || r.op.Name == "Rename") && r.op.Path2 == lockPath && s.pending != nil {
 		p := s.pending
-		data, _, _ := s.server.ReadFile(lockPath, 1<<12)
-		if string(data) != p.content && p.holder.holding {
+		if s.lockContent() != p.content && p.holder.holding {
 			s.oops(p.holder, "I2", "%s moved live holder %s's lock away and %s took the lock name", p.by.name(), p.holder.name(), c.name())
 		}
 		s.pending = nil
 	}
 	return res
+}
+
+// lockContent is what is at the lock path now: the lock file's content,
+// or the owner record of a lock directory.
+func (s *sim) lockContent() string {
+	data, _, err := s.server.ReadFile(lockPath, 1<<12)
+	if errors.Is(err, fsops.ErrNotRegular) {
+		data, _, _ = s.server.ReadFile(lockPath+"/owner", 1<<12)
+	}
+	return string(data)
 }
 
 // liveOther returns the live holder, other than c, whose lock content is
