@@ -704,13 +704,7 @@ func (l *fluflLock) removeClaim() error {
 // transient error, so that a passing EIO does not leave it behind. (A
 // replayed remove of a name only we use harms no one.)
 func (l *fluflLock) removeRetry(name string) error {
-	var err error
-	for range 4 {
-		if err = l.fs.Remove(name); err == nil || !Transient(err) {
-			return err
-		}
-	}
-	return err
+	return retry(func() error { return l.fs.Remove(name) })
 }
 
 // mutantLinkOutcome decides the outcome of a link the way the mutants that

@@ -256,7 +256,11 @@ func (l *strictLock) ambiguous(now Instant, rerr error, first bool) (Attempt, er
 		l.releaseOwn()
 		return Attempt{}, nil
 	}
-	if !l.stageExists() {
+	exists, err := l.stageExists()
+	if err != nil {
+		return Attempt{}, fmt.Errorf("algorithm: renaming staging directory to lock %s: %w (and checking the stage: %w)", l.path, rerr, err)
+	}
+	if !exists {
 		// Our stage is gone (collected, or it is the lock and someone
 		// already broke it): start again with a new one.
 		l.dropStage()
@@ -272,9 +276,15 @@ func (l *strictLock) ambiguous(now Instant, rerr error, first bool) (Attempt, er
 }
 
 // stageExists reports whether our stage is still at its name.
-func (l *strictLock) stageExists() bool {
+func (l *strictLock) stageExists() (bool, error) {
 	data, _, err := l.fs.ReadFile(l.stage+"/"+ownerName, maxRecordLen)
-	return err == nil && string(data) == string(l.rec)
+	switch {
+	case err == nil:
+		return string(data) == string(l.rec), nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	}
+	return false, err
 }
 
 // releaseOwn removes a generation of ours that we never used from the
@@ -291,7 +301,9 @@ func (l *strictLock) dropStage() {
 		return
 	}
 	_ = l.removeRetry(l.stageDir, ownerName)
-	_ = l.fs.Rmdir(l.stage) // fails harmlessly if it is not ours any more: a unique name
+	// By path, but a unique name: if the stage became the lock, no
+	// directory is at this name any more.
+	_ = retry(func() error { return l.fs.Rmdir(l.stage) })
 	_ = l.stageDir.Close()
 	l.stageDir, l.stage, l.gen, l.rec = nil, "", "", nil
 }
@@ -639,9 +651,16 @@ func (l *strictLock) Close(Instant) error {
 // removeRetry removes an entry of ours through d, trying again a few
 // times on a transient error.
 func (l *strictLock) removeRetry(d fsops.Dir, name string) error {
+	return retry(func() error { return d.Remove(name) })
+}
+
+// retry calls fn up to four times while it fails with a transient error,
+// so that a passing EIO does not leave a file of ours behind. Only for
+// calls whose replay is harmless.
+func retry(fn func() error) error {
 	var err error
 	for range 4 {
-		if err = d.Remove(name); err == nil || !Transient(err) {
+		if err = fn(); err == nil || !Transient(err) {
 			return err
 		}
 	}
@@ -663,4 +682,116 @@ func describeMode(m fs.FileMode) string {
 		return "device"
 	}
 	return "file of mode " + m.String()
+}
+
+// ErrUnsupportedFS is wrapped by SelfTest when the filesystem lacks a
+// semantic the protocol relies on.
+var ErrUnsupportedFS = errors.New("filesystem lacks a semantic the protocol relies on")
+
+// SelfTester is implemented by protocols that rely on filesystem semantics
+// beyond what every fsops.FS provides, and can check them. Package lease
+// runs SelfTest once per directory before the first acquisition there.
+type SelfTester interface {
+	SelfTest(fsys fsops.FS, dir string, cfg Config) error
+}
+
+// SelfTest checks, in a scratch directory it creates in dir and removes
+// again, the semantics Strict relies on: rename(2) of a directory onto a
+// non-empty one fails and changes nothing; rmdir(2) of a non-empty
+// directory fails; a directory onto an empty one replaces it; and a
+// directory handle stays bound to its directory, so that a call through it
+// cannot reach a new directory created at the old name. It returns an
+// error wrapping ErrUnsupportedFS if one fails, and other errors (no
+// permission, no space, EIO) as they come.
+func (strictProtocol) SelfTest(fsys fsops.FS, dir string, cfg Config) (err error) {
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	random := make([]byte, 8)
+	if _, err := io.ReadFull(cfg.Rand, random); err != nil {
+		return fmt.Errorf("algorithm: reading randomness: %w", err)
+	}
+	scratch := filepath.Join(dir, ".nfslease-selftest."+hex.EncodeToString(random))
+	a, b, c := scratch+"/a", scratch+"/b", scratch+"/c"
+	unsupported := func(what string, got error) error {
+		return fmt.Errorf("algorithm: the filesystem of %s cannot run the strict protocol: %s (got %v): %w; use algorithm.Flufl there",
+			dir, what, got, ErrUnsupportedFS)
+	}
+	if err := fsys.Mkdir(scratch, 0o700); err != nil {
+		return fmt.Errorf("algorithm: strict protocol self-test in %s: %w", dir, err)
+	}
+	defer func() {
+		// Clean up whatever the steps left, best effort, in any order.
+		for _, f := range []string{a + "/x", b + "/x", c + "/x", b + "/y"} {
+			_ = fsys.Remove(f)
+		}
+		for _, d := range []string{a, b, c, scratch} {
+			_ = fsys.Rmdir(d)
+		}
+		if _, lerr := fsys.Lstat(scratch); lerr == nil && err == nil {
+			err = fmt.Errorf("algorithm: strict protocol self-test could not remove %s", scratch)
+		}
+	}()
+	step := func(err error) error {
+		if err != nil {
+			return fmt.Errorf("algorithm: strict protocol self-test in %s: %w", dir, err)
+		}
+		return nil
+	}
+	for _, d := range []string{a, b} {
+		if err := step(fsys.Mkdir(d, 0o700)); err != nil {
+			return err
+		}
+	}
+	if err := step(fsys.CreateExcl(b+"/x", []byte("b"), 0o600)); err != nil {
+		return err
+	}
+	if err := fsys.Rename(a, b); err == nil {
+		return unsupported("rename of a directory onto a non-empty one succeeded", err)
+	}
+	if data, _, err := fsys.ReadFile(b+"/x", 16); err != nil || string(data) != "b" {
+		return unsupported("a failed rename of a directory changed its target", err)
+	}
+	if err := fsys.Rmdir(b); err == nil {
+		return unsupported("rmdir of a non-empty directory succeeded", err)
+	}
+	h, err := fsys.OpenDir(b)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return unsupported("directory handles are not supported on this platform", err)
+	}
+	if err := step(err); err != nil {
+		return err
+	}
+	defer h.Close()
+	if err := step(h.Remove("x")); err != nil {
+		return err
+	}
+	if err := step(fsys.Rmdir(b)); err != nil {
+		return err
+	}
+	if err := step(fsys.Mkdir(b, 0o700)); err != nil {
+		return err
+	}
+	if err := step(fsys.CreateExcl(b+"/y", []byte("new"), 0o600)); err != nil {
+		return err
+	}
+	if err := h.Remove("y"); err == nil {
+		return unsupported("a call through the handle of a removed directory reached the new directory at its name", nil)
+	}
+	if data, _, err := fsys.ReadFile(b+"/y", 16); err != nil || string(data) != "new" {
+		return unsupported("a call through the handle of a removed directory changed the new directory at its name", err)
+	}
+	if err := step(fsys.Mkdir(c, 0o700)); err != nil {
+		return err
+	}
+	if err := step(fsys.CreateExcl(a+"/x", []byte("a"), 0o600)); err != nil {
+		return err
+	}
+	if err := fsys.Rename(a, c); err != nil {
+		return unsupported("rename of a directory onto an empty one failed", err)
+	}
+	if data, _, err := fsys.ReadFile(c+"/x", 16); err != nil || string(data) != "a" {
+		return unsupported("rename of a directory onto an empty one did not move it", err)
+	}
+	return nil
 }

@@ -217,15 +217,22 @@ type osDir struct {
 	fd   int          // -1 after Close
 }
 
-// with runs fn with the descriptor, or fails with EBADF after Close.
+// with runs fn with the descriptor for a call on the entry name, or
+// fails with EINVAL for a name that is not a single element, or with EBADF
+// after Close.
 func (d *osDir) with(op, name string, fn func(fd int) error) error {
+	if !validEntry(name) {
+		return &fs.PathError{Op: op, Path: d.join(name), Err: unix.EINVAL}
+	}
+	return d.withFD(op, fn)
+}
+
+// withFD runs fn with the descriptor, or fails with EBADF after Close.
+func (d *osDir) withFD(op string, fn func(fd int) error) error {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	if d.fd < 0 {
-		return &fs.PathError{Op: op, Path: d.join(name), Err: unix.EBADF}
-	}
-	if name != "" && !validEntry(name) {
-		return &fs.PathError{Op: op, Path: d.join(name), Err: unix.EINVAL}
+		return &fs.PathError{Op: op, Path: d.path, Err: unix.EBADF}
 	}
 	return fn(d.fd)
 }
@@ -241,7 +248,7 @@ func (d *osDir) Path() string { return d.path }
 
 func (d *osDir) Stat() (FileInfo, error) {
 	var fi FileInfo
-	err := d.with("stat", "", func(fd int) error {
+	err := d.withFD("stat", func(fd int) error {
 		var st unix.Stat_t
 		if err := ignoringEINTR(func() error { return unix.Fstat(fd, &st) }); err != nil {
 			return &fs.PathError{Op: "stat", Path: d.path, Err: err}
@@ -274,7 +281,7 @@ func (d *osDir) Remove(name string) error {
 
 func (d *osDir) ReadDir() ([]string, error) {
 	var names []string
-	err := d.with("open", "", func(fd int) error {
+	err := d.withFD("open", func(fd int) error {
 		// A descriptor of its own: reading moves the offset.
 		nfd, err := ignoringEINTR2(func() (int, error) {
 			return unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)

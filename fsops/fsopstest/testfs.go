@@ -67,6 +67,11 @@ func suite() []fsGroup {
 		{"ReadFile", readFileTests()},
 		{"Chtimes", chtimesTests()},
 		{"Remove", removeTests()},
+		{"Mkdir", mkdirTests()},
+		{"Rmdir", rmdirTests()},
+		{"RenameDir", renameDirTests()},
+		{"OpenDir", openDirTests()},
+		{"Dir", dirTests()},
 	}
 }
 

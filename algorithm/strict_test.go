@@ -1,0 +1,452 @@
+package algorithm_test
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/fsops/fsopstest"
+)
+
+// strict makes a Strict lock through the faulty FS, or through fsys if
+// given.
+func (e *env) strict(host string, lifetime time.Duration, fsys ...fsops.FS) algorithm.Lock {
+	e.t.Helper()
+	var f fsops.FS = e.fs
+	if len(fsys) > 0 {
+		f = fsys[0]
+	}
+	lk, err := algorithm.Strict.New(f, path, algorithm.Config{Lifetime: lifetime, Hostname: host, Pid: 1})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return lk
+}
+
+// owner is the owner record at the lock path now.
+func (e *env) owner() string {
+	e.t.Helper()
+	data, _, err := e.mem.ReadFile(path+"/owner", 4096)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return string(data)
+}
+
+func TestStrictCycle(t *testing.T) {
+	e := newEnv(t)
+	a := e.strict("a", 15*time.Second)
+	e.mustAcquire(a)
+	if names := e.files(); !slices.Equal(names, []string{"a.lock"}) {
+		t.Fatalf("files while held = %q, want the lock directory only", names)
+	}
+	if rec := e.owner(); !strings.HasPrefix(rec, "nfslease-strict 1\n") || !strings.Contains(rec, "\nhost a\n") {
+		t.Errorf("owner record = %q", rec)
+	}
+	b := e.strict("b", 15*time.Second)
+	att, err := b.Acquire(e.now())
+	if err != nil || att.Acquired || att.Holder == nil || att.Holder.Host != "a" || att.Holder.Protocol != "strict" ||
+		att.Holder.Lifetime != 15*time.Second || att.StaleIn != 15*time.Second+algorithm.StaleMargin {
+		t.Fatalf("contender: %+v (holder %+v), %v", att, att.Holder, err)
+	}
+	if err := a.Refresh(e.now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Refresh(e.now()); !errors.Is(err, algorithm.ErrNotHeld) {
+		t.Errorf("Refresh after Release = %v, want ErrNotHeld", err)
+	}
+	e.mustAcquire(b)
+	if err := b.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(e.now()); err != nil {
+		t.Fatal(err)
+	}
+	if names := e.files(); len(names) != 0 {
+		t.Errorf("files after release = %q, want none", names)
+	}
+}
+
+func TestStrictRenameOutcomes(t *testing.T) {
+	tests := []struct {
+		name     string
+		fault    *fsopstest.Fault
+		acquired bool
+		wantErr  bool
+	}{
+		{"applied, reply lost as ENOENT", &fsopstest.Fault{Err: syscall.ENOENT, After: true}, true, false},
+		{"applied, reply lost as EIO", &fsopstest.Fault{Err: syscall.EIO, After: true}, true, false},
+		{"lost before the server", &fsopstest.Fault{Err: syscall.EIO}, false, true},
+		{"ENOENT before the server", &fsopstest.Fault{Err: syscall.ENOENT}, false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.inject = once("Rename", "", func(fsopstest.Op) *fsopstest.Fault { return tc.fault })
+			lk := e.strict("a", 15*time.Second)
+			att, err := lk.Acquire(e.now())
+			if att.Acquired != tc.acquired || (err != nil) != tc.wantErr {
+				t.Fatalf("Acquire = %+v, %v; want acquired=%v, error=%v", att, err, tc.acquired, tc.wantErr)
+			}
+			if !att.Acquired {
+				e.mustAcquire(lk)
+			}
+			if err := lk.Release(); err != nil {
+				t.Fatal(err)
+			}
+			lk.Close(e.now())
+			if names := e.files(); len(names) != 0 {
+				t.Errorf("files left = %q", names)
+			}
+		})
+	}
+}
+
+func TestStrictLateRenameGivesUpOwnGeneration(t *testing.T) {
+	// Our stage became the lock by an earlier rename that we saw fail
+	// (replayed later by the server): a deadline counted from now could
+	// be too late, so the generation is given up, never used.
+	e := newEnv(t)
+	h := e.strict("h", 15*time.Second, e.mem)
+	e.mustAcquire(h)
+	w := e.strict("w", 15*time.Second)
+	if att, err := w.Acquire(e.now()); err != nil || att.Acquired {
+		t.Fatalf("first attempt: %+v, %v", att, err)
+	}
+	e.clk.Advance(5 * time.Second)
+	e.inject = once("Rename", "", func(fsopstest.Op) *fsopstest.Fault {
+		if err := h.Release(); err != nil {
+			t.Fatal(err)
+		}
+		return &fsopstest.Fault{Err: syscall.ENOENT, After: true}
+	})
+	if att, err := w.Acquire(e.now()); err != nil || att.Acquired {
+		t.Fatalf("attempt after a late rename: %+v, %v; want not acquired", att, err)
+	}
+	if names := e.files(); len(names) != 0 {
+		t.Fatalf("files = %q, want none: the late generation must be given up", names)
+	}
+	e.mustAcquire(w)
+}
+
+func TestStrictStaleBreak(t *testing.T) {
+	e := newEnv(t)
+	h := e.strict("h", 3*time.Second, e.mem)
+	e.mustAcquire(h)
+	w := e.strict("w", 3*time.Second)
+	if att, _ := w.Acquire(e.now()); att.StaleIn != 3*time.Second+algorithm.StaleMargin {
+		t.Fatalf("first look: %+v", att)
+	}
+	e.clk.Advance(100 * time.Millisecond)
+	if att, _ := w.Acquire(e.now()); att.StaleIn != 3*time.Second+algorithm.StaleMargin {
+		t.Fatalf("second look (the watch starts): %+v", att)
+	}
+	e.clk.Advance(3*time.Second + algorithm.StaleMargin - time.Millisecond)
+	if att, _ := w.Acquire(e.now()); att.Acquired || att.Broke || att.StaleIn != time.Millisecond {
+		t.Fatalf("1ms early: %+v", att)
+	}
+	e.clk.Advance(time.Millisecond)
+	e.mustBreak(w)
+	if err := h.Refresh(e.now()); !errors.Is(err, algorithm.ErrNotHeld) {
+		t.Errorf("broken holder's Refresh = %v, want ErrNotHeld", err)
+	}
+	if err := h.Release(); !errors.Is(err, algorithm.ErrNotHeld) {
+		t.Errorf("broken holder's Release = %v, want ErrNotHeld", err)
+	}
+	if !strings.Contains(e.owner(), "\nhost w\n") {
+		t.Errorf("owner = %q, want w's", e.owner())
+	}
+}
+
+func TestStrictRefreshRestartsWatch(t *testing.T) {
+	e := newEnv(t)
+	h := e.strict("h", 3*time.Second, e.mem)
+	e.mustAcquire(h)
+	w := e.strict("w", 3*time.Second)
+	for range 20 {
+		if att, err := w.Acquire(e.now()); err != nil || att.Acquired || att.Broke {
+			t.Fatalf("waiter took a live lock: %+v, %v", att, err)
+		}
+		e.clk.Advance(2 * time.Second)
+		if err := h.Refresh(e.now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestStrictBreakNeverReachesANewerGeneration(t *testing.T) {
+	// w judges h's generation stale. Before its removal lands, h's
+	// generation is gone and n holds a new one: w's calls, through the
+	// handle on h's generation and rmdir by path, must leave n's alone.
+	e := newEnv(t)
+	h := e.strict("h", 3*time.Second, e.mem)
+	e.mustAcquire(h)
+	w := e.strict("w", 3*time.Second)
+	w.Acquire(e.now())
+	e.clk.Advance(time.Millisecond)
+	w.Acquire(e.now())
+	e.clk.Advance(3*time.Second + algorithm.StaleMargin)
+	n := e.strict("n", 3*time.Second, e.mem)
+	e.inject = once("Dir.Remove", "", func(fsopstest.Op) *fsopstest.Fault {
+		if err := h.Release(); err != nil {
+			t.Fatal(err)
+		}
+		e.mustAcquire(n)
+		return nil
+	})
+	att, err := w.Acquire(e.now())
+	if err != nil || att.Acquired {
+		t.Fatalf("breaker: %+v, %v", att, err)
+	}
+	if err := n.Refresh(e.now()); err != nil {
+		t.Fatalf("the newer holder lost its lock to a break of the older one: %v", err)
+	}
+	if !strings.Contains(e.owner(), "\nhost n\n") {
+		t.Errorf("owner = %q, want n's", e.owner())
+	}
+}
+
+func TestStrictNeverRemovesWhatIsNotOurs(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(e *env)
+		check func(e *env)
+	}{
+		{"a flufl.lock file", func(e *env) {
+			e.mem.WriteFile(path, []byte(path+"|h|1|x"), 0o644)
+		}, func(e *env) {
+			if data, _, _ := e.mem.ReadFile(path, 100); string(data) != path+"|h|1|x" {
+				e.t.Errorf("lock file now holds %q", data)
+			}
+		}},
+		{"a directory with a user's file", func(e *env) {
+			e.mem.MkdirAll(path, 0o755)
+			e.mem.WriteFile(path+"/data", []byte("mine"), 0o644)
+		}, func(e *env) {
+			if data, _, _ := e.mem.ReadFile(path+"/data", 100); string(data) != "mine" {
+				e.t.Errorf("user file now holds %q", data)
+			}
+		}},
+		{"a directory with a foreign owner file", func(e *env) {
+			e.mem.MkdirAll(path, 0o755)
+			e.mem.WriteFile(path+"/owner", []byte("not a record"), 0o644)
+		}, func(e *env) {
+			if data, _, _ := e.mem.ReadFile(path+"/owner", 100); string(data) != "not a record" {
+				e.t.Errorf("owner now holds %q", data)
+			}
+		}},
+		{"a symlink to a directory", func(e *env) {
+			e.mem.MkdirAll("/elsewhere", 0o755)
+			e.mem.WriteFile("/elsewhere/owner", []byte("x"), 0o644)
+			e.mem.Symlink("/elsewhere", path)
+		}, func(e *env) {
+			if !e.mem.Exists("/elsewhere/owner") {
+				e.t.Error("the symlink's target lost its file")
+			}
+		}},
+		{"a FIFO", func(e *env) { e.mem.Mkfifo(path) }, func(e *env) {
+			if !e.mem.Exists(path) {
+				e.t.Error("the FIFO was removed")
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			tc.setup(e)
+			lk := e.strict("a", time.Second)
+			for range 5 {
+				_, err := lk.Acquire(e.now())
+				if !errors.Is(err, algorithm.ErrNotLock) {
+					t.Fatalf("Acquire = %v, want ErrNotLock", err)
+				}
+				if !strings.Contains(err.Error(), path) {
+					t.Errorf("error %q does not name the path", err)
+				}
+				e.clk.Advance(time.Hour)
+			}
+			lk.Close(e.now())
+			tc.check(e)
+			for _, n := range e.files() {
+				if strings.Contains(n, "stage") {
+					t.Errorf("stage left: %s", n)
+				}
+			}
+		})
+	}
+}
+
+func TestStrictAbandonedGenerationIsReplaced(t *testing.T) {
+	// A releaser or breaker that stopped between removing the record and
+	// the directory leaves an empty directory: rename replaces it.
+	e := newEnv(t)
+	e.mem.MkdirAll(path, 0o755)
+	lk := e.strict("a", time.Second)
+	e.mustAcquire(lk)
+}
+
+func TestStrictAbandonedGenerationWithLitter(t *testing.T) {
+	e := newEnv(t)
+	e.mem.MkdirAll(path, 0o755)
+	e.mem.WriteFile(path+"/.nfs000000000001", nil, 0o644)
+	lk := e.strict("a", time.Second)
+	for range 3 {
+		if att, err := lk.Acquire(e.now()); err != nil {
+			t.Fatal(err)
+		} else if att.Acquired {
+			return
+		}
+	}
+	t.Fatal("not acquired after three attempts")
+}
+
+func TestStrictCollectsStaleStages(t *testing.T) {
+	e := newEnv(t)
+	old := e.strict("old", time.Second, e.mem)
+	e.mustAcquire(old)
+	// Stages of crashed waiters: ten, each with a record untouched for
+	// long, and one fresh.
+	for i := range 10 {
+		gen := fmt.Sprintf("%032x", i+1)
+		d := dir + "/.a.lock.stage." + gen
+		e.mem.MkdirAll(d, 0o755)
+		rec := "nfslease-strict 1\ngen " + gen + "\nhost x\npid 1\nlifetime_ms 1000\n"
+		e.mem.WriteFile(d+"/owner", []byte(rec), 0o644)
+	}
+	e.clk.Advance(time.Hour)
+	private := func() int {
+		n := 0
+		for _, name := range e.files() {
+			if strings.Contains(name, ".stage.") || strings.Contains(name, ".gc.") {
+				n++
+			}
+		}
+		return n
+	}
+	// A waiter collects at most 8 at a time, never its own stage.
+	w1 := e.strict("w1", time.Second, e.mem)
+	if att, err := w1.Acquire(e.now()); err != nil || att.Acquired {
+		t.Fatal(att, err)
+	}
+	if got, want := private(), 10-8+1; got != want {
+		t.Errorf("%d private directories left, want %d: %q", got, want, e.files())
+	}
+	// The next waiter collects the rest, but not w1's fresh stage.
+	w2 := e.strict("w2", time.Second)
+	if att, err := w2.Acquire(e.now()); err != nil || att.Acquired {
+		t.Fatal(att, err)
+	}
+	if got, want := private(), 2; got != want {
+		t.Errorf("%d private directories left, want %d (the waiters' own): %q", got, want, e.files())
+	}
+	if err := old.Refresh(e.now()); err != nil {
+		t.Errorf("the holder lost its lock to a collection: %v", err)
+	}
+}
+
+func TestStrictCloseLeavesNothing(t *testing.T) {
+	e := newEnv(t)
+	h := e.strict("h", time.Second, e.mem)
+	e.mustAcquire(h)
+	w := e.strict("w", time.Second)
+	w.Acquire(e.now())
+	if err := w.Close(e.now()); err != nil {
+		t.Fatal(err)
+	}
+	if names := e.files(); !slices.Equal(names, []string{"a.lock"}) {
+		t.Errorf("files = %q, want the holder's lock only", names)
+	}
+}
+
+func TestStrictNewRejectsLongNames(t *testing.T) {
+	e := newEnv(t)
+	long := dir + "/" + strings.Repeat("x", 250)
+	_, err := algorithm.Strict.New(e.fs, long, algorithm.Config{Lifetime: time.Second})
+	if !errors.Is(err, syscall.ENAMETOOLONG) {
+		t.Errorf("New = %v, want ENAMETOOLONG", err)
+	}
+}
+
+func TestStrictSelfTest(t *testing.T) {
+	st := algorithm.Strict.(algorithm.SelfTester)
+	t.Run("Mem", func(t *testing.T) {
+		e := newEnv(t)
+		if err := st.SelfTest(e.fs, dir, algorithm.Config{}); err != nil {
+			t.Fatal(err)
+		}
+		if names := e.files(); len(names) != 0 {
+			t.Errorf("self-test left %q", names)
+		}
+	})
+	t.Run("OS", func(t *testing.T) {
+		d := t.TempDir()
+		if err := st.SelfTest(fsops.OS(), d, algorithm.Config{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	broken := []struct {
+		name string
+		fs   func(*fsopstest.Mem) fsops.FS
+	}{
+		{"rmdir removes non-empty directories", func(m *fsopstest.Mem) fsops.FS { return rmdirAll{m} }},
+		{"handles follow the name", func(m *fsopstest.Mem) fsops.FS { return nameBound{m} }},
+	}
+	for _, tc := range broken {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			err := st.SelfTest(tc.fs(e.mem), dir, algorithm.Config{})
+			if !errors.Is(err, algorithm.ErrUnsupportedFS) || !strings.Contains(err.Error(), dir) {
+				t.Fatalf("SelfTest = %v, want ErrUnsupportedFS naming %s", err, dir)
+			}
+		})
+	}
+}
+
+// rmdirAll is a filesystem whose rmdir removes a directory with entries.
+type rmdirAll struct{ *fsopstest.Mem }
+
+func (f rmdirAll) Rmdir(name string) error {
+	names, _ := f.ReadDir(name)
+	for _, n := range names {
+		f.Remove(name + "/" + n)
+	}
+	return f.Mem.Rmdir(name)
+}
+
+// nameBound is a filesystem whose directory handles act by path.
+type nameBound struct{ *fsopstest.Mem }
+
+func (f nameBound) OpenDir(name string) (fsops.Dir, error) {
+	if _, err := f.Mem.OpenDir(name); err != nil {
+		return nil, err
+	}
+	return pathDir{f.Mem, name}, nil
+}
+
+type pathDir struct {
+	m    *fsopstest.Mem
+	path string
+}
+
+func (d pathDir) Path() string                  { return d.path }
+func (d pathDir) Stat() (fsops.FileInfo, error) { return d.m.Lstat(d.path) }
+func (d pathDir) CreateExcl(n string, b []byte, p fs.FileMode) error {
+	return d.m.CreateExcl(d.path+"/"+n, b, p)
+}
+func (d pathDir) ReadFile(n string, l int) ([]byte, fsops.FileInfo, error) {
+	return d.m.ReadFile(d.path+"/"+n, l)
+}
+func (d pathDir) Chtimes(n string, a, m time.Time) error { return d.m.Chtimes(d.path+"/"+n, a, m) }
+func (d pathDir) Remove(n string) error                  { return d.m.Remove(d.path + "/" + n) }
+func (d pathDir) ReadDir() ([]string, error)             { return d.m.ReadDir(d.path) }
+func (d pathDir) Close() error                           { return nil }
