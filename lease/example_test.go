@@ -80,7 +80,7 @@ func ExampleLostError() {
 		fmt.Println(err)
 		return
 	}
-	os.Remove(path) // someone else removes our lock
+	os.RemoveAll(path) // someone else removes our lock
 	<-held.Done()
 
 	var le *lease.LostError

@@ -104,6 +104,9 @@ lock.unlock()
 print("unlocked", flush=True)
 `
 
+// flufl selects the protocol Python's flufl.lock shares.
+var flufl = lease.WithProtocol(algorithm.Flufl)
+
 func TestInteropPythonHolds(t *testing.T) {
 	needFlufl(t)
 	dir := t.TempDir()
@@ -115,7 +118,7 @@ func TestInteropPythonHolds(t *testing.T) {
 	}
 	pid, _ := strconv.Atoi(f[1])
 
-	_, _, err := lease.TryAcquire(t.Context(), path)
+	_, _, err := lease.TryAcquire(t.Context(), path, flufl)
 	var he *lease.HeldError
 	if !errors.Is(err, lease.ErrHeld) || !errors.As(err, &he) {
 		t.Fatalf("TryAcquire while Python holds = %v, want ErrHeld", err)
@@ -127,7 +130,7 @@ func TestInteropPythonHolds(t *testing.T) {
 
 	// Once Python unlocks, a waiting Acquire gets it.
 	go func() { time.Sleep(300 * time.Millisecond); p.stdin.Close() }()
-	_, release, err := lease.Acquire(t.Context(), path)
+	_, release, err := lease.Acquire(t.Context(), path, flufl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +162,7 @@ func TestInteropGoHolds(t *testing.T) {
 	needFlufl(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.lock")
-	_, release, err := lease.Acquire(t.Context(), path)
+	_, release, err := lease.Acquire(t.Context(), path, flufl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +204,7 @@ func TestInteropGoBreaksStalePython(t *testing.T) {
 	start := time.Now()
 	// Python records no lifetime, so only its expiry (mtime) can show the
 	// lock stale: with a 1s skew allowance, about 2s after it was taken.
-	_, release, err := lease.Acquire(t.Context(), path, lease.WithSkewAllowance(time.Second))
+	_, release, err := lease.Acquire(t.Context(), path, flufl, lease.WithSkewAllowance(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

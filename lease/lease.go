@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
+	"reflect"
 	"sync"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/clock"
+	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/internal/keeper"
 )
 
@@ -69,6 +72,9 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 	}
 	lk, err := cfg.protocol.New(cfg.fs, path, cfg.algorithm())
 	if err != nil {
+		return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
+	}
+	if err := selfTest(cfg, filepath.Dir(lk.Path())); err != nil {
 		return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
 	}
 	clk := cfg.clock
@@ -145,6 +151,40 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 			return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
 		}
 	}
+}
+
+// selfTested holds the (filesystem, directory, protocol) triples whose
+// self-test passed in this process.
+var selfTested sync.Map
+
+type selfTestKey struct {
+	fs       fsops.FS
+	dir      string
+	protocol algorithm.Protocol
+}
+
+// selfTest runs the protocol's self-test on dir once per process, if the
+// protocol has one. Only a pass is remembered: a failure may be transient.
+func selfTest(cfg *config, dir string) error {
+	st, ok := cfg.protocol.(algorithm.SelfTester)
+	if !ok {
+		return nil
+	}
+	key := selfTestKey{cfg.fs, dir, cfg.protocol}
+	// A filesystem value that cannot be a map key is tested every time.
+	cacheable := reflect.TypeOf(cfg.fs).Comparable() && reflect.TypeOf(cfg.protocol).Comparable()
+	if cacheable {
+		if _, ok := selfTested.Load(key); ok {
+			return nil
+		}
+	}
+	if err := st.SelfTest(cfg.fs, dir, cfg.algorithm()); err != nil {
+		return err
+	}
+	if cacheable {
+		selfTested.Store(key, true)
+	}
+	return nil
 }
 
 // sleep waits for d or until ctx is done, and returns ctx.Err() then.

@@ -31,13 +31,17 @@ type world struct {
 	clk *clock.Fake
 	mem *fsopstest.Mem
 	fs  fsops.FS // what leases use: mem, or mem wrapped in faults
+	// proto is the protocol of the world's leases. The tests in this file
+	// look at files and calls of the Flufl format; strict_test.go has
+	// those of the Strict format.
+	proto algorithm.Protocol
 
 	faults atomic.Pointer[func(fsopstest.Op) *fsopstest.Fault]
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{t: t, clk: clock.NewFake(epoch)}
+	w := &world{t: t, clk: clock.NewFake(epoch), proto: algorithm.Flufl}
 	w.mem = fsopstest.NewMem(w.clk)
 	if err := w.mem.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -61,7 +65,7 @@ func (w *world) inject(f func(fsopstest.Op) *fsopstest.Fault) {
 }
 
 func (w *world) opts(extra ...lease.Option) []lease.Option {
-	return append([]lease.Option{lease.WithFS(w.fs), lease.WithClock(w.clk), lease.WithIdentity("test", 1)}, extra...)
+	return append([]lease.Option{lease.WithFS(w.fs), lease.WithClock(w.clk), lease.WithIdentity("test", 1), lease.WithProtocol(w.proto)}, extra...)
 }
 
 // advance moves the fake clock forward by d in small steps, letting every

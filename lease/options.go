@@ -94,7 +94,13 @@ func WithClock(cl clock.Clock) Option {
 	return optionFunc(func(c *config) { c.clock = cl })
 }
 
-// WithProtocol sets the lock protocol (default algorithm.Flufl).
+// WithProtocol sets the lock protocol. The default is algorithm.Strict,
+// the generation-directory protocol, which the simulator found safe under
+// every fault profile (docs/simulation.md). Use algorithm.Flufl where Go
+// and Python flufl.lock processes share locks; its limits are in
+// docs/protocol.md. Processes using different protocols on one path
+// exclude each other but report ErrNotLock-wrapped errors instead of
+// waiting.
 func WithProtocol(p algorithm.Protocol) Option {
 	return optionFunc(func(c *config) { c.protocol = p })
 }
@@ -194,7 +200,7 @@ func newConfig(opts []Option) (*config, error) {
 		c.clock = clock.Real()
 	}
 	if c.protocol == nil {
-		c.protocol = algorithm.Flufl
+		c.protocol = algorithm.Strict
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
