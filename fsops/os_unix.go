@@ -97,6 +97,19 @@ func (osFS) ReadFile(name string, limit int) ([]byte, FileInfo, error) {
 		return unix.Open(name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	})
 	if err != nil {
+		if err == unix.ENXIO || err == unix.ENODEV {
+			// open(2) of a socket, or of a device with no driver behind
+			// it, fails with ENXIO (ENODEV on some systems) before there
+			// is a descriptor to fstat. It is not a regular file all the
+			// same, and callers must be able to tell that from a
+			// failure of the filesystem.
+			var st unix.Stat_t
+			if ignoringEINTR(func() error { return unix.Lstat(name, &st) }) == nil {
+				if fi := fileInfo(&st); !fi.IsRegular() {
+					return nil, fi, &fs.PathError{Op: "read", Path: name, Err: ErrNotRegular}
+				}
+			}
+		}
 		return nil, FileInfo{}, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
 	// Closing a descriptor opened for reading cannot lose data, so its
