@@ -30,6 +30,9 @@ const (
 	countEnv  = "NFSLEASE_TEST_COUNT"  // acquisitions to make (contend)
 )
 
+// extraHelpers are helper roles defined by platform-specific test files.
+var extraHelpers = map[string]func(path string) error{}
+
 // runHelper runs the helper role named in the environment, if any, and
 // reports whether it did.
 func runHelper() bool {
@@ -46,7 +49,11 @@ func runHelper() bool {
 		n, _ := strconv.Atoi(os.Getenv(countEnv))
 		err = helperContend(path, n)
 	default:
-		err = fmt.Errorf("unknown helper role %q", role)
+		if h, ok := extraHelpers[role]; ok {
+			err = h(path)
+		} else {
+			err = fmt.Errorf("unknown helper role %q", role)
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "helper:", err)
