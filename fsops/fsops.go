@@ -54,6 +54,12 @@ type FS interface {
 	// Remove removes the directory entry name, like unlink(2). It never
 	// removes a directory.
 	Remove(name string) error
+
+	// ReadDir returns the names of the entries of the directory dir,
+	// sorted, without "." and "..". Symbolic links in dir, including its
+	// last component, are followed as in any path resolution. Package
+	// algorithm uses it only to find leftover claim files of its own.
+	ReadDir(dir string) ([]string, error)
 }
 
 // FileInfo is what the protocols need to know about a file. It is a plain

@@ -13,7 +13,7 @@ import (
 // Op describes one call made through a Faulty.
 type Op struct {
 	// Name is the fsops.FS method: "CreateExcl", "Link", "Rename",
-	// "Lstat", "ReadFile", "Chtimes" or "Remove".
+	// "Lstat", "ReadFile", "Chtimes", "Remove" or "ReadDir".
 	Name string
 	// Path is the name the call acts on; for Link and Rename, oldname.
 	Path string
@@ -108,6 +108,19 @@ func (f *Faulty) Remove(name string) error {
 	return f.do(Op{Name: "Remove", Path: name}, func() error {
 		return f.FS.Remove(name)
 	})
+}
+
+// ReadDir implements fsops.FS. A fault makes it return no names.
+func (f *Faulty) ReadDir(dir string) ([]string, error) {
+	op := Op{Name: "ReadDir", Path: dir}
+	flt := f.inject(op)
+	if flt == nil {
+		return f.FS.ReadDir(dir)
+	}
+	if flt.After {
+		_, _ = f.FS.ReadDir(dir)
+	}
+	return nil, flt.error(op)
 }
 
 // inject asks Inject about op.
