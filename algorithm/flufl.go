@@ -131,6 +131,7 @@ type fluflLock struct {
 
 	created    bool           // our claim file exists, as far as we know
 	unsure     bool           // a create of our claim failed ambiguously: it may exist
+	swept      bool           // sweep has run (see sweep.go)
 	claimInfo  fsops.FileInfo // the claim's attributes just after creation
 	lastTouch  *Instant       // start of our last touch of the claim, if any
 	held       bool           // we hold the lock
@@ -176,6 +177,11 @@ func (l *fluflLock) Acquire(now Instant) (Attempt, error) {
 		if err := l.createClaim(); err != nil {
 			return Attempt{}, err
 		}
+	}
+	if !l.swept {
+		// Once per Lock: remove claim files crashed processes left.
+		l.swept = true
+		l.sweep(now)
 	}
 	att, err := l.tryLink(now)
 	if err != nil || att.Acquired || att.Holder == nil {

@@ -9,11 +9,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,6 +32,16 @@ import (
 func init() {
 	extraHelpers["try"] = helperTry
 	extraHelpers["fds"] = helperFds
+	extraHelpers["wait"] = helperWait
+}
+
+// helperWait waits for the lock (lifetime 1 s) until it is killed.
+func helperWait(path string) error {
+	_, _, err := lease.Acquire(context.Background(), path, lease.WithLifetime(time.Second))
+	if err != nil {
+		return err
+	}
+	select {}
 }
 
 const modeEnv = "NFSLEASE_TEST_MODE" // "try" or "acquire" for helperTry
@@ -480,5 +493,61 @@ func TestChildInheritsNoDescriptor(t *testing.T) {
 	wg.Wait()
 	if seen == 0 {
 		t.Fatal("children listed no descriptors at all")
+	}
+}
+
+// TestCrashLeftoversBounded kills 20 waiting processes with SIGKILL, each
+// leaving its claim file, and checks that later acquisitions remove them
+// (at most 8 each, once they are old enough), so that crashes do not fill
+// the lock directory.
+func TestCrashLeftoversBounded(t *testing.T) {
+	_, locks, _ := hostileDirs(t)
+	lock := filepath.Join(locks, "a.lock")
+	opts := []lease.Option{lease.WithLifetime(time.Second)}
+	_, release, err := lease.Acquire(hctx(t), lock, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const crashes = 20
+	for range crashes {
+		cmd := helperCmd(t, "wait", lock)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		mark := "|" + strconv.Itoa(cmd.Process.Pid) + "|"
+		deadline := time.Now().Add(10 * time.Second)
+		for !slices.ContainsFunc(dirNames(t, locks), func(n string) bool { return strings.Contains(n, mark) }) {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("helper %d made no claim", cmd.Process.Pid)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+	}
+	if n := len(dirNames(t, locks)); n != crashes+2 {
+		t.Fatalf("%d files after %d crashes, want the lock, our claim and %d leftovers", n, crashes, crashes)
+	}
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	// A dead process's claim is a leftover once untouched for its
+	// lifetime plus the stale margin.
+	time.Sleep(time.Second + algorithm.StaleMargin + 300*time.Millisecond)
+	var counts []int
+	for range 4 {
+		_, release, err := lease.Acquire(hctx(t), lock, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := release(); err != nil {
+			t.Fatal(err)
+		}
+		counts = append(counts, len(dirNames(t, locks)))
+	}
+	if fmt.Sprint(counts) != "[12 4 0 0]" {
+		t.Errorf("leftovers after each acquisition = %v, want [12 4 0 0]", counts)
 	}
 }

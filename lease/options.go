@@ -220,5 +220,6 @@ func (c *config) algorithm() algorithm.Config {
 		Hostname:      c.hostname,
 		Pid:           c.pid,
 		Perm:          c.perm,
+		PidAlive:      pidAlive,
 	}
 }
