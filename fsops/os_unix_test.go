@@ -71,7 +71,12 @@ func TestReadFileSpecial(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := []string{sock}
-	if os.Geteuid() == 0 {
+	if os.Geteuid() != 0 {
+		if os.Getenv("NFSLEASE_REQUIRE_ROOT") != "" {
+			t.Fatal("NFSLEASE_REQUIRE_ROOT is set but the test does not run as root: cannot make device files")
+		}
+		t.Log("not root: device files not checked")
+	} else {
 		// Major 0 is reserved for unnamed devices: no driver opens it.
 		dev := filepath.Join(dir, "nodriver")
 		if err := unix.Mknod(dev, unix.S_IFCHR|0o600, int(unix.Mkdev(0, 0))); err != nil {
