@@ -34,7 +34,9 @@
 //     is the very version that was judged stale; otherwise it puts it back.
 //   - Nothing is removed unless it is ours, or the stale lock judged, or the
 //     claim file of that stale lock, named by it, in the lock's directory,
-//     of this very lock, and holding the same claim. Lock files are read
+//     of this very lock, and holding the same claim, or a claim file of
+//     this lock that a crashed process of this package on this host left,
+//     untouched for long (at most 8 per acquisition; see Config.PidAlive). Lock files are read
 //     with a bound of 4 KiB, without following symbolic links and without
 //     blocking on FIFOs.
 //

@@ -59,6 +59,12 @@ func (p fluflProtocol) New(fsys fsops.FS, path string, cfg Config) (Lock, error)
 		return nil, fmt.Errorf("algorithm: lock path %q: %w", path, err)
 	}
 	dir, base := filepath.Split(abs)
+	// filepath.Abs cleans lexically: "x/." would become the lock "x" in
+	// the parent directory. A path whose last element is "." or ".."
+	// names a directory.
+	if last := path[strings.LastIndexByte(path, filepath.Separator)+1:]; last == "." || last == ".." {
+		base = ""
+	}
 	if base == "" || base == "." || base == ".." || strings.HasSuffix(path, string(filepath.Separator)) {
 		return nil, fmt.Errorf("algorithm: lock path %q names a directory, not a file: %w", path, ErrBadPath)
 	}
@@ -124,6 +130,8 @@ type fluflLock struct {
 	breakObs  observation
 
 	created    bool           // our claim file exists, as far as we know
+	unsure     bool           // a create of our claim failed ambiguously: it may exist
+	swept      bool           // sweep has run (see sweep.go)
 	claimInfo  fsops.FileInfo // the claim's attributes just after creation
 	lastTouch  *Instant       // start of our last touch of the claim, if any
 	held       bool           // we hold the lock
@@ -191,6 +199,11 @@ func (l *fluflLock) Acquire(now Instant) (Attempt, error) {
 			return Attempt{}, err
 		}
 	}
+	if !l.swept {
+		// Once per Lock: remove claim files crashed processes left.
+		l.swept = true
+		l.sweep(now)
+	}
 	att, err := l.tryLink(now)
 	if err != nil || att.Acquired || att.Holder == nil {
 		return att, err
@@ -223,6 +236,11 @@ func (l *fluflLock) createClaim() error {
 		}
 	}
 	if err != nil {
+		if Transient(err) {
+			// The create may have been applied and its reply lost: our
+			// claim may exist. Close removes it if it holds our claim.
+			l.unsure = true
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("algorithm: creating claim for lock %s: the directory %s does not exist: %w", l.path, l.dir, err)
 		}
@@ -234,7 +252,7 @@ func (l *fluflLock) createClaim() error {
 		l.created = true
 		return fmt.Errorf("algorithm: claim for lock %s: %w", l.path, err)
 	}
-	l.created, l.claimInfo = true, fi
+	l.created, l.claimInfo, l.unsure = true, fi, false
 	return nil
 }
 
@@ -285,6 +303,12 @@ func (l *fluflLock) tryLink(now Instant) (Attempt, error) {
 	switch {
 	case err == nil:
 	case errors.Is(err, fs.ErrNotExist):
+		if Transient(lerr) {
+			// The link failed (a lost request) and there is no lock:
+			// report the link's error, so that the caller retries it
+			// as transient rather than take the lock for "held".
+			return Attempt{}, fmt.Errorf("algorithm: linking claim to lock %s: %w", l.path, lerr)
+		}
 		if errors.Is(lerr, syscall.EPERM) {
 			// EPERM and no lock: either sshfs lost a race with a
 			// release, or a real permission problem. Give up after a
@@ -668,7 +692,7 @@ func (l *fluflLock) removeLockIfOurs() (bool, error) {
 // Close implements Lock.Close.
 func (l *fluflLock) Close(now Instant) error {
 	if !l.created {
-		return nil
+		return l.removeUnsureClaim()
 	}
 	if l.mut(mReleaseUnchecked) {
 		_ = l.fs.Remove(l.path)
@@ -697,6 +721,28 @@ func (l *fluflLock) removeClaim() error {
 		return fmt.Errorf("algorithm: removing claim of lock %s: %w", l.path, err)
 	}
 	l.created = false
+	return nil
+}
+
+// removeUnsureClaim removes our claim file after a create that failed
+// ambiguously, if it exists and holds our claim. Its name carries 64
+// random bits and our content, so such a file is ours; anything else
+// there is left alone.
+func (l *fluflLock) removeUnsureClaim() error {
+	if !l.unsure {
+		return nil
+	}
+	data, _, err := l.fs.ReadFile(l.claim, maxClaimLen)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("algorithm: checking claim of lock %s: %w", l.path, err)
+	case string(data) == l.claim:
+		if err := l.removeRetry(l.claim); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("algorithm: removing claim of lock %s: %w", l.path, err)
+		}
+	}
+	l.unsure = false
 	return nil
 }
 

@@ -51,6 +51,12 @@ type Config struct {
 	// Rand is the source of the random part of claim names. Default
 	// crypto/rand. A deterministic simulator sets its own.
 	Rand io.Reader
+
+	// PidAlive reports whether a process with this pid runs on this
+	// host. It lets an acquisition remove the claim files of crashed
+	// processes of this host sooner (see Flufl); nil means unknown, and
+	// such files are still removed, later. It must not block.
+	PidAlive func(pid int) bool
 }
 
 // DefaultSkewAllowance is the default Config.SkewAllowance: flufl.lock's

@@ -2,10 +2,11 @@
 // written against.
 //
 // [FS] has exactly the primitives package algorithm needs: exclusive
-// creation, link(2), rename(2), lstat, a bounded read, setting times and
-// unlink(2). Keeping it this small lets the same protocol code run on the
-// real filesystem, on an in-memory model and under injected faults, and
-// makes every filesystem call of the protocols visible in one place.
+// creation, link(2), rename(2), lstat, a bounded read, setting times,
+// unlink(2), and listing a directory (to find leftover claim files).
+// Keeping it this small lets the same protocol code run on the real
+// filesystem, on an in-memory model and under injected faults, and makes
+// every filesystem call of the protocols visible in one place.
 //
 // # Errors
 //

@@ -56,6 +56,12 @@ type FS interface {
 	// removes a directory.
 	Remove(name string) error
 
+	// ReadDir returns the names of the entries of the directory dir,
+	// sorted, without "." and "..". Symbolic links in dir, including its
+	// last component, are followed as in any path resolution. Package
+	// algorithm uses it only to find leftover claim files of its own.
+	ReadDir(dir string) ([]string, error)
+
 	// Mkdir creates the directory name, like mkdir(2). It fails with an
 	// error wrapping fs.ErrExist if name exists, whatever it is.
 	Mkdir(name string, perm fs.FileMode) error

@@ -85,6 +85,9 @@ func TestNoDescriptorLeak(t *testing.T) {
 		_ = fsys.Chtimes(path("new3"), time.Unix(1, 2), time.Unix(3, 4))
 		_ = fsys.Remove(path("new3"))
 		_ = fsys.Remove(path("new"))
+		_, _ = fsys.ReadDir(dir)
+		_, _ = fsys.ReadDir(path("missing"))
+		_, _ = fsys.ReadDir(path("big"))
 	}
 	calls() // let the runtime open whatever it opens once
 	before := openDescriptors(t)

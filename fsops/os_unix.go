@@ -109,6 +109,19 @@ func readFileAt(dirfd int, name, shown string, limit int) ([]byte, FileInfo, err
 		return unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	})
 	if err != nil {
+		if err == unix.ENXIO || err == unix.ENODEV {
+			// open(2) of a socket, or of a device with no driver behind
+			// it, fails with ENXIO (ENODEV on some systems) before there
+			// is a descriptor to fstat. It is not a regular file all the
+			// same, and callers must be able to tell that from a
+			// failure of the filesystem.
+			var st unix.Stat_t
+			if ignoringEINTR(func() error { return unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) }) == nil {
+				if fi := fileInfo(&st); !fi.IsRegular() {
+					return nil, fi, &fs.PathError{Op: "read", Path: shown, Err: ErrNotRegular}
+				}
+			}
+		}
 		return nil, FileInfo{}, &fs.PathError{Op: "open", Path: shown, Err: err}
 	}
 	// Closing a descriptor opened for reading cannot lose data, so its

@@ -95,12 +95,14 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 	var (
 		lastHolder string
 		lastErr    error
+		attErr     error // the last attempt's error
 		tries      int
 		start      = clk.Now()
 	)
 	for {
 		now := instant(clk.Now())
 		att, err := lk.Acquire(now)
+		attErr = err
 		switch {
 		case err == nil && att.Broke:
 			log.Warn("broke a stale lock")
@@ -148,6 +150,11 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 		}
 		if err := sleep(ctx, clk, wait); err != nil {
 			_ = lk.Close(instant(clk.Now()))
+			if attErr != nil {
+				// Say why it never succeeded: a persistent EIO or ESTALE
+				// is worth knowing about.
+				return nil, nil, fmt.Errorf("lease: acquire %s: %w (last attempt: %w)", path, err, attErr)
+			}
 			return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
 		}
 	}

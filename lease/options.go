@@ -158,6 +158,11 @@ func newConfig(opts []Option) (*config, error) {
 	if c.renewDeadline == 0 {
 		c.renewDeadline = c.lifetime * 2 / 3
 	}
+	if c.renewDeadline < 0 {
+		// Checked before the refresh interval is derived from it, so that
+		// the error names the option that is wrong.
+		return nil, fmt.Errorf("%w: renew deadline %v must be positive", ErrInvalidOption, c.renewDeadline)
+	}
 	if c.refresh == 0 {
 		c.refresh = min(c.lifetime/5, c.renewDeadline/2)
 	}
@@ -221,5 +226,6 @@ func (c *config) algorithm() algorithm.Config {
 		Hostname:      c.hostname,
 		Pid:           c.pid,
 		Perm:          c.perm,
+		PidAlive:      pidAlive,
 	}
 }

@@ -25,10 +25,27 @@ import (
 )
 
 const (
-	helperEnv = "NFSLEASE_TEST_HELPER" // the helper's role
-	pathEnv   = "NFSLEASE_TEST_PATH"   // the lock path
-	countEnv  = "NFSLEASE_TEST_COUNT"  // acquisitions to make (contend)
+	helperEnv = "NFSLEASE_TEST_HELPER"   // the helper's role
+	pathEnv   = "NFSLEASE_TEST_PATH"     // the lock path
+	countEnv  = "NFSLEASE_TEST_COUNT"    // acquisitions to make (contend)
+	protoEnv  = "NFSLEASE_TEST_PROTOCOL" // "flufl" or "strict" (default)
 )
+
+// protocols are the protocols the cross-process tests run under.
+var protocols = map[string]algorithm.Protocol{"flufl": algorithm.Flufl, "strict": algorithm.Strict}
+
+// helperOpts are the options of a helper's leases: a 2 s lifetime and the
+// protocol named in the environment.
+func helperOpts() []lease.Option {
+	p, ok := protocols[os.Getenv(protoEnv)]
+	if !ok {
+		p = algorithm.Strict
+	}
+	return []lease.Option{lease.WithLifetime(2 * time.Second), lease.WithProtocol(p)}
+}
+
+// extraHelpers are helper roles defined by platform-specific test files.
+var extraHelpers = map[string]func(path string) error{}
 
 // runHelper runs the helper role named in the environment, if any, and
 // reports whether it did.
@@ -46,7 +63,11 @@ func runHelper() bool {
 		n, _ := strconv.Atoi(os.Getenv(countEnv))
 		err = helperContend(path, n)
 	default:
-		err = fmt.Errorf("unknown helper role %q", role)
+		if h, ok := extraHelpers[role]; ok {
+			err = h(path)
+		} else {
+			err = fmt.Errorf("unknown helper role %q", role)
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "helper:", err)
@@ -59,7 +80,7 @@ func runHelper() bool {
 // helperHold acquires the lock, says so on stdout, and holds it until
 // killed.
 func helperHold(path string) error {
-	_, release, err := lease.Acquire(context.Background(), path, lease.WithLifetime(2*time.Second))
+	_, release, err := lease.Acquire(context.Background(), path, helperOpts()...)
 	if err != nil {
 		return err
 	}
@@ -74,7 +95,7 @@ func helperHold(path string) error {
 func helperContend(path string, n int) error {
 	marker := path + ".inside"
 	for i := range n {
-		held, release, err := lease.Acquire(context.Background(), path, lease.WithLifetime(2*time.Second))
+		held, release, err := lease.Acquire(context.Background(), path, helperOpts()...)
 		if err != nil {
 			return err
 		}
@@ -115,12 +136,18 @@ func TestCrossProcessContention(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("cross-process tests use POSIX signals")
 	}
+	for name := range protocols {
+		t.Run(name, func(t *testing.T) { testCrossProcessContention(t, name) })
+	}
+}
+
+func testCrossProcessContention(t *testing.T, proto string) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.lock")
 	const procs, each = 3, 40
 	var cmds []*exec.Cmd
 	for range procs {
-		cmd := helperCmd(t, "contend", path, countEnv+"="+strconv.Itoa(each))
+		cmd := helperCmd(t, "contend", path, countEnv+"="+strconv.Itoa(each), protoEnv+"="+proto)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -145,9 +172,16 @@ func TestHolderKilled(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("cross-process tests use POSIX signals")
 	}
+	for name := range protocols {
+		t.Run(name, func(t *testing.T) { testHolderKilled(t, name) })
+	}
+}
+
+func testHolderKilled(t *testing.T, proto string) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.lock")
-	cmd := helperCmd(t, "hold", path)
+	opts := []lease.Option{lease.WithLifetime(2 * time.Second), lease.WithProtocol(protocols[proto])}
+	cmd := helperCmd(t, "hold", path, protoEnv+"="+proto)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +196,7 @@ func TestHolderKilled(t *testing.T) {
 		t.Fatalf("helper said %q, %v", line, err)
 	}
 	// While the helper lives, the lock is its.
-	if _, _, err := lease.TryAcquire(t.Context(), path, lease.WithLifetime(2*time.Second)); !errors.Is(err, lease.ErrHeld) {
+	if _, _, err := lease.TryAcquire(t.Context(), path, opts...); !errors.Is(err, lease.ErrHeld) {
 		t.Fatalf("TryAcquire while the helper holds = %v, want ErrHeld", err)
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -171,7 +205,7 @@ func TestHolderKilled(t *testing.T) {
 	killed := time.Now()
 	cmd.Wait()
 
-	_, release, err := lease.Acquire(t.Context(), path, lease.WithLifetime(2*time.Second))
+	_, release, err := lease.Acquire(t.Context(), path, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,8 @@ import (
 // Op describes one call made through a Faulty.
 type Op struct {
 	// Name is the fsops.FS method: "CreateExcl", "Link", "Rename",
-	// "Lstat", "ReadFile", "Chtimes", "Remove", "Mkdir", "Rmdir" or
-	// "OpenDir"; or the fsops.Dir method prefixed with "Dir.":
+	// "Lstat", "ReadFile", "Chtimes", "Remove", "ReadDir", "Mkdir",
+	// "Rmdir" or "OpenDir"; or the fsops.Dir method prefixed with "Dir.":
 	// "Dir.Stat", "Dir.CreateExcl", "Dir.ReadFile", "Dir.Chtimes",
 	// "Dir.Remove" or "Dir.ReadDir" (Dir.Close is never faulted).
 	Name string
@@ -204,6 +204,19 @@ func (d *faultyDir) ReadDir() ([]string, error) {
 }
 
 func (d *faultyDir) Close() error { return d.d.Close() }
+
+// ReadDir implements fsops.FS. A fault makes it return no names.
+func (f *Faulty) ReadDir(dir string) ([]string, error) {
+	op := Op{Name: "ReadDir", Path: dir}
+	flt := f.inject(op)
+	if flt == nil {
+		return f.FS.ReadDir(dir)
+	}
+	if flt.After {
+		_, _ = f.FS.ReadDir(dir)
+	}
+	return nil, flt.error(op)
+}
 
 // inject asks Inject about op.
 func (f *Faulty) inject(op Op) *Fault {

@@ -72,6 +72,7 @@ func suite() []fsGroup {
 		{"RenameDir", renameDirTests()},
 		{"OpenDir", openDirTests()},
 		{"Dir", dirTests()},
+		{"ReadDir", readDirTests()},
 	}
 }
 
@@ -441,6 +442,57 @@ func chtimesTests() []fsTest {
 		{"missing", func(t *testing.T, e *env) {
 			p := e.path("f")
 			wantPathError(t, e.fs.Chtimes(p, times[0], times[0]), p, fs.ErrNotExist)
+		}},
+	}
+}
+
+func readDirTests() []fsTest {
+	return []fsTest{
+		{"names sorted", func(t *testing.T, e *env) {
+			e.write(e.path("b"), "x")
+			e.write(e.path("a|h|1|2"), "x")
+			e.mkdir(e.path("c"))
+			e.write(e.path("c/inner"), "x")
+			names, err := e.fs.ReadDir(e.dir)
+			if err != nil || fmt.Sprint(names) != "[a|h|1|2 b c]" {
+				t.Errorf("ReadDir = %q, %v; want [a|h|1|2 b c]", names, err)
+			}
+		}},
+		{"empty", func(t *testing.T, e *env) {
+			names, err := e.fs.ReadDir(e.dir)
+			if err != nil || len(names) != 0 {
+				t.Errorf("ReadDir = %q, %v; want no names", names, err)
+			}
+		}},
+		{"symlinks listed, not followed", func(t *testing.T, e *env) {
+			e.mkdir(e.path("d"))
+			e.symlink(e.path("d"), e.path("l"))
+			names, err := e.fs.ReadDir(e.dir)
+			if err != nil || fmt.Sprint(names) != "[d l]" {
+				t.Errorf("ReadDir = %q, %v; want [d l]", names, err)
+			}
+		}},
+		{"through a symlinked directory", func(t *testing.T, e *env) {
+			e.mkdir(e.path("d"))
+			e.write(e.path("d/f"), "x")
+			l := e.symlink(e.path("d"), e.path("l"))
+			names, err := e.fs.ReadDir(l)
+			if err != nil || fmt.Sprint(names) != "[f]" {
+				t.Errorf("ReadDir = %q, %v; want [f]", names, err)
+			}
+		}},
+		{"missing", func(t *testing.T, e *env) {
+			p := e.path("d")
+			_, err := e.fs.ReadDir(p)
+			wantPathError(t, err, p, fs.ErrNotExist)
+		}},
+		{"a file", func(t *testing.T, e *env) {
+			p := e.write(e.path("f"), "x")
+			names, err := e.fs.ReadDir(p)
+			if err == nil {
+				t.Fatalf("ReadDir of a file = %q, want an error", names)
+			}
+			wantPathError(t, err, p, nil)
 		}},
 	}
 }

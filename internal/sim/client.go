@@ -456,6 +456,15 @@ func (d *clientDir) Close() error {
 	return nil
 }
 
+func (f *clientFS) ReadDir(dir string) ([]string, error) {
+	srv := f.c.s.server
+	r := f.do(fsopstest.Op{Name: "ReadDir", Path: dir}, false, func() result {
+		names, err := srv.ReadDir(dir)
+		return result{names: names, err: err}
+	})
+	return r.names, r.err
+}
+
 // proberBound is how long the prober may wait after faults stop (I4): the
 // lock may have been left by a crashed holder (watched for its lifetime plus
 // the margin) and the break lock by a crashed breaker (half a lifetime plus

@@ -437,9 +437,10 @@ type req struct {
 }
 
 type result struct {
-	err  error
-	data []byte
-	fi   fsops.FileInfo
+	err   error
+	data  []byte
+	fi    fsops.FileInfo
+	names []string // ReadDir
 }
 
 // call makes a request and waits for its result.

@@ -1,0 +1,80 @@
+package algorithm
+
+import (
+	"errors"
+	"io/fs"
+	"path/filepath"
+	"strings"
+)
+
+// maxSweep bounds the leftover claim files one acquisition removes, so
+// that an attempt stays a bounded step however many crashes came before.
+// Each acquisition removes up to this many, so leftovers stay bounded as
+// long as crashes are not more frequent than acquisitions by this factor.
+const maxSweep = 8
+
+// sweep removes leftover claim files of this lock made by processes of this
+// package on this host that crashed (or were killed) while waiting or
+// holding: a crash leaves its claim file, and without a sweep such files
+// accumulate in the lock directory forever.
+//
+// A name is a leftover only if all of these hold:
+//
+//   - it is a claim of this very lock (its first field is our lock path),
+//     made by this package (its fourth field records a lifetime), by a
+//     process on this host (its host field is ours), and it is not ours;
+//   - it is a regular file whose content is its own path, as every claim
+//     is, and it is not what the lock holds now;
+//   - it has not been touched for a long time: every attempt touches the
+//     claim, and attempts are at most one lifetime apart. Its mtime is its
+//     last touch plus its recorded lifetime L. If Config.PidAlive reports
+//     its pid is not running, it must be untouched for L + StaleMargin;
+//     otherwise (the pid runs, or was reused, or liveness is unknown) for
+//     2L + StaleMargin, and a process that has made no attempt for that
+//     long loses nothing but its claim file, which it makes again.
+//
+// It is removed the careful way (moved to our tomb, checked to be the very
+// version judged, put back otherwise), so a claim touched or linked as the
+// lock meanwhile survives. Errors are ignored: a leftover harms no one.
+func (l *fluflLock) sweep(now Instant) {
+	lock, _, err := l.fs.ReadFile(l.path, maxClaimLen)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return // cannot tell what the lock holds: leave everything alone
+	}
+	names, err := l.fs.ReadDir(l.dir)
+	if err != nil {
+		return
+	}
+	host := sanitizeHost(l.cfg.Hostname)
+	prefix := l.base + string(fluflSep) + host + string(fluflSep)
+	ourName := filepath.Base(l.claim)
+	removed := 0
+	for _, name := range names {
+		if removed >= maxSweep {
+			return
+		}
+		if !strings.HasPrefix(name, prefix) || name == ourName {
+			continue
+		}
+		full := l.dir + name
+		c, err := parseClaim(full, fluflSep)
+		if err != nil || c.Lock != l.path || c.Host != host || !c.Ours {
+			continue
+		}
+		data, fi, err := l.fs.ReadFile(full, maxClaimLen)
+		if err != nil || string(data) != full || string(lock) == full {
+			continue
+		}
+		untouched := now.Wall.Sub(fi.ModTime.Add(-c.Lifetime))
+		limit := 2*c.Lifetime + StaleMargin
+		if l.cfg.PidAlive != nil && c.Pid > 0 && !l.cfg.PidAlive(c.Pid) {
+			limit = c.Lifetime + StaleMargin
+		}
+		if untouched <= limit {
+			continue
+		}
+		if ok, _ := l.removeIfUnchanged(full, versionOf(data, fi)); ok {
+			removed++
+		}
+	}
+}

@@ -1,0 +1,919 @@
+//go:build unix
+
+package lease_test
+
+// Hardening tests (issue 5): hostile paths, bad input, full disks and
+// other users, on the real filesystem. Every case checks the error (a
+// sentinel where one exists, and that the message names the path), that
+// nothing that is not ours was deleted or modified, that nothing of ours
+// was left behind, and that nothing hangs. docs/security.md states the
+// threat model and the documented behaviour of each case.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/fsops/fsopstest"
+	"github.com/nfslease/nfslease/lease"
+)
+
+// requireRootEnv, when set, turns the skip of a test that needs root into
+// a failure, so that CI (which runs as root) cannot count a skip as a pass.
+const requireRootEnv = "NFSLEASE_REQUIRE_ROOT"
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv(requireRootEnv) != "" {
+		t.Fatalf("%s is set but the test runs as uid %d, not root", requireRootEnv, os.Geteuid())
+	}
+	t.Skipf("needs root (set %s to make this a failure)", requireRootEnv)
+}
+
+// longAgo is an mtime far in the past: anything with it is "stale" by
+// every rule there is.
+var longAgo = time.Now().Add(-365 * 24 * time.Hour)
+
+// hctx is a context that ends the test's calls long before go test's own
+// timeout would: a hang shows as a deadline error, not a stuck run.
+func hctx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// fast are options that keep the tests quick.
+func fast(extra ...lease.Option) []lease.Option {
+	return append([]lease.Option{lease.WithLifetime(2 * time.Second), lease.WithProtocol(algorithm.Flufl)}, extra...)
+}
+
+// entry is what snapshot records about one directory entry.
+type entry struct {
+	mode    fs.FileMode
+	size    int64
+	mtime   time.Time
+	ino     uint64
+	content string // regular files up to 64 KiB
+	target  string // symbolic links
+}
+
+// snapshot describes every entry under root (recursively, without
+// following symbolic links), so that a later snapshot shows any file that
+// was created, removed, modified or touched.
+func snapshot(t *testing.T, root string) map[string]entry {
+	t.Helper()
+	m := map[string]entry{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == root {
+			return nil
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		e := entry{mode: fi.Mode(), size: fi.Size(), mtime: fi.ModTime(), ino: st.Ino}
+		if fi.IsDir() {
+			// Creating and removing our files in a directory moves its
+			// mtime and may change its size: compare its entries instead.
+			e.size, e.mtime = 0, time.Time{}
+		}
+		switch {
+		case fi.Mode().IsRegular() && fi.Size() <= 64<<10:
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			e.content = string(b)
+		case fi.Mode()&fs.ModeSymlink != 0:
+			if e.target, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		rel, _ := filepath.Rel(root, p)
+		m[rel] = e
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// wantSnapshot fails the test if root differs from before.
+func wantSnapshot(t *testing.T, root string, before map[string]entry) {
+	t.Helper()
+	after := snapshot(t, root)
+	for _, name := range slices.Sorted(maps.Keys(before)) {
+		a, ok := after[name]
+		switch {
+		case !ok:
+			t.Errorf("%s was removed", name)
+		case a != before[name]:
+			t.Errorf("%s was changed: before %+v, after %+v", name, before[name], a)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(after)) {
+		if _, ok := before[name]; !ok {
+			t.Errorf("%s was left behind", name)
+		}
+	}
+}
+
+// wantNamesPath fails the test if err does not name path.
+func wantNamesPath(t *testing.T, err error, path string) {
+	t.Helper()
+	if err != nil && !strings.Contains(err.Error(), path) {
+		t.Errorf("error %q does not name the path %s", err, path)
+	}
+}
+
+// setMtime sets the times of name without following a symbolic link.
+func setMtime(t *testing.T, name string, mt time.Time) {
+	t.Helper()
+	if err := fsops.OS().Chtimes(name, mt, mt); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func write(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// hostileDirs makes a lock directory and, beside it, a directory of
+// decoys that symbolic links and lock contents point at.
+func hostileDirs(t *testing.T) (root, locks, outside string) {
+	t.Helper()
+	root = t.TempDir()
+	locks, outside = filepath.Join(root, "locks"), filepath.Join(root, "outside")
+	for _, d := range []string{locks, outside} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(t, filepath.Join(outside, "secret"), []byte("do not touch"))
+	return root, locks, outside
+}
+
+// TestHostileLockPath puts things that are not a lock of ours at the lock
+// path, all of them with an mtime a year old, and checks that Acquire and
+// TryAcquire refuse at once with ErrNotLock, naming the path, and leave
+// everything as it was: the thing itself, whatever it points at or names,
+// and no file of ours.
+func TestHostileLockPath(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, lock, outside string)
+	}{
+		{"symlink to a file", func(t *testing.T, lock, outside string) {
+			mustSymlink(t, filepath.Join(outside, "secret"), lock)
+		}},
+		{"dangling symlink", func(t *testing.T, lock, outside string) {
+			// Following it for writing would create outside/created.
+			mustSymlink(t, filepath.Join(outside, "created"), lock)
+		}},
+		{"symlink to a directory", func(t *testing.T, lock, outside string) {
+			mustSymlink(t, outside, lock)
+		}},
+		{"symlink to a stale lock elsewhere", func(t *testing.T, lock, outside string) {
+			// A well-formed stale lock of this name, reached through a
+			// symlink: still not ours to break.
+			other := filepath.Join(outside, filepath.Base(lock))
+			write(t, other, []byte(other+"|elsewhere|1|2"))
+			setMtime(t, other, longAgo)
+			mustSymlink(t, other, lock)
+		}},
+		{"symlink to /etc/passwd", func(t *testing.T, lock, outside string) {
+			mustSymlink(t, "/etc/passwd", lock)
+		}},
+		{"symlink loop", func(t *testing.T, lock, outside string) {
+			mustSymlink(t, lock, lock)
+		}},
+		{"directory", func(t *testing.T, lock, outside string) {
+			if err := os.Mkdir(lock, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			write(t, filepath.Join(lock, "inside"), []byte("x"))
+			setMtime(t, filepath.Join(lock, "inside"), longAgo)
+		}},
+		{"empty directory", func(t *testing.T, lock, outside string) {
+			if err := os.Mkdir(lock, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"FIFO", func(t *testing.T, lock, outside string) {
+			if err := unix.Mkfifo(lock, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"unix socket file", func(t *testing.T, lock, outside string) {
+			fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(fd)
+			// Bind by a relative name: sun_path is short (104 bytes on
+			// some systems), temporary directories may be longer.
+			t.Chdir(filepath.Dir(lock))
+			if err := unix.Bind(fd, &unix.SockaddrUnix{Name: filepath.Base(lock)}); err != nil {
+				t.Fatalf("bind a unix socket at %s: %v", lock, err)
+			}
+		}},
+		{"unrelated user file", func(t *testing.T, lock, outside string) {
+			write(t, lock, []byte("my thesis, final version\n"))
+		}},
+		{"empty file", func(t *testing.T, lock, outside string) {
+			write(t, lock, nil)
+		}},
+		{"garbage text", func(t *testing.T, lock, outside string) {
+			write(t, lock, []byte("lorem ipsum | dolor | sit | amet | consectetur"))
+		}},
+		{"binary content", func(t *testing.T, lock, outside string) {
+			b := make([]byte, 1000)
+			for i := range b {
+				b[i] = byte(i * 7)
+			}
+			write(t, lock, b)
+		}},
+		{"binary content with separators", func(t *testing.T, lock, outside string) {
+			write(t, lock, []byte(lock+"|h\x00st|1|2"))
+		}},
+		{"claim with a newline", func(t *testing.T, lock, outside string) {
+			write(t, lock, []byte(lock+"|host|1|2\n"))
+		}},
+		{"claim with a non-numeric pid", func(t *testing.T, lock, outside string) {
+			write(t, lock, []byte(lock+"|host|x1|2"))
+		}},
+		{"claim with a negative pid", func(t *testing.T, lock, outside string) {
+			write(t, lock, []byte(lock+"|host|-1|2"))
+		}},
+		{"one byte over the read bound", func(t *testing.T, lock, outside string) {
+			write(t, lock, bytes.Repeat([]byte("a"), 4097))
+		}},
+		{"claim-like content over the read bound", func(t *testing.T, lock, outside string) {
+			write(t, lock, []byte(lock+"|host|1|"+strings.Repeat("9", 4096)))
+		}},
+		{"1 GiB sparse file", func(t *testing.T, lock, outside string) {
+			f, err := os.Create(lock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if err := f.Truncate(1 << 30); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"content /etc/passwd", func(t *testing.T, lock, outside string) {
+			write(t, lock, []byte("/etc/passwd"))
+		}},
+		{"content ../x", func(t *testing.T, lock, outside string) {
+			write(t, lock, []byte("../x"))
+		}},
+		{"content naming a decoy", func(t *testing.T, lock, outside string) {
+			write(t, lock, []byte(filepath.Join(outside, "secret")))
+		}},
+		{"content naming a decoy of claim form", func(t *testing.T, lock, outside string) {
+			decoy := filepath.Join(outside, "secret|host|1|2")
+			write(t, decoy, []byte("mine"))
+			write(t, lock, []byte(decoy))
+		}},
+		{"claim of another lock name in the same directory", func(t *testing.T, lock, outside string) {
+			// Its claim file exists and matches: breaking "our" lock
+			// would remove another lock's claim.
+			claim := filepath.Join(filepath.Dir(lock), "other.lock|host|1|2")
+			write(t, claim, []byte(claim))
+			setMtime(t, claim, longAgo)
+			write(t, lock, []byte(claim))
+		}},
+	}
+	for _, tt := range tests {
+		for _, try := range []bool{false, true} {
+			name := tt.name + "/Acquire"
+			if try {
+				name = tt.name + "/TryAcquire"
+			}
+			t.Run(name, func(t *testing.T) {
+				root, locks, outside := hostileDirs(t)
+				lock := filepath.Join(locks, "a.lock")
+				tt.setup(t, lock, outside)
+				if _, err := os.Lstat(lock); err == nil {
+					setMtime(t, lock, longAgo)
+				}
+				before := snapshot(t, root)
+				acquire := lease.Acquire
+				if try {
+					acquire = lease.TryAcquire
+				}
+				start := time.Now()
+				_, release, err := acquire(hctx(t), lock, fast()...)
+				if err == nil {
+					release()
+					t.Fatalf("acquired a lock at %s", lock)
+				}
+				if !errors.Is(err, algorithm.ErrNotLock) {
+					t.Errorf("err = %v, want ErrNotLock", err)
+				}
+				if took := time.Since(start); took > 2*time.Second {
+					t.Errorf("took %v to refuse", took)
+				}
+				wantNamesPath(t, err, lock)
+				wantSnapshot(t, root, before)
+			})
+		}
+	}
+}
+
+func mustSymlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStaleLockNamingElsewhere is a stale lock in flufl.lock's format
+// whose claim names a file in another directory. The lock is broken and
+// taken, as flufl.lock would, but the named file is never touched:
+// flufl.lock removes the claim by the path the lock names; nfslease only
+// ever removes a claim file in the lock's own directory.
+func TestStaleLockNamingElsewhere(t *testing.T) {
+	for _, content := range []string{
+		"{outside}/a.lock|host|1|2",
+		"{outside}/../outside/a.lock|host|1|2",
+		"../outside/a.lock|host|1|2",
+		"a.lock|host|1|2",
+	} {
+		t.Run(content, func(t *testing.T) {
+			root, locks, outside := hostileDirs(t)
+			lock := filepath.Join(locks, "a.lock")
+			content = strings.ReplaceAll(content, "{outside}", outside)
+			decoy := filepath.Join(outside, "a.lock|host|1|2")
+			write(t, decoy, []byte(content)) // the very claim, elsewhere
+			write(t, lock, []byte(content))
+			setMtime(t, lock, longAgo)
+			setMtime(t, decoy, longAgo)
+			outsideBefore := snapshot(t, outside)
+			_, release, err := lease.Acquire(hctx(t), lock, fast()...)
+			if err != nil {
+				t.Fatalf("Acquire over a stale lock = %v", err)
+			}
+			if err := release(); err != nil {
+				t.Fatal(err)
+			}
+			wantSnapshot(t, outside, outsideBefore)
+			if names := dirNames(t, locks); len(names) != 0 {
+				t.Errorf("left in the lock directory: %q", names)
+			}
+			_ = root
+		})
+	}
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// TestSymlinkAtBreakLock plants a symbolic link at the one predictable
+// name the protocol creates, "<lock>|break", over a stale lock. Breaking
+// must fail with an error naming the path, follow nothing, and leave the
+// stale lock, the link and its target alone.
+func TestSymlinkAtBreakLock(t *testing.T) {
+	for _, target := range []string{"secret", "missing"} {
+		t.Run(target, func(t *testing.T) {
+			root, locks, outside := hostileDirs(t)
+			lock := filepath.Join(locks, "a.lock")
+			claim := lock + "|host|1|2"
+			write(t, claim, []byte(claim))
+			if err := os.Link(claim, lock); err != nil {
+				t.Fatal(err)
+			}
+			setMtime(t, lock, longAgo)
+			mustSymlink(t, filepath.Join(outside, target), lock+"|break")
+			before := snapshot(t, root)
+			_, _, err := lease.Acquire(hctx(t), lock, fast()...)
+			if err == nil || !errors.Is(err, syscall.ELOOP) {
+				t.Errorf("Acquire = %v, want an error wrapping ELOOP", err)
+			}
+			wantNamesPath(t, err, lock)
+			wantSnapshot(t, root, before)
+		})
+	}
+}
+
+// fixedRand makes claim names predictable, as an attacker who could guess
+// them would see them.
+type fixedRand struct{}
+
+func (fixedRand) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 0xab
+	}
+	return len(p), nil
+}
+
+// TestSymlinkAtClaimName plants a symbolic link (and, in turn, other
+// files) at the name our claim file will have. Claim names carry 64 random
+// bits, so this takes an attacker who can predict them; even so the create
+// must fail without following the link or touching what is there.
+func TestSymlinkAtClaimName(t *testing.T) {
+	cfg := algorithm.Config{Lifetime: 2 * time.Second, Hostname: "host", Pid: 1, Rand: fixedRand{}}
+	tests := []struct {
+		name  string
+		plant func(t *testing.T, claim, outside string)
+	}{
+		{"symlink to a file", func(t *testing.T, claim, outside string) {
+			mustSymlink(t, filepath.Join(outside, "secret"), claim)
+		}},
+		{"dangling symlink", func(t *testing.T, claim, outside string) {
+			mustSymlink(t, filepath.Join(outside, "created"), claim)
+		}},
+		{"symlink to a file holding the claim", func(t *testing.T, claim, outside string) {
+			// Following it to check the content would accept it as ours.
+			write(t, filepath.Join(outside, "fake"), []byte(claim))
+			mustSymlink(t, filepath.Join(outside, "fake"), claim)
+		}},
+		{"FIFO", func(t *testing.T, claim, outside string) {
+			if err := unix.Mkfifo(claim, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"directory", func(t *testing.T, claim, outside string) {
+			if err := os.Mkdir(claim, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"other file", func(t *testing.T, claim, outside string) {
+			write(t, claim, []byte("not the claim"))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root, locks, outside := hostileDirs(t)
+			lock := filepath.Join(locks, "a.lock")
+			lk, err := algorithm.Flufl.New(fsops.OS(), lock, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			claim := lock + "|host|1|nfslease1.l2000.rabababababababab"
+			tt.plant(t, claim, outside)
+			before := snapshot(t, root)
+			now := algorithm.Instant{Wall: time.Now()}
+			att, err := lk.Acquire(now)
+			if err == nil {
+				t.Errorf("Acquire = %+v, want an error", att)
+			} else if !errors.Is(err, fs.ErrExist) {
+				t.Errorf("Acquire = %v, want an error wrapping fs.ErrExist", err)
+			}
+			wantNamesPath(t, err, lock)
+			if err := lk.Close(now); err != nil {
+				t.Errorf("Close = %v", err)
+			}
+			wantSnapshot(t, root, before)
+		})
+	}
+}
+
+// TestSymlinkedLockDirectory: a symbolic link in a directory component is
+// followed, as in any path resolution (fsops guarantees no-follow for the
+// last component only). The lock and claim files live in the real
+// directory; the link is untouched; locks taken through either name
+// exclude each other and break each other's stale locks.
+func TestSymlinkedLockDirectory(t *testing.T) {
+	root, locks, _ := hostileDirs(t)
+	via := filepath.Join(root, "via")
+	mustSymlink(t, locks, via)
+	_, release, err := lease.Acquire(hctx(t), filepath.Join(via, "a.lock"), fast()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := dirNames(t, locks)
+	if len(names) != 2 || names[0] != "a.lock" || !strings.HasPrefix(names[1], "a.lock|") {
+		t.Errorf("files in the real directory = %q, want the lock and its claim", names)
+	}
+	data, err := os.ReadFile(filepath.Join(locks, "a.lock"))
+	if err != nil || !strings.HasPrefix(string(data), filepath.Join(via, "a.lock")+"|") {
+		t.Errorf("lock content = %q, %v; want the claim path as the holder named it", data, err)
+	}
+	_, _, err = lease.TryAcquire(hctx(t), filepath.Join(locks, "a.lock"), fast()...)
+	if !errors.Is(err, lease.ErrHeld) {
+		t.Errorf("TryAcquire by the real name = %v, want ErrHeld", err)
+	}
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	if target, err := os.Readlink(via); err != nil || target != locks {
+		t.Errorf("directory link = %q, %v; want it untouched", target, err)
+	}
+	if names := dirNames(t, locks); len(names) != 0 {
+		t.Errorf("left behind: %q", names)
+	}
+}
+
+// TestLockNames covers the length limit, the separator, odd host names,
+// relative paths and ".." components.
+func TestLockNames(t *testing.T) {
+	// With host "h" and pid 1, the claim name is the lock name plus
+	// "|h|1|nfslease1.l2000.r" and 16 hex digits (38 bytes), and the
+	// private break name adds ".break" (6): 211 is the longest lock name.
+	const longest = nameMax - 44
+	tests := []struct {
+		name string
+		base string // lock file name in the lock directory, or "" for path
+		path func(locks string) string
+		host string
+		want error // nil: acquired
+	}{
+		{name: "longest name", base: strings.Repeat("n", longest)},
+		{name: "one byte too long", base: strings.Repeat("n", longest+1), want: syscall.ENAMETOOLONG},
+		{name: "NAME_MAX", base: strings.Repeat("n", nameMax), want: syscall.ENAMETOOLONG},
+		{name: "over NAME_MAX", base: strings.Repeat("n", nameMax+1), want: syscall.ENAMETOOLONG},
+		{name: "multibyte name too long", base: strings.Repeat("é", 106), want: syscall.ENAMETOOLONG},
+		{name: "longest name with a long host", base: strings.Repeat("n", longest-9), host: strings.Repeat("h", 10)},
+		{name: "too long with a long host", base: strings.Repeat("n", longest-8), host: strings.Repeat("h", 10), want: syscall.ENAMETOOLONG},
+		{name: "separator in the name", base: "a|b.lock", want: algorithm.ErrBadPath},
+		{name: "separator at the end", base: "a.lock|", want: algorithm.ErrBadPath},
+		{name: "separator in the directory", path: func(locks string) string {
+			d := filepath.Join(locks, "x|y")
+			os.Mkdir(d, 0o755)
+			return filepath.Join(d, "a.lock")
+		}, want: algorithm.ErrBadPath},
+		{name: "NUL in the name", base: "a\x00b", want: algorithm.ErrBadPath},
+		{name: "trailing slash", path: func(locks string) string { return locks + "/a.lock/" }, want: algorithm.ErrBadPath},
+		{name: "the directory itself", path: func(locks string) string { return locks + "/." }, want: algorithm.ErrBadPath},
+		{name: "the parent", path: func(locks string) string { return locks + "/.." }, want: algorithm.ErrBadPath},
+		{name: "empty path", path: func(string) string { return "" }, want: algorithm.ErrBadPath},
+		{name: "dot dot component", path: func(locks string) string {
+			os.Mkdir(filepath.Join(locks, "sub"), 0o755)
+			return filepath.Join(locks, "sub") + "/../a.lock"
+		}},
+		{name: "leading and trailing spaces", base: " a.lock "},
+		{name: "newline in the name", base: "a\nb.lock"},
+		{name: "dash first", base: "-a.lock"},
+		{name: "host with the separator", base: "a.lock", host: "evil|host|1|x"},
+		{name: "host with slashes", base: "a.lock", host: "../../etc/passwd"},
+		{name: "host with spaces and unicode", base: "a.lock", host: "hôte d'essai\t\n"},
+		{name: "host with NUL", base: "a.lock", host: "a\x00b"},
+		{name: "empty host", base: "a.lock", host: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root, locks, _ := hostileDirs(t)
+			lock := filepath.Join(locks, tt.base)
+			if tt.path != nil {
+				lock = tt.path(locks)
+			}
+			host := tt.host
+			if tt.name != "empty host" && host == "" {
+				host = "h"
+			}
+			before := snapshot(t, root)
+			_, release, err := lease.Acquire(hctx(t), lock, fast(lease.WithIdentity(host, 1))...)
+			if tt.want != nil {
+				if !errors.Is(err, tt.want) {
+					t.Fatalf("Acquire(%q) = %v, want %v", lock, err, tt.want)
+				}
+				wantNamesPath(t, err, lock)
+				wantSnapshot(t, root, before)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Acquire(%q) = %v", lock, err)
+			}
+			after := snapshot(t, root)
+			var created []string
+			for name := range after {
+				if _, ok := before[name]; !ok {
+					created = append(created, name)
+				}
+			}
+			slices.Sort(created)
+			base := filepath.Base(filepath.Clean(lock))
+			if len(created) != 2 || created[0] != filepath.Join("locks", base) || !strings.HasPrefix(created[1], filepath.Join("locks", base)+"|") {
+				t.Errorf("created %q, want the lock and its claim in the lock directory", created)
+			} else if fields := strings.Split(filepath.Base(created[1]), "|"); len(fields) != 4 {
+				t.Errorf("claim name %q has %d fields, want 4", created[1], len(fields))
+			}
+			if err := release(); err != nil {
+				t.Fatal(err)
+			}
+			wantSnapshot(t, root, before)
+		})
+	}
+}
+
+const nameMax = 255
+
+// TestRelativePath takes a lock by a relative name: the claim records the
+// absolute path (Python breakers elsewhere must be able to remove it), and
+// a later change of the working directory does not move the lock.
+func TestRelativePath(t *testing.T) {
+	_, locks, outside := hostileDirs(t)
+	t.Chdir(locks)
+	held, release, err := lease.Acquire(hctx(t), "a.lock", fast()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(locks, "a.lock"))
+	if err != nil || !strings.HasPrefix(string(data), filepath.Join(locks, "a.lock")+"|") {
+		t.Errorf("lock content = %q, %v; want an absolute claim path", data, err)
+	}
+	if err := os.Chdir(outside); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // a refresh or two from the new working directory
+	if context.Cause(held) != nil {
+		t.Errorf("lease lost after chdir: %v", context.Cause(held))
+	}
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	if names := dirNames(t, locks); len(names) != 0 {
+		t.Errorf("left behind: %q", names)
+	}
+	if names := dirNames(t, outside); len(names) != 1 {
+		t.Errorf("files in the new working directory: %q", names)
+	}
+}
+
+// TestMissingDirectory: no parent directory is created; the error wraps
+// fs.ErrNotExist and names the path; Acquire does not wait for the
+// directory to appear.
+func TestMissingDirectory(t *testing.T) {
+	root, locks, _ := hostileDirs(t)
+	for _, lock := range []string{
+		filepath.Join(locks, "nowhere", "a.lock"),
+		filepath.Join(locks, "nowhere", "deeper", "a.lock"),
+	} {
+		before := snapshot(t, root)
+		for _, acquire := range []func(context.Context, string, ...lease.Option) (context.Context, func() error, error){lease.Acquire, lease.TryAcquire} {
+			_, _, err := acquire(hctx(t), lock, fast()...)
+			if !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("Acquire(%q) = %v, want fs.ErrNotExist", lock, err)
+			}
+			wantNamesPath(t, err, lock)
+		}
+		wantSnapshot(t, root, before)
+	}
+	// A regular file where the directory should be.
+	notDir := write(t, filepath.Join(locks, "file"), []byte("x"))
+	before := snapshot(t, root)
+	_, _, err := lease.Acquire(hctx(t), filepath.Join(notDir, "a.lock"), fast()...)
+	if !errors.Is(err, syscall.ENOTDIR) {
+		t.Errorf("Acquire under a file = %v, want ENOTDIR", err)
+	}
+	wantNamesPath(t, err, notDir)
+	wantSnapshot(t, root, before)
+}
+
+// TestInvalidOptionsNamed checks that each invalid option is refused with
+// ErrInvalidOption by a message that names the option and the path, before
+// anything touches the filesystem.
+func TestInvalidOptionsNamed(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []lease.Option
+		says string
+	}{
+		{"zero lifetime", []lease.Option{lease.WithLifetime(0)}, "lifetime"},
+		{"negative lifetime", []lease.Option{lease.WithLifetime(-time.Hour)}, "lifetime"},
+		{"lifetime under a second", []lease.Option{lease.WithLifetime(time.Millisecond)}, "lifetime"},
+		{"lifetime of a century", []lease.Option{lease.WithLifetime(100 * 365 * 24 * time.Hour)}, "lifetime"},
+		{"largest duration", []lease.Option{lease.WithLifetime(1<<63 - 1)}, "lifetime"},
+		{"renew deadline equal to lifetime", []lease.Option{lease.WithLifetime(time.Minute), lease.WithRenewDeadline(time.Minute)}, "renew deadline"},
+		{"renew deadline over lifetime", []lease.Option{lease.WithRenewDeadline(time.Hour)}, "renew deadline"},
+		{"negative renew deadline", []lease.Option{lease.WithRenewDeadline(-time.Second)}, "renew deadline"},
+		{"refresh equal to renew deadline", []lease.Option{lease.WithRenewDeadline(8 * time.Second), lease.WithRefreshInterval(8 * time.Second)}, "refresh interval"},
+		{"refresh over lifetime", []lease.Option{lease.WithRefreshInterval(time.Minute)}, "refresh interval"},
+		{"negative refresh", []lease.Option{lease.WithRefreshInterval(-time.Second)}, "refresh interval"},
+		{"largest refresh", []lease.Option{lease.WithRefreshInterval(1<<63 - 1)}, "refresh interval"},
+		{"negative poll", []lease.Option{lease.WithPollInterval(-time.Second)}, "poll interval"},
+		{"sub-millisecond poll", []lease.Option{lease.WithPollInterval(time.Microsecond)}, "poll interval"},
+		{"poll over lifetime", []lease.Option{lease.WithPollInterval(time.Hour)}, "poll interval"},
+		{"skew of years", []lease.Option{lease.WithSkewAllowance(10 * 365 * 24 * time.Hour)}, "skew allowance"},
+		{"setuid mode", []lease.Option{lease.WithFileMode(fs.ModeSetuid | 0o644)}, "file mode"},
+		{"sticky mode", []lease.Option{lease.WithFileMode(fs.ModeSticky | 0o644)}, "file mode"},
+		{"symlink mode", []lease.Option{lease.WithFileMode(fs.ModeSymlink | 0o644)}, "file mode"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root, locks, _ := hostileDirs(t)
+			lock := filepath.Join(locks, "a.lock")
+			before := snapshot(t, root)
+			for _, acquire := range []func(context.Context, string, ...lease.Option) (context.Context, func() error, error){lease.Acquire, lease.TryAcquire} {
+				_, _, err := acquire(hctx(t), lock, tt.opts...)
+				if !errors.Is(err, lease.ErrInvalidOption) {
+					t.Fatalf("err = %v, want ErrInvalidOption", err)
+				}
+				if !strings.Contains(err.Error(), tt.says) {
+					t.Errorf("error %q does not say %q", err, tt.says)
+				}
+				wantNamesPath(t, err, lock)
+			}
+			wantSnapshot(t, root, before)
+		})
+	}
+}
+
+// TestFileModes: lock and claim files get the documented default 0644, or
+// the WithFileMode bits, minus the umask.
+func TestFileModes(t *testing.T) {
+	tests := []struct {
+		umask int
+		opt   fs.FileMode // 0: default
+		want  fs.FileMode
+	}{
+		{0, 0, 0o644},
+		{0o022, 0, 0o644},
+		{0o077, 0, 0o600},
+		{0, 0o660, 0o660},
+		{0o002, 0o666, 0o664},
+		{0o022, 0o660, 0o640},
+		{0, 0o600, 0o600},
+		{0, 0o444, 0o444},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("umask %03o mode %03o", tt.umask, tt.opt), func(t *testing.T) {
+			// The umask is process-wide; no test of this package runs in
+			// parallel with another.
+			old := unix.Umask(tt.umask)
+			defer unix.Umask(old)
+			_, locks, _ := hostileDirs(t)
+			lock := filepath.Join(locks, "a.lock")
+			opts := fast()
+			if tt.opt != 0 {
+				opts = append(opts, lease.WithFileMode(tt.opt))
+			}
+			_, release, err := lease.Acquire(hctx(t), lock, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer release()
+			for _, name := range dirNames(t, locks) {
+				fi, err := os.Lstat(filepath.Join(locks, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fi.Mode() != tt.want {
+					t.Errorf("%s: mode %v, want %v", name, fi.Mode(), tt.want)
+				}
+			}
+			if err := release(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestFaultsLeaveNothing injects errors into the real filesystem: full
+// disk, quota, I/O errors, before a call or after it was applied (a lost
+// reply). Acquire must return an error naming the path (at ctx's deadline
+// for a transient error that persists), and leave nothing of ours behind.
+func TestFaultsLeaveNothing(t *testing.T) {
+	tests := []struct {
+		name      string
+		op        string
+		err       error
+		after     bool
+		times     int   // faults to inject; 0: every call
+		want      error // nil: acquired after all
+		transient bool  // Acquire retries until ctx ends
+		// leavesLock: the lock was linked but can never be read back,
+		// so it cannot be proven ours and is not removed: it stays,
+		// holding our claim, until a waiter judges it stale (documented
+		// in docs/security.md).
+		leavesLock bool
+	}{
+		{name: "ENOSPC creating the claim", op: "CreateExcl", err: syscall.ENOSPC, want: syscall.ENOSPC},
+		{name: "EDQUOT creating the claim", op: "CreateExcl", err: syscall.EDQUOT, want: syscall.EDQUOT},
+		{name: "EROFS creating the claim", op: "CreateExcl", err: syscall.EROFS, want: syscall.EROFS},
+		{name: "EACCES creating the claim", op: "CreateExcl", err: syscall.EACCES, want: fs.ErrPermission},
+		{name: "EIO creating the claim, every time", op: "CreateExcl", err: syscall.EIO, want: syscall.EIO, transient: true},
+		{name: "EIO after creating the claim, every time", op: "CreateExcl", err: syscall.EIO, after: true, want: syscall.EIO, transient: true},
+		{name: "EIO after creating the claim, once", op: "CreateExcl", err: syscall.EIO, after: true, times: 1},
+		{name: "ENOSPC touching the claim", op: "Chtimes", err: syscall.ENOSPC, want: syscall.ENOSPC},
+		{name: "EIO touching the claim, every time", op: "Chtimes", err: syscall.EIO, want: syscall.EIO, transient: true},
+		{name: "EIO touching the claim, once", op: "Chtimes", err: syscall.EIO, times: 1},
+		{name: "ENOSPC linking", op: "Link", err: syscall.ENOSPC, want: syscall.ENOSPC},
+		{name: "EMLINK linking", op: "Link", err: syscall.EMLINK, want: syscall.EMLINK},
+		{name: "EIO after linking, once", op: "Link", err: syscall.EIO, after: true, times: 1},
+		{name: "EIO linking, every time", op: "Link", err: syscall.EIO, want: syscall.EIO, transient: true},
+		{name: "EIO reading the lock back, every time", op: "ReadFile", err: syscall.EIO, want: syscall.EIO, transient: true, leavesLock: true},
+		{name: "EIO removing, every time", op: "Remove", err: syscall.EIO},
+	}
+	for _, tt := range tests {
+		for _, try := range []bool{false, true} {
+			name := tt.name + "/Acquire"
+			if try {
+				name = tt.name + "/TryAcquire"
+			}
+			t.Run(name, func(t *testing.T) {
+				root, locks, _ := hostileDirs(t)
+				lock := filepath.Join(locks, "a.lock")
+				n := 0
+				fsys := &fsopstest.Faulty{FS: fsops.OS(), Inject: func(op fsopstest.Op) *fsopstest.Fault {
+					if op.Name != tt.op || (tt.times > 0 && n >= tt.times) {
+						return nil
+					}
+					n++
+					return &fsopstest.Fault{Err: tt.err, After: tt.after}
+				}}
+				before := snapshot(t, root)
+				ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+				defer cancel()
+				acquire := lease.Acquire
+				if try {
+					acquire = lease.TryAcquire
+				}
+				_, release, err := acquire(ctx, lock, fast(lease.WithFS(fsys))...)
+				switch {
+				case tt.want == nil && err == nil:
+					rerr := release()
+					if tt.op == "Remove" {
+						if rerr == nil {
+							t.Errorf("release with every remove failing = nil, want an error")
+						}
+						wantNamesPath(t, rerr, lock)
+						// Our files stay: nothing can remove them.
+						return
+					}
+					if rerr != nil {
+						t.Errorf("release = %v", rerr)
+					}
+				case tt.want == nil:
+					if try && tt.times > 0 {
+						// A single attempt may meet the one fault.
+						if !errors.Is(err, tt.err) {
+							t.Errorf("TryAcquire = %v, want nil or %v", err, tt.err)
+						}
+						break
+					}
+					t.Fatalf("Acquire = %v, want it acquired", err)
+				case err == nil:
+					release()
+					t.Fatalf("acquired, want %v", tt.want)
+				default:
+					if !errors.Is(err, tt.want) {
+						t.Errorf("err = %v, want %v", err, tt.want)
+					}
+					if tt.transient && !try && !errors.Is(err, context.DeadlineExceeded) {
+						t.Errorf("err = %v, want it to wrap context.DeadlineExceeded as well", err)
+					}
+					wantNamesPath(t, err, lock)
+				}
+				if tt.leavesLock {
+					data, rerr := os.ReadFile(lock)
+					if rerr != nil || !strings.HasPrefix(string(data), lock+"|") {
+						t.Fatalf("lock = %q, %v; want our claim left in it", data, rerr)
+					}
+					// The next waiter takes it over once it is stale.
+					start := time.Now()
+					_, release, err := lease.Acquire(hctx(t), lock, fast()...)
+					if err != nil {
+						t.Fatalf("Acquire over the lock left behind = %v", err)
+					}
+					t.Logf("taken over after %v", time.Since(start).Round(time.Millisecond))
+					if err := release(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				wantSnapshot(t, root, before)
+			})
+		}
+	}
+}
