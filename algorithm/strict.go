@@ -202,7 +202,7 @@ func (l *strictLock) prepare(now Instant) error {
 	}
 	d, err := l.fs.OpenDir(stage)
 	if err != nil {
-		_ = l.fs.Rmdir(stage)
+		_ = retry(func() error { return l.fs.Rmdir(stage) })
 		return fmt.Errorf("algorithm: opening staging directory for lock %s: %w", l.path, err)
 	}
 	l.mine[gen] = true

@@ -615,6 +615,38 @@ func (m *Mem) ReadDir(dir string) ([]string, error) {
 	return names, nil
 }
 
+// TrueIno returns the inode number of the file at name, without following
+// a symbolic link in its last component, ignoring WithPathInodes: the
+// identity of the file itself, for oracles that must not be fooled by
+// quirks or by equal content.
+func (m *Mem) TrueIno(name string) (uint64, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, e := m.lookup(name, false)
+	if e != 0 || l.node == nil {
+		return 0, false
+	}
+	return l.node.ino, true
+}
+
+// TrueDirIno is TrueIno for the entry name of d, a Dir opened on a Mem.
+func TrueDirIno(d fsops.Dir, name string) (uint64, bool) {
+	md, ok := d.(*memDir)
+	if !ok {
+		return 0, false
+	}
+	md.m.mu.Lock()
+	defer md.m.mu.Unlock()
+	if md.node.nlink == 0 {
+		return 0, false
+	}
+	n := md.node.entries[name]
+	if n == nil {
+		return 0, false
+	}
+	return n.ino, true
+}
+
 // Exists reports whether name exists, without following a symbolic link
 // in its last component.
 func (m *Mem) Exists(name string) bool {

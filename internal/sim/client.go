@@ -163,7 +163,7 @@ func (c *client) acquired(lk algorithm.Lock, at algorithm.Instant, att algorithm
 			s.oops(h, "I1", "%s acquired while %s holds", c.name(), h.name())
 		}
 	}
-	c.claim = s.lockContent()
+	c.claim = s.lockIdentity()
 	s.claims[c.claim] = c
 	c.holding, c.lostSeen = true, false
 	c.k = keeper.New(at.Mono, renew, refresh)
@@ -397,8 +397,8 @@ func (d *clientDir) call(op fsopstest.Op, namespace bool, apply func() result) r
 		if op.Name != "Dir.Remove" {
 			return ""
 		}
-		data, _, _ := d.d.ReadFile(path.Base(op.Path), 1<<12)
-		return string(data)
+		ino, ok := fsopstest.TrueDirIno(d.d, path.Base(op.Path))
+		return identity(ino, ok)
 	}})
 }
 
