@@ -714,8 +714,11 @@ func (strictProtocol) SelfTest(fsys fsops.FS, dir string, cfg Config) (err error
 	scratch := filepath.Join(dir, ".nfslease-selftest."+hex.EncodeToString(random))
 	a, b, c := scratch+"/a", scratch+"/b", scratch+"/c"
 	unsupported := func(what string, got error) error {
-		return fmt.Errorf("algorithm: the filesystem of %s cannot run the strict protocol: %s (got %v): %w; use algorithm.Flufl there",
-			dir, what, got, ErrUnsupportedFS)
+		if got != nil {
+			what += " (" + got.Error() + ")"
+		}
+		return fmt.Errorf("algorithm: the filesystem of %s cannot run the strict protocol: %s: %w; use algorithm.Flufl there",
+			dir, what, ErrUnsupportedFS)
 	}
 	if err := fsys.Mkdir(scratch, 0o700); err != nil {
 		return fmt.Errorf("algorithm: strict protocol self-test in %s: %w", dir, err)
