@@ -132,7 +132,6 @@ type strictLock struct {
 
 	obs    observation // what we watch at the lock path while waiting
 	obsDir fsops.Dir   // handle bound to the generation obs is about
-	obsIno uint64      // the lock path's inode when obsDir was opened
 	eperm  int         // consecutive EPERM answers with no lock to show for them
 
 	collected bool // we collected stale private directories once
@@ -309,10 +308,15 @@ func (l *strictLock) dropStage() {
 }
 
 // observe looks at the lock someone else holds, judges it, and breaks it
-// if it is stale.
+// if it is stale. Every look opens the lock path afresh (open revalidates
+// cached attributes and names on NFS) and reads the record through that
+// handle, so that a break acts on exactly the generation judged. No
+// inode number is compared: generations differ by their records'
+// random ids, which sshfs's path-derived inode numbers cannot hide.
 func (l *strictLock) observe(now Instant, rerr error) (Attempt, error) {
-	fi, err := l.fs.Lstat(l.path)
+	d, err := l.fs.OpenDir(l.path)
 	switch {
+	case err == nil:
 	case errors.Is(err, fs.ErrNotExist):
 		l.closeObs()
 		if errors.Is(rerr, syscall.EPERM) {
@@ -323,24 +327,23 @@ func (l *strictLock) observe(now Instant, rerr error) (Attempt, error) {
 			}
 		}
 		return Attempt{}, nil // freed meanwhile: try again at once
-	case err != nil:
-		return Attempt{}, fmt.Errorf("algorithm: looking at lock %s: %w", l.path, err)
-	case !fi.Mode.IsDir():
-		return Attempt{}, fmt.Errorf("algorithm: lock path %s holds a %s, not a lock directory (a flufl.lock-format lock, or not a lock): %w",
-			l.path, describeMode(fi.Mode), ErrNotLock)
+	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.EMLINK):
+		l.closeObs()
+		kind := "file"
+		if fi, lerr := l.fs.Lstat(l.path); lerr == nil {
+			kind = describeMode(fi.Mode)
+		}
+		return Attempt{}, fmt.Errorf("algorithm: lock path %s holds a %s, not a lock directory (a flufl.lock-format lock, or not a lock): %w: %w",
+			l.path, kind, ErrNotLock, err)
+	default:
+		l.closeObs()
+		return Attempt{}, fmt.Errorf("algorithm: opening lock %s: %w", l.path, err)
 	}
 	l.eperm = 0
-	if l.obsDir == nil || l.obsIno != fi.Ino {
-		l.closeObs()
-		d, err := l.fs.OpenDir(l.path)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return Attempt{}, nil
-			}
-			return Attempt{}, fmt.Errorf("algorithm: opening lock %s: %w", l.path, err)
-		}
-		l.obsDir, l.obsIno = d, fi.Ino
+	if l.obsDir != nil {
+		_ = l.obsDir.Close()
 	}
+	l.obsDir = d
 	data, ofi, err := l.obsDir.ReadFile(ownerName, maxRecordLen)
 	switch {
 	case err == nil:
@@ -369,7 +372,6 @@ func (l *strictLock) observe(now Instant, rerr error) (Attempt, error) {
 	}
 	h := &Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime}
 	v := versionOf(data, ofi)
-	v.dev = l.obsIno
 	watched := l.obs.see(v, now.Mono, l.mut(mStrictWatchFromFirstSight))
 	wait := rec.Lifetime + StaleMargin - watched
 	if l.mut(mStrictNoMargin) {
@@ -401,7 +403,9 @@ func (l *strictLock) abandoned() (Attempt, error) {
 	// Not empty: a newer generation took the name (retry), or litter
 	// in the old one, or a directory that is not a lock.
 	names, derr := l.obsDir.ReadDir()
-	ino := l.obsIno
+	d := l.obsDir
+	l.obsDir = nil
+	defer d.Close()
 	l.closeObs()
 	if derr != nil || len(names) == 0 {
 		return Attempt{}, nil
@@ -415,14 +419,10 @@ func (l *strictLock) abandoned() (Attempt, error) {
 		}
 	}
 	// Only NFS or FUSE litter (files still open somewhere when they were
-	// removed): reopen and remove it through a handle on this generation.
-	if d2, err := l.fs.OpenDir(l.path); err == nil {
-		if fi, err := d2.Stat(); err == nil && fi.Ino == ino {
-			for _, n := range names {
-				_ = d2.Remove(n)
-			}
-		}
-		_ = d2.Close()
+	// removed): remove it through the handle on this generation, which
+	// nothing newer can be reached by.
+	for _, n := range names {
+		_ = d.Remove(n)
 	}
 	return Attempt{}, nil
 }
@@ -450,9 +450,7 @@ func (l *strictLock) breakStale(v version, h *Holder) (Attempt, error) {
 		}
 		return Attempt{}, fmt.Errorf("algorithm: reading lock %s: %w", l.path, err)
 	}
-	fresh := versionOf(data, ofi)
-	fresh.dev = l.obsIno
-	if fresh != v {
+	if fresh := versionOf(data, ofi); fresh != v {
 		l.obs = observation{}
 		return Attempt{Holder: h, StaleIn: h.Lifetime + StaleMargin}, nil
 	}
@@ -567,7 +565,7 @@ func (l *strictLock) closeObs() {
 	if l.obsDir != nil {
 		_ = l.obsDir.Close()
 	}
-	l.obsDir, l.obsIno, l.obs = nil, 0, observation{}
+	l.obsDir, l.obs = nil, observation{}
 }
 
 // Refresh implements Lock.Refresh.

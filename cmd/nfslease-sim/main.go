@@ -4,7 +4,7 @@
 // protocol variants that the simulator must catch.
 //
 //	go run ./cmd/nfslease-sim -seeds 500                       # all protocols and profiles
-//	go run ./cmd/nfslease-sim -replay crash:17                 # the trace of one seed
+//	go run ./cmd/nfslease-sim -replay crash:17 -protocol flufl # the trace of one seed
 //	go run -tags nfslease_mutants ./cmd/nfslease-sim -mutants  # mutants: caught=K of K
 //
 // It exits with status 1 if a protocol breaks an invariant outside its
@@ -44,7 +44,7 @@ func main() {
 		acqs       = flag.Int("acquisitions", 200, "acquisitions per seed")
 		first      = flag.Uint64("first-seed", 0, "first seed")
 		profiles   = flag.String("profiles", "", "comma-separated profiles (default: all)")
-		protoName  = flag.String("protocol", "", "protocol to run (default: all)")
+		protoName  = flag.String("protocol", "", "protocol to run (default: all; with -replay: strict)")
 		replay     = flag.String("replay", "", "PROFILE:SEED: print the trace of one run and its violations")
 		mutantMode = flag.Bool("mutants", false, "run the mutants instead (needs -tags nfslease_mutants)")
 		mutSeeds   = flag.Int("mutant-seeds", 100, "seed budget per mutant and profile")
@@ -115,7 +115,7 @@ func runReplay(spec, protoName, mutName string, acqs int) int {
 	if !ok || !found || err != nil {
 		fatalf("-replay wants PROFILE:SEED, got %q", spec)
 	}
-	cfg := sim.Config{Protocol: algorithm.Flufl, Profile: prof, Seed: seed, Acquisitions: acqs, Trace: os.Stdout}
+	cfg := sim.Config{Protocol: algorithm.Strict, Profile: prof, Seed: seed, Acquisitions: acqs, Trace: os.Stdout}
 	if protoName != "" {
 		p, ok := protocols[protoName]
 		if !ok {

@@ -287,7 +287,9 @@ type clientFS struct{ c *client }
 var _ fsops.FS = (*clientFS)(nil)
 
 func (f *clientFS) do(op fsopstest.Op, namespace bool, apply func() result) result {
-	return f.c.call(&req{op: op, apply: apply, namespace: namespace})
+	r := f.c.call(&req{op: op, apply: apply, namespace: namespace})
+	f.c.s.cacheAfter(f.c.host, op, r)
+	return r
 }
 
 func (f *clientFS) CreateExcl(name string, data []byte, perm fs.FileMode) error {
@@ -313,6 +315,9 @@ func (f *clientFS) Rename(oldname, newname string) error {
 
 func (f *clientFS) Lstat(name string) (fsops.FileInfo, error) {
 	srv := f.c.s.server
+	if r, ok := f.c.s.cached(f.c, name); ok {
+		return r.fi, r.err
+	}
 	r := f.do(fsopstest.Op{Name: "Lstat", Path: name}, false, func() result {
 		fi, err := srv.Lstat(name)
 		return result{fi: fi, err: err}

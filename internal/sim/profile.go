@@ -29,6 +29,14 @@ type Profile struct {
 	Step    float64       // per acquisition cycle: the wall clock steps by up to ±StepMax
 	StepMax time.Duration
 
+	// AttrCache and AttrCacheMax are the NFS client's attribute cache
+	// (acregmin, acregmax): Lstat may answer from what this host last
+	// saw of a name, including "no such file" (the negative lookup
+	// cache), for a time between the two. Opening a file revalidates
+	// (close-to-open), and a host's own changes to a name drop its
+	// entry. Zero: noac.
+	AttrCache, AttrCacheMax time.Duration
+
 	SSHFS bool // sshfs quirks: link count 1, path-derived inode numbers, EPERM for EEXIST, whole-second times
 
 	// BeyondAssumptions marks a profile whose faults exceed the documented
@@ -59,6 +67,8 @@ var Profiles = []Profile{
 		LostReply: 0.02, Timeo: time.Second, Crash: 0.02},
 	{Name: "replay", Doc: "duplicate request cache misses and late duplicates: non-idempotent calls run twice", Latency: 5 * ms,
 		LostReply: 0.05, DRCMiss: 0.5, Timeo: 300 * ms, LateDup: 0.02, DupDelay: 3 * s},
+	{Name: "cache", Doc: "NFS client caches: attributes and negative lookups cached for 3 to 60 s (acregmin, acregmax), with crashes and lost replies", Latency: 2 * ms,
+		AttrCache: 3 * s, AttrCacheMax: 60 * s, Crash: 0.03, LostReply: 0.02, Timeo: 300 * ms},
 	{Name: "pause", Doc: "process pauses of up to 3 lifetimes (beyond the assumptions)", Latency: 2 * ms,
 		Pause: 0.05, PauseMax: 9 * s, BeyondAssumptions: true},
 }

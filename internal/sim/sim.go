@@ -106,9 +106,10 @@ type sim struct {
 	probeAt  time.Duration
 	probeOK  bool
 
-	claims        map[string]*client // identity of a lock's file (see identity) → the live holder it belongs to
-	lastLongPause time.Duration      // when the last pause longer than the margin ended
-	pending       *pendingMove       // a live holder's lock moved away from the lock name
+	attrs         map[string]map[string]attrEntry // host → name → what its NFS client cached
+	claims        map[string]*client              // identity of a lock's file (see identity) → the live holder it belongs to
+	lastLongPause time.Duration                   // when the last pause longer than the margin ended
+	pending       *pendingMove                    // a live holder's lock moved away from the lock name
 }
 
 type pendingMove struct {
@@ -160,7 +161,7 @@ func (serverClock) AfterFunc(time.Duration, func()) clock.Timer {
 }
 
 func newSim(cfg Config) *sim {
-	s := &sim{cfg: cfg, prof: cfg.Profile, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e66736c65617365)), claims: map[string]*client{}}
+	s := &sim{cfg: cfg, prof: cfg.Profile, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e66736c65617365)), claims: map[string]*client{}, attrs: map[string]map[string]attrEntry{}}
 	s.res.Seed = cfg.Seed
 	var opts []fsopstest.MemOption
 	if s.prof.SSHFS {
@@ -587,6 +588,52 @@ func (s *sim) lockIdentity() string {
 // c's, or a name derived from one.
 func (c *client) owns(p string) bool {
 	return strings.Contains(path.Base(p), fmt.Sprintf("|%s|%d|", c.host, c.pid))
+}
+
+// attrEntry is a cached Lstat answer.
+type attrEntry struct {
+	res   result
+	until time.Duration
+}
+
+// cached returns host c's cached Lstat answer for name, if the profile
+// caches attributes and the entry is still valid.
+func (s *sim) cached(c *client, name string) (result, bool) {
+	if s.prof.AttrCache == 0 {
+		return result{}, false
+	}
+	e, ok := s.attrs[c.host][name]
+	if !ok || s.now >= e.until {
+		return result{}, false
+	}
+	s.tracef(c, "Lstat %s answered from the attribute cache: %v", name, e.res.err)
+	return e.res, true
+}
+
+// cacheAfter updates host's cache after a call: an Lstat or an open
+// caches what it saw (a missing name too); the host's own changes to
+// names drop their entries.
+func (s *sim) cacheAfter(host string, op fsopstest.Op, r result) {
+	if s.prof.AttrCache == 0 {
+		return
+	}
+	m := s.attrs[host]
+	if m == nil {
+		m = map[string]attrEntry{}
+		s.attrs[host] = m
+	}
+	switch op.Name {
+	case "Lstat", "ReadFile":
+		if r.err == nil || errors.Is(r.err, fs.ErrNotExist) {
+			res := result{fi: r.fi, err: r.err}
+			m[op.Path] = attrEntry{res: res, until: s.now + s.prof.AttrCache + s.uniform(s.prof.AttrCacheMax-s.prof.AttrCache)}
+		}
+	default:
+		delete(m, op.Path)
+		if op.Path2 != "" {
+			delete(m, op.Path2)
+		}
+	}
 }
 
 // liveOther returns the live holder, other than c, whose lock content is

@@ -12,6 +12,7 @@ import (
 var (
 	traceProfile = flag.String("trace.profile", "", "profile of a seed to trace")
 	traceSeed    = flag.Uint64("trace.seed", 0, "seed to trace")
+	traceProto   = flag.String("trace.protocol", "strict", "protocol to trace: flufl or strict")
 )
 
 // TestTrace prints the trace of one seed: go test ./internal/sim -run TestTrace -trace.profile eio -trace.seed 0
@@ -23,6 +24,10 @@ func TestTrace(t *testing.T) {
 	if !ok {
 		t.Fatalf("no profile %q", *traceProfile)
 	}
-	r := sim.Run(sim.Config{Protocol: algorithm.Flufl, Profile: p, Seed: *traceSeed, Acquisitions: 100, Trace: os.Stdout})
+	proto := algorithm.Strict
+	if *traceProto == "flufl" {
+		proto = algorithm.Flufl
+	}
+	r := sim.Run(sim.Config{Protocol: proto, Profile: p, Seed: *traceSeed, Acquisitions: 100, Trace: os.Stdout})
 	t.Logf("%+v", r)
 }
