@@ -107,3 +107,52 @@ func openDescriptors(t *testing.T) int {
 	}
 	return len(ents) - 1 // the one ReadDir had open
 }
+
+// TestReadFileSpecial checks ReadFile on file types that open(2) itself
+// refuses or that have no driver: a Unix socket (ENXIO from open) and, as
+// root, a character device whose major number has no driver. Both must be
+// reported as ErrNotRegular, like a FIFO or a directory, so that a caller
+// can tell "not a lock" from a failing filesystem.
+func TestReadFileSpecial(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "sock")
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: sock}); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{sock}
+	if os.Geteuid() != 0 {
+		if os.Getenv("NFSLEASE_REQUIRE_ROOT") != "" {
+			t.Fatal("NFSLEASE_REQUIRE_ROOT is set but the test does not run as root: cannot make device files")
+		}
+		t.Log("not root: device files not checked")
+	} else {
+		// Major 0 is reserved for unnamed devices: no driver opens it.
+		dev := filepath.Join(dir, "nodriver")
+		if err := unix.Mknod(dev, unix.S_IFCHR|0o600, int(unix.Mkdev(0, 0))); err != nil {
+			t.Fatal(err)
+		}
+		null := filepath.Join(dir, "null")
+		if err := unix.Mknod(null, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, dev, null)
+	}
+	for _, name := range names {
+		data, fi, err := fsops.OS().ReadFile(name, 10)
+		if !errors.Is(err, fsops.ErrNotRegular) {
+			t.Errorf("ReadFile(%s) = %q, %v; want ErrNotRegular", name, data, err)
+		}
+		if fi.Mode.IsRegular() || fi.Mode == 0 {
+			t.Errorf("ReadFile(%s): mode %v, want the special file's", name, fi.Mode)
+		}
+		var pe *fs.PathError
+		if !errors.As(err, &pe) || pe.Path != name {
+			t.Errorf("ReadFile(%s): error %v does not name the path", name, err)
+		}
+	}
+}
