@@ -11,8 +11,12 @@
 //	// held is cancelled, with context.Cause(held) wrapping ErrLost, if the
 //	// lease is lost; check it before every action the lease protects.
 //
-// The default protocol is algorithm.Flufl, on-disk compatible with Python's
-// flufl.lock: Go and Python processes exclude each other on the same lock.
+// The default protocol is algorithm.Strict, the generation-directory
+// protocol, whose breaks and releases cannot remove a newer holder's lock
+// even when the NFS server replays a call; before the first acquisition in
+// a directory it self-tests the filesystem. WithProtocol(algorithm.Flufl)
+// selects the format of Python's flufl.lock, for locks that Go and Python
+// processes share.
 //
 // # Guarantees
 //
@@ -41,10 +45,11 @@
 //   - Clock rates: the holder's and the waiters' monotonic clocks run at
 //     rates whose ratio is below (lifetime + 1 s) / (renew deadline +
 //     refresh interval + 1 s): 1.14 at the defaults (docs/protocol.md
-//     derives it). Clock offsets do not matter for locks of this
-//     package, except through the wall-clock rule: wall clocks must agree
-//     within the skew allowance (WithSkewAllowance, default 10 s, which is
-//     also what Python flufl.lock assumes) plus lifetime − renew deadline.
+//     derives it). Clock offsets do not matter with algorithm.Strict,
+//     which never compares wall clocks. With algorithm.Flufl they matter
+//     through its wall-clock rule: wall clocks must agree within the skew
+//     allowance (WithSkewAllowance, default 10 s, which is also what
+//     Python flufl.lock assumes) plus lifetime − renew deadline.
 //   - Pauses: a process paused (GC, VM stall, SIGSTOP) past its deadline
 //     cannot cancel held while paused. Code that may be paused between
 //     checking held and acting needs a fencing token from the resource.
@@ -56,6 +61,9 @@
 // # Non-guarantees
 //
 // A lease is not a fence: a holder whose held context is cancelled may
-// still have a write in flight. The flufl.lock format leaves some windows
-// open under NFS replays and Python breakers; docs/protocol.md lists them.
+// still have a write in flight. The flufl.lock format (algorithm.Flufl)
+// leaves some windows open under NFS replays and Python breakers;
+// docs/protocol.md lists them. TryAcquire cannot judge a Strict lock stale
+// in a single look, so it reports ErrHeld for a stale one; Acquire breaks
+// it.
 package lease

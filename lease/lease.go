@@ -56,8 +56,9 @@ func Acquire(ctx context.Context, path string, opts ...Option) (held context.Con
 // TryAcquire is like Acquire but makes a single attempt. If another live
 // holder has the lock it returns an error wrapping ErrHeld (a *HeldError
 // describing the holder). It breaks a lock only if it is provably stale at
-// once: by its recorded expiry and the skew allowance, since a single look
-// cannot watch a lock unchanged for its lifetime.
+// once, since a single look cannot watch a lock unchanged for its
+// lifetime: with algorithm.Flufl, by its recorded expiry and the skew
+// allowance; with algorithm.Strict, never.
 func TryAcquire(ctx context.Context, path string, opts ...Option) (held context.Context, release func() error, err error) {
 	return acquire(ctx, path, opts, true)
 }
