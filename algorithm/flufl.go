@@ -230,9 +230,11 @@ func (l *fluflLock) createClaim() error {
 		// The name is unique to us, so an existing file is our own
 		// create replayed by NFS after a lost reply, or (sshfs) EPERM
 		// standing for EEXIST. Anything else there is not ours.
-		data, _, rerr := l.fs.ReadFile(l.claim, maxClaimLen)
-		if rerr == nil && string(data) == l.claim {
+		switch data, _, rerr := l.fs.ReadFile(l.claim, maxClaimLen); {
+		case rerr == nil && string(data) == l.claim:
 			err = nil
+		case Transient(rerr):
+			err = rerr // cannot tell yet whether it is ours: retry
 		}
 	}
 	if err != nil {

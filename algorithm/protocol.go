@@ -166,7 +166,8 @@ var (
 
 // Transient reports whether err is worth retrying: an error that a network
 // filesystem returns for a call that may succeed later (EIO, ESTALE,
-// ETIMEDOUT, EINTR, EAGAIN, EBUSY, ENOLCK). Permission errors, missing
+// ETIMEDOUT, EINTR, EAGAIN, EBUSY, ENOLCK, and ENOTCONN, which GlusterFS
+// returns while its server is unreachable). Permission errors, missing
 // directories, read-only filesystems, full disks and ErrNotLock are not
 // transient.
 func Transient(err error) bool {
@@ -176,7 +177,7 @@ func Transient(err error) bool {
 	}
 	switch errno {
 	case syscall.EIO, syscall.ESTALE, syscall.ETIMEDOUT, syscall.EINTR,
-		syscall.EAGAIN, syscall.EBUSY, syscall.ENOLCK:
+		syscall.EAGAIN, syscall.EBUSY, syscall.ENOLCK, syscall.ENOTCONN:
 		return true
 	}
 	return false

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -134,7 +135,8 @@ type strictLock struct {
 	obsDir fsops.Dir   // handle bound to the generation obs is about
 	eperm  int         // consecutive EPERM answers with no lock to show for them
 
-	collected bool // we collected stale private directories once
+	collected bool     // we collected stale private directories once
+	litter    []string // stages of ours we could not remove yet
 }
 
 func (l *strictLock) Path() string { return l.path }
@@ -183,6 +185,7 @@ func (l *strictLock) Acquire(now Instant) (Attempt, error) {
 
 // prepare makes a new staging directory holding our owner record.
 func (l *strictLock) prepare(now Instant) error {
+	l.cleanLitter()
 	random := make([]byte, genLen/2)
 	if _, err := io.ReadFull(l.cfg.Rand, random); err != nil {
 		return fmt.Errorf("algorithm: reading randomness for the generation id: %w", err)
@@ -197,19 +200,26 @@ func (l *strictLock) prepare(now Instant) error {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("algorithm: lock %s: the directory %s does not exist: %w", l.path, l.dir, err)
 		}
+		if Transient(err) {
+			// The mkdir may have been applied with its reply lost.
+			l.removeStage(stage)
+		}
 		return fmt.Errorf("algorithm: creating staging directory for lock %s: %w", l.path, err)
 	}
 	d, err := l.fs.OpenDir(stage)
 	if err != nil {
-		_ = retry(func() error { return l.fs.Rmdir(stage) })
+		l.removeStage(stage)
 		return fmt.Errorf("algorithm: opening staging directory for lock %s: %w", l.path, err)
 	}
 	l.mine[gen] = true
 	l.gen, l.rec, l.stage, l.stageDir, l.tried = gen, []byte(rec.String()), stage, d, false
 	err = d.CreateExcl(ownerName, l.rec, l.cfg.Perm)
 	if err != nil && (errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.EPERM)) {
-		if data, _, rerr := d.ReadFile(ownerName, maxRecordLen); rerr == nil && string(data) == string(l.rec) {
+		switch data, _, rerr := d.ReadFile(ownerName, maxRecordLen); {
+		case rerr == nil && string(data) == string(l.rec):
 			err = nil
+		case Transient(rerr):
+			err = rerr // cannot tell yet whether it is ours: retry
 		}
 	}
 	if err == nil {
@@ -300,11 +310,27 @@ func (l *strictLock) dropStage() {
 		return
 	}
 	_ = l.removeRetry(l.stageDir, ownerName)
-	// By path, but a unique name: if the stage became the lock, no
-	// directory is at this name any more.
-	_ = retry(func() error { return l.fs.Rmdir(l.stage) })
+	l.removeStage(l.stage)
 	_ = l.stageDir.Close()
 	l.stageDir, l.stage, l.gen, l.rec = nil, "", "", nil
+}
+
+// removeStage removes a stage of ours by its name, which no one else
+// uses: if the stage became the lock, or a collector took it, nothing is
+// at the name any more. A stage that cannot be removed now (a partition)
+// is remembered, tried again at Close, and reported if it is still there.
+func (l *strictLock) removeStage(stage string) {
+	err := retry(func() error { return l.fs.Remove(stage + "/" + ownerName) })
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		err = retry(func() error { return l.fs.Rmdir(stage) })
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if !slices.Contains(l.litter, stage) {
+			l.litter = append(l.litter, stage)
+		}
+		return
+	}
+	l.litter = slices.DeleteFunc(l.litter, func(s string) bool { return s == stage })
 }
 
 // observe looks at the lock someone else holds, judges it, and breaks it
@@ -632,7 +658,7 @@ func (l *strictLock) Release() error {
 		// next rename replaces it, and waiters remove it.
 		return fmt.Errorf("algorithm: removing released lock directory %s: %w", l.path, err)
 	}
-	return nil
+	return l.cleanLitter()
 }
 
 // Close implements Lock.Close. It removes our stage, through its handle:
@@ -643,6 +669,18 @@ func (l *strictLock) Close(Instant) error {
 	l.closeObs()
 	l.dropStage()
 	l.lose()
+	return l.cleanLitter()
+}
+
+// cleanLitter tries again to remove stages of ours that could not be
+// removed before, and reports those that remain.
+func (l *strictLock) cleanLitter() error {
+	for _, stage := range slices.Clone(l.litter) {
+		l.removeStage(stage)
+	}
+	if len(l.litter) > 0 {
+		return fmt.Errorf("algorithm: lock %s: could not remove staging directories %q (waiters collect them once they are old)", l.path, l.litter)
+	}
 	return nil
 }
 

@@ -17,9 +17,9 @@ import (
 // protocol's guarantees.
 var KnownLimits = map[string][]string{
 	// A REMOVE or RENAME of the shared lock name that runs twice on the
-	// server can remove a lock taken since: no check on the client can
-	// prevent it in flufl.lock's format.
-	"flufl": {"replay"},
+	// server (a duplicate request cache miss) can remove a lock taken
+	// since: no check on the client can prevent it in flufl.lock's format.
+	"flufl": {"replay", "nfsv3-soft"},
 }
 
 // IsKnownLimit reports whether profile is a documented limit of protocol.

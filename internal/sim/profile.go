@@ -1,6 +1,9 @@
 package sim
 
-import "time"
+import (
+	"syscall"
+	"time"
+)
 
 // Profile is a fault model: what the simulated network, server, clocks and
 // processes do wrong, and how often.
@@ -22,7 +25,8 @@ type Profile struct {
 	Pause     float64       // per acquisition cycle: the process freezes once, for up to PauseMax
 	PauseMax  time.Duration //
 	Partition float64       // per acquisition cycle: the client is cut off (hard mount: calls hang) for up to PartMax
-	PartMax   time.Duration
+	PartMax   time.Duration //
+	SoftErr   syscall.Errno // if set, a partition is a soft mount's: calls fail with it after Timeo, half of the namespace calls applied
 
 	Offset  time.Duration // each client's wall clock is off by up to ±Offset
 	Drift   float64       // each client's clocks run at a rate within 1±Drift
@@ -69,6 +73,10 @@ var Profiles = []Profile{
 		LostReply: 0.05, DRCMiss: 0.5, Timeo: 300 * ms, LateDup: 0.02, DupDelay: 3 * s},
 	{Name: "cache", Doc: "NFS client caches: attributes and negative lookups cached for 3 to 60 s (acregmin, acregmax), with crashes and lost replies", Latency: 2 * ms,
 		AttrCache: 3 * s, AttrCacheMax: 60 * s, Crash: 0.03, LostReply: 0.02, Timeo: 300 * ms},
+	{Name: "gluster", Doc: "GlusterFS-like: 1 s attribute caches, clients cut off for up to 10 s get ENOTCONN (some calls applied first), crashes", Latency: 1 * ms,
+		AttrCache: s, AttrCacheMax: s, Partition: 0.05, PartMax: 10 * s, SoftErr: syscall.ENOTCONN, Timeo: 500 * ms, Crash: 0.02},
+	{Name: "nfsv3-soft", Doc: "NFSv3 soft mount: attribute caches, lost replies with a weak duplicate request cache (30% misses), partitions that time calls out with ETIMEDOUT (some applied)", Latency: 3 * ms,
+		AttrCache: 3 * s, AttrCacheMax: 60 * s, LostReply: 0.03, DRCMiss: 0.3, Timeo: 600 * ms, Partition: 0.03, PartMax: 5 * s, SoftErr: syscall.ETIMEDOUT},
 	{Name: "pause", Doc: "process pauses of up to 3 lifetimes (beyond the assumptions)", Latency: 2 * ms,
 		Pause: 0.05, PauseMax: 9 * s, BeyondAssumptions: true},
 }

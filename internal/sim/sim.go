@@ -463,6 +463,21 @@ func (s *sim) submit(c *client, r *req) {
 		return
 	}
 	s.tracef(c, "%s %s %s", r.op.Name, r.op.Path, r.op.Path2)
+	if s.now < c.partUntil && s.prof.SoftErr != 0 {
+		// A soft mount (or GlusterFS) gives up after Timeo. The request
+		// may have reached the server before the cut: then it was
+		// applied, and only the reply is lost.
+		errno := s.prof.SoftErr
+		if r.namespace && s.chance(0.5) {
+			s.fault(c, "%s %s applied, then the partition times it out with %v", r.op.Name, r.op.Path, errno)
+			s.apply(c, r, false)
+		} else {
+			s.fault(c, "%s %s times out in the partition with %v", r.op.Name, r.op.Path, errno)
+		}
+		r.res = result{err: &fs.PathError{Op: strings.ToLower(r.op.Name), Path: r.op.Path, Err: errno}}
+		s.at(s.now+s.prof.Timeo, func() { c.resume(gen, r) })
+		return
+	}
 	sendAt := max(s.now, c.partUntil) // a hard mount waits out a partition
 	if s.chance(s.prof.EIO) {
 		errno := syscall.EIO
