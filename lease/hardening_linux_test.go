@@ -211,6 +211,7 @@ func mountTmpfs(t *testing.T, parent, opts string, flags uintptr) string {
 // one (like /dev/null) and one with no driver, old: never removed,
 // ErrNotLock, nothing of ours left.
 func TestDeviceAtLockPath(t *testing.T) {
+	p := algorithm.Flufl // Flufl-specific: see the Strict cases
 	requireRoot(t)
 	for _, dev := range []struct {
 		name         string
@@ -225,7 +226,7 @@ func TestDeviceAtLockPath(t *testing.T) {
 			setMtime(t, lock, longAgo)
 			before := snapshot(t, root)
 			for _, acquire := range []func(context.Context, string, ...lease.Option) (context.Context, func() error, error){lease.Acquire, lease.TryAcquire} {
-				_, _, err := acquire(hctx(t), lock, fast()...)
+				_, _, err := acquire(hctx(t), lock, fast(p)...)
 				if !errors.Is(err, algorithm.ErrNotLock) {
 					t.Errorf("err = %v, want ErrNotLock", err)
 				}
@@ -240,6 +241,7 @@ func TestDeviceAtLockPath(t *testing.T) {
 // EROFS naming the path, whether the directory is empty or holds a stale
 // lock, which stays as it was.
 func TestReadOnlyFilesystem(t *testing.T) {
+	p := algorithm.Flufl // Flufl-specific: see the Strict cases
 	for _, stale := range []bool{false, true} {
 		t.Run(map[bool]string{false: "empty", true: "stale lock"}[stale], func(t *testing.T) {
 			mnt := mountTmpfs(t, t.TempDir(), "size=1m", 0)
@@ -258,7 +260,7 @@ func TestReadOnlyFilesystem(t *testing.T) {
 			before := snapshot(t, mnt)
 			for _, acquire := range []func(context.Context, string, ...lease.Option) (context.Context, func() error, error){lease.Acquire, lease.TryAcquire} {
 				start := time.Now()
-				_, _, err := acquire(hctx(t), lock, fast()...)
+				_, _, err := acquire(hctx(t), lock, fast(p)...)
 				if !errors.Is(err, syscall.EROFS) {
 					t.Errorf("err = %v, want EROFS", err)
 				}
@@ -273,7 +275,7 @@ func TestReadOnlyFilesystem(t *testing.T) {
 	t.Run("mounted read-only", func(t *testing.T) {
 		mnt := mountTmpfs(t, t.TempDir(), "ro,size=1m", unix.MS_RDONLY)
 		lock := filepath.Join(mnt, "a.lock")
-		_, _, err := lease.Acquire(hctx(t), lock, fast()...)
+		_, _, err := lease.Acquire(hctx(t), lock, fast(p)...)
 		if !errors.Is(err, syscall.EROFS) {
 			t.Errorf("err = %v, want EROFS", err)
 		}
@@ -288,6 +290,7 @@ func TestReadOnlyFilesystem(t *testing.T) {
 // ENOSPC; Acquire returns it at once, naming the path, and leaves no
 // partial claim behind. The filler file is untouched.
 func TestFullFilesystem(t *testing.T) {
+	p := algorithm.Flufl // Flufl-specific: see the Strict cases
 	mnt := mountTmpfs(t, t.TempDir(), "size=12k", 0)
 	f, err := os.Create(filepath.Join(mnt, "filler"))
 	if err != nil {
@@ -307,7 +310,7 @@ func TestFullFilesystem(t *testing.T) {
 	before := snapshot(t, mnt)
 	for _, acquire := range []func(context.Context, string, ...lease.Option) (context.Context, func() error, error){lease.Acquire, lease.TryAcquire} {
 		start := time.Now()
-		_, _, err := acquire(hctx(t), lock, fast()...)
+		_, _, err := acquire(hctx(t), lock, fast(p)...)
 		if !errors.Is(err, syscall.ENOSPC) {
 			t.Errorf("err = %v, want ENOSPC", err)
 		}
@@ -322,7 +325,7 @@ func TestFullFilesystem(t *testing.T) {
 	if err := os.Truncate(filepath.Join(mnt, "filler"), 0); err != nil {
 		t.Fatal(err)
 	}
-	_, release, err := lease.Acquire(hctx(t), lock, fast()...)
+	_, release, err := lease.Acquire(hctx(t), lock, fast(p)...)
 	if err != nil {
 		t.Fatalf("Acquire after freeing space = %v", err)
 	}
@@ -334,6 +337,7 @@ func TestFullFilesystem(t *testing.T) {
 // TestOtherUsers runs the lease as uid 65534 against directories and locks
 // of root.
 func TestOtherUsers(t *testing.T) {
+	p := algorithm.Flufl // Flufl-specific: see the Strict cases
 	requireRoot(t)
 	bin := publicBinary(t)
 	t.Run("directory not writable", func(t *testing.T) {
@@ -392,7 +396,7 @@ func TestOtherUsers(t *testing.T) {
 			t.Fatal(err)
 		}
 		lock := filepath.Join(d, "a.lock")
-		_, release, err := lease.Acquire(hctx(t), lock, fast()...)
+		_, release, err := lease.Acquire(hctx(t), lock, fast(p)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -444,8 +448,9 @@ func TestOtherUsers(t *testing.T) {
 // that list their descriptors: none may point into the lock directory
 // (every descriptor is opened with O_CLOEXEC and none is kept open).
 func TestChildInheritsNoDescriptor(t *testing.T) {
+	p := algorithm.Flufl // Flufl-specific: see the Strict cases
 	_, locks, _ := hostileDirs(t)
-	_, release, err := lease.Acquire(hctx(t), filepath.Join(locks, "held.lock"), fast()...)
+	_, release, err := lease.Acquire(hctx(t), filepath.Join(locks, "held.lock"), fast(p)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,7 +461,7 @@ func TestChildInheritsNoDescriptor(t *testing.T) {
 		wg.Go(func() {
 			lock := filepath.Join(locks, "busy"+string(rune('0'+i))+".lock")
 			for ctx.Err() == nil {
-				_, rel, err := lease.Acquire(ctx, lock, fast()...)
+				_, rel, err := lease.Acquire(ctx, lock, fast(p)...)
 				if err == nil {
 					rel()
 				}
