@@ -340,6 +340,19 @@ func (l *strictLock) observe(now Instant, rerr error) (Attempt, error) {
 			return Attempt{}, fmt.Errorf("algorithm: opening lock %s: %w", l.path, err)
 		}
 		l.obsDir, l.obsIno = d, fi.Ino
+		// A generation holds its owner record and nothing else (but
+		// NFS or FUSE litter): a directory with any other entry is not
+		// one, whatever its "owner" says, and nothing in it is ours to
+		// remove. Checked once per generation; a failed listing
+		// leaves the other checks to judge it.
+		if names, err := d.ReadDir(); err == nil {
+			for _, n := range names {
+				if n != ownerName && !isLitter(n) {
+					l.closeObs()
+					return Attempt{}, fmt.Errorf("algorithm: lock path %s is a directory that holds %q, which no lock generation holds: %w", l.path, n, ErrNotLock)
+				}
+			}
+		}
 	}
 	data, ofi, err := l.obsDir.ReadFile(ownerName, maxRecordLen)
 	switch {

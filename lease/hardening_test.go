@@ -449,6 +449,14 @@ func TestHostileLockPath(t *testing.T) {
 			write(t, filepath.Join(lock, ".nfs0000000000000001"), []byte("x"))
 			write(t, filepath.Join(lock, "owner.bak"), []byte(strictRecord(staleGen, "h", 1, 1000)))
 		}},
+		{name: "directory with a stale record and a user's file", only: algorithm.Strict, setup: func(t *testing.T, lock, outside string) {
+			// A record that would be stale, beside a file no generation
+			// ever holds: not a generation, so its record is not
+			// removed either.
+			mkStrictLock(t, lock, strictRecord(staleGen, "h", 1, 1000), 0o644)
+			write(t, filepath.Join(lock, "data"), []byte("mine"))
+			setMtime(t, filepath.Join(lock, "data"), longAgo)
+		}},
 	}
 	for _, p := range bothProtocols {
 		for _, tt := range tests {
