@@ -191,19 +191,33 @@ func (l *strictLock) prepare(now Instant) error {
 	gen := hex.EncodeToString(random)
 	rec := owner{Gen: gen, Host: sanitizeHost(l.cfg.Hostname), Pid: l.cfg.Pid, Lifetime: l.cfg.Lifetime}
 	stage := l.dir + "." + l.base + stageInfix + gen
-	if err := l.fs.Mkdir(stage, dirPerm(l.cfg.Perm)); err != nil && !errors.Is(err, fs.ErrExist) && !errors.Is(err, syscall.EPERM) {
+	merr := l.fs.Mkdir(stage, dirPerm(l.cfg.Perm))
+	if merr != nil && !errors.Is(merr, fs.ErrExist) && !errors.Is(merr, syscall.EPERM) {
 		// (EEXIST, or sshfs's EPERM: the name is unique to us, so it is
-		// our own mkdir replayed; OpenDir below checks it is a
-		// directory.)
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("algorithm: lock %s: the directory %s does not exist: %w", l.path, l.dir, err)
+		// our own mkdir replayed; checked below.)
+		if errors.Is(merr, fs.ErrNotExist) {
+			return fmt.Errorf("algorithm: lock %s: the directory %s does not exist: %w", l.path, l.dir, merr)
 		}
-		return fmt.Errorf("algorithm: creating staging directory for lock %s: %w", l.path, err)
+		return fmt.Errorf("algorithm: creating staging directory for lock %s: %w", l.path, merr)
 	}
 	d, err := l.fs.OpenDir(stage)
-	if err != nil {
+	switch {
+	case err != nil && merr == nil:
 		_ = retry(func() error { return l.fs.Rmdir(stage) })
 		return fmt.Errorf("algorithm: opening staging directory for lock %s: %w", l.path, err)
+	case err != nil && errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("algorithm: creating staging directory for lock %s: %w", l.path, merr)
+	case err != nil:
+		// Something that is not a directory (a symbolic link, a file)
+		// was at our staging name: not ours, left alone.
+		return fmt.Errorf("algorithm: staging directory %s for lock %s exists and is not a directory: %w: %w", stage, l.path, fs.ErrExist, err)
+	case merr != nil:
+		// Our own mkdir replayed leaves an empty directory: one with
+		// entries is someone else's, left alone.
+		if names, err := d.ReadDir(); err != nil || len(names) > 0 {
+			_ = d.Close()
+			return fmt.Errorf("algorithm: staging directory %s for lock %s exists and is not ours (entries %q, %v): %w", stage, l.path, names, err, fs.ErrExist)
+		}
 	}
 	l.mine[gen] = true
 	l.gen, l.rec, l.stage, l.stageDir, l.tried = gen, []byte(rec.String()), stage, d, false

@@ -612,65 +612,108 @@ func (fixedRand) Read(p []byte) (int, error) {
 }
 
 // TestSymlinkAtClaimName plants a symbolic link (and, in turn, other
-// files) at the name our claim file will have. Claim names carry 64 random
-// bits, so this takes an attacker who can predict them; even so the create
-// must fail without following the link or touching what is there.
+// files) at the name our private file will have: Flufl's claim file, or
+// Strict's staging directory ".<base>.stage.<32 hex>". Those names carry
+// 64 (Flufl) or 128 (Strict) random bits, so this takes an attacker who
+// can predict them; even so the create must fail with fs.ErrExist without
+// following the link or touching what is there.
 func TestSymlinkAtClaimName(t *testing.T) {
 	cfg := algorithm.Config{Lifetime: 2 * time.Second, Hostname: "host", Pid: 1, Rand: fixedRand{}}
 	tests := []struct {
 		name  string
 		plant func(t *testing.T, claim, outside string)
+		// strictAdopts: Strict takes an empty directory at its staging
+		// name for its own mkdir replayed by NFS, and uses it
+		// (documented in docs/security.md).
+		strictAdopts bool
 	}{
-		{"symlink to a file", func(t *testing.T, claim, outside string) {
+		{name: "symlink to a file", plant: func(t *testing.T, claim, outside string) {
 			mustSymlink(t, filepath.Join(outside, "secret"), claim)
 		}},
-		{"dangling symlink", func(t *testing.T, claim, outside string) {
+		{name: "dangling symlink", plant: func(t *testing.T, claim, outside string) {
 			mustSymlink(t, filepath.Join(outside, "created"), claim)
 		}},
-		{"symlink to a file holding the claim", func(t *testing.T, claim, outside string) {
+		{name: "symlink to a file holding the claim", plant: func(t *testing.T, claim, outside string) {
 			// Following it to check the content would accept it as ours.
 			write(t, filepath.Join(outside, "fake"), []byte(claim))
 			mustSymlink(t, filepath.Join(outside, "fake"), claim)
 		}},
-		{"FIFO", func(t *testing.T, claim, outside string) {
+		{name: "symlink to a directory", plant: func(t *testing.T, claim, outside string) {
+			mustSymlink(t, outside, claim)
+		}},
+		{name: "symlink to an empty directory", plant: func(t *testing.T, claim, outside string) {
+			if err := os.Mkdir(filepath.Join(outside, "empty"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			mustSymlink(t, filepath.Join(outside, "empty"), claim)
+		}},
+		{name: "FIFO", plant: func(t *testing.T, claim, outside string) {
 			if err := unix.Mkfifo(claim, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"directory", func(t *testing.T, claim, outside string) {
+		{name: "directory", strictAdopts: true, plant: func(t *testing.T, claim, outside string) {
 			if err := os.Mkdir(claim, 0o755); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"other file", func(t *testing.T, claim, outside string) {
+		{name: "directory with a file", plant: func(t *testing.T, claim, outside string) {
+			if err := os.Mkdir(claim, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			write(t, filepath.Join(claim, "data"), []byte("mine"))
+		}},
+		{name: "directory with an owner file", plant: func(t *testing.T, claim, outside string) {
+			if err := os.Mkdir(claim, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			write(t, filepath.Join(claim, "owner"), []byte("not a record"))
+		}},
+		{name: "other file", plant: func(t *testing.T, claim, outside string) {
 			write(t, claim, []byte("not the claim"))
 		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			root, locks, outside := hostileDirs(t)
-			lock := filepath.Join(locks, "a.lock")
-			lk, err := algorithm.Flufl.New(fsops.OS(), lock, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			claim := lock + "|host|1|nfslease1.l2000.rabababababababab"
-			tt.plant(t, claim, outside)
-			before := snapshot(t, root)
-			now := algorithm.Instant{Wall: time.Now()}
-			att, err := lk.Acquire(now)
-			if err == nil {
-				t.Errorf("Acquire = %+v, want an error", att)
-			} else if !errors.Is(err, fs.ErrExist) {
-				t.Errorf("Acquire = %v, want an error wrapping fs.ErrExist", err)
-			}
-			wantNamesPath(t, err, lock)
-			if err := lk.Close(now); err != nil {
-				t.Errorf("Close = %v", err)
-			}
-			wantSnapshot(t, root, before)
-		})
-	}
+	forBoth(t, func(t *testing.T, p algorithm.Protocol) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				root, locks, outside := hostileDirs(t)
+				lock := filepath.Join(locks, "a.lock")
+				lk, err := p.New(fsops.OS(), lock, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				claim := lock + "|host|1|nfslease1.l2000.rabababababababab"
+				if p == algorithm.Strict {
+					claim = filepath.Join(locks, ".a.lock.stage."+strings.Repeat("ab", 16))
+				}
+				tt.plant(t, claim, outside)
+				before := snapshot(t, root)
+				now := algorithm.Instant{Wall: time.Now()}
+				att, err := lk.Acquire(now)
+				if p == algorithm.Strict && tt.strictAdopts {
+					if err != nil || !att.Acquired {
+						t.Fatalf("Acquire = %+v, %v; want the empty directory adopted", att, err)
+					}
+					if err := lk.Release(); err != nil {
+						t.Fatal(err)
+					}
+					delete(before, filepath.Base(filepath.Dir(claim))+"/"+filepath.Base(claim))
+					wantSnapshot(t, root, before)
+					return
+				}
+				if err == nil {
+					t.Errorf("Acquire = %+v, want an error", att)
+				} else if !errors.Is(err, fs.ErrExist) {
+					t.Errorf("Acquire = %v, want an error wrapping fs.ErrExist", err)
+				}
+				wantNamesPath(t, err, lock)
+				if err := lk.Close(now); err != nil {
+					t.Errorf("Close = %v", err)
+				}
+				wantSnapshot(t, root, before)
+			})
+		}
+	})
 }
 
 // TestSymlinkedLockDirectory: a symbolic link in a directory component is
