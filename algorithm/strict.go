@@ -101,6 +101,12 @@ func checkLockPath(fsys fsops.FS, path string, cfg Config) (abs, dir, base strin
 		return "", "", "", fmt.Errorf("algorithm: lock path %q: %w", path, err)
 	}
 	dir, base = filepath.Split(abs)
+	// filepath.Abs cleans lexically: "x/." would become the lock "x" in
+	// the parent directory. A path whose last element is "." or ".."
+	// names a directory.
+	if last := path[strings.LastIndexByte(path, filepath.Separator)+1:]; last == "." || last == ".." {
+		base = ""
+	}
 	if base == "" || base == "." || base == ".." || strings.HasSuffix(path, string(filepath.Separator)) {
 		return "", "", "", fmt.Errorf("algorithm: lock path %q names a directory, not a file: %w", path, ErrBadPath)
 	}

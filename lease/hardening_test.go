@@ -756,18 +756,35 @@ func TestSymlinkedLockDirectory(t *testing.T) {
 // TestLockNames covers the length limit, the separator, odd host names,
 // relative paths and ".." components.
 func TestLockNames(t *testing.T) {
-	p := algorithm.Flufl // Flufl-specific: see the Strict cases
-	// With host "h" and pid 1, the claim name is the lock name plus
+	// Flufl: with host "h" and pid 1, the claim name is the lock name plus
 	// "|h|1|nfslease1.l2000.r" and 16 hex digits (38 bytes), and the
 	// private break name adds ".break" (6): 211 is the longest lock name.
 	const longest = nameMax - 44
+	// Strict: the staging directory ".<name>.stage.<32 hex>" adds 40
+	// bytes whatever the host: 215 is the longest lock name.
+	const strictLongest = nameMax - 40
+	// strictWant is what Strict gives where it differs from Flufl: it
+	// has no separator and no host in its names.
+	strictWant := map[string]error{
+		"one byte too long":          nil,
+		"multibyte name too long":    nil, // 212 bytes
+		"too long with a long host":  nil,
+		"separator in the name":      nil,
+		"separator at the end":       nil,
+		"separator in the directory": nil,
+	}
 	tests := []struct {
 		name string
 		base string // lock file name in the lock directory, or "" for path
 		path func(locks string) string
 		host string
-		want error // nil: acquired
+		want error              // nil: acquired
+		only algorithm.Protocol // nil: both
 	}{
+		{name: "strict longest name", base: strings.Repeat("n", strictLongest), only: algorithm.Strict},
+		{name: "strict one byte too long", base: strings.Repeat("n", strictLongest+1), want: syscall.ENAMETOOLONG, only: algorithm.Strict},
+		{name: "strict multibyte name too long", base: strings.Repeat("é", 108), want: syscall.ENAMETOOLONG, only: algorithm.Strict},
+		{name: "strict longest multibyte name", base: strings.Repeat("é", 107) + "n", only: algorithm.Strict},
 		{name: "longest name", base: strings.Repeat("n", longest)},
 		{name: "one byte too long", base: strings.Repeat("n", longest+1), want: syscall.ENAMETOOLONG},
 		{name: "NAME_MAX", base: strings.Repeat("n", nameMax), want: syscall.ENAMETOOLONG},
@@ -800,50 +817,69 @@ func TestLockNames(t *testing.T) {
 		{name: "host with NUL", base: "a.lock", host: "a\x00b"},
 		{name: "empty host", base: "a.lock", host: ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			root, locks, _ := hostileDirs(t)
-			lock := filepath.Join(locks, tt.base)
-			if tt.path != nil {
-				lock = tt.path(locks)
+	forBoth(t, func(t *testing.T, p algorithm.Protocol) {
+		for _, tt := range tests {
+			if tt.only != nil && tt.only != p {
+				continue
 			}
-			host := tt.host
-			if tt.name != "empty host" && host == "" {
-				host = "h"
+			want := tt.want
+			if w, ok := strictWant[tt.name]; ok && p == algorithm.Strict {
+				want = w
 			}
-			before := snapshot(t, root)
-			_, release, err := lease.Acquire(hctx(t), lock, fast(p, lease.WithIdentity(host, 1))...)
-			if tt.want != nil {
-				if !errors.Is(err, tt.want) {
-					t.Fatalf("Acquire(%q) = %v, want %v", lock, err, tt.want)
+			t.Run(tt.name, func(t *testing.T) {
+				root, locks, _ := hostileDirs(t)
+				lock := filepath.Join(locks, tt.base)
+				if tt.path != nil {
+					lock = tt.path(locks)
 				}
-				wantNamesPath(t, err, lock)
+				host := tt.host
+				if tt.name != "empty host" && host == "" {
+					host = "h"
+				}
+				before := snapshot(t, root)
+				_, release, err := lease.Acquire(hctx(t), lock, fast(p, lease.WithIdentity(host, 1))...)
+				if want != nil {
+					if !errors.Is(err, want) {
+						t.Fatalf("Acquire(%q) = %v, want %v", lock, err, want)
+					}
+					wantNamesPath(t, err, lock)
+					wantSnapshot(t, root, before)
+					return
+				}
+				if err != nil {
+					t.Fatalf("Acquire(%q) = %v", lock, err)
+				}
+				after := snapshot(t, root)
+				var created []string
+				for name := range after {
+					if _, ok := before[name]; !ok {
+						created = append(created, name)
+					}
+				}
+				slices.Sort(created)
+				rel, _ := filepath.Rel(root, filepath.Clean(lock))
+				switch p {
+				case algorithm.Strict:
+					// The lock directory and its owner record, nothing else.
+					if len(created) != 2 || created[0] != rel || created[1] != filepath.Join(rel, "owner") {
+						t.Errorf("created %q, want the lock directory and its owner record", created)
+					} else if rec := after[created[1]].content; !strings.HasPrefix(rec, "nfslease-strict 1\n") || strings.Count(rec, "\n") != 5 {
+						t.Errorf("owner record %q is not one record of five lines", rec)
+					}
+				default:
+					if len(created) != 2 || created[0] != rel || !strings.HasPrefix(created[1], rel+"|") {
+						t.Errorf("created %q, want the lock and its claim in the lock directory", created)
+					} else if fields := strings.Split(filepath.Base(created[1]), "|"); len(fields) != 4 {
+						t.Errorf("claim name %q has %d fields, want 4", created[1], len(fields))
+					}
+				}
+				if err := release(); err != nil {
+					t.Fatal(err)
+				}
 				wantSnapshot(t, root, before)
-				return
-			}
-			if err != nil {
-				t.Fatalf("Acquire(%q) = %v", lock, err)
-			}
-			after := snapshot(t, root)
-			var created []string
-			for name := range after {
-				if _, ok := before[name]; !ok {
-					created = append(created, name)
-				}
-			}
-			slices.Sort(created)
-			base := filepath.Base(filepath.Clean(lock))
-			if len(created) != 2 || created[0] != filepath.Join("locks", base) || !strings.HasPrefix(created[1], filepath.Join("locks", base)+"|") {
-				t.Errorf("created %q, want the lock and its claim in the lock directory", created)
-			} else if fields := strings.Split(filepath.Base(created[1]), "|"); len(fields) != 4 {
-				t.Errorf("claim name %q has %d fields, want 4", created[1], len(fields))
-			}
-			if err := release(); err != nil {
-				t.Fatal(err)
-			}
-			wantSnapshot(t, root, before)
-		})
-	}
+			})
+		}
+	})
 }
 
 const nameMax = 255
