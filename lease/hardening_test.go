@@ -921,31 +921,32 @@ func TestRelativePath(t *testing.T) {
 // fs.ErrNotExist and names the path; Acquire does not wait for the
 // directory to appear.
 func TestMissingDirectory(t *testing.T) {
-	p := algorithm.Flufl // Flufl-specific: see the Strict cases
-	root, locks, _ := hostileDirs(t)
-	for _, lock := range []string{
-		filepath.Join(locks, "nowhere", "a.lock"),
-		filepath.Join(locks, "nowhere", "deeper", "a.lock"),
-	} {
-		before := snapshot(t, root)
-		for _, acquire := range []func(context.Context, string, ...lease.Option) (context.Context, func() error, error){lease.Acquire, lease.TryAcquire} {
-			_, _, err := acquire(hctx(t), lock, fast(p)...)
-			if !errors.Is(err, fs.ErrNotExist) {
-				t.Errorf("Acquire(%q) = %v, want fs.ErrNotExist", lock, err)
+	forBoth(t, func(t *testing.T, p algorithm.Protocol) {
+		root, locks, _ := hostileDirs(t)
+		for _, lock := range []string{
+			filepath.Join(locks, "nowhere", "a.lock"),
+			filepath.Join(locks, "nowhere", "deeper", "a.lock"),
+		} {
+			before := snapshot(t, root)
+			for _, acquire := range []func(context.Context, string, ...lease.Option) (context.Context, func() error, error){lease.Acquire, lease.TryAcquire} {
+				_, _, err := acquire(hctx(t), lock, fast(p)...)
+				if !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("Acquire(%q) = %v, want fs.ErrNotExist", lock, err)
+				}
+				wantNamesPath(t, err, lock)
 			}
-			wantNamesPath(t, err, lock)
+			wantSnapshot(t, root, before)
 		}
+		// A regular file where the directory should be.
+		notDir := write(t, filepath.Join(locks, "file"), []byte("x"))
+		before := snapshot(t, root)
+		_, _, err := lease.Acquire(hctx(t), filepath.Join(notDir, "a.lock"), fast(p)...)
+		if !errors.Is(err, syscall.ENOTDIR) {
+			t.Errorf("Acquire under a file = %v, want ENOTDIR", err)
+		}
+		wantNamesPath(t, err, notDir)
 		wantSnapshot(t, root, before)
-	}
-	// A regular file where the directory should be.
-	notDir := write(t, filepath.Join(locks, "file"), []byte("x"))
-	before := snapshot(t, root)
-	_, _, err := lease.Acquire(hctx(t), filepath.Join(notDir, "a.lock"), fast(p)...)
-	if !errors.Is(err, syscall.ENOTDIR) {
-		t.Errorf("Acquire under a file = %v, want ENOTDIR", err)
-	}
-	wantNamesPath(t, err, notDir)
-	wantSnapshot(t, root, before)
+	})
 }
 
 // TestInvalidOptionsNamed checks that each invalid option is refused with
@@ -997,10 +998,11 @@ func TestInvalidOptionsNamed(t *testing.T) {
 	}
 }
 
-// TestFileModes: lock and claim files get the documented default 0644, or
-// the WithFileMode bits, minus the umask.
+// TestFileModes: lock and claim files (Flufl), or the owner record
+// (Strict), get the documented default 0644, or the WithFileMode bits,
+// minus the umask; Strict's lock directory gets the same bits plus search
+// permission wherever they grant read.
 func TestFileModes(t *testing.T) {
-	p := algorithm.Flufl // Flufl-specific: see the Strict cases
 	tests := []struct {
 		umask int
 		opt   fs.FileMode // 0: default
@@ -1015,37 +1017,56 @@ func TestFileModes(t *testing.T) {
 		{0, 0o600, 0o600},
 		{0, 0o444, 0o444},
 	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprintf("umask %03o mode %03o", tt.umask, tt.opt), func(t *testing.T) {
-			// The umask is process-wide; no test of this package runs in
-			// parallel with another.
-			old := unix.Umask(tt.umask)
-			defer unix.Umask(old)
-			_, locks, _ := hostileDirs(t)
-			lock := filepath.Join(locks, "a.lock")
-			opts := fast(p)
-			if tt.opt != 0 {
-				opts = append(opts, lease.WithFileMode(tt.opt))
-			}
-			_, release, err := lease.Acquire(hctx(t), lock, opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer release()
-			for _, name := range dirNames(t, locks) {
-				fi, err := os.Lstat(filepath.Join(locks, name))
+	forBoth(t, func(t *testing.T, p algorithm.Protocol) {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("umask %03o mode %03o", tt.umask, tt.opt), func(t *testing.T) {
+				// The umask is process-wide; no test of this package runs in
+				// parallel with another.
+				old := unix.Umask(tt.umask)
+				defer unix.Umask(old)
+				_, locks, _ := hostileDirs(t)
+				lock := filepath.Join(locks, "a.lock")
+				opts := fast(p)
+				if tt.opt != 0 {
+					opts = append(opts, lease.WithFileMode(tt.opt))
+				}
+				_, release, err := lease.Acquire(hctx(t), lock, opts...)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if fi.Mode() != tt.want {
-					t.Errorf("%s: mode %v, want %v", name, fi.Mode(), tt.want)
+				defer release()
+				files := dirNames(t, locks)
+				if p == algorithm.Strict {
+					// The lock is a directory, with search permission
+					// wherever the mode grants read; its owner record has
+					// the file mode.
+					fi, err := os.Lstat(lock)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want := fs.ModeDir | tt.want | (tt.want&0o444)>>2; fi.Mode() != want {
+						t.Errorf("lock directory: mode %v, want %v", fi.Mode(), want)
+					}
+					if !slices.Equal(files, []string{"a.lock"}) {
+						t.Errorf("files while held = %q, want the lock directory only", files)
+					}
+					files = []string{"a.lock/owner"}
 				}
-			}
-			if err := release(); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
+				for _, name := range files {
+					fi, err := os.Lstat(filepath.Join(locks, name))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if fi.Mode() != tt.want {
+						t.Errorf("%s: mode %v, want %v", name, fi.Mode(), tt.want)
+					}
+				}
+				if err := release(); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	})
 }
 
 // TestFaultsLeaveNothing injects errors into the real filesystem: full
