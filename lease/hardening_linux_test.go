@@ -35,16 +35,27 @@ func init() {
 	extraHelpers["wait"] = helperWait
 }
 
+// envProtocol is the protocol named in the environment (default Strict).
+func envProtocol() algorithm.Protocol {
+	if p, ok := protocols[os.Getenv(protoEnv)]; ok {
+		return p
+	}
+	return algorithm.Strict
+}
+
 // helperWait waits for the lock (lifetime 1 s) until it is killed.
 func helperWait(path string) error {
-	_, _, err := lease.Acquire(context.Background(), path, lease.WithLifetime(time.Second), lease.WithProtocol(algorithm.Flufl))
+	_, _, err := lease.Acquire(context.Background(), path, lease.WithLifetime(time.Second), lease.WithProtocol(envProtocol()))
 	if err != nil {
 		return err
 	}
 	select {}
 }
 
-const modeEnv = "NFSLEASE_TEST_MODE" // "try" or "acquire" for helperTry
+const (
+	modeEnv     = "NFSLEASE_TEST_MODE"      // "try" or "acquire" for helperTry
+	fileModeEnv = "NFSLEASE_TEST_FILE_MODE" // octal WithFileMode for helperTry, if set
+)
 
 // tryResult is what helperTry reports on stdout.
 type tryResult struct {
@@ -66,7 +77,15 @@ func helperTry(path string) error {
 	if os.Getenv(modeEnv) == "acquire" {
 		acquire = lease.Acquire
 	}
-	_, release, err := acquire(ctx, path, lease.WithLifetime(2*time.Second), lease.WithProtocol(algorithm.Flufl))
+	opts := []lease.Option{lease.WithLifetime(2 * time.Second), lease.WithProtocol(envProtocol())}
+	if m := os.Getenv(fileModeEnv); m != "" {
+		mode, err := strconv.ParseUint(m, 8, 32)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, lease.WithFileMode(fs.FileMode(mode)))
+	}
+	_, release, err := acquire(ctx, path, opts...)
 	r := tryResult{Uid: os.Geteuid(), Acquired: err == nil}
 	if err == nil {
 		if err := release(); err != nil {
@@ -142,13 +161,15 @@ func copyBinary() (string, error) {
 // nobody is the uid and gid the tests run other users' helpers as.
 const nobody = 65534
 
-// runAs runs helperTry from bin (a publicBinary) as uid (0: as ourselves) and returns its result.
-func runAs(t *testing.T, bin string, uid int, mode, path string) tryResult {
+// runAs runs helperTry from bin (a publicBinary) as uid (0: as ourselves)
+// with protocol p and returns its result.
+func runAs(t *testing.T, bin string, uid int, p algorithm.Protocol, mode, path string, env ...string) tryResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"=try", pathEnv+"="+path, modeEnv+"="+mode)
+	cmd.Env = append(os.Environ(), helperEnv+"=try", pathEnv+"="+path, modeEnv+"="+mode, protoEnv+"="+p.Name())
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	if uid != 0 {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
@@ -337,15 +358,18 @@ func TestFullFilesystem(t *testing.T) {
 // TestOtherUsers runs the lease as uid 65534 against directories and locks
 // of root.
 func TestOtherUsers(t *testing.T) {
-	p := algorithm.Flufl // Flufl-specific: see the Strict cases
 	requireRoot(t)
 	bin := publicBinary(t)
+	forBoth(t, func(t *testing.T, p algorithm.Protocol) { testOtherUsers(t, bin, p) })
+}
+
+func testOtherUsers(t *testing.T, bin string, p algorithm.Protocol) {
 	t.Run("directory not writable", func(t *testing.T) {
 		d := publicDir(t)
 		lock := filepath.Join(d, "a.lock")
 		before := snapshot(t, d)
 		for _, mode := range []string{"try", "acquire"} {
-			r := runAs(t, bin, nobody, mode, lock)
+			r := runAs(t, bin, nobody, p, mode, lock)
 			if r.Acquired || !r.Permission || r.Deadline {
 				t.Errorf("%s as uid %d: %+v, want a permission error at once", mode, nobody, r)
 			}
@@ -365,15 +389,30 @@ func TestOtherUsers(t *testing.T) {
 			t.Fatal(err)
 		}
 		lock := filepath.Join(d, "a.lock")
-		claim := lock + "|roothost|1|nfslease1.l2000.r0123456789abcdef"
-		write(t, claim, []byte(claim))
-		if err := os.Link(claim, lock); err != nil {
-			t.Fatal(err)
+		if p == algorithm.Strict {
+			mkStrictLock(t, lock, strictRecord(staleGen, "roothost", 1, 1000), 0o644)
+		} else {
+			claim := lock + "|roothost|1|nfslease1.l2000.r0123456789abcdef"
+			write(t, claim, []byte(claim))
+			if err := os.Link(claim, lock); err != nil {
+				t.Fatal(err)
+			}
 		}
 		setMtime(t, lock, longAgo)
 		before := snapshot(t, d)
 		for _, mode := range []string{"try", "acquire"} {
-			r := runAs(t, bin, nobody, mode, lock)
+			r := runAs(t, bin, nobody, p, mode, lock)
+			if p == algorithm.Strict && mode == "try" {
+				// Strict judges staleness only by watching the record
+				// unchanged for its lifetime: one look sees it held.
+				if r.Acquired || !r.Held {
+					t.Errorf("%s as uid %d: %+v, want ErrHeld", mode, nobody, r)
+				}
+				wantSnapshot(t, d, before)
+				continue
+			}
+			// Strict: after watching it for its lifetime plus the
+			// margin, removing the record from root's directory fails.
 			if r.Acquired || !r.Permission || r.Deadline {
 				t.Errorf("%s as uid %d: %+v, want a permission error at once", mode, nobody, r)
 			}
@@ -383,7 +422,7 @@ func TestOtherUsers(t *testing.T) {
 			wantSnapshot(t, d, before)
 		}
 		// Root itself can break it.
-		if r := runAs(t, bin, 0, "acquire", lock); !r.Acquired {
+		if r := runAs(t, bin, 0, p, "acquire", lock); !r.Acquired {
 			t.Errorf("root over its own stale lock: %+v", r)
 		}
 		if names := dirNames(t, d); len(names) != 0 {
@@ -402,7 +441,7 @@ func TestOtherUsers(t *testing.T) {
 		}
 		defer release()
 		before := snapshot(t, d)
-		r := runAs(t, bin, nobody, "try", lock)
+		r := runAs(t, bin, nobody, p, "try", lock)
 		if r.Acquired || !r.Held {
 			t.Errorf("TryAcquire as uid %d: %+v, want ErrHeld", nobody, r)
 		}
@@ -421,17 +460,25 @@ func TestOtherUsers(t *testing.T) {
 			t.Fatal(err)
 		}
 		lock := filepath.Join(d, "a.lock")
-		claim := lock + "|roothost|1|2"
-		if err := os.WriteFile(claim, []byte(claim), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Link(claim, lock); err != nil {
-			t.Fatal(err)
+		if p == algorithm.Strict {
+			// A generation directory only its owner can enter.
+			mkStrictLock(t, lock, strictRecord(staleGen, "roothost", 1, 1000), 0o600)
+			if err := os.Chmod(lock, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			claim := lock + "|roothost|1|2"
+			if err := os.WriteFile(claim, []byte(claim), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Link(claim, lock); err != nil {
+				t.Fatal(err)
+			}
 		}
 		setMtime(t, lock, longAgo)
 		before := snapshot(t, d)
 		for _, mode := range []string{"try", "acquire"} {
-			r := runAs(t, bin, nobody, mode, lock)
+			r := runAs(t, bin, nobody, p, mode, lock)
 			if r.Acquired || !r.Permission || r.Deadline {
 				t.Errorf("%s as uid %d: %+v, want a permission error at once", mode, nobody, r)
 			}
