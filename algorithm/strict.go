@@ -246,9 +246,12 @@ func (l *strictLock) prepare(now Instant) error {
 }
 
 // dirPerm is the mode of our directories: the file mode plus search
-// permission wherever it grants read.
+// permission wherever it grants read, and always write and search
+// permission for their owner, who must create and remove the owner record
+// in them (a read-only file mode such as 0444 still makes a read-only
+// owner record).
 func dirPerm(perm fs.FileMode) fs.FileMode {
-	return perm | (perm&0o444)>>2
+	return perm | (perm&0o444)>>2 | 0o300
 }
 
 // won records that our stage is now the lock.

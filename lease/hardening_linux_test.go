@@ -488,6 +488,24 @@ func testOtherUsers(t *testing.T, bin string, p algorithm.Protocol) {
 		}
 		wantSnapshot(t, d, before)
 	})
+	t.Run("read-only file mode", func(t *testing.T) {
+		// WithFileMode(0444) as an ordinary user in a directory it may
+		// write: the lock is taken and released, nothing left.
+		d := publicDir(t)
+		if err := os.Chmod(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		lock := filepath.Join(d, "a.lock")
+		for _, mode := range []string{"try", "acquire"} {
+			r := runAs(t, bin, nobody, p, mode, lock, fileModeEnv+"=444")
+			if !r.Acquired {
+				t.Errorf("%s as uid %d with file mode 0444: %+v, want acquired", mode, nobody, r)
+			}
+		}
+		if names := dirNames(t, d); len(names) != 0 {
+			t.Errorf("left behind: %q", names)
+		}
+	})
 }
 
 // TestChildInheritsNoDescriptor holds a lease and, while other goroutines

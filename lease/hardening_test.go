@@ -1038,13 +1038,14 @@ func TestFileModes(t *testing.T) {
 				files := dirNames(t, locks)
 				if p == algorithm.Strict {
 					// The lock is a directory, with search permission
-					// wherever the mode grants read; its owner record has
-					// the file mode.
+					// wherever the mode grants read, and write and search
+					// permission for its owner (before the umask); its
+					// owner record has the file mode.
 					fi, err := os.Lstat(lock)
 					if err != nil {
 						t.Fatal(err)
 					}
-					if want := fs.ModeDir | tt.want | (tt.want&0o444)>>2; fi.Mode() != want {
+					if want := fs.ModeDir | tt.want | (tt.want&0o444)>>2 | (0o300 &^ fs.FileMode(tt.umask)); fi.Mode() != want {
 						t.Errorf("lock directory: mode %v, want %v", fi.Mode(), want)
 					}
 					if !slices.Equal(files, []string{"a.lock"}) {
