@@ -232,78 +232,83 @@ func mountTmpfs(t *testing.T, parent, opts string, flags uintptr) string {
 // one (like /dev/null) and one with no driver, old: never removed,
 // ErrNotLock, nothing of ours left.
 func TestDeviceAtLockPath(t *testing.T) {
-	p := algorithm.Flufl // Flufl-specific: see the Strict cases
-	requireRoot(t)
-	for _, dev := range []struct {
-		name         string
-		major, minor uint32
-	}{{"null", 1, 3}, {"zero", 1, 5}, {"no driver", 0, 0}} {
-		t.Run(dev.name, func(t *testing.T) {
-			root, locks, _ := hostileDirs(t)
-			lock := filepath.Join(locks, "a.lock")
-			if err := unix.Mknod(lock, unix.S_IFCHR|0o666, int(unix.Mkdev(dev.major, dev.minor))); err != nil {
-				t.Fatal(err)
-			}
-			setMtime(t, lock, longAgo)
-			before := snapshot(t, root)
-			for _, acquire := range []func(context.Context, string, ...lease.Option) (context.Context, func() error, error){lease.Acquire, lease.TryAcquire} {
-				_, _, err := acquire(hctx(t), lock, fast(p)...)
-				if !errors.Is(err, algorithm.ErrNotLock) {
-					t.Errorf("err = %v, want ErrNotLock", err)
+	forBoth(t, func(t *testing.T, p algorithm.Protocol) {
+		requireRoot(t)
+		for _, dev := range []struct {
+			name         string
+			major, minor uint32
+		}{{"null", 1, 3}, {"zero", 1, 5}, {"no driver", 0, 0}} {
+			t.Run(dev.name, func(t *testing.T) {
+				root, locks, _ := hostileDirs(t)
+				lock := filepath.Join(locks, "a.lock")
+				if err := unix.Mknod(lock, unix.S_IFCHR|0o666, int(unix.Mkdev(dev.major, dev.minor))); err != nil {
+					t.Fatal(err)
 				}
-				wantNamesPath(t, err, lock)
-			}
-			wantSnapshot(t, root, before)
-		})
-	}
+				setMtime(t, lock, longAgo)
+				before := snapshot(t, root)
+				for _, acquire := range []func(context.Context, string, ...lease.Option) (context.Context, func() error, error){lease.Acquire, lease.TryAcquire} {
+					_, _, err := acquire(hctx(t), lock, fast(p)...)
+					if !errors.Is(err, algorithm.ErrNotLock) {
+						t.Errorf("err = %v, want ErrNotLock", err)
+					}
+					wantNamesPath(t, err, lock)
+				}
+				wantSnapshot(t, root, before)
+			})
+		}
+	})
 }
 
 // TestReadOnlyFilesystem: on a read-only mount, Acquire fails at once with
 // EROFS naming the path, whether the directory is empty or holds a stale
 // lock, which stays as it was.
 func TestReadOnlyFilesystem(t *testing.T) {
-	p := algorithm.Flufl // Flufl-specific: see the Strict cases
-	for _, stale := range []bool{false, true} {
-		t.Run(map[bool]string{false: "empty", true: "stale lock"}[stale], func(t *testing.T) {
-			mnt := mountTmpfs(t, t.TempDir(), "size=1m", 0)
+	forBoth(t, func(t *testing.T, p algorithm.Protocol) {
+		for _, stale := range []bool{false, true} {
+			t.Run(map[bool]string{false: "empty", true: "stale lock"}[stale], func(t *testing.T) {
+				mnt := mountTmpfs(t, t.TempDir(), "size=1m", 0)
+				lock := filepath.Join(mnt, "a.lock")
+				switch {
+				case stale && p == algorithm.Strict:
+					mkStrictLock(t, lock, strictRecord(staleGen, "other", 1, 1000), 0o644)
+				case stale:
+					claim := lock + "|other|1|2"
+					write(t, claim, []byte(claim))
+					if err := os.Link(claim, lock); err != nil {
+						t.Fatal(err)
+					}
+					setMtime(t, lock, longAgo)
+				}
+				if err := unix.Mount("", mnt, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+					t.Fatalf("remount read-only: %v", err)
+				}
+				before := snapshot(t, mnt)
+				for _, acquire := range []func(context.Context, string, ...lease.Option) (context.Context, func() error, error){lease.Acquire, lease.TryAcquire} {
+					start := time.Now()
+					_, _, err := acquire(hctx(t), lock, fast(p)...)
+					if !errors.Is(err, syscall.EROFS) {
+						t.Errorf("err = %v, want EROFS", err)
+					}
+					if time.Since(start) > 2*time.Second {
+						t.Errorf("took %v to fail", time.Since(start))
+					}
+					wantNamesPath(t, err, lock)
+				}
+				wantSnapshot(t, mnt, before)
+			})
+		}
+		t.Run("mounted read-only", func(t *testing.T) {
+			mnt := mountTmpfs(t, t.TempDir(), "ro,size=1m", unix.MS_RDONLY)
 			lock := filepath.Join(mnt, "a.lock")
-			if stale {
-				claim := lock + "|other|1|2"
-				write(t, claim, []byte(claim))
-				if err := os.Link(claim, lock); err != nil {
-					t.Fatal(err)
-				}
-				setMtime(t, lock, longAgo)
+			_, _, err := lease.Acquire(hctx(t), lock, fast(p)...)
+			if !errors.Is(err, syscall.EROFS) {
+				t.Errorf("err = %v, want EROFS", err)
 			}
-			if err := unix.Mount("", mnt, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
-				t.Fatalf("remount read-only: %v", err)
+			wantNamesPath(t, err, lock)
+			if names := dirNames(t, mnt); len(names) != 0 {
+				t.Errorf("files: %q", names)
 			}
-			before := snapshot(t, mnt)
-			for _, acquire := range []func(context.Context, string, ...lease.Option) (context.Context, func() error, error){lease.Acquire, lease.TryAcquire} {
-				start := time.Now()
-				_, _, err := acquire(hctx(t), lock, fast(p)...)
-				if !errors.Is(err, syscall.EROFS) {
-					t.Errorf("err = %v, want EROFS", err)
-				}
-				if time.Since(start) > 2*time.Second {
-					t.Errorf("took %v to fail", time.Since(start))
-				}
-				wantNamesPath(t, err, lock)
-			}
-			wantSnapshot(t, mnt, before)
 		})
-	}
-	t.Run("mounted read-only", func(t *testing.T) {
-		mnt := mountTmpfs(t, t.TempDir(), "ro,size=1m", unix.MS_RDONLY)
-		lock := filepath.Join(mnt, "a.lock")
-		_, _, err := lease.Acquire(hctx(t), lock, fast(p)...)
-		if !errors.Is(err, syscall.EROFS) {
-			t.Errorf("err = %v, want EROFS", err)
-		}
-		wantNamesPath(t, err, lock)
-		if names := dirNames(t, mnt); len(names) != 0 {
-			t.Errorf("files: %q", names)
-		}
 	})
 }
 
@@ -311,48 +316,49 @@ func TestReadOnlyFilesystem(t *testing.T) {
 // ENOSPC; Acquire returns it at once, naming the path, and leaves no
 // partial claim behind. The filler file is untouched.
 func TestFullFilesystem(t *testing.T) {
-	p := algorithm.Flufl // Flufl-specific: see the Strict cases
-	mnt := mountTmpfs(t, t.TempDir(), "size=12k", 0)
-	f, err := os.Create(filepath.Join(mnt, "filler"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 512)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
+	forBoth(t, func(t *testing.T, p algorithm.Protocol) {
+		mnt := mountTmpfs(t, t.TempDir(), "size=12k", 0)
+		f, err := os.Create(filepath.Join(mnt, "filler"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 512)
+		for {
+			if _, err := f.Write(buf); err != nil {
+				if !errors.Is(err, syscall.ENOSPC) {
+					t.Fatal(err)
+				}
+				break
 			}
-			break
 		}
-	}
-	f.Close()
-	lock := filepath.Join(mnt, "a.lock")
-	before := snapshot(t, mnt)
-	for _, acquire := range []func(context.Context, string, ...lease.Option) (context.Context, func() error, error){lease.Acquire, lease.TryAcquire} {
-		start := time.Now()
-		_, _, err := acquire(hctx(t), lock, fast(p)...)
-		if !errors.Is(err, syscall.ENOSPC) {
-			t.Errorf("err = %v, want ENOSPC", err)
+		f.Close()
+		lock := filepath.Join(mnt, "a.lock")
+		before := snapshot(t, mnt)
+		for _, acquire := range []func(context.Context, string, ...lease.Option) (context.Context, func() error, error){lease.Acquire, lease.TryAcquire} {
+			start := time.Now()
+			_, _, err := acquire(hctx(t), lock, fast(p)...)
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Errorf("err = %v, want ENOSPC", err)
+			}
+			if time.Since(start) > 2*time.Second {
+				t.Errorf("took %v to fail", time.Since(start))
+			}
+			wantNamesPath(t, err, lock)
 		}
-		if time.Since(start) > 2*time.Second {
-			t.Errorf("took %v to fail", time.Since(start))
-		}
-		wantNamesPath(t, err, lock)
-	}
-	wantSnapshot(t, mnt, before)
+		wantSnapshot(t, mnt, before)
 
-	// Freeing space makes the lock usable again.
-	if err := os.Truncate(filepath.Join(mnt, "filler"), 0); err != nil {
-		t.Fatal(err)
-	}
-	_, release, err := lease.Acquire(hctx(t), lock, fast(p)...)
-	if err != nil {
-		t.Fatalf("Acquire after freeing space = %v", err)
-	}
-	if err := release(); err != nil {
-		t.Fatal(err)
-	}
+		// Freeing space makes the lock usable again.
+		if err := os.Truncate(filepath.Join(mnt, "filler"), 0); err != nil {
+			t.Fatal(err)
+		}
+		_, release, err := lease.Acquire(hctx(t), lock, fast(p)...)
+		if err != nil {
+			t.Fatalf("Acquire after freeing space = %v", err)
+		}
+		if err := release(); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // TestOtherUsers runs the lease as uid 65534 against directories and locks
@@ -511,59 +517,72 @@ func testOtherUsers(t *testing.T, bin string, p algorithm.Protocol) {
 // TestChildInheritsNoDescriptor holds a lease and, while other goroutines
 // take and release leases in the same directory, starts child processes
 // that list their descriptors: none may point into the lock directory
-// (every descriptor is opened with O_CLOEXEC and none is kept open).
+// (every descriptor is opened with O_CLOEXEC; Flufl keeps none open,
+// Strict keeps one on the generation it holds).
 func TestChildInheritsNoDescriptor(t *testing.T) {
-	p := algorithm.Flufl // Flufl-specific: see the Strict cases
-	_, locks, _ := hostileDirs(t)
-	_, release, err := lease.Acquire(hctx(t), filepath.Join(locks, "held.lock"), fast(p)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release()
-	ctx, cancel := context.WithCancel(t.Context())
-	var wg sync.WaitGroup
-	for i := range 2 {
-		wg.Go(func() {
-			lock := filepath.Join(locks, "busy"+string(rune('0'+i))+".lock")
-			for ctx.Err() == nil {
-				_, rel, err := lease.Acquire(ctx, lock, fast(p)...)
-				if err == nil {
-					rel()
-				}
-			}
-		})
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var seen int
-	for range 40 {
-		cmd := exec.Command(exe, "-test.run=^$")
-		cmd.Env = append(os.Environ(), helperEnv+"=fds")
-		out, err := cmd.StdoutPipe()
+	forBoth(t, func(t *testing.T, p algorithm.Protocol) {
+		_, locks, _ := hostileDirs(t)
+		_, release, err := lease.Acquire(hctx(t), filepath.Join(locks, "held.lock"), fast(p)...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			seen++
-			if strings.Contains(sc.Text(), locks) {
-				t.Errorf("child inherited a descriptor into the lock directory: %s", sc.Text())
+		defer release()
+		if p == algorithm.Strict {
+			// Strict keeps a descriptor on its generation while it
+			// holds the lock: there is one to leak.
+			ents, _ := os.ReadDir("/proc/self/fd")
+			if !slices.ContainsFunc(ents, func(e fs.DirEntry) bool {
+				target, _ := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+				return target == filepath.Join(locks, "held.lock")
+			}) {
+				t.Fatal("no descriptor on the held generation: the test checks nothing")
 			}
 		}
-		if err := cmd.Wait(); err != nil {
+		ctx, cancel := context.WithCancel(t.Context())
+		var wg sync.WaitGroup
+		for i := range 2 {
+			wg.Go(func() {
+				lock := filepath.Join(locks, "busy"+string(rune('0'+i))+".lock")
+				for ctx.Err() == nil {
+					_, rel, err := lease.Acquire(ctx, lock, fast(p)...)
+					if err == nil {
+						rel()
+					}
+				}
+			})
+		}
+		exe, err := os.Executable()
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	cancel()
-	wg.Wait()
-	if seen == 0 {
-		t.Fatal("children listed no descriptors at all")
-	}
+		var seen int
+		for range 40 {
+			cmd := exec.Command(exe, "-test.run=^$")
+			cmd.Env = append(os.Environ(), helperEnv+"=fds")
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				seen++
+				if strings.Contains(sc.Text(), locks) {
+					t.Errorf("child inherited a descriptor into the lock directory: %s", sc.Text())
+				}
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cancel()
+		wg.Wait()
+		if seen == 0 {
+			t.Fatal("children listed no descriptors at all")
+		}
+	})
 }
 
 // TestCrashLeftoversBounded kills 20 waiting processes with SIGKILL, each
