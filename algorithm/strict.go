@@ -538,8 +538,14 @@ func (l *strictLock) collectStale(now Instant) {
 		data, fi, err := l.fs.ReadFile(l.dir+name+"/"+ownerName, maxRecordLen)
 		switch {
 		case err == nil:
-			rec, err := parseOwner(data)
-			if err != nil || now.Wall.Sub(fi.ModTime) < staleStageAge*rec.Lifetime {
+			// A record that does not parse (a waiter killed while
+			// writing it leaves it empty or cut short) ages by our
+			// lifetime, as a stage with no record does.
+			age := staleStageAge * l.cfg.Lifetime
+			if rec, err := parseOwner(data); err == nil {
+				age = staleStageAge * rec.Lifetime
+			}
+			if now.Wall.Sub(fi.ModTime) < age {
 				continue
 			}
 		case errors.Is(err, fs.ErrNotExist):

@@ -640,3 +640,82 @@ func TestCrashLeftoversBounded(t *testing.T) {
 		t.Errorf("leftovers after each acquisition = %v, want [12 4 0 0]", counts)
 	}
 }
+
+// TestCrashLeftoversBoundedStrict kills 20 waiting Strict processes with
+// SIGKILL, each leaving its staging directory, and checks that later
+// contended acquisitions collect them, at most 8 each, once they are 10
+// lifetimes old. Their age is simulated by setting their records' mtimes
+// a year back, so that the test need not wait 10 lifetimes.
+func TestCrashLeftoversBoundedStrict(t *testing.T) {
+	_, locks, _ := hostileDirs(t)
+	lock := filepath.Join(locks, "a.lock")
+	opts := []lease.Option{lease.WithLifetime(time.Second), lease.WithProtocol(algorithm.Strict)}
+	_, release, err := lease.Acquire(hctx(t), lock, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	stages := func() []string {
+		var s []string
+		for _, n := range dirNames(t, locks) {
+			if _, err := os.Lstat(filepath.Join(locks, n, "owner")); err == nil && strings.HasPrefix(n, ".a.lock.stage.") {
+				s = append(s, n) // with its record written
+			}
+		}
+		return s
+	}
+	const crashes = 20
+	for i := range crashes {
+		cmd := helperCmd(t, "wait", lock, protoEnv+"=strict")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for len(stages()) <= i {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("helper %d made no staging directory", cmd.Process.Pid)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+	}
+	if n := len(dirNames(t, locks)); n != crashes+1 {
+		t.Fatalf("%d entries after %d crashes, want the lock and %d staging directories: %q", n, crashes, crashes, dirNames(t, locks))
+	}
+	// A fresh stage (a live waiter's, as far as anyone can tell) is
+	// never collected: the first collection must not reach it.
+	fresh := stages()[0]
+	for _, s := range stages()[1:] {
+		setMtime(t, filepath.Join(locks, s, "owner"), longAgo)
+	}
+	var counts []int
+	for range 4 {
+		_, _, err := lease.TryAcquire(hctx(t), lock, opts...)
+		if !errors.Is(err, lease.ErrHeld) {
+			t.Fatalf("TryAcquire = %v, want ErrHeld", err)
+		}
+		counts = append(counts, len(stages()))
+	}
+	if fmt.Sprint(counts) != "[12 4 1 1]" {
+		t.Errorf("staging directories after each contended acquisition = %v, want [12 4 1 1]", counts)
+	}
+	if s := stages(); len(s) != 1 || s[0] != fresh {
+		t.Errorf("staging directories left = %q, want only the fresh one %s", s, fresh)
+		for _, n := range s {
+			fi, _ := os.Lstat(filepath.Join(locks, n, "owner"))
+			b, _ := os.ReadFile(filepath.Join(locks, n, "owner"))
+			t.Logf("%s: %v %q", n, fi.ModTime(), b)
+		}
+	}
+	for _, n := range dirNames(t, locks) {
+		if strings.Contains(n, ".gc.") {
+			t.Errorf("collection left %s", n)
+		}
+	}
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+}
