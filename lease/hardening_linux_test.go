@@ -599,7 +599,7 @@ func TestCrashLeftoversBounded(t *testing.T) {
 	}
 	const crashes = 20
 	for range crashes {
-		cmd := helperCmd(t, "wait", lock)
+		cmd := helperCmd(t, "wait", lock, protoEnv+"=flufl")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
