@@ -16,15 +16,18 @@ import (
 
 // TestNewRejectsDirectoryNames: a path whose last element is "." or ".."
 // names a directory. filepath.Abs would clean "/locks/x/." to the lock
-// "/locks/x" in the parent directory.
+// "/locks/x" in the parent directory (for Strict, an empty directory there
+// was replaced by a generation, as if abandoned: fixed).
 func TestNewRejectsDirectoryNames(t *testing.T) {
 	e := newEnv(t)
 	for _, p := range []string{dir + "/.", dir + "/..", dir + "/a.lock/.", dir + "/a.lock/..", ".", "..", "a/.", "a/.."} {
-		_, err := algorithm.Flufl.New(e.fs, p, algorithm.Config{Lifetime: time.Second})
-		if !errors.Is(err, algorithm.ErrBadPath) {
-			t.Errorf("New(%q) = %v, want ErrBadPath", p, err)
-		} else if !strings.Contains(err.Error(), p) {
-			t.Errorf("New(%q): error %q does not name the path", p, err)
+		for _, proto := range []algorithm.Protocol{algorithm.Flufl, algorithm.Strict} {
+			_, err := proto.New(e.fs, p, algorithm.Config{Lifetime: time.Second})
+			if !errors.Is(err, algorithm.ErrBadPath) {
+				t.Errorf("%s: New(%q) = %v, want ErrBadPath", proto.Name(), p, err)
+			} else if !strings.Contains(err.Error(), p) {
+				t.Errorf("%s: New(%q): error %q does not name the path", proto.Name(), p, err)
+			}
 		}
 	}
 	if len(e.files()) != 0 {

@@ -102,6 +102,12 @@ func checkLockPath(fsys fsops.FS, path string, cfg Config) (abs, dir, base strin
 		return "", "", "", fmt.Errorf("algorithm: lock path %q: %w", path, err)
 	}
 	dir, base = filepath.Split(abs)
+	// filepath.Abs cleans lexically: "x/." would become the lock "x" in
+	// the parent directory. A path whose last element is "." or ".."
+	// names a directory.
+	if last := path[strings.LastIndexByte(path, filepath.Separator)+1:]; last == "." || last == ".." {
+		base = ""
+	}
 	if base == "" || base == "." || base == ".." || strings.HasSuffix(path, string(filepath.Separator)) {
 		return "", "", "", fmt.Errorf("algorithm: lock path %q names a directory, not a file: %w", path, ErrBadPath)
 	}
@@ -193,23 +199,37 @@ func (l *strictLock) prepare(now Instant) error {
 	gen := hex.EncodeToString(random)
 	rec := owner{Gen: gen, Host: sanitizeHost(l.cfg.Hostname), Pid: l.cfg.Pid, Lifetime: l.cfg.Lifetime}
 	stage := l.dir + "." + l.base + stageInfix + gen
-	if err := l.fs.Mkdir(stage, dirPerm(l.cfg.Perm)); err != nil && !errors.Is(err, fs.ErrExist) && !errors.Is(err, syscall.EPERM) {
+	merr := l.fs.Mkdir(stage, dirPerm(l.cfg.Perm))
+	if merr != nil && !errors.Is(merr, fs.ErrExist) && !errors.Is(merr, syscall.EPERM) {
 		// (EEXIST, or sshfs's EPERM: the name is unique to us, so it is
-		// our own mkdir replayed; OpenDir below checks it is a
-		// directory.)
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("algorithm: lock %s: the directory %s does not exist: %w", l.path, l.dir, err)
+		// our own mkdir replayed; checked below.)
+		if errors.Is(merr, fs.ErrNotExist) {
+			return fmt.Errorf("algorithm: lock %s: the directory %s does not exist: %w", l.path, l.dir, merr)
 		}
-		if Transient(err) {
+		if Transient(merr) {
 			// The mkdir may have been applied with its reply lost.
 			l.removeStage(stage)
 		}
-		return fmt.Errorf("algorithm: creating staging directory for lock %s: %w", l.path, err)
+		return fmt.Errorf("algorithm: creating staging directory for lock %s: %w", l.path, merr)
 	}
 	d, err := l.fs.OpenDir(stage)
-	if err != nil {
+	switch {
+	case err != nil && merr == nil:
 		l.removeStage(stage)
 		return fmt.Errorf("algorithm: opening staging directory for lock %s: %w", l.path, err)
+	case err != nil && errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("algorithm: creating staging directory for lock %s: %w", l.path, merr)
+	case err != nil:
+		// Something that is not a directory (a symbolic link, a file)
+		// was at our staging name: not ours, left alone.
+		return fmt.Errorf("algorithm: staging directory %s for lock %s exists and is not a directory: %w: %w", stage, l.path, fs.ErrExist, err)
+	case merr != nil:
+		// Our own mkdir replayed leaves an empty directory: one with
+		// entries is someone else's, left alone.
+		if names, err := d.ReadDir(); err != nil || len(names) > 0 {
+			_ = d.Close()
+			return fmt.Errorf("algorithm: staging directory %s for lock %s exists and is not ours (entries %q, %v): %w", stage, l.path, names, err, fs.ErrExist)
+		}
 	}
 	l.mine[gen] = true
 	l.gen, l.rec, l.stage, l.stageDir, l.tried = gen, []byte(rec.String()), stage, d, false
@@ -235,9 +255,12 @@ func (l *strictLock) prepare(now Instant) error {
 }
 
 // dirPerm is the mode of our directories: the file mode plus search
-// permission wherever it grants read.
+// permission wherever it grants read, and always write and search
+// permission for their owner, who must create and remove the owner record
+// in them (a read-only file mode such as 0444 still makes a read-only
+// owner record).
 func dirPerm(perm fs.FileMode) fs.FileMode {
-	return perm | (perm&0o444)>>2
+	return perm | (perm&0o444)>>2 | 0o300
 }
 
 // won records that our stage is now the lock.
@@ -396,6 +419,21 @@ func (l *strictLock) observe(now Instant, rerr error) (Attempt, error) {
 		l.closeObs()
 		return Attempt{}, nil
 	}
+	if !l.obs.valid || l.obs.v.content != string(data) {
+		// A generation we have not looked at yet. It holds its owner
+		// record and nothing else (but NFS or FUSE litter): a
+		// directory with any other entry is not one, whatever its
+		// "owner" says, and nothing in it is ours to remove. A failed
+		// listing leaves the other checks to judge it.
+		if names, err := l.obsDir.ReadDir(); err == nil {
+			for _, n := range names {
+				if n != ownerName && !isLitter(n) {
+					l.closeObs()
+					return Attempt{}, fmt.Errorf("algorithm: lock path %s is a directory that holds %q, which no lock generation holds: %w", l.path, n, ErrNotLock)
+				}
+			}
+		}
+	}
 	h := &Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime}
 	v := versionOf(data, ofi)
 	watched := l.obs.see(v, now.Mono, l.mut(mStrictWatchFromFirstSight))
@@ -526,8 +564,14 @@ func (l *strictLock) collectStale(now Instant) {
 		data, fi, err := l.fs.ReadFile(l.dir+name+"/"+ownerName, maxRecordLen)
 		switch {
 		case err == nil:
-			rec, err := parseOwner(data)
-			if err != nil || now.Wall.Sub(fi.ModTime) < staleStageAge*rec.Lifetime {
+			// A record that does not parse (a waiter killed while
+			// writing it leaves it empty or cut short) ages by our
+			// lifetime, as a stage with no record does.
+			age := staleStageAge * l.cfg.Lifetime
+			if rec, err := parseOwner(data); err == nil {
+				age = staleStageAge * rec.Lifetime
+			}
+			if now.Wall.Sub(fi.ModTime) < age {
 				continue
 			}
 		case errors.Is(err, fs.ErrNotExist):

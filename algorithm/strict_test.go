@@ -354,6 +354,37 @@ func TestStrictCollectsStaleStages(t *testing.T) {
 	}
 }
 
+func TestStrictCollectsStagesWithPartialRecords(t *testing.T) {
+	// A waiter killed between creating its record and writing it leaves
+	// a stage with an empty (or cut short) record: collected once it is
+	// old by the collector's lifetime, like a stage with no record.
+	e := newEnv(t)
+	old := e.strict("old", time.Second, e.mem)
+	e.mustAcquire(old)
+	for i, rec := range []string{"", "nfslease-strict 1\ngen "} {
+		d := dir + fmt.Sprintf("/.a.lock.stage.%032x", i+1)
+		e.mem.MkdirAll(d, 0o755)
+		e.mem.WriteFile(d+"/owner", []byte(rec), 0o644)
+	}
+	w0 := e.strict("w0", time.Second, e.mem)
+	if att, err := w0.Acquire(e.now()); err != nil || att.Acquired {
+		t.Fatal(att, err)
+	}
+	w0.Close(e.now())
+	if n := len(e.files()); n != 3 {
+		t.Fatalf("fresh partial stages collected: files = %q", e.files())
+	}
+	e.clk.Advance(time.Hour)
+	w := e.strict("w", time.Second, e.mem)
+	if att, err := w.Acquire(e.now()); err != nil || att.Acquired {
+		t.Fatal(att, err)
+	}
+	w.Close(e.now())
+	if names := e.files(); !slices.Equal(names, []string{"a.lock"}) {
+		t.Errorf("files = %q, want the lock only", names)
+	}
+}
+
 func TestStrictCloseLeavesNothing(t *testing.T) {
 	e := newEnv(t)
 	h := e.strict("h", time.Second, e.mem)

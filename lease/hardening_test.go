@@ -60,9 +60,42 @@ func hctx(t *testing.T) context.Context {
 	return ctx
 }
 
-// fast are options that keep the tests quick.
-func fast(extra ...lease.Option) []lease.Option {
-	return append([]lease.Option{lease.WithLifetime(2 * time.Second), lease.WithProtocol(algorithm.Flufl)}, extra...)
+// fast are options that keep the tests quick, for protocol p.
+func fast(p algorithm.Protocol, extra ...lease.Option) []lease.Option {
+	return append([]lease.Option{lease.WithLifetime(2 * time.Second), lease.WithProtocol(p)}, extra...)
+}
+
+// bothProtocols are the protocols every hardening case that applies to
+// both runs under.
+var bothProtocols = []algorithm.Protocol{algorithm.Flufl, algorithm.Strict}
+
+// forBoth runs f as a subtest for each protocol.
+func forBoth(t *testing.T, f func(t *testing.T, p algorithm.Protocol)) {
+	t.Helper()
+	for _, p := range bothProtocols {
+		t.Run(p.Name(), func(t *testing.T) { f(t, p) })
+	}
+}
+
+// strictRecord is a well-formed Strict owner record.
+func strictRecord(gen, host string, pid int, lifetimeMs int) string {
+	return fmt.Sprintf("nfslease-strict 1\ngen %s\nhost %s\npid %d\nlifetime_ms %d\n", gen, host, pid, lifetimeMs)
+}
+
+// staleGen is the generation id of the stale Strict locks the tests plant.
+const staleGen = "0123456789abcdef0123456789abcdef"
+
+// mkStrictLock makes a Strict lock directory at lock holding record, a
+// year old.
+func mkStrictLock(t *testing.T, lock, record string, perm fs.FileMode) {
+	t.Helper()
+	if err := os.Mkdir(lock, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(lock, "owner"), []byte(record), perm); err != nil {
+		t.Fatal(err)
+	}
+	setMtime(t, filepath.Join(lock, "owner"), longAgo)
 }
 
 // entry is what snapshot records about one directory entry.
@@ -192,18 +225,22 @@ func TestHostileLockPath(t *testing.T) {
 	tests := []struct {
 		name  string
 		setup func(t *testing.T, lock, outside string)
+		only  algorithm.Protocol // nil: both protocols
+		// strictTakes: Strict takes this as an abandoned generation
+		// (an empty directory) and replaces it (documented).
+		strictTakes bool
 	}{
-		{"symlink to a file", func(t *testing.T, lock, outside string) {
+		{name: "symlink to a file", setup: func(t *testing.T, lock, outside string) {
 			mustSymlink(t, filepath.Join(outside, "secret"), lock)
 		}},
-		{"dangling symlink", func(t *testing.T, lock, outside string) {
+		{name: "dangling symlink", setup: func(t *testing.T, lock, outside string) {
 			// Following it for writing would create outside/created.
 			mustSymlink(t, filepath.Join(outside, "created"), lock)
 		}},
-		{"symlink to a directory", func(t *testing.T, lock, outside string) {
+		{name: "symlink to a directory", setup: func(t *testing.T, lock, outside string) {
 			mustSymlink(t, outside, lock)
 		}},
-		{"symlink to a stale lock elsewhere", func(t *testing.T, lock, outside string) {
+		{name: "symlink to a stale lock elsewhere", only: algorithm.Flufl, setup: func(t *testing.T, lock, outside string) {
 			// A well-formed stale lock of this name, reached through a
 			// symlink: still not ours to break.
 			other := filepath.Join(outside, filepath.Base(lock))
@@ -211,30 +248,30 @@ func TestHostileLockPath(t *testing.T) {
 			setMtime(t, other, longAgo)
 			mustSymlink(t, other, lock)
 		}},
-		{"symlink to /etc/passwd", func(t *testing.T, lock, outside string) {
+		{name: "symlink to /etc/passwd", setup: func(t *testing.T, lock, outside string) {
 			mustSymlink(t, "/etc/passwd", lock)
 		}},
-		{"symlink loop", func(t *testing.T, lock, outside string) {
+		{name: "symlink loop", setup: func(t *testing.T, lock, outside string) {
 			mustSymlink(t, lock, lock)
 		}},
-		{"directory", func(t *testing.T, lock, outside string) {
+		{name: "directory", setup: func(t *testing.T, lock, outside string) {
 			if err := os.Mkdir(lock, 0o755); err != nil {
 				t.Fatal(err)
 			}
 			write(t, filepath.Join(lock, "inside"), []byte("x"))
 			setMtime(t, filepath.Join(lock, "inside"), longAgo)
 		}},
-		{"empty directory", func(t *testing.T, lock, outside string) {
+		{name: "empty directory", strictTakes: true, setup: func(t *testing.T, lock, outside string) {
 			if err := os.Mkdir(lock, 0o755); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"FIFO", func(t *testing.T, lock, outside string) {
+		{name: "FIFO", setup: func(t *testing.T, lock, outside string) {
 			if err := unix.Mkfifo(lock, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"unix socket file", func(t *testing.T, lock, outside string) {
+		{name: "unix socket file", setup: func(t *testing.T, lock, outside string) {
 			fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -247,41 +284,41 @@ func TestHostileLockPath(t *testing.T) {
 				t.Fatalf("bind a unix socket at %s: %v", lock, err)
 			}
 		}},
-		{"unrelated user file", func(t *testing.T, lock, outside string) {
+		{name: "unrelated user file", setup: func(t *testing.T, lock, outside string) {
 			write(t, lock, []byte("my thesis, final version\n"))
 		}},
-		{"empty file", func(t *testing.T, lock, outside string) {
+		{name: "empty file", setup: func(t *testing.T, lock, outside string) {
 			write(t, lock, nil)
 		}},
-		{"garbage text", func(t *testing.T, lock, outside string) {
+		{name: "garbage text", setup: func(t *testing.T, lock, outside string) {
 			write(t, lock, []byte("lorem ipsum | dolor | sit | amet | consectetur"))
 		}},
-		{"binary content", func(t *testing.T, lock, outside string) {
+		{name: "binary content", setup: func(t *testing.T, lock, outside string) {
 			b := make([]byte, 1000)
 			for i := range b {
 				b[i] = byte(i * 7)
 			}
 			write(t, lock, b)
 		}},
-		{"binary content with separators", func(t *testing.T, lock, outside string) {
+		{name: "binary content with separators", setup: func(t *testing.T, lock, outside string) {
 			write(t, lock, []byte(lock+"|h\x00st|1|2"))
 		}},
-		{"claim with a newline", func(t *testing.T, lock, outside string) {
+		{name: "claim with a newline", setup: func(t *testing.T, lock, outside string) {
 			write(t, lock, []byte(lock+"|host|1|2\n"))
 		}},
-		{"claim with a non-numeric pid", func(t *testing.T, lock, outside string) {
+		{name: "claim with a non-numeric pid", setup: func(t *testing.T, lock, outside string) {
 			write(t, lock, []byte(lock+"|host|x1|2"))
 		}},
-		{"claim with a negative pid", func(t *testing.T, lock, outside string) {
+		{name: "claim with a negative pid", setup: func(t *testing.T, lock, outside string) {
 			write(t, lock, []byte(lock+"|host|-1|2"))
 		}},
-		{"one byte over the read bound", func(t *testing.T, lock, outside string) {
+		{name: "one byte over the read bound", setup: func(t *testing.T, lock, outside string) {
 			write(t, lock, bytes.Repeat([]byte("a"), 4097))
 		}},
-		{"claim-like content over the read bound", func(t *testing.T, lock, outside string) {
+		{name: "claim-like content over the read bound", setup: func(t *testing.T, lock, outside string) {
 			write(t, lock, []byte(lock+"|host|1|"+strings.Repeat("9", 4096)))
 		}},
-		{"1 GiB sparse file", func(t *testing.T, lock, outside string) {
+		{name: "1 GiB sparse file", setup: func(t *testing.T, lock, outside string) {
 			f, err := os.Create(lock)
 			if err != nil {
 				t.Fatal(err)
@@ -291,21 +328,21 @@ func TestHostileLockPath(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
-		{"content /etc/passwd", func(t *testing.T, lock, outside string) {
+		{name: "content /etc/passwd", setup: func(t *testing.T, lock, outside string) {
 			write(t, lock, []byte("/etc/passwd"))
 		}},
-		{"content ../x", func(t *testing.T, lock, outside string) {
+		{name: "content ../x", setup: func(t *testing.T, lock, outside string) {
 			write(t, lock, []byte("../x"))
 		}},
-		{"content naming a decoy", func(t *testing.T, lock, outside string) {
+		{name: "content naming a decoy", setup: func(t *testing.T, lock, outside string) {
 			write(t, lock, []byte(filepath.Join(outside, "secret")))
 		}},
-		{"content naming a decoy of claim form", func(t *testing.T, lock, outside string) {
+		{name: "content naming a decoy of claim form", setup: func(t *testing.T, lock, outside string) {
 			decoy := filepath.Join(outside, "secret|host|1|2")
 			write(t, decoy, []byte("mine"))
 			write(t, lock, []byte(decoy))
 		}},
-		{"claim of another lock name in the same directory", func(t *testing.T, lock, outside string) {
+		{name: "claim of another lock name in the same directory", setup: func(t *testing.T, lock, outside string) {
 			// Its claim file exists and matches: breaking "our" lock
 			// would remove another lock's claim.
 			claim := filepath.Join(filepath.Dir(lock), "other.lock|host|1|2")
@@ -313,40 +350,165 @@ func TestHostileLockPath(t *testing.T) {
 			setMtime(t, claim, longAgo)
 			write(t, lock, []byte(claim))
 		}},
-	}
-	for _, tt := range tests {
-		for _, try := range []bool{false, true} {
-			name := tt.name + "/Acquire"
-			if try {
-				name = tt.name + "/TryAcquire"
+		// Strict: a directory at the lock path that is not one of its
+		// generations. Only an empty one is taken (see strictTakes).
+		{name: "symlink to a stale strict lock elsewhere", only: algorithm.Strict, setup: func(t *testing.T, lock, outside string) {
+			other := filepath.Join(outside, filepath.Base(lock))
+			mkStrictLock(t, other, strictRecord(staleGen, "elsewhere", 1, 1000), 0o644)
+			mustSymlink(t, other, lock)
+		}},
+		{name: "directory with a foreign owner", only: algorithm.Strict, setup: func(t *testing.T, lock, outside string) {
+			mkStrictLock(t, lock, "not a record\n", 0o644)
+		}},
+		{name: "directory with an empty owner", only: algorithm.Strict, setup: func(t *testing.T, lock, outside string) {
+			mkStrictLock(t, lock, "", 0o644)
+		}},
+		{name: "directory with a binary owner", only: algorithm.Strict, setup: func(t *testing.T, lock, outside string) {
+			b := make([]byte, 500)
+			for i := range b {
+				b[i] = byte(i * 7)
 			}
-			t.Run(name, func(t *testing.T) {
-				root, locks, outside := hostileDirs(t)
-				lock := filepath.Join(locks, "a.lock")
-				tt.setup(t, lock, outside)
-				if _, err := os.Lstat(lock); err == nil {
-					setMtime(t, lock, longAgo)
-				}
-				before := snapshot(t, root)
-				acquire := lease.Acquire
+			mkStrictLock(t, lock, string(b), 0o644)
+		}},
+		{name: "directory with an owner naming /etc/passwd", only: algorithm.Strict, setup: func(t *testing.T, lock, outside string) {
+			mkStrictLock(t, lock, "/etc/passwd", 0o644)
+		}},
+		{name: "directory with an owner naming a decoy", only: algorithm.Strict, setup: func(t *testing.T, lock, outside string) {
+			mkStrictLock(t, lock, filepath.Join(outside, "secret")+"\n", 0o644)
+		}},
+		{name: "directory with a huge owner", only: algorithm.Strict, setup: func(t *testing.T, lock, outside string) {
+			mkStrictLock(t, lock, strings.Repeat("a", 1025), 0o644)
+		}},
+		{name: "directory with a record-like owner over the bound", only: algorithm.Strict, setup: func(t *testing.T, lock, outside string) {
+			mkStrictLock(t, lock, strictRecord(staleGen, strings.Repeat("h", 1100), 1, 1000), 0o644)
+		}},
+		{name: "directory with a 1 GiB sparse owner", only: algorithm.Strict, setup: func(t *testing.T, lock, outside string) {
+			mkStrictLock(t, lock, "", 0o644)
+			if err := os.Truncate(filepath.Join(lock, "owner"), 1<<30); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "directory with a near-valid owner (upper-case gen)", only: algorithm.Strict, setup: func(t *testing.T, lock, outside string) {
+			mkStrictLock(t, lock, strictRecord(strings.ToUpper(staleGen), "h", 1, 1000), 0o644)
+		}},
+		{name: "directory with a near-valid owner (CRLF)", only: algorithm.Strict, setup: func(t *testing.T, lock, outside string) {
+			mkStrictLock(t, lock, strings.ReplaceAll(strictRecord(staleGen, "h", 1, 1000), "\n", "\r\n"), 0o644)
+		}},
+		{name: "directory with a near-valid owner (extra line)", only: algorithm.Strict, setup: func(t *testing.T, lock, outside string) {
+			mkStrictLock(t, lock, strictRecord(staleGen, "h", 1, 1000)+"extra 1\n", 0o644)
+		}},
+		{name: "directory with a near-valid owner (no final newline)", only: algorithm.Strict, setup: func(t *testing.T, lock, outside string) {
+			mkStrictLock(t, lock, strings.TrimSuffix(strictRecord(staleGen, "h", 1, 1000), "\n"), 0o644)
+		}},
+		{name: "directory with a flufl claim as owner", only: algorithm.Strict, setup: func(t *testing.T, lock, outside string) {
+			mkStrictLock(t, lock, lock+"|host|1|nfslease1.l2000.r0123456789abcdef", 0o644)
+		}},
+		{name: "owner is a symlink to a stale record", only: algorithm.Strict, setup: func(t *testing.T, lock, outside string) {
+			rec := write(t, filepath.Join(outside, "record"), []byte(strictRecord(staleGen, "h", 1, 1000)))
+			setMtime(t, rec, longAgo)
+			if err := os.Mkdir(lock, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			mustSymlink(t, rec, filepath.Join(lock, "owner"))
+		}},
+		{name: "owner is a symlink to /etc/passwd", only: algorithm.Strict, setup: func(t *testing.T, lock, outside string) {
+			if err := os.Mkdir(lock, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			mustSymlink(t, "/etc/passwd", filepath.Join(lock, "owner"))
+		}},
+		{name: "owner is a dangling symlink", only: algorithm.Strict, setup: func(t *testing.T, lock, outside string) {
+			if err := os.Mkdir(lock, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			mustSymlink(t, filepath.Join(outside, "created"), filepath.Join(lock, "owner"))
+		}},
+		{name: "owner is a FIFO", only: algorithm.Strict, setup: func(t *testing.T, lock, outside string) {
+			if err := os.Mkdir(lock, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.Mkfifo(filepath.Join(lock, "owner"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "owner is a directory", only: algorithm.Strict, setup: func(t *testing.T, lock, outside string) {
+			if err := os.MkdirAll(filepath.Join(lock, "owner"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			write(t, filepath.Join(lock, "owner", "inside"), []byte("x"))
+		}},
+		{name: "owner is an empty directory", only: algorithm.Strict, setup: func(t *testing.T, lock, outside string) {
+			if err := os.MkdirAll(filepath.Join(lock, "owner"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "directory with only litter-like and other names", only: algorithm.Strict, setup: func(t *testing.T, lock, outside string) {
+			if err := os.Mkdir(lock, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			write(t, filepath.Join(lock, ".nfs0000000000000001"), []byte("x"))
+			write(t, filepath.Join(lock, "owner.bak"), []byte(strictRecord(staleGen, "h", 1, 1000)))
+		}},
+		{name: "directory with a stale record and a user's file", only: algorithm.Strict, setup: func(t *testing.T, lock, outside string) {
+			// A record that would be stale, beside a file no generation
+			// ever holds: not a generation, so its record is not
+			// removed either.
+			mkStrictLock(t, lock, strictRecord(staleGen, "h", 1, 1000), 0o644)
+			write(t, filepath.Join(lock, "data"), []byte("mine"))
+			setMtime(t, filepath.Join(lock, "data"), longAgo)
+		}},
+	}
+	for _, p := range bothProtocols {
+		for _, tt := range tests {
+			if tt.only != nil && tt.only != p {
+				continue
+			}
+			for _, try := range []bool{false, true} {
+				name := p.Name() + "/" + tt.name + "/Acquire"
 				if try {
-					acquire = lease.TryAcquire
+					name = p.Name() + "/" + tt.name + "/TryAcquire"
 				}
-				start := time.Now()
-				_, release, err := acquire(hctx(t), lock, fast()...)
-				if err == nil {
-					release()
-					t.Fatalf("acquired a lock at %s", lock)
-				}
-				if !errors.Is(err, algorithm.ErrNotLock) {
-					t.Errorf("err = %v, want ErrNotLock", err)
-				}
-				if took := time.Since(start); took > 2*time.Second {
-					t.Errorf("took %v to refuse", took)
-				}
-				wantNamesPath(t, err, lock)
-				wantSnapshot(t, root, before)
-			})
+				t.Run(name, func(t *testing.T) {
+					root, locks, outside := hostileDirs(t)
+					lock := filepath.Join(locks, "a.lock")
+					tt.setup(t, lock, outside)
+					if _, err := os.Lstat(lock); err == nil {
+						setMtime(t, lock, longAgo)
+					}
+					before := snapshot(t, root)
+					acquire := lease.Acquire
+					if try {
+						acquire = lease.TryAcquire
+					}
+					start := time.Now()
+					_, release, err := acquire(hctx(t), lock, fast(p)...)
+					if p == algorithm.Strict && tt.strictTakes {
+						// An empty directory is an abandoned generation:
+						// replaced, and gone after the release.
+						if err != nil {
+							t.Fatalf("Acquire over an empty directory = %v", err)
+						}
+						if err := release(); err != nil {
+							t.Fatal(err)
+						}
+						delete(before, filepath.Join("locks", "a.lock"))
+						wantSnapshot(t, root, before)
+						return
+					}
+					if err == nil {
+						release()
+						t.Fatalf("acquired a lock at %s", lock)
+					}
+					if !errors.Is(err, algorithm.ErrNotLock) {
+						t.Errorf("err = %v, want ErrNotLock", err)
+					}
+					if took := time.Since(start); took > 2*time.Second {
+						t.Errorf("took %v to refuse", took)
+					}
+					wantNamesPath(t, err, lock)
+					wantSnapshot(t, root, before)
+				})
+			}
 		}
 	}
 }
@@ -364,6 +526,7 @@ func mustSymlink(t *testing.T, target, link string) {
 // flufl.lock removes the claim by the path the lock names; nfslease only
 // ever removes a claim file in the lock's own directory.
 func TestStaleLockNamingElsewhere(t *testing.T) {
+	p := algorithm.Flufl // Flufl-specific: see the Strict cases
 	for _, content := range []string{
 		"{outside}/a.lock|host|1|2",
 		"{outside}/../outside/a.lock|host|1|2",
@@ -380,7 +543,7 @@ func TestStaleLockNamingElsewhere(t *testing.T) {
 			setMtime(t, lock, longAgo)
 			setMtime(t, decoy, longAgo)
 			outsideBefore := snapshot(t, outside)
-			_, release, err := lease.Acquire(hctx(t), lock, fast()...)
+			_, release, err := lease.Acquire(hctx(t), lock, fast(p)...)
 			if err != nil {
 				t.Fatalf("Acquire over a stale lock = %v", err)
 			}
@@ -414,6 +577,7 @@ func dirNames(t *testing.T, dir string) []string {
 // must fail with an error naming the path, follow nothing, and leave the
 // stale lock, the link and its target alone.
 func TestSymlinkAtBreakLock(t *testing.T) {
+	p := algorithm.Flufl // Flufl-specific: see the Strict cases
 	for _, target := range []string{"secret", "missing"} {
 		t.Run(target, func(t *testing.T) {
 			root, locks, outside := hostileDirs(t)
@@ -426,7 +590,7 @@ func TestSymlinkAtBreakLock(t *testing.T) {
 			setMtime(t, lock, longAgo)
 			mustSymlink(t, filepath.Join(outside, target), lock+"|break")
 			before := snapshot(t, root)
-			_, _, err := lease.Acquire(hctx(t), lock, fast()...)
+			_, _, err := lease.Acquire(hctx(t), lock, fast(p)...)
 			if err == nil || !errors.Is(err, syscall.ELOOP) {
 				t.Errorf("Acquire = %v, want an error wrapping ELOOP", err)
 			}
@@ -448,65 +612,108 @@ func (fixedRand) Read(p []byte) (int, error) {
 }
 
 // TestSymlinkAtClaimName plants a symbolic link (and, in turn, other
-// files) at the name our claim file will have. Claim names carry 64 random
-// bits, so this takes an attacker who can predict them; even so the create
-// must fail without following the link or touching what is there.
+// files) at the name our private file will have: Flufl's claim file, or
+// Strict's staging directory ".<base>.stage.<32 hex>". Those names carry
+// 64 (Flufl) or 128 (Strict) random bits, so this takes an attacker who
+// can predict them; even so the create must fail with fs.ErrExist without
+// following the link or touching what is there.
 func TestSymlinkAtClaimName(t *testing.T) {
 	cfg := algorithm.Config{Lifetime: 2 * time.Second, Hostname: "host", Pid: 1, Rand: fixedRand{}}
 	tests := []struct {
 		name  string
 		plant func(t *testing.T, claim, outside string)
+		// strictAdopts: Strict takes an empty directory at its staging
+		// name for its own mkdir replayed by NFS, and uses it
+		// (documented in docs/security.md).
+		strictAdopts bool
 	}{
-		{"symlink to a file", func(t *testing.T, claim, outside string) {
+		{name: "symlink to a file", plant: func(t *testing.T, claim, outside string) {
 			mustSymlink(t, filepath.Join(outside, "secret"), claim)
 		}},
-		{"dangling symlink", func(t *testing.T, claim, outside string) {
+		{name: "dangling symlink", plant: func(t *testing.T, claim, outside string) {
 			mustSymlink(t, filepath.Join(outside, "created"), claim)
 		}},
-		{"symlink to a file holding the claim", func(t *testing.T, claim, outside string) {
+		{name: "symlink to a file holding the claim", plant: func(t *testing.T, claim, outside string) {
 			// Following it to check the content would accept it as ours.
 			write(t, filepath.Join(outside, "fake"), []byte(claim))
 			mustSymlink(t, filepath.Join(outside, "fake"), claim)
 		}},
-		{"FIFO", func(t *testing.T, claim, outside string) {
+		{name: "symlink to a directory", plant: func(t *testing.T, claim, outside string) {
+			mustSymlink(t, outside, claim)
+		}},
+		{name: "symlink to an empty directory", plant: func(t *testing.T, claim, outside string) {
+			if err := os.Mkdir(filepath.Join(outside, "empty"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			mustSymlink(t, filepath.Join(outside, "empty"), claim)
+		}},
+		{name: "FIFO", plant: func(t *testing.T, claim, outside string) {
 			if err := unix.Mkfifo(claim, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"directory", func(t *testing.T, claim, outside string) {
+		{name: "directory", strictAdopts: true, plant: func(t *testing.T, claim, outside string) {
 			if err := os.Mkdir(claim, 0o755); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"other file", func(t *testing.T, claim, outside string) {
+		{name: "directory with a file", plant: func(t *testing.T, claim, outside string) {
+			if err := os.Mkdir(claim, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			write(t, filepath.Join(claim, "data"), []byte("mine"))
+		}},
+		{name: "directory with an owner file", plant: func(t *testing.T, claim, outside string) {
+			if err := os.Mkdir(claim, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			write(t, filepath.Join(claim, "owner"), []byte("not a record"))
+		}},
+		{name: "other file", plant: func(t *testing.T, claim, outside string) {
 			write(t, claim, []byte("not the claim"))
 		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			root, locks, outside := hostileDirs(t)
-			lock := filepath.Join(locks, "a.lock")
-			lk, err := algorithm.Flufl.New(fsops.OS(), lock, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			claim := lock + "|host|1|nfslease1.l2000.rabababababababab"
-			tt.plant(t, claim, outside)
-			before := snapshot(t, root)
-			now := algorithm.Instant{Wall: time.Now()}
-			att, err := lk.Acquire(now)
-			if err == nil {
-				t.Errorf("Acquire = %+v, want an error", att)
-			} else if !errors.Is(err, fs.ErrExist) {
-				t.Errorf("Acquire = %v, want an error wrapping fs.ErrExist", err)
-			}
-			wantNamesPath(t, err, lock)
-			if err := lk.Close(now); err != nil {
-				t.Errorf("Close = %v", err)
-			}
-			wantSnapshot(t, root, before)
-		})
-	}
+	forBoth(t, func(t *testing.T, p algorithm.Protocol) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				root, locks, outside := hostileDirs(t)
+				lock := filepath.Join(locks, "a.lock")
+				lk, err := p.New(fsops.OS(), lock, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				claim := lock + "|host|1|nfslease1.l2000.rabababababababab"
+				if p == algorithm.Strict {
+					claim = filepath.Join(locks, ".a.lock.stage."+strings.Repeat("ab", 16))
+				}
+				tt.plant(t, claim, outside)
+				before := snapshot(t, root)
+				now := algorithm.Instant{Wall: time.Now()}
+				att, err := lk.Acquire(now)
+				if p == algorithm.Strict && tt.strictAdopts {
+					if err != nil || !att.Acquired {
+						t.Fatalf("Acquire = %+v, %v; want the empty directory adopted", att, err)
+					}
+					if err := lk.Release(); err != nil {
+						t.Fatal(err)
+					}
+					delete(before, filepath.Base(filepath.Dir(claim))+"/"+filepath.Base(claim))
+					wantSnapshot(t, root, before)
+					return
+				}
+				if err == nil {
+					t.Errorf("Acquire = %+v, want an error", att)
+				} else if !errors.Is(err, fs.ErrExist) {
+					t.Errorf("Acquire = %v, want an error wrapping fs.ErrExist", err)
+				}
+				wantNamesPath(t, err, lock)
+				if err := lk.Close(now); err != nil {
+					t.Errorf("Close = %v", err)
+				}
+				wantSnapshot(t, root, before)
+			})
+		}
+	})
 }
 
 // TestSymlinkedLockDirectory: a symbolic link in a directory component is
@@ -515,10 +722,11 @@ func TestSymlinkAtClaimName(t *testing.T) {
 // directory; the link is untouched; locks taken through either name
 // exclude each other and break each other's stale locks.
 func TestSymlinkedLockDirectory(t *testing.T) {
+	p := algorithm.Flufl // Flufl-specific: see the Strict cases
 	root, locks, _ := hostileDirs(t)
 	via := filepath.Join(root, "via")
 	mustSymlink(t, locks, via)
-	_, release, err := lease.Acquire(hctx(t), filepath.Join(via, "a.lock"), fast()...)
+	_, release, err := lease.Acquire(hctx(t), filepath.Join(via, "a.lock"), fast(p)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -530,7 +738,7 @@ func TestSymlinkedLockDirectory(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(data), filepath.Join(via, "a.lock")+"|") {
 		t.Errorf("lock content = %q, %v; want the claim path as the holder named it", data, err)
 	}
-	_, _, err = lease.TryAcquire(hctx(t), filepath.Join(locks, "a.lock"), fast()...)
+	_, _, err = lease.TryAcquire(hctx(t), filepath.Join(locks, "a.lock"), fast(p)...)
 	if !errors.Is(err, lease.ErrHeld) {
 		t.Errorf("TryAcquire by the real name = %v, want ErrHeld", err)
 	}
@@ -548,17 +756,35 @@ func TestSymlinkedLockDirectory(t *testing.T) {
 // TestLockNames covers the length limit, the separator, odd host names,
 // relative paths and ".." components.
 func TestLockNames(t *testing.T) {
-	// With host "h" and pid 1, the claim name is the lock name plus
+	// Flufl: with host "h" and pid 1, the claim name is the lock name plus
 	// "|h|1|nfslease1.l2000.r" and 16 hex digits (38 bytes), and the
 	// private break name adds ".break" (6): 211 is the longest lock name.
 	const longest = nameMax - 44
+	// Strict: the staging directory ".<name>.stage.<32 hex>" adds 40
+	// bytes whatever the host: 215 is the longest lock name.
+	const strictLongest = nameMax - 40
+	// strictWant is what Strict gives where it differs from Flufl: it
+	// has no separator and no host in its names.
+	strictWant := map[string]error{
+		"one byte too long":          nil,
+		"multibyte name too long":    nil, // 212 bytes
+		"too long with a long host":  nil,
+		"separator in the name":      nil,
+		"separator at the end":       nil,
+		"separator in the directory": nil,
+	}
 	tests := []struct {
 		name string
 		base string // lock file name in the lock directory, or "" for path
 		path func(locks string) string
 		host string
-		want error // nil: acquired
+		want error              // nil: acquired
+		only algorithm.Protocol // nil: both
 	}{
+		{name: "strict longest name", base: strings.Repeat("n", strictLongest), only: algorithm.Strict},
+		{name: "strict one byte too long", base: strings.Repeat("n", strictLongest+1), want: syscall.ENAMETOOLONG, only: algorithm.Strict},
+		{name: "strict multibyte name too long", base: strings.Repeat("é", 108), want: syscall.ENAMETOOLONG, only: algorithm.Strict},
+		{name: "strict longest multibyte name", base: strings.Repeat("é", 107) + "n", only: algorithm.Strict},
 		{name: "longest name", base: strings.Repeat("n", longest)},
 		{name: "one byte too long", base: strings.Repeat("n", longest+1), want: syscall.ENAMETOOLONG},
 		{name: "NAME_MAX", base: strings.Repeat("n", nameMax), want: syscall.ENAMETOOLONG},
@@ -591,50 +817,69 @@ func TestLockNames(t *testing.T) {
 		{name: "host with NUL", base: "a.lock", host: "a\x00b"},
 		{name: "empty host", base: "a.lock", host: ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			root, locks, _ := hostileDirs(t)
-			lock := filepath.Join(locks, tt.base)
-			if tt.path != nil {
-				lock = tt.path(locks)
+	forBoth(t, func(t *testing.T, p algorithm.Protocol) {
+		for _, tt := range tests {
+			if tt.only != nil && tt.only != p {
+				continue
 			}
-			host := tt.host
-			if tt.name != "empty host" && host == "" {
-				host = "h"
+			want := tt.want
+			if w, ok := strictWant[tt.name]; ok && p == algorithm.Strict {
+				want = w
 			}
-			before := snapshot(t, root)
-			_, release, err := lease.Acquire(hctx(t), lock, fast(lease.WithIdentity(host, 1))...)
-			if tt.want != nil {
-				if !errors.Is(err, tt.want) {
-					t.Fatalf("Acquire(%q) = %v, want %v", lock, err, tt.want)
+			t.Run(tt.name, func(t *testing.T) {
+				root, locks, _ := hostileDirs(t)
+				lock := filepath.Join(locks, tt.base)
+				if tt.path != nil {
+					lock = tt.path(locks)
 				}
-				wantNamesPath(t, err, lock)
+				host := tt.host
+				if tt.name != "empty host" && host == "" {
+					host = "h"
+				}
+				before := snapshot(t, root)
+				_, release, err := lease.Acquire(hctx(t), lock, fast(p, lease.WithIdentity(host, 1))...)
+				if want != nil {
+					if !errors.Is(err, want) {
+						t.Fatalf("Acquire(%q) = %v, want %v", lock, err, want)
+					}
+					wantNamesPath(t, err, lock)
+					wantSnapshot(t, root, before)
+					return
+				}
+				if err != nil {
+					t.Fatalf("Acquire(%q) = %v", lock, err)
+				}
+				after := snapshot(t, root)
+				var created []string
+				for name := range after {
+					if _, ok := before[name]; !ok {
+						created = append(created, name)
+					}
+				}
+				slices.Sort(created)
+				rel, _ := filepath.Rel(root, filepath.Clean(lock))
+				switch p {
+				case algorithm.Strict:
+					// The lock directory and its owner record, nothing else.
+					if len(created) != 2 || created[0] != rel || created[1] != filepath.Join(rel, "owner") {
+						t.Errorf("created %q, want the lock directory and its owner record", created)
+					} else if rec := after[created[1]].content; !strings.HasPrefix(rec, "nfslease-strict 1\n") || strings.Count(rec, "\n") != 5 {
+						t.Errorf("owner record %q is not one record of five lines", rec)
+					}
+				default:
+					if len(created) != 2 || created[0] != rel || !strings.HasPrefix(created[1], rel+"|") {
+						t.Errorf("created %q, want the lock and its claim in the lock directory", created)
+					} else if fields := strings.Split(filepath.Base(created[1]), "|"); len(fields) != 4 {
+						t.Errorf("claim name %q has %d fields, want 4", created[1], len(fields))
+					}
+				}
+				if err := release(); err != nil {
+					t.Fatal(err)
+				}
 				wantSnapshot(t, root, before)
-				return
-			}
-			if err != nil {
-				t.Fatalf("Acquire(%q) = %v", lock, err)
-			}
-			after := snapshot(t, root)
-			var created []string
-			for name := range after {
-				if _, ok := before[name]; !ok {
-					created = append(created, name)
-				}
-			}
-			slices.Sort(created)
-			base := filepath.Base(filepath.Clean(lock))
-			if len(created) != 2 || created[0] != filepath.Join("locks", base) || !strings.HasPrefix(created[1], filepath.Join("locks", base)+"|") {
-				t.Errorf("created %q, want the lock and its claim in the lock directory", created)
-			} else if fields := strings.Split(filepath.Base(created[1]), "|"); len(fields) != 4 {
-				t.Errorf("claim name %q has %d fields, want 4", created[1], len(fields))
-			}
-			if err := release(); err != nil {
-				t.Fatal(err)
-			}
-			wantSnapshot(t, root, before)
-		})
-	}
+			})
+		}
+	})
 }
 
 const nameMax = 255
@@ -643,9 +888,10 @@ const nameMax = 255
 // absolute path (Python breakers elsewhere must be able to remove it), and
 // a later change of the working directory does not move the lock.
 func TestRelativePath(t *testing.T) {
+	p := algorithm.Flufl // Flufl-specific: see the Strict cases
 	_, locks, outside := hostileDirs(t)
 	t.Chdir(locks)
-	held, release, err := lease.Acquire(hctx(t), "a.lock", fast()...)
+	held, release, err := lease.Acquire(hctx(t), "a.lock", fast(p)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -675,30 +921,32 @@ func TestRelativePath(t *testing.T) {
 // fs.ErrNotExist and names the path; Acquire does not wait for the
 // directory to appear.
 func TestMissingDirectory(t *testing.T) {
-	root, locks, _ := hostileDirs(t)
-	for _, lock := range []string{
-		filepath.Join(locks, "nowhere", "a.lock"),
-		filepath.Join(locks, "nowhere", "deeper", "a.lock"),
-	} {
-		before := snapshot(t, root)
-		for _, acquire := range []func(context.Context, string, ...lease.Option) (context.Context, func() error, error){lease.Acquire, lease.TryAcquire} {
-			_, _, err := acquire(hctx(t), lock, fast()...)
-			if !errors.Is(err, fs.ErrNotExist) {
-				t.Errorf("Acquire(%q) = %v, want fs.ErrNotExist", lock, err)
+	forBoth(t, func(t *testing.T, p algorithm.Protocol) {
+		root, locks, _ := hostileDirs(t)
+		for _, lock := range []string{
+			filepath.Join(locks, "nowhere", "a.lock"),
+			filepath.Join(locks, "nowhere", "deeper", "a.lock"),
+		} {
+			before := snapshot(t, root)
+			for _, acquire := range []func(context.Context, string, ...lease.Option) (context.Context, func() error, error){lease.Acquire, lease.TryAcquire} {
+				_, _, err := acquire(hctx(t), lock, fast(p)...)
+				if !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("Acquire(%q) = %v, want fs.ErrNotExist", lock, err)
+				}
+				wantNamesPath(t, err, lock)
 			}
-			wantNamesPath(t, err, lock)
+			wantSnapshot(t, root, before)
 		}
+		// A regular file where the directory should be.
+		notDir := write(t, filepath.Join(locks, "file"), []byte("x"))
+		before := snapshot(t, root)
+		_, _, err := lease.Acquire(hctx(t), filepath.Join(notDir, "a.lock"), fast(p)...)
+		if !errors.Is(err, syscall.ENOTDIR) {
+			t.Errorf("Acquire under a file = %v, want ENOTDIR", err)
+		}
+		wantNamesPath(t, err, notDir)
 		wantSnapshot(t, root, before)
-	}
-	// A regular file where the directory should be.
-	notDir := write(t, filepath.Join(locks, "file"), []byte("x"))
-	before := snapshot(t, root)
-	_, _, err := lease.Acquire(hctx(t), filepath.Join(notDir, "a.lock"), fast()...)
-	if !errors.Is(err, syscall.ENOTDIR) {
-		t.Errorf("Acquire under a file = %v, want ENOTDIR", err)
-	}
-	wantNamesPath(t, err, notDir)
-	wantSnapshot(t, root, before)
+	})
 }
 
 // TestInvalidOptionsNamed checks that each invalid option is refused with
@@ -750,8 +998,10 @@ func TestInvalidOptionsNamed(t *testing.T) {
 	}
 }
 
-// TestFileModes: lock and claim files get the documented default 0644, or
-// the WithFileMode bits, minus the umask.
+// TestFileModes: lock and claim files (Flufl), or the owner record
+// (Strict), get the documented default 0644, or the WithFileMode bits,
+// minus the umask; Strict's lock directory gets the same bits plus search
+// permission wherever they grant read.
 func TestFileModes(t *testing.T) {
 	tests := []struct {
 		umask int
@@ -767,37 +1017,57 @@ func TestFileModes(t *testing.T) {
 		{0, 0o600, 0o600},
 		{0, 0o444, 0o444},
 	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprintf("umask %03o mode %03o", tt.umask, tt.opt), func(t *testing.T) {
-			// The umask is process-wide; no test of this package runs in
-			// parallel with another.
-			old := unix.Umask(tt.umask)
-			defer unix.Umask(old)
-			_, locks, _ := hostileDirs(t)
-			lock := filepath.Join(locks, "a.lock")
-			opts := fast()
-			if tt.opt != 0 {
-				opts = append(opts, lease.WithFileMode(tt.opt))
-			}
-			_, release, err := lease.Acquire(hctx(t), lock, opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer release()
-			for _, name := range dirNames(t, locks) {
-				fi, err := os.Lstat(filepath.Join(locks, name))
+	forBoth(t, func(t *testing.T, p algorithm.Protocol) {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("umask %03o mode %03o", tt.umask, tt.opt), func(t *testing.T) {
+				// The umask is process-wide; no test of this package runs in
+				// parallel with another.
+				old := unix.Umask(tt.umask)
+				defer unix.Umask(old)
+				_, locks, _ := hostileDirs(t)
+				lock := filepath.Join(locks, "a.lock")
+				opts := fast(p)
+				if tt.opt != 0 {
+					opts = append(opts, lease.WithFileMode(tt.opt))
+				}
+				_, release, err := lease.Acquire(hctx(t), lock, opts...)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if fi.Mode() != tt.want {
-					t.Errorf("%s: mode %v, want %v", name, fi.Mode(), tt.want)
+				defer release()
+				files := dirNames(t, locks)
+				if p == algorithm.Strict {
+					// The lock is a directory, with search permission
+					// wherever the mode grants read, and write and search
+					// permission for its owner (before the umask); its
+					// owner record has the file mode.
+					fi, err := os.Lstat(lock)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want := fs.ModeDir | tt.want | (tt.want&0o444)>>2 | (0o300 &^ fs.FileMode(tt.umask)); fi.Mode() != want {
+						t.Errorf("lock directory: mode %v, want %v", fi.Mode(), want)
+					}
+					if !slices.Equal(files, []string{"a.lock"}) {
+						t.Errorf("files while held = %q, want the lock directory only", files)
+					}
+					files = []string{"a.lock/owner"}
 				}
-			}
-			if err := release(); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
+				for _, name := range files {
+					fi, err := os.Lstat(filepath.Join(locks, name))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if fi.Mode() != tt.want {
+						t.Errorf("%s: mode %v, want %v", name, fi.Mode(), tt.want)
+					}
+				}
+				if err := release(); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	})
 }
 
 // TestFaultsLeaveNothing injects errors into the real filesystem: full
@@ -805,6 +1075,7 @@ func TestFileModes(t *testing.T) {
 // reply). Acquire must return an error naming the path (at ctx's deadline
 // for a transient error that persists), and leave nothing of ours behind.
 func TestFaultsLeaveNothing(t *testing.T) {
+	p := algorithm.Flufl // Flufl-specific: see the Strict cases
 	tests := []struct {
 		name      string
 		op        string
@@ -860,7 +1131,7 @@ func TestFaultsLeaveNothing(t *testing.T) {
 				if try {
 					acquire = lease.TryAcquire
 				}
-				_, release, err := acquire(ctx, lock, fast(lease.WithFS(fsys))...)
+				_, release, err := acquire(ctx, lock, fast(p, lease.WithFS(fsys))...)
 				switch {
 				case tt.want == nil && err == nil:
 					rerr := release()
@@ -903,7 +1174,7 @@ func TestFaultsLeaveNothing(t *testing.T) {
 					}
 					// The next waiter takes it over once it is stale.
 					start := time.Now()
-					_, release, err := lease.Acquire(hctx(t), lock, fast()...)
+					_, release, err := lease.Acquire(hctx(t), lock, fast(p)...)
 					if err != nil {
 						t.Fatalf("Acquire over the lock left behind = %v", err)
 					}

@@ -80,6 +80,9 @@ func WithSkewAllowance(d time.Duration) Option {
 
 // WithFileMode sets the permission bits of the files created (default
 // 0644, before the umask). Groups sharing a lock directory may want 0664.
+// Strict's lock directories get the same bits plus search permission
+// wherever they grant read, and write and search permission for their
+// owner.
 func WithFileMode(perm fs.FileMode) Option {
 	return optionFunc(func(c *config) { c.perm = perm })
 }
