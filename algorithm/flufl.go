@@ -249,6 +249,12 @@ func (l *fluflLock) createClaim() error {
 		return fmt.Errorf("algorithm: creating claim for lock %s: %w", l.path, err)
 	}
 	fi, err := l.fs.Lstat(l.claim)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Removed already: a sweep judged it a crashed process's claim
+		// (we were paused for long). The next attempt makes a new one.
+		l.created, l.unsure = false, false
+		return nil
+	}
 	if err != nil {
 		// Leave l.created set so that Close removes the file.
 		l.created = true

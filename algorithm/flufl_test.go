@@ -577,3 +577,28 @@ func TestHungReadDoesNotCountAsWatching(t *testing.T) {
 		t.Fatalf("holder lost its fresh lock: %v", err)
 	}
 }
+
+func TestClaimSweptRightAfterCreate(t *testing.T) {
+	// A sweep (another process on this host, while we were paused) may
+	// remove our claim between its create and its lstat: the attempt
+	// must not fail, and the next one makes a new claim.
+	e := newEnv(t)
+	e.inject = once("Lstat", "", func(op fsopstest.Op) *fsopstest.Fault {
+		if err := e.mem.Remove(op.Path); err != nil {
+			t.Fatal(err)
+		}
+		return nil
+	})
+	lk := e.lock("a", 15*time.Second)
+	att, err := lk.Acquire(e.now())
+	if err != nil || att.Acquired {
+		t.Fatalf("Acquire = %+v, %v; want no error, not acquired", att, err)
+	}
+	e.mustAcquire(lk)
+	if err := lk.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if names := e.files(); len(names) != 0 {
+		t.Errorf("files left: %q", names)
+	}
+}
