@@ -219,6 +219,11 @@ func (l *strictLock) prepare(now Instant) error {
 		return fmt.Errorf("algorithm: opening staging directory for lock %s: %w", l.path, err)
 	case err != nil && errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("algorithm: creating staging directory for lock %s: %w", l.path, merr)
+	case Transient(err):
+		// Cannot look now. What our replayed mkdir made is empty, and
+		// rmdir removes nothing else.
+		l.removeEmptyStage(stage)
+		return fmt.Errorf("algorithm: opening staging directory for lock %s: %w", l.path, err)
 	case err != nil:
 		// Something that is not a directory (a symbolic link, a file)
 		// was at our staging name: not ours, left alone.
@@ -226,7 +231,13 @@ func (l *strictLock) prepare(now Instant) error {
 	case merr != nil:
 		// Our own mkdir replayed leaves an empty directory: one with
 		// entries is someone else's, left alone.
-		if names, err := d.ReadDir(); err != nil || len(names) > 0 {
+		names, err := d.ReadDir()
+		if Transient(err) {
+			_ = d.Close()
+			l.removeEmptyStage(stage)
+			return fmt.Errorf("algorithm: listing staging directory for lock %s: %w", l.path, err)
+		}
+		if err != nil || len(names) > 0 {
 			_ = d.Close()
 			return fmt.Errorf("algorithm: staging directory %s for lock %s exists and is not ours (entries %q, %v): %w", stage, l.path, names, err, fs.ErrExist)
 		}
@@ -290,7 +301,8 @@ func (l *strictLock) ambiguous(now Instant, rerr error, first bool) (Attempt, er
 	}
 	exists, err := l.stageExists()
 	if err != nil {
-		return Attempt{}, fmt.Errorf("algorithm: renaming staging directory to lock %s: %w (and checking the stage: %w)", l.path, rerr, err)
+		// Only the check's error is wrapped: it decides whether to retry.
+		return Attempt{}, fmt.Errorf("algorithm: renaming staging directory to lock %s: %v; checking the stage: %w", l.path, rerr, err)
 	}
 	if !exists {
 		// Our stage is gone (collected, or it is the lock and someone
@@ -336,6 +348,16 @@ func (l *strictLock) dropStage() {
 	l.removeStage(l.stage)
 	_ = l.stageDir.Close()
 	l.stageDir, l.stage, l.gen, l.rec = nil, "", "", nil
+}
+
+// removeEmptyStage removes the directory at stage if it is empty, which
+// is all our own replayed mkdir can have left there; if it cannot be
+// removed now, it is tried again later like any stage of ours.
+func (l *strictLock) removeEmptyStage(stage string) {
+	err := retry(func() error { return l.fs.Rmdir(stage) })
+	if err != nil && !errors.Is(err, fs.ErrNotExist) && Transient(err) && !slices.Contains(l.litter, stage) {
+		l.litter = append(l.litter, stage)
+	}
 }
 
 // removeStage removes a stage of ours by its name, which no one else
