@@ -49,7 +49,7 @@ func (c *client) faultsForCycle() {
 			if gen == c.gen && c.alive && !s.calm {
 				s.fault(c, "process pauses for %v", d)
 				c.pauseFrom, c.pausedUntil = s.now, s.now+d
-				if d > lifetime-renew {
+				if d > lifetime-s.renew() {
 					s.lastLongPause = max(s.lastLongPause, s.now+d)
 				}
 			}
@@ -166,7 +166,7 @@ func (c *client) acquired(lk algorithm.Lock, at algorithm.Instant, att algorithm
 	c.claim = s.lockIdentity()
 	s.claims[c.claim] = c
 	c.holding, c.lostSeen = true, false
-	c.k = keeper.New(at.Mono, renew, refresh)
+	c.k = keeper.New(at.Mono, s.renew(), s.refresh())
 	c.k.Mutation = s.cfg.KeeperMutation
 	s.tracef(c, "ACQUIRED, deadline %v", c.k.Deadline())
 	if c == s.prober {
@@ -204,7 +204,7 @@ func (c *client) deadlineFired(gen int, k *keeper.Keeper) {
 	if c.monoAt(c.s.now) >= k.Deadline() {
 		// Only a deliberately broken keeper ignores its deadline: look
 		// again a refresh interval later rather than at the same instant.
-		c.s.at(c.s.now+refresh, func() { c.deadlineFired(gen, k) })
+		c.s.at(c.s.now+c.s.refresh(), func() { c.deadlineFired(gen, k) })
 		return
 	}
 	c.armDeadline()
@@ -230,7 +230,7 @@ func (c *client) hold(lk algorithm.Lock) {
 	if c == s.prober {
 		until = c.monoAt(s.now)
 	}
-	next := c.monoAt(s.now) + refresh
+	next := c.monoAt(s.now) + s.refresh()
 	for c.holding {
 		if t := min(next, until); t > c.monoAt(s.now) {
 			c.sleep(t - c.monoAt(s.now))

@@ -41,6 +41,11 @@ type Profile struct {
 	// entry. Zero: noac.
 	AttrCache, AttrCacheMax time.Duration
 
+	// RenewDeadline and RefreshInterval override the lease parameters
+	// (default 2 s and 600 ms for the 3 s lifetime): a profile can run at
+	// the tightest setting the lease options accept.
+	RenewDeadline, RefreshInterval time.Duration
+
 	SSHFS bool // sshfs quirks: link count 1, path-derived inode numbers, EPERM for EEXIST, whole-second times
 
 	// BeyondAssumptions marks a profile whose faults exceed the documented
@@ -65,8 +70,9 @@ var Profiles = []Profile{
 		Partition: 0.05, PartMax: 6 * s},
 	{Name: "skew", Doc: "wall clocks off by up to ±4 s plus steps of up to ±1.5 s (pairwise under the 11 s the defaults allow), monotonic rates within ±1%", Latency: 2 * ms,
 		Offset: 4 * s, Drift: 0.01, Step: 0.05, StepMax: 1500 * ms},
-	{Name: "sshfs", Doc: "sshfs quirks: nlink 1, path inodes, EPERM for EEXIST, whole-second times; lost replies and EIO", Latency: 3 * ms,
-		SSHFS: true, LostReply: 0.02, Timeo: 300 * ms, EIO: 0.05},
+	{Name: "sshfs", Doc: "sshfs quirks: nlink 1, path inodes, EPERM for EEXIST, whole-second times; lost replies, EIO, partitions; the tightest lease timing the options accept for a 200 ms refresh interval (renew deadline 2.6 s of a 3 s lifetime), so that several refreshes in one second leave the lock looking unchanged", Latency: 3 * ms,
+		SSHFS: true, LostReply: 0.02, Timeo: 300 * ms, EIO: 0.05, Partition: 0.05, PartMax: 6 * s,
+		RenewDeadline: 2600 * ms, RefreshInterval: 200 * ms},
 	{Name: "slow", Doc: "slow server: one-way latency up to 100 ms (a refresh's two calls take up to 400 ms of the 600 ms refresh interval), lost replies, crashes", Latency: 100 * ms,
 		LostReply: 0.02, Timeo: time.Second, Crash: 0.02},
 	{Name: "replay", Doc: "duplicate request cache misses and late duplicates: non-idempotent calls run twice", Latency: 5 * ms,

@@ -43,6 +43,21 @@ const (
 	lockPath = lockDir + "/job.lock"
 )
 
+// renew and refresh are the lease parameters of this run's profile.
+func (s *sim) renew() time.Duration {
+	if s.prof.RenewDeadline > 0 {
+		return s.prof.RenewDeadline
+	}
+	return renew
+}
+
+func (s *sim) refresh() time.Duration {
+	if s.prof.RefreshInterval > 0 {
+		return s.prof.RefreshInterval
+	}
+	return refresh
+}
+
 var epoch = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 
 // Config is one simulation run.
