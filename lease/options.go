@@ -131,6 +131,9 @@ type config struct {
 	clock         clock.Clock
 	protocol      algorithm.Protocol
 	logger        *slog.Logger
+	hook          func(Event)
+	leader        LeaderCallbacks
+	onHolder      func(Holder) // called by Acquire for each new holder it sees (Lead)
 	hostname      string
 	pid           int
 }
