@@ -13,7 +13,7 @@ import (
 	"github.com/nfslease/nfslease/fsops"
 )
 
-// An Option configures Acquire and TryAcquire.
+// An Option configures Acquire, TryAcquire, Lead and Inspect.
 type Option interface{ apply(*config) }
 
 type optionFunc func(*config)
