@@ -375,10 +375,7 @@ func (l *fluflLock) judge(now Instant, data []byte, fi fsops.FileInfo) (Attempt,
 		return Attempt{}, fmt.Errorf("algorithm: lock path %s holds a file that is not a lock of this name (%d bytes, mode %v): %w",
 			l.path, fi.Size, fi.Mode, ErrNotLock)
 	}
-	h := &Holder{Protocol: "flufl.lock", Claim: string(data), Host: c.Host, Pid: c.Pid, Expires: fi.ModTime}
-	if c.Ours {
-		h.Protocol, h.Lifetime = "flufl", c.Lifetime
-	}
+	h := fluflHolder(c, data, fi)
 	watched := l.obs.see(versionOf(data, fi), now.Mono, false)
 	const never = time.Duration(1<<63 - 1)
 	wait := never // time until stale; <= 0 means stale now

@@ -18,6 +18,27 @@
 // selects the format of Python's flufl.lock, for locks that Go and Python
 // processes share.
 //
+// # Leader election
+//
+// Lead campaigns for the lock, runs a function while it holds it (its
+// context is cancelled when leadership is lost), releases it when the
+// function returns, and campaigns again after a loss:
+//
+//	err := lease.Lead(ctx, "/shared/jobs/scheduler.lock", func(leading context.Context) error {
+//		return schedule(leading) // return when leading is done
+//	})
+//
+// A leader that returns or is cancelled releases the lock, and a waiting
+// candidate takes over within a poll interval; a crashed leader is
+// replaced once its lock has gone unrefreshed for its lifetime plus
+// algorithm.StaleMargin. WithLeaderCallbacks observes the terms, and
+// WithEventHook the leases (for metrics).
+//
+// # Inspecting a lock
+//
+// Inspect reports who holds a lock, made by either protocol or by Python
+// flufl.lock, without changing anything on disk.
+//
 // # Guarantees
 //
 // Within the timing assumptions below:

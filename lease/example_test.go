@@ -90,3 +90,74 @@ func ExampleLostError() {
 	// true true
 	// true
 }
+
+// Inspect tells who holds a lock without touching it.
+func ExampleInspect() {
+	dir, _ := os.MkdirTemp("", "example-")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "nightly.lock")
+
+	info, err := lease.Inspect(path)
+	fmt.Println(info.State, err)
+
+	_, release, err := lease.Acquire(context.Background(), path)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer release()
+	info, err = lease.Inspect(path)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(info.State, info.Protocol, info.Pid == os.Getpid(), info.Lifetime)
+	// Output:
+	// unlocked <nil>
+	// ours strict true 15s
+}
+
+// Lead runs a function while this process is the leader, and campaigns
+// again if leadership is lost.
+func ExampleLead() {
+	dir, _ := os.MkdirTemp("", "example-")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "leader.lock")
+
+	cb := lease.LeaderCallbacks{
+		OnStartedLeading: func() { fmt.Println("started leading") },
+		OnStoppedLeading: func() { fmt.Println("stopped leading") },
+	}
+	err := lease.Lead(context.Background(), path, func(leading context.Context) error {
+		// Do the leader's work; stop when leading is done.
+		fmt.Println("leading:", leading.Err() == nil)
+		return nil
+	}, lease.WithLeaderCallbacks(cb))
+	fmt.Println("Lead:", err)
+	// Output:
+	// started leading
+	// leading: true
+	// stopped leading
+	// Lead: <nil>
+}
+
+// An event hook sees what happens to a lease, for metrics or tracing.
+func ExampleWithEventHook() {
+	dir, _ := os.MkdirTemp("", "example-")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "nightly.lock")
+
+	hook := lease.WithEventHook(func(e lease.Event) {
+		// Called synchronously: keep it fast (count, observe a histogram).
+		fmt.Println(e.Kind, e.Err)
+	})
+	_, release, err := lease.Acquire(context.Background(), path, hook)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	release()
+	// Output:
+	// acquired <nil>
+	// released <nil>
+}

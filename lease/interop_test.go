@@ -247,3 +247,52 @@ func TestInteropPythonBreaksStaleGo(t *testing.T) {
 	p.wait(t)
 	wantDirEmpty(t, dir) // Python removed the Go claim named in the lock
 }
+
+// Inspect reads a lock Python's flufl.lock holds, without touching it.
+func TestInteropInspectPythonHolds(t *testing.T) {
+	needFlufl(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.lock")
+	p := startPython(t, pyHold, path)
+	f := strings.Fields(p.line(t))
+	if len(f) != 2 || f[0] != "locked" {
+		t.Fatalf("Python said %q", f)
+	}
+	pid, _ := strconv.Atoi(f[1])
+	before := osSnapshot(t, dir)
+	info, err := lease.Inspect(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := osSnapshot(t, dir); strings.Join(before, "\n") != strings.Join(after, "\n") {
+		t.Errorf("Inspect changed the directory:\nbefore %q\nafter  %q", before, after)
+	}
+	if info.State != lease.Held || info.Pid != pid || info.Protocol != "flufl.lock" || info.Lifetime != 0 || info.Expires.IsZero() {
+		t.Errorf("Inspect while Python holds = %+v, want Held by pid %d, protocol flufl.lock, no lifetime", info, pid)
+	}
+	t.Logf("Inspect while Python holds: %v", info)
+	p.stdin.Close()
+	if s := p.line(t); s != "unlocked" {
+		t.Errorf("Python said %q", s)
+	}
+	p.wait(t)
+	wantDirEmpty(t, dir)
+}
+
+// osSnapshot describes every file in dir: name, inode, size, mtime, ctime.
+func osSnapshot(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		fi, err := fsops.OS().Lstat(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e.Name()+" "+strconv.FormatUint(fi.Ino, 10)+" "+strconv.FormatInt(fi.Size, 10)+" "+fi.ModTime.String()+" "+fi.Ctime.String())
+	}
+	return out
+}

@@ -95,6 +95,7 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 
 	var (
 		lastHolder string
+		lastSeen   *Holder // the last holder seen, for EventBrokeStale
 		lastErr    error
 		attErr     error // the last attempt's error
 		tries      int
@@ -107,6 +108,11 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 		switch {
 		case err == nil && att.Broke:
 			log.Warn("broke a stale lock")
+			stale := att.Holder
+			if stale == nil {
+				stale = lastSeen // Flufl reports the holder in the attempt before
+			}
+			cfg.emit(Event{Kind: EventBrokeStale, Path: lk.Path(), Holder: stale})
 			continue // take it at once, with a fresh attempt
 		case err == nil && att.Acquired:
 			log.Debug("acquired", "waited", clk.Now().Sub(start))
@@ -118,6 +124,7 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 				return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
 			}
 			held, release := startLease(ctx, cfg, lk, now, log)
+			cfg.emit(Event{Kind: EventAcquired, Path: lk.Path(), Duration: clk.Now().Sub(start)})
 			return held, release, nil
 		case err != nil && (once || !algorithm.Transient(err)):
 			_ = lk.Close(instant(clk.Now()))
@@ -139,11 +146,17 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 			}
 			return nil, nil, he
 		}
+		if att.Holder != nil {
+			lastSeen = att.Holder
+		}
 		if att.Holder != nil && att.Holder.Claim != lastHolder {
 			// A new holder: a release may follow soon, so poll fast
 			// again.
 			lastHolder = att.Holder.Claim
 			bo.Reset()
+			if cfg.onHolder != nil {
+				cfg.onHolder(*att.Holder)
+			}
 		}
 		wait := bo.NextBackOff()
 		if att.StaleIn > 0 && att.StaleIn < wait {
@@ -241,7 +254,8 @@ type lease struct {
 	timer    clock.Timer    // the deadline timer; its callback takes mu
 
 	finishOnce sync.Once
-	result     error // set by finish
+	result     error     // set by finish
+	start      time.Time // when the lock was acquired, for EventReleased
 }
 
 // startLease starts the refresher of a lock acquired by an attempt that
@@ -257,6 +271,7 @@ func startLease(ctx context.Context, cfg *config, lk algorithm.Lock, s algorithm
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 		k:      keeper.New(s.Mono, cfg.renewDeadline, cfg.refresh),
+		start:  cfg.clock.Now(),
 	}
 	l.mu.Lock()
 	l.timer = cfg.clock.AfterFunc(l.k.Deadline()-l.mono(), l.checkDeadline)
@@ -305,9 +320,12 @@ func (l *lease) loseLocked() *LostError {
 	return l.lost
 }
 
+// logLost logs and emits a loss that loseLocked returned; l.mu must not
+// be held.
 func (l *lease) logLost(lost *LostError) {
 	if lost != nil {
 		l.log.Error("lease lost", "err", lost.Err)
+		l.cfg.emit(Event{Kind: EventLost, Path: l.lk.Path(), At: lost.At, Err: lost})
 	}
 }
 
@@ -338,7 +356,13 @@ func (l *lease) run() {
 
 // refreshOnce refreshes the lock and returns when to refresh next.
 func (l *lease) refreshOnce() time.Duration {
-	next, took, counted, err := l.refresh()
+	next, took, counted, err, lost := l.refresh()
+	if err != nil {
+		l.cfg.emit(Event{Kind: EventRefreshFailed, Path: l.lk.Path(), Duration: took, Err: err})
+	} else {
+		l.cfg.emit(Event{Kind: EventRefreshed, Path: l.lk.Path(), Duration: took})
+	}
+	l.logLost(lost)
 	switch {
 	case err != nil && !errors.Is(err, algorithm.ErrNotHeld):
 		l.log.Warn("refresh failed, retrying", "err", err)
@@ -351,22 +375,21 @@ func (l *lease) refreshOnce() time.Duration {
 }
 
 // refresh makes one refresh and records it with the keeper. It reports
-// when to refresh next, the refresh's error, how long it took, and whether
-// it counted (moved the deadline, or confirmed it had no need to).
-func (l *lease) refresh() (next, took time.Duration, counted bool, err error) {
+// when to refresh next, the refresh's error, how long it took, whether
+// it counted (moved the deadline, or confirmed it had no need to), and a
+// loss it detected, which the caller must pass to logLost.
+func (l *lease) refresh() (next, took time.Duration, counted bool, err error, lost *LostError) {
 	s := instant(l.cfg.clock.Now())
 	err = l.lk.Refresh(s)
 	e := instant(l.cfg.clock.Now())
 	l.mu.Lock()
 	next = l.k.Refreshed(s.Mono, e.Mono, err)
 	counted = err == nil && l.k.Lost() == nil && l.k.Deadline() >= s.Mono+l.cfg.renewDeadline
-	var lost *LostError
 	if l.k.Lost() != nil {
 		lost = l.loseLocked()
 	}
 	l.mu.Unlock()
-	l.logLost(lost)
-	return next, e.Mono - s.Mono, counted, err
+	return next, e.Mono - s.Mono, counted, err, lost
 }
 
 // release is the function Acquire returns, wrapped in sync.OnceValue.
@@ -394,7 +417,8 @@ func (l *lease) finish(cause error) {
 		lost := l.lost
 		l.mu.Unlock()
 		if lost == nil {
-			l.refresh()
+			_, _, _, _, lost := l.refresh()
+			l.logLost(lost)
 		}
 		l.mu.Lock()
 		l.finished = true
@@ -420,8 +444,14 @@ func (l *lease) finish(cause error) {
 				l.result = fmt.Errorf("lease: release %s: %w", l.lk.Path(), err)
 			}
 			l.log.Warn("release", "err", l.result)
+			if errors.Is(err, algorithm.ErrNotHeld) {
+				l.cfg.emit(Event{Kind: EventLost, Path: l.lk.Path(), Err: l.result})
+			} else {
+				l.cfg.emit(Event{Kind: EventReleased, Path: l.lk.Path(), Duration: l.cfg.clock.Now().Sub(l.start), Err: l.result})
+			}
 			return
 		}
 		l.log.Debug("released")
+		l.cfg.emit(Event{Kind: EventReleased, Path: l.lk.Path(), Duration: l.cfg.clock.Now().Sub(l.start)})
 	})
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/nfslease/nfslease/fsops"
 )
 
-// An Option configures Acquire and TryAcquire.
+// An Option configures Acquire, TryAcquire, Lead and Inspect.
 type Option interface{ apply(*config) }
 
 type optionFunc func(*config)
@@ -131,6 +131,9 @@ type config struct {
 	clock         clock.Clock
 	protocol      algorithm.Protocol
 	logger        *slog.Logger
+	hook          func(Event)
+	leader        LeaderCallbacks
+	onHolder      func(Holder) // called by Acquire for each new holder it sees (Lead)
 	hostname      string
 	pid           int
 }

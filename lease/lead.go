@@ -1,0 +1,86 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// LeaderCallbacks are optional observers of Lead. Each is called
+// synchronously from Lead's goroutine and must be fast; nil ones are
+// skipped.
+type LeaderCallbacks struct {
+	// OnStartedLeading is called when this process has become the
+	// leader, just before fn is called.
+	OnStartedLeading func()
+	// OnStoppedLeading is called when a term of leadership has ended:
+	// after fn has returned and the lease has been released.
+	OnStoppedLeading func()
+	// OnNewLeader is called while campaigning, each time another holder
+	// is seen to hold the lock (as far as its lock file tells).
+	OnNewLeader func(Holder)
+}
+
+// WithLeaderCallbacks sets observers of Lead's leadership. Acquire and
+// TryAcquire ignore it.
+func WithLeaderCallbacks(cb LeaderCallbacks) Option {
+	return optionFunc(func(c *config) { c.leader = cb })
+}
+
+// Lead runs fn while this process is the leader among the processes
+// calling Lead on path, and campaigns again whenever leadership is lost.
+//
+// It campaigns with a blocking Acquire (opts apply), then calls
+// fn(leading), where leading is the lease's held context: it is cancelled
+// when leadership is lost (context.Cause(leading) wraps ErrLost) or ctx is
+// done, and fn must return promptly then. When fn returns, Lead releases
+// the lease; a waiting process takes over within about one poll interval
+// (WithPollInterval), not a lifetime. Then:
+//   - if ctx is done, Lead returns an error wrapping ctx.Err();
+//   - if leadership had been lost, Lead campaigns again and calls fn
+//     again;
+//   - otherwise it returns fn's error (nil if fn succeeded).
+//
+// Lead also returns, with an error naming the path, if a campaign fails
+// with a non-retryable error (see Acquire). WithLeaderCallbacks sets
+// observers of the terms of leadership; WithEventHook sees the leases.
+func Lead(ctx context.Context, path string, fn func(leading context.Context) error, opts ...Option) error {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return fmt.Errorf("lease: lead %s: %w", path, err)
+	}
+	cb := cfg.leader
+	if cb.OnNewLeader != nil {
+		opts = append(slices.Clip(opts), optionFunc(func(c *config) { c.onHolder = cb.OnNewLeader }))
+	}
+	for {
+		leading, release, err := acquire(ctx, path, opts, false)
+		if err != nil {
+			return err // names the path, and wraps ctx.Err() if ctx is done
+		}
+		if cb.OnStartedLeading != nil {
+			cb.OnStartedLeading()
+		}
+		ferr := fn(leading)
+		rerr := release()
+		if cb.OnStoppedLeading != nil {
+			cb.OnStoppedLeading()
+		}
+		switch {
+		case ctx.Err() != nil:
+			if ferr != nil && !errors.Is(ferr, ctx.Err()) {
+				return fmt.Errorf("lease: lead %s: %w (fn: %w)", path, ctx.Err(), ferr)
+			}
+			return fmt.Errorf("lease: lead %s: %w", path, ctx.Err())
+		case errors.Is(rerr, ErrLost), errors.Is(context.Cause(leading), ErrLost):
+			cfg.logger.Warn("leadership lost, campaigning again", "lock", path, "err", context.Cause(leading))
+			continue
+		case ferr != nil:
+			return ferr
+		case rerr != nil:
+			return rerr
+		}
+		return nil
+	}
+}
