@@ -188,12 +188,26 @@ func TestSweep(t *testing.T) {
 	keep[e.leftover("other", 104, rec("06"), now.Add(-time.Hour), L)] = "another host"
 	keep[e.leftover("h", 104, "123456789", now.Add(-time.Hour), L)] = "Python flufl.lock claim"
 	// A crashed breaker's tomb: named after its claim, holding the lock
-	// it moved aside. Not a claim (its content is not its own name).
-	tomb := path + "|h|104|" + rec("07") + ".break"
-	if err := e.mem.WriteFile(tomb, []byte(path+"|h|101|"+rec("0e")), 0o644); err != nil {
-		t.Fatal(err)
+	// it moved aside. Removed once its process is gone; a live
+	// process's tomb, and another host's, are kept.
+	for _, tc := range []struct {
+		host, pid, why string
+		removed        bool
+	}{
+		{"h", "104", "a crashed breaker's tomb", true},
+		{"h", "201", "a live breaker's tomb", false},
+		{"other", "104", "another host's tomb", false},
+	} {
+		tomb := path + "|" + tc.host + "|" + tc.pid + "|" + rec("07") + ".break"
+		if err := e.mem.WriteFile(tomb, []byte(path+"|h|101|"+rec("0e")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if tc.removed {
+			gone[tomb] = tc.why
+		} else {
+			keep[tomb] = tc.why
+		}
 	}
-	keep[tomb] = "a crashed breaker's tomb"
 	other := dir + "/b.lock|h|104|" + rec("08")
 	if err := e.mem.WriteFile(other, []byte(other), 0o644); err != nil {
 		t.Fatal(err)

@@ -57,6 +57,12 @@ func (l *fluflLock) sweep(now Instant) {
 			continue
 		}
 		full := l.dir + name
+		if strings.HasSuffix(name, tombSuffix) {
+			if l.deadTomb(full, host) && l.fs.Remove(full) == nil {
+				removed++
+			}
+			continue
+		}
 		c, err := parseClaim(full, fluflSep)
 		if err != nil || c.Lock != l.path || c.Host != host || !c.Ours {
 			continue
@@ -77,4 +83,18 @@ func (l *fluflLock) sweep(now Instant) {
 			removed++
 		}
 	}
+}
+
+// deadTomb reports whether full is the tomb of a breaker of this lock, on
+// this host, whose process is no longer running: it crashed between moving
+// a lock aside and removing or restoring it. The name is derived from that
+// process's unique claim, so no one else will ever use it, and it can be
+// removed by name. (Whatever it holds was moved away from the lock name
+// already; its holder, if alive, finds out at its next refresh.)
+func (l *fluflLock) deadTomb(full, host string) bool {
+	if l.cfg.PidAlive == nil || full == l.tomb {
+		return false
+	}
+	c, err := parseClaim(strings.TrimSuffix(full, tombSuffix), fluflSep)
+	return err == nil && c.Lock == l.path && c.Host == host && c.Ours && c.Pid > 0 && !l.cfg.PidAlive(c.Pid)
 }
