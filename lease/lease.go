@@ -356,7 +356,8 @@ func (l *lease) run() {
 
 // refreshOnce refreshes the lock and returns when to refresh next.
 func (l *lease) refreshOnce() time.Duration {
-	next, took, counted, err, lost := l.refresh()
+	r := l.refresh()
+	next, took, counted, err, lost := r.next, r.took, r.counted, r.err, r.lost
 	if err != nil {
 		l.cfg.emit(Event{Kind: EventRefreshFailed, Path: l.lk.Path(), Duration: took, Err: err})
 	} else {
@@ -374,22 +375,30 @@ func (l *lease) refreshOnce() time.Duration {
 	return next
 }
 
-// refresh makes one refresh and records it with the keeper. It reports
-// when to refresh next, the refresh's error, how long it took, whether
-// it counted (moved the deadline, or confirmed it had no need to), and a
-// loss it detected, which the caller must pass to logLost.
-func (l *lease) refresh() (next, took time.Duration, counted bool, err error, lost *LostError) {
+// refreshResult is what one refresh did.
+type refreshResult struct {
+	next    time.Duration // when to refresh next
+	took    time.Duration // how long the refresh took
+	counted bool          // it moved the deadline, or confirmed it had no need to
+	err     error         // the refresh's error
+	lost    *LostError    // a loss it detected, which the caller must pass to logLost
+}
+
+// refresh makes one refresh and records it with the keeper.
+func (l *lease) refresh() refreshResult {
 	s := instant(l.cfg.clock.Now())
-	err = l.lk.Refresh(s)
+	var r refreshResult
+	r.err = l.lk.Refresh(s)
 	e := instant(l.cfg.clock.Now())
+	r.took = e.Mono - s.Mono
 	l.mu.Lock()
-	next = l.k.Refreshed(s.Mono, e.Mono, err)
-	counted = err == nil && l.k.Lost() == nil && l.k.Deadline() >= s.Mono+l.cfg.renewDeadline
+	r.next = l.k.Refreshed(s.Mono, e.Mono, r.err)
+	r.counted = r.err == nil && l.k.Lost() == nil && l.k.Deadline() >= s.Mono+l.cfg.renewDeadline
 	if l.k.Lost() != nil {
-		lost = l.loseLocked()
+		r.lost = l.loseLocked()
 	}
 	l.mu.Unlock()
-	return next, e.Mono - s.Mono, counted, err, lost
+	return r
 }
 
 // release is the function Acquire returns, wrapped in sync.OnceValue.
@@ -417,7 +426,7 @@ func (l *lease) finish(cause error) {
 		lost := l.lost
 		l.mu.Unlock()
 		if lost == nil {
-			_, _, _, _, lost := l.refresh()
+			lost := l.refresh().lost
 			l.logLost(lost)
 		}
 		l.mu.Lock()
