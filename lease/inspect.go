@@ -131,7 +131,7 @@ func Inspect(path string, opts ...Option) (Info, error) {
 	case fi.Mode.IsRegular():
 		proto = algorithm.Flufl
 	default:
-		return Info{}, fmt.Errorf("lease: inspect %s: the lock path holds a %s: %w", path, modeName(fi.Mode), algorithm.ErrNotLock)
+		proto = algorithm.Strict // which names what is there: not a lock
 	}
 	in, ok := proto.(algorithm.Inspector)
 	if !ok {
@@ -148,7 +148,7 @@ func Inspect(path string, opts ...Option) (Info, error) {
 	info.Protocol, info.Host, info.Pid = h.Protocol, h.Host, h.Pid
 	info.Expires, info.Lifetime = h.Expires, h.Lifetime
 	switch {
-	case h.Pid == cfg.pid && h.Host == sanitizeHost(cfg.hostname):
+	case h.Pid == cfg.pid && h.Host == algorithm.RecordedHost(cfg.hostname):
 		info.State = Ours
 	case look.Stale:
 		info.State = Stale
@@ -156,36 +156,4 @@ func Inspect(path string, opts ...Option) (Info, error) {
 		info.State = Held
 	}
 	return info, nil
-}
-
-// sanitizeHost is the host name as the protocols record it: characters
-// other than ASCII letters, digits, '.', '-' and '_' become '_'.
-func sanitizeHost(h string) string {
-	if h == "" {
-		return "localhost"
-	}
-	b := []byte(h)
-	for i, c := range b {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '.', c == '-', c == '_':
-		default:
-			b[i] = '_'
-		}
-	}
-	return string(b)
-}
-
-func modeName(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeSymlink != 0:
-		return "symbolic link"
-	case m&fs.ModeNamedPipe != 0:
-		return "FIFO"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeDevice != 0:
-		return "device"
-	}
-	return "file of mode " + m.String()
 }

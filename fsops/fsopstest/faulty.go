@@ -75,15 +75,7 @@ func (f *Faulty) Rename(oldname, newname string) error {
 
 // Lstat implements fsops.FS. A fault makes it return a zero FileInfo.
 func (f *Faulty) Lstat(name string) (fsops.FileInfo, error) {
-	op := Op{Name: "Lstat", Path: name}
-	flt := f.inject(op)
-	if flt == nil {
-		return f.FS.Lstat(name)
-	}
-	if flt.After {
-		_, _ = f.FS.Lstat(name)
-	}
-	return fsops.FileInfo{}, flt.error(op)
+	return do1(f, Op{Name: "Lstat", Path: name}, func() (fsops.FileInfo, error) { return f.FS.Lstat(name) })
 }
 
 // ReadFile implements fsops.FS. A fault makes it return no data and a zero
@@ -159,14 +151,7 @@ func (d *faultyDir) op(name, entry string) Op {
 func (d *faultyDir) Path() string { return d.d.Path() }
 
 func (d *faultyDir) Stat() (fsops.FileInfo, error) {
-	op := d.op("Stat", "")
-	if flt := d.f.inject(op); flt != nil {
-		if flt.After {
-			_, _ = d.d.Stat()
-		}
-		return fsops.FileInfo{}, flt.error(op)
-	}
-	return d.d.Stat()
+	return do1(d.f, d.op("Stat", ""), d.d.Stat)
 }
 
 func (d *faultyDir) CreateExcl(name string, data []byte, perm fs.FileMode) error {
@@ -193,29 +178,28 @@ func (d *faultyDir) Remove(name string) error {
 }
 
 func (d *faultyDir) ReadDir() ([]string, error) {
-	op := d.op("ReadDir", "")
-	if flt := d.f.inject(op); flt != nil {
-		if flt.After {
-			_, _ = d.d.ReadDir()
-		}
-		return nil, flt.error(op)
-	}
-	return d.d.ReadDir()
+	return do1(d.f, d.op("ReadDir", ""), d.d.ReadDir)
 }
 
 func (d *faultyDir) Close() error { return d.d.Close() }
 
 // ReadDir implements fsops.FS. A fault makes it return no names.
 func (f *Faulty) ReadDir(dir string) ([]string, error) {
-	op := Op{Name: "ReadDir", Path: dir}
+	return do1(f, Op{Name: "ReadDir", Path: dir}, func() ([]string, error) { return f.FS.ReadDir(dir) })
+}
+
+// do1 makes the call op, which has one result besides its error, as the
+// fault injected for it says; a faulted call returns the zero result.
+func do1[T any](f *Faulty, op Op, call func() (T, error)) (T, error) {
 	flt := f.inject(op)
 	if flt == nil {
-		return f.FS.ReadDir(dir)
+		return call()
 	}
 	if flt.After {
-		_, _ = f.FS.ReadDir(dir)
+		_, _ = call()
 	}
-	return nil, flt.error(op)
+	var zero T
+	return zero, flt.error(op)
 }
 
 // inject asks Inject about op.
