@@ -96,5 +96,15 @@ func (l *fluflLock) deadTomb(full, host string) bool {
 		return false
 	}
 	c, err := parseClaim(strings.TrimSuffix(full, tombSuffix), fluflSep)
-	return err == nil && c.Lock == l.path && c.Host == host && c.Ours && c.Pid > 0 && !l.cfg.PidAlive(c.Pid)
+	if err != nil || c.Lock != l.path || c.Host != host || !c.Ours || c.Pid <= 0 || l.cfg.PidAlive(c.Pid) {
+		return false
+	}
+	// What a tomb holds is a lock of this name; anything else at such a
+	// name is not ours.
+	data, _, err := l.fs.ReadFile(full, maxClaimLen)
+	if err != nil {
+		return false
+	}
+	v, err := parseClaim(string(data), fluflSep)
+	return err == nil && filepath.Base(v.Lock) == l.base
 }
