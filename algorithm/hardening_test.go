@@ -208,6 +208,32 @@ func TestSweep(t *testing.T) {
 			keep[tomb] = tc.why
 		}
 	}
+	// Claims left empty by a process killed between creating and
+	// writing them (mtime = creation time).
+	for _, tc := range []struct {
+		pid, r  string
+		age     time.Duration
+		removed bool
+		why     string
+	}{
+		{"104", "10", L + algorithm.StaleMargin + time.Second, true, "empty claim of a dead pid, old"},
+		{"104", "11", L, false, "empty claim of a dead pid, young"},
+		{"201", "12", time.Hour, false, "empty claim of a live pid"},
+	} {
+		p := path + "|h|" + tc.pid + "|" + rec(tc.r)
+		if err := e.mem.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mt := now.Add(-tc.age)
+		if err := e.mem.Chtimes(p, mt, mt); err != nil {
+			t.Fatal(err)
+		}
+		if tc.removed {
+			gone[p] = tc.why
+		} else {
+			keep[p] = tc.why
+		}
+	}
 	other := dir + "/b.lock|h|104|" + rec("08")
 	if err := e.mem.WriteFile(other, []byte(other), 0o644); err != nil {
 		t.Fatal(err)

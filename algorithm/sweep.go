@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+
+	"github.com/nfslease/nfslease/fsops"
 )
 
 // maxSweep bounds the leftover claim files one acquisition removes, so
@@ -16,7 +18,9 @@ const maxSweep = 8
 // sweep removes leftover claim files of this lock made by processes of this
 // package on this host that crashed (or were killed) while waiting or
 // holding: a crash leaves its claim file, and without a sweep such files
-// accumulate in the lock directory forever.
+// accumulate in the lock directory forever. A claim left empty (killed between
+// creating and writing it) is removed too, once its pid is gone and it is
+// older than its lifetime plus StaleMargin.
 //
 // A name is a leftover only if all of these hold:
 //
@@ -68,6 +72,13 @@ func (l *fluflLock) sweep(now Instant) {
 			continue
 		}
 		data, fi, err := l.fs.ReadFile(full, maxClaimLen)
+		if err == nil && len(data) == 0 && l.emptyLeftover(c, fi, now) {
+			// Killed between creating its claim and writing it.
+			if ok, _ := l.removeIfUnchanged(full, versionOf(data, fi)); ok {
+				removed++
+			}
+			continue
+		}
 		if err != nil || string(data) != full || string(lock) == full {
 			continue
 		}
@@ -107,4 +118,14 @@ func (l *fluflLock) deadTomb(full, host string) bool {
 	}
 	v, err := parseClaim(string(data), fluflSep)
 	return err == nil && filepath.Base(v.Lock) == l.base
+}
+
+// emptyLeftover reports whether an empty file with the name of claim c,
+// with attributes fi, is what a process of this host left when it died
+// between creating its claim and writing it: its pid is no longer running
+// and the file (never touched: its mtime is its creation) is older than
+// the claim's lifetime plus StaleMargin.
+func (l *fluflLock) emptyLeftover(c claim, fi fsops.FileInfo, now Instant) bool {
+	return l.cfg.PidAlive != nil && c.Pid > 0 && !l.cfg.PidAlive(c.Pid) &&
+		fi.IsRegular() && now.Wall.Sub(fi.ModTime) > c.Lifetime+StaleMargin
 }
