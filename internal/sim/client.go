@@ -124,6 +124,13 @@ func (c *client) cycle() {
 			// As package lease does: mint the fencing token (mint, then
 			// verify) before the lease is handed out.
 			id := s.lockIdentity()
+			if s.chance(s.prof.Partition) {
+				// A cut between acquiring and handing the lease out: the
+				// window that mint-then-verify is for.
+				d := s.uniform(s.prof.PartMax)
+				s.fault(c, "partitioned for %v before minting", d)
+				c.partUntil = max(c.partUntil, s.now+d)
+			}
 			tok, merr := c.mint(lk)
 			if errors.Is(merr, algorithm.ErrNotHeld) {
 				s.tracef(c, "lost while minting: %v", merr)
@@ -192,15 +199,25 @@ func (c *client) acquired(lk algorithm.Lock, at algorithm.Instant, att algorithm
 	s := c.s
 	s.res.Acquisitions++
 	s.res.Tokens++
-	// I6: the lock is still the one acquired when the lease and its token
-	// are handed out, and tokens strictly increase in grant order.
-	if now := s.lockIdentity(); id == "" || now != id {
-		s.oops(c, "I6", "%s granted token %d but its lock is gone (lock %q, acquired %q)", c.name(), tok, now, id)
-	}
+	// I6: no token is granted twice; the lock acquired was in place when
+	// the token was minted (so that the next holder's mint comes later);
+	// and a grant made before its renew deadline finds the lock still in
+	// place and a token above every token granted before. (A grant made
+	// after its deadline is lost at once, as in package lease: its lock
+	// may be broken between the check and the grant.)
+	live := c.monoAt(s.now) < at.Mono+s.renew()
+	m, ok := s.minted[c]
+	delete(s.minted, c)
 	switch {
 	case s.tokens[tok] != nil:
 		s.oops(c, "I6", "%s granted token %d, already granted to %s", c.name(), tok, s.tokens[tok].name())
-	case tok <= s.lastToken:
+	case !ok || m.token != tok:
+		s.oops(c, "I6", "%s granted token %d, which it did not mint", c.name(), tok)
+	case id == "" || m.lock != id:
+		s.oops(c, "I6", "%s granted token %d, minted when its lock was gone (lock %q, acquired %q)", c.name(), tok, m.lock, id)
+	case live && s.lockIdentity() != id:
+		s.oops(c, "I6", "%s granted token %d but its lock is gone (lock %q, acquired %q)", c.name(), tok, s.lockIdentity(), id)
+	case live && tok <= s.lastToken:
 		s.oops(c, "I6", "%s granted token %d after token %d was granted", c.name(), tok, s.lastToken)
 	}
 	s.tokens[tok] = c

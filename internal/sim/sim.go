@@ -127,8 +127,16 @@ type sim struct {
 	claims        map[string]*client              // identity of a lock's file (see identity) → the live holder it belongs to
 	lastLongPause time.Duration                   // when the last pause longer than the margin ended
 	pending       *pendingMove                    // a live holder's lock moved away from the lock name
+	minted        map[*client]mint                // each client's last token minted (I6)
 	tokens        map[uint64]*client              // fencing tokens granted, and to whom (I6)
 	lastToken     uint64                          // the largest token granted
+}
+
+// mint is a token minted (its counter rename applied on the server), and
+// the identity of the lock at the lock path at that instant.
+type mint struct {
+	token uint64
+	lock  string
 }
 
 type pendingMove struct {
@@ -180,7 +188,7 @@ func (serverClock) AfterFunc(time.Duration, func()) clock.Timer {
 }
 
 func newSim(cfg Config) *sim {
-	s := &sim{cfg: cfg, prof: cfg.Profile, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e66736c65617365)), claims: map[string]*client{}, tokens: map[uint64]*client{}, attrs: map[string]map[string]attrEntry{}}
+	s := &sim{cfg: cfg, prof: cfg.Profile, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e66736c65617365)), claims: map[string]*client{}, tokens: map[uint64]*client{}, minted: map[*client]mint{}, attrs: map[string]map[string]attrEntry{}}
 	s.res.Seed = cfg.Seed
 	var opts []fsopstest.MemOption
 	if s.prof.SSHFS {
@@ -583,6 +591,12 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 	}
 	if res.err != nil {
 		return res
+	}
+	if r.op.Name == "Rename" && !replay {
+		if tok, ok := algorithm.ParseTokenName(path.Base(r.op.Path2), path.Base(lockPath)); ok && path.Dir(r.op.Path2) == lockDir {
+			// A token minted: what lock was in place at that instant (I6).
+			s.minted[c] = mint{token: tok, lock: s.lockIdentity()}
+		}
 	}
 	switch r.op.Name {
 	case "Remove", "Dir.Remove":
