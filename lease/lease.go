@@ -31,7 +31,9 @@ import (
 // stale holder's lock is broken (see docs/protocol.md) and taken.
 //
 // On success it returns held, a context derived from ctx that stays valid
-// while the lease does, and release. held is cancelled:
+// while the lease does and carries the lease's fencing token (TokenOf),
+// minted after the lock was taken and verified still ours, and release.
+// held is cancelled:
 //   - with a cause wrapping ErrLost (a *LostError) when the lock is found
 //     to be no longer ours, at the next refresh at the latest, or when no
 //     refresh has succeeded by the renew deadline, which falls before
