@@ -789,3 +789,25 @@ func (l *fluflLock) mutantBreakByName(judged version) (bool, error) {
 	}
 	return true, nil
 }
+
+// Mint implements Lock.Mint: it mints a token and then reads the lock
+// back, as Refresh does, to check it is still ours.
+func (l *fluflLock) Mint(Instant) (uint64, error) {
+	if !l.held {
+		return 0, fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, ErrNotHeld)
+	}
+	tok, err := mintToken(l.fs, l.dir, l.base, l.cfg.Perm)
+	if err != nil {
+		return 0, err
+	}
+	if l.mut(mMintUnverified) {
+		return tok, nil
+	}
+	if err := l.verify(); err != nil {
+		if errors.Is(err, ErrNotHeld) {
+			l.held = false
+		}
+		return 0, fmt.Errorf("algorithm: after minting token %d: %w", tok, err)
+	}
+	return tok, nil
+}

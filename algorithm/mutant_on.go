@@ -38,10 +38,12 @@ var mutationNames = map[string]mutation{
 	"flufl-claim-no-random":      mClaimNoRandom,
 	"flufl-trust-nlink":          mTrustNlink,
 	"flufl-trust-link-return":    mTrustLinkReturn,
+	"flufl-mint-unverified":      mMintUnverified,
 
 	"strict-break-by-path":          mStrictBreakByPath,
 	"strict-release-by-path":        mStrictReleaseByPath,
 	"strict-trust-rename":           mStrictTrustRename,
 	"strict-watch-from-first-sight": mStrictWatchFromFirstSight,
 	"strict-no-margin":              mStrictNoMargin,
+	"strict-mint-unverified":        mMintUnverified,
 }

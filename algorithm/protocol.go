@@ -104,6 +104,16 @@ type Lock interface {
 	// breaker; a zero now never removes it. Close is idempotent.
 	Close(now Instant) error
 
+	// Mint mints the lock's next fencing token while the lock is held,
+	// then checks that the lock is still ours (mint, then verify), so
+	// that a holder whose lock was broken before it minted never hands
+	// out its token. Tokens of one lock path are unique and increase in
+	// the order in which holders verified them. It returns an error
+	// wrapping ErrNotHeld when the lock is provably no longer ours; any
+	// other error means no token was minted that may be used (errors for
+	// which Transient reports true may be retried). See docs/fencing.md.
+	Mint(now Instant) (uint64, error)
+
 	// Path is the lock's path as used on disk (absolute).
 	Path() string
 }

@@ -900,3 +900,32 @@ func (strictProtocol) SelfTest(fsys fsops.FS, dir string, cfg Config) (err error
 	}
 	return nil
 }
+
+// Mint implements Lock.Mint: it mints a token and then reads our owner
+// record back through the handle on our generation, which holds it only
+// while our generation is the lock (no one removes a non-empty generation,
+// and no rename replaces one).
+func (l *strictLock) Mint(Instant) (uint64, error) {
+	if !l.held {
+		return 0, fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, ErrNotHeld)
+	}
+	tok, err := mintToken(l.fs, l.dir, l.base, l.cfg.Perm)
+	if err != nil {
+		return 0, err
+	}
+	if l.mut(mMintUnverified) {
+		return tok, nil
+	}
+	data, _, err := l.gdir.ReadFile(ownerName, maxRecordLen)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		l.lose()
+		return 0, fmt.Errorf("algorithm: after minting token %d: lock %s: our owner record was removed: %w", tok, l.path, ErrNotHeld)
+	case err != nil:
+		return 0, fmt.Errorf("algorithm: after minting token %d: checking lock %s: %w", tok, l.path, err)
+	case string(data) != string(l.rec):
+		l.lose()
+		return 0, fmt.Errorf("algorithm: after minting token %d: lock %s: our generation holds a foreign record: %w", tok, l.path, ErrNotHeld)
+	}
+	return tok, nil
+}

@@ -73,7 +73,8 @@
 //     Python flufl.lock assumes) plus lifetime − renew deadline.
 //   - Pauses: a process paused (GC, VM stall, SIGSTOP) past its deadline
 //     cannot cancel held while paused. Code that may be paused between
-//     checking held and acting needs a fencing token from the resource.
+//     checking held and acting needs a fencing token checked by the
+//     resource: TokenOf(held) (docs/fencing.md).
 //   - System suspend: Go's monotonic clock on Linux stops while the system
 //     is suspended, so a holder resumes believing less time has passed; its
 //     next refresh, within one refresh interval, detects a lock that was

@@ -52,7 +52,7 @@ type Event struct {
 	Path     string        // the lock path (absolute)
 	At       time.Time     // when it happened (on the clock of WithClock)
 	Duration time.Duration // see the kinds
-	Token    uint64        // fencing token; 0 (not implemented yet)
+	Token    uint64        // the lease's fencing token (see TokenOf); 0 for EventBrokeStale
 	Holder   *Holder       // EventBrokeStale: the stale holder
 	Err      error         // EventRefreshFailed, EventLost; EventReleased if removal failed
 }

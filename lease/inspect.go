@@ -53,7 +53,7 @@ type Info struct {
 	AcquiredAt time.Time     // when it was acquired, if recorded (no protocol records it yet: zero)
 	Expires    time.Time     // the recorded expiry (the lock's mtime), on the holder's wall clock
 	Lifetime   time.Duration // the recorded lifetime; 0 for Python flufl.lock locks, which record none
-	Token      uint64        // fencing token; 0 (not recorded yet)
+	Token      uint64        // the lock's fencing-token counter: the last token minted (by the holder, if held); 0 if none yet
 }
 
 // String describes the lock for a person, for example
@@ -117,6 +117,12 @@ func Inspect(path string, opts ...Option) (Info, error) {
 	}
 	now := cfg.clock.Now()
 	info := Info{Path: path, At: now}
+	if dir, base := filepath.Split(abs); base != "" {
+		// Best effort: a listing that fails leaves the token 0.
+		if n, ok, err := algorithm.CurrentToken(cfg.fs, dir, base); err == nil && ok {
+			info.Token = n
+		}
+	}
 	fi, err := cfg.fs.Lstat(abs)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

@@ -126,7 +126,7 @@ func TestInspectHeld(t *testing.T) {
 					t.Fatal(err)
 				}
 				want := lease.Info{Path: path, State: lease.Held, At: w.clk.Now(), Protocol: proto.Name(), Host: "build-7", Pid: 4242,
-					Expires: epoch.Add(15 * time.Second), Lifetime: 15 * time.Second}
+					Expires: epoch.Add(15 * time.Second), Lifetime: 15 * time.Second, Token: 1}
 				if info != want {
 					t.Errorf("Inspect = %+v\nwant      %+v", info, want)
 				}

@@ -84,12 +84,8 @@ func (p *py) wait(t *testing.T) {
 
 func wantDirEmpty(t *testing.T, dir string) {
 	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		t.Errorf("left behind: %s", e.Name())
+	for _, name := range dirNames(t, dir) {
+		t.Errorf("left behind: %s", name)
 	}
 }
 

@@ -31,7 +31,9 @@ import (
 // stale holder's lock is broken (see docs/protocol.md) and taken.
 //
 // On success it returns held, a context derived from ctx that stays valid
-// while the lease does, and release. held is cancelled:
+// while the lease does and carries the lease's fencing token (TokenOf),
+// minted after the lock was taken and verified still ours, and release.
+// held is cancelled:
 //   - with a cause wrapping ErrLost (a *LostError) when the lock is found
 //     to be no longer ours, at the next refresh at the latest, or when no
 //     refresh has succeeded by the renew deadline, which falls before
@@ -115,16 +117,33 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 			cfg.emit(Event{Kind: EventBrokeStale, Path: lk.Path(), Holder: stale})
 			continue // take it at once, with a fresh attempt
 		case err == nil && att.Acquired:
-			log.Debug("acquired", "waited", clk.Now().Sub(start))
+			tok, merr := mint(lk, clk)
+			switch {
+			case errors.Is(merr, algorithm.ErrNotHeld) && !once:
+				// Lost before it was ours to use: the token was never
+				// handed out. Acquire again.
+				log.Warn("lock lost while minting its fencing token, acquiring again", "err", merr)
+				attErr = merr
+				continue
+			case errors.Is(merr, algorithm.ErrNotHeld):
+				_ = lk.Close(algorithm.Instant{})
+				return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, merr)
+			case merr != nil:
+				// No usable token: give the lock back cleanly.
+				_ = lk.Release()
+				_ = lk.Close(algorithm.Instant{})
+				return nil, nil, fmt.Errorf("lease: acquire %s: minting a fencing token: %w", path, merr)
+			}
+			log.Debug("acquired", "waited", clk.Now().Sub(start), "token", tok)
 			if err := ctx.Err(); err != nil {
 				// ctx ended during the successful attempt: give the lock
 				// back rather than return a lease that is already over.
-				_, release := startLease(ctx, cfg, lk, now, log)
+				_, release := startLease(ctx, cfg, lk, now, tok, log)
 				_ = release()
 				return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
 			}
-			held, release := startLease(ctx, cfg, lk, now, log)
-			cfg.emit(Event{Kind: EventAcquired, Path: lk.Path(), Duration: clk.Now().Sub(start)})
+			held, release := startLease(ctx, cfg, lk, now, tok, log)
+			cfg.emit(Event{Kind: EventAcquired, Path: lk.Path(), Duration: clk.Now().Sub(start), Token: tok})
 			return held, release, nil
 		case err != nil && (once || !algorithm.Transient(err)):
 			_ = lk.Close(instant(clk.Now()))
@@ -172,6 +191,43 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 			return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
 		}
 	}
+}
+
+// mintTries bounds the mints of a token after a transient error.
+const mintTries = 4
+
+// mint mints the fencing token of a lock just acquired, trying again a few
+// times after a transient error. An error wrapping algorithm.ErrNotHeld
+// means the lock was lost.
+func mint(lk algorithm.Lock, clk clock.Clock) (uint64, error) {
+	var err error
+	for range mintTries {
+		var tok uint64
+		tok, err = lk.Mint(instant(clk.Now()))
+		if err == nil || !algorithm.Transient(err) {
+			return tok, err
+		}
+	}
+	return 0, err
+}
+
+// tokenKey is the context key of a held lease's fencing token.
+type tokenKey struct{}
+
+// TokenOf returns the fencing token of the lease whose held context is
+// held (as Acquire, TryAcquire or Lead return it), or of the innermost
+// such lease held derives from. It reports false for a context that
+// derives from no held lease.
+//
+// Tokens of one lock path are unique and increase with every
+// acquisition, by any process using this package on that path: a
+// resource that remembers the largest token it has seen and refuses
+// smaller ones is protected from a holder that lost its lease without
+// knowing (a process paused past its deadline). The token stays valid
+// only as long as held: check held.Err() too. See docs/fencing.md.
+func TokenOf(held context.Context) (uint64, bool) {
+	tok, ok := held.Value(tokenKey{}).(uint64)
+	return tok, ok
 }
 
 // selfTested holds the (filesystem, directory, protocol) triples whose
@@ -236,6 +292,7 @@ func instant(t time.Time) algorithm.Instant {
 // lease is one held lease: the background refresher and the state it
 // shares with the deadline timer and release.
 type lease struct {
+	token  uint64 // fencing token
 	cfg    *config
 	lk     algorithm.Lock // owned by the refresher goroutine until done is closed
 	log    *slog.Logger
@@ -260,9 +317,11 @@ type lease struct {
 
 // startLease starts the refresher of a lock acquired by an attempt that
 // started at s.
-func startLease(ctx context.Context, cfg *config, lk algorithm.Lock, s algorithm.Instant, log *slog.Logger) (context.Context, func() error) {
+func startLease(ctx context.Context, cfg *config, lk algorithm.Lock, s algorithm.Instant, token uint64, log *slog.Logger) (context.Context, func() error) {
 	held, cancel := context.WithCancelCause(ctx)
+	held = context.WithValue(held, tokenKey{}, token)
 	l := &lease{
+		token:  token,
 		cfg:    cfg,
 		lk:     lk,
 		log:    log,
@@ -278,6 +337,12 @@ func startLease(ctx context.Context, cfg *config, lk algorithm.Lock, s algorithm
 	l.mu.Unlock()
 	go l.run()
 	return held, sync.OnceValue(l.release)
+}
+
+// emit emits an event of this lease, with its token.
+func (l *lease) emit(e Event) {
+	e.Token = l.token
+	l.cfg.emit(e)
 }
 
 func (l *lease) mono() time.Duration { return instant(l.cfg.clock.Now()).Mono }
@@ -325,7 +390,7 @@ func (l *lease) loseLocked() *LostError {
 func (l *lease) logLost(lost *LostError) {
 	if lost != nil {
 		l.log.Error("lease lost", "err", lost.Err)
-		l.cfg.emit(Event{Kind: EventLost, Path: l.lk.Path(), At: lost.At, Err: lost})
+		l.emit(Event{Kind: EventLost, Path: l.lk.Path(), At: lost.At, Err: lost})
 	}
 }
 
@@ -359,9 +424,9 @@ func (l *lease) refreshOnce() time.Duration {
 	r := l.refresh()
 	next, took, counted, err, lost := r.next, r.took, r.counted, r.err, r.lost
 	if err != nil {
-		l.cfg.emit(Event{Kind: EventRefreshFailed, Path: l.lk.Path(), Duration: took, Err: err})
+		l.emit(Event{Kind: EventRefreshFailed, Path: l.lk.Path(), Duration: took, Err: err})
 	} else {
-		l.cfg.emit(Event{Kind: EventRefreshed, Path: l.lk.Path(), Duration: took})
+		l.emit(Event{Kind: EventRefreshed, Path: l.lk.Path(), Duration: took})
 	}
 	l.logLost(lost)
 	switch {
@@ -454,13 +519,13 @@ func (l *lease) finish(cause error) {
 			}
 			l.log.Warn("release", "err", l.result)
 			if errors.Is(err, algorithm.ErrNotHeld) {
-				l.cfg.emit(Event{Kind: EventLost, Path: l.lk.Path(), Err: l.result})
+				l.emit(Event{Kind: EventLost, Path: l.lk.Path(), Err: l.result})
 			} else {
-				l.cfg.emit(Event{Kind: EventReleased, Path: l.lk.Path(), Duration: l.cfg.clock.Now().Sub(l.start), Err: l.result})
+				l.emit(Event{Kind: EventReleased, Path: l.lk.Path(), Duration: l.cfg.clock.Now().Sub(l.start), Err: l.result})
 			}
 			return
 		}
 		l.log.Debug("released")
-		l.cfg.emit(Event{Kind: EventReleased, Path: l.lk.Path(), Duration: l.cfg.clock.Now().Sub(l.start)})
+		l.emit(Event{Kind: EventReleased, Path: l.lk.Path(), Duration: l.cfg.clock.Now().Sub(l.start)})
 	})
 }

@@ -159,12 +159,8 @@ func testCrossProcessContention(t *testing.T, proto string) {
 		}
 	}
 	t.Logf("%d processes made %d acquisitions in total, one holder at a time", procs, procs*each)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		t.Errorf("left behind: %s", e.Name())
+	for _, name := range dirNames(t, dir) {
+		t.Errorf("left behind: %s", name)
 	}
 }
 
@@ -220,12 +216,8 @@ func testHolderKilled(t *testing.T, proto string) {
 	if err := release(); err != nil {
 		t.Fatal(err)
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		t.Errorf("left behind: %s", e.Name())
+	for _, name := range dirNames(t, dir) {
+		t.Errorf("left behind: %s", name)
 	}
 }
 

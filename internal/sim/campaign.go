@@ -39,6 +39,7 @@ type Tally struct {
 	Acquisitions      int
 	Faults            int
 	Breaks            int
+	Tokens            int // fencing tokens granted (checked by I6)
 	Overlaps          int
 	Events            int
 	Violations        map[string]int // per invariant
@@ -65,6 +66,7 @@ func (t *Tally) add(r Result) {
 	t.Acquisitions += r.Acquisitions
 	t.Faults += r.Faults
 	t.Breaks += r.Breaks
+	t.Tokens += r.Tokens
 	t.Overlaps += r.Overlaps
 	t.Events += r.Events
 	for _, v := range r.Violations {
@@ -83,8 +85,8 @@ func (t *Tally) Line() string {
 		inv = append(inv, fmt.Sprintf("%s=%d", k, v))
 	}
 	sort.Strings(inv)
-	s := fmt.Sprintf("sim: protocol=%s profile=%s seeds=%d acquisitions=%d faults=%d breaks=%d violations=%d overlaps-beyond-assumptions=%d",
-		t.Protocol, t.Profile, t.Seeds, t.Acquisitions, t.Faults, t.Breaks, t.Count(), t.Overlaps)
+	s := fmt.Sprintf("sim: protocol=%s profile=%s seeds=%d acquisitions=%d faults=%d breaks=%d tokens=%d I6=%d violations=%d overlaps-beyond-assumptions=%d",
+		t.Protocol, t.Profile, t.Seeds, t.Acquisitions, t.Faults, t.Breaks, t.Tokens, t.Violations["I6"], t.Count(), t.Overlaps)
 	if len(inv) > 0 {
 		s += " (" + strings.Join(inv, " ") + ")"
 	}

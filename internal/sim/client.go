@@ -121,7 +121,32 @@ func (c *client) cycle() {
 			s.tracef(c, "attempt: held by %s/%d, stale in %v (broke=%v)", att.Holder.Host, att.Holder.Pid, att.StaleIn, att.Broke)
 		}
 		if err == nil && att.Acquired {
-			c.acquired(lk, now, att)
+			// As package lease does: mint the fencing token (mint, then
+			// verify) before the lease is handed out.
+			id := s.lockIdentity()
+			if s.chance(s.prof.Partition) {
+				// A cut between acquiring and handing the lease out: the
+				// window that mint-then-verify is for.
+				d := s.uniform(s.prof.PartMax)
+				s.fault(c, "partitioned for %v before minting", d)
+				c.partUntil = max(c.partUntil, s.now+d)
+			}
+			tok, merr := c.mint(lk)
+			if errors.Is(merr, algorithm.ErrNotHeld) {
+				s.tracef(c, "lost while minting: %v", merr)
+				continue // acquire again
+			}
+			if merr != nil {
+				s.tracef(c, "mint failed: %v", merr)
+				if err := lk.Release(); err != nil && !errors.Is(err, algorithm.ErrNotHeld) {
+					s.res.CleanupErrors++
+				}
+				if err := lk.Close(algorithm.Instant{}); err != nil {
+					s.res.CleanupErrors++
+				}
+				return
+			}
+			c.acquired(lk, now, att, id, tok)
 			break
 		}
 		if err == nil && att.Broke {
@@ -154,21 +179,60 @@ func (c *client) cycle() {
 	c.hold(lk)
 }
 
-// acquired records an acquisition with the oracle (I1).
-func (c *client) acquired(lk algorithm.Lock, at algorithm.Instant, att algorithm.Attempt) {
+// mint mints a fencing token as package lease does: a few tries while
+// the error is transient.
+func (c *client) mint(lk algorithm.Lock) (uint64, error) {
+	var err error
+	for range 4 {
+		var tok uint64
+		tok, err = lk.Mint(c.now())
+		if err == nil || !algorithm.Transient(err) {
+			return tok, err
+		}
+	}
+	return 0, err
+}
+
+// acquired records an acquisition, granted with token tok, with the
+// oracle (I1, I6). id is the identity of the lock the acquisition took.
+func (c *client) acquired(lk algorithm.Lock, at algorithm.Instant, att algorithm.Attempt, id string, tok uint64) {
 	s := c.s
 	s.res.Acquisitions++
+	s.res.Tokens++
+	// I6: no token is granted twice; the lock acquired was in place when
+	// the token was minted (so that the next holder's mint comes later);
+	// and a grant made before its renew deadline finds the lock still in
+	// place and a token above every token granted before. (A grant made
+	// after its deadline is lost at once, as in package lease: its lock
+	// may be broken between the check and the grant.)
+	live := c.monoAt(s.now) < at.Mono+s.renew()
+	m, ok := s.minted[c]
+	delete(s.minted, c)
+	switch {
+	case s.tokens[tok] != nil:
+		s.oops(c, "I6", "%s granted token %d, already granted to %s", c.name(), tok, s.tokens[tok].name())
+	case !ok || m.token != tok:
+		s.oops(c, "I6", "%s granted token %d, which it did not mint", c.name(), tok)
+	case id == "" || m.lock != id:
+		s.oops(c, "I6", "%s granted token %d, minted when its lock was gone (lock %q, acquired %q)", c.name(), tok, m.lock, id)
+	case live && s.lockIdentity() != id:
+		s.oops(c, "I6", "%s granted token %d but its lock is gone (lock %q, acquired %q)", c.name(), tok, s.lockIdentity(), id)
+	case live && tok <= s.lastToken:
+		s.oops(c, "I6", "%s granted token %d after token %d was granted", c.name(), tok, s.lastToken)
+	}
+	s.tokens[tok] = c
+	s.lastToken = max(s.lastToken, tok)
 	for _, h := range s.clients {
 		if h != c && h.holding {
 			s.oops(h, "I1", "%s acquired while %s holds", c.name(), h.name())
 		}
 	}
-	c.claim = s.lockIdentity()
+	c.claim = id
 	s.claims[c.claim] = c
 	c.holding, c.lostSeen = true, false
 	c.k = keeper.New(at.Mono, s.renew(), s.refresh())
 	c.k.Mutation = s.cfg.KeeperMutation
-	s.tracef(c, "ACQUIRED, deadline %v", c.k.Deadline())
+	s.tracef(c, "ACQUIRED with token %d, deadline %v", tok, c.k.Deadline())
 	if c == s.prober {
 		s.probeOK = true
 	}

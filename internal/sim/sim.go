@@ -18,6 +18,7 @@ import (
 	"iter"
 	"math/rand/v2"
 	"path"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -73,7 +74,7 @@ type Config struct {
 
 // Violation is a broken invariant.
 type Violation struct {
-	Invariant string // I1 … I5
+	Invariant string // I1 … I6
 	At        time.Duration
 	Detail    string
 }
@@ -91,6 +92,7 @@ type Result struct {
 	Overlaps        int // double holders caused by faults beyond the assumptions (not violations)
 	CleanupErrors   int // failed cleanups reported to the caller (each may leave a file)
 	ReplayedCreates int // creates that ran a second time on the server (each may leave a file)
+	Tokens          int // fencing tokens granted (I6 checks them)
 	Violations      []Violation
 	Events          int
 	SimTime         time.Duration
@@ -125,6 +127,16 @@ type sim struct {
 	claims        map[string]*client              // identity of a lock's file (see identity) → the live holder it belongs to
 	lastLongPause time.Duration                   // when the last pause longer than the margin ended
 	pending       *pendingMove                    // a live holder's lock moved away from the lock name
+	minted        map[*client]mint                // each client's last token minted (I6)
+	tokens        map[uint64]*client              // fencing tokens granted, and to whom (I6)
+	lastToken     uint64                          // the largest token granted
+}
+
+// mint is a token minted (its counter rename applied on the server), and
+// the identity of the lock at the lock path at that instant.
+type mint struct {
+	token uint64
+	lock  string
 }
 
 type pendingMove struct {
@@ -176,7 +188,7 @@ func (serverClock) AfterFunc(time.Duration, func()) clock.Timer {
 }
 
 func newSim(cfg Config) *sim {
-	s := &sim{cfg: cfg, prof: cfg.Profile, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e66736c65617365)), claims: map[string]*client{}, attrs: map[string]map[string]attrEntry{}}
+	s := &sim{cfg: cfg, prof: cfg.Profile, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e66736c65617365)), claims: map[string]*client{}, tokens: map[uint64]*client{}, minted: map[*client]mint{}, attrs: map[string]map[string]attrEntry{}}
 	s.res.Seed = cfg.Seed
 	var opts []fsopstest.MemOption
 	if s.prof.SSHFS {
@@ -315,6 +327,19 @@ func (s *sim) finalChecks() {
 	crashes := 0
 	for _, c := range s.clients {
 		crashes += c.crashes
+	}
+	// The fencing-token counter stays: exactly one file, unless a
+	// replayed create of its first name left a second one.
+	var counters []string
+	names = slices.DeleteFunc(names, func(n string) bool {
+		_, ok := algorithm.ParseTokenName(n, path.Base(lockPath))
+		if ok {
+			counters = append(counters, n)
+		}
+		return ok
+	})
+	if len(counters) > 1+s.res.ReplayedCreates || (len(counters) == 0 && s.res.Tokens > 0) {
+		s.violate("I5", "%d token counter files after everyone released (%d replayed creates), want one: %q", len(counters), s.res.ReplayedCreates, counters)
 	}
 	if allowed := 2*crashes + s.res.CleanupErrors + s.res.ReplayedCreates; len(names) > allowed {
 		s.violate("I5", "%d files left after everyone released (%d crashes, %d reported cleanup errors and %d replayed creates allow %d): %q",
@@ -566,6 +591,12 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 	}
 	if res.err != nil {
 		return res
+	}
+	if r.op.Name == "Rename" && !replay {
+		if tok, ok := algorithm.ParseTokenName(path.Base(r.op.Path2), path.Base(lockPath)); ok && path.Dir(r.op.Path2) == lockDir {
+			// A token minted: what lock was in place at that instant (I6).
+			s.minted[c] = mint{token: tok, lock: s.lockIdentity()}
+		}
 	}
 	switch r.op.Name {
 	case "Remove", "Dir.Remove":

@@ -1,0 +1,146 @@
+package algorithm
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/nfslease/nfslease/fsops"
+)
+
+// The fencing-token counter of a lock is one small regular file next to
+// the lock, ".<base>.token.<N>", whose name is the last token minted. A
+// token is minted by renaming ".<base>.token.<N>" to ".<base>.token.<N+1>":
+// the source name vanishes, so for a given N exactly one rename succeeds,
+// and no two acquirers ever get the same token. A replayed rename finds
+// the source gone (ENOENT) and mints nothing. See docs/fencing.md.
+//
+// The counter is not part of the lock's on-disk format: the lock file
+// (Flufl) and generation directory (Strict) are unchanged, so Python
+// flufl.lock still interoperates; it simply ignores the counter.
+
+// tokenInfix separates a lock's base name from the counter's value.
+const tokenInfix = ".token."
+
+// maxMintTries bounds one mint: each try lists the directory and renames
+// the counter once.
+const maxMintTries = 16
+
+// TokenName returns the name, in the lock's directory, of the counter file
+// of the lock named base when its value is n.
+func TokenName(base string, n uint64) string {
+	return "." + base + tokenInfix + strconv.FormatUint(n, 10)
+}
+
+// ParseTokenName reports whether name is a counter file name of the lock
+// named base, and returns its value. Numbers with leading zeros, signs or
+// anything else are not counter names.
+func ParseTokenName(name, base string) (uint64, bool) {
+	digits, ok := strings.CutPrefix(name, "."+base+tokenInfix)
+	if !ok || digits == "" || (len(digits) > 1 && digits[0] == '0') {
+		return 0, false
+	}
+	for _, r := range digits {
+		if r < '0' || r > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseUint(digits, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return n, true
+}
+
+// CurrentToken returns the counter's value for the lock named base in dir
+// (with a trailing separator), as one listing shows it: the largest value
+// listed, and false if there is no counter yet. It changes nothing.
+func CurrentToken(fsys fsops.FS, dir, base string) (uint64, bool, error) {
+	names, err := fsys.ReadDir(dir)
+	if err != nil {
+		return 0, false, err
+	}
+	n, _, ok := maxToken(names, base)
+	return n, ok, nil
+}
+
+// maxToken returns the largest counter value among names, and all values
+// listed.
+func maxToken(names []string, base string) (uint64, []uint64, bool) {
+	var (
+		top   uint64
+		all   []uint64
+		found bool
+	)
+	for _, name := range names {
+		if n, ok := ParseTokenName(name, base); ok {
+			all = append(all, n)
+			if !found || n > top {
+				top, found = n, true
+			}
+		}
+	}
+	return top, all, found
+}
+
+// mintToken mints the next token of the lock named base in dir (with a
+// trailing separator). A token is returned only when our own rename
+// succeeded: on ENOENT (someone else minted, or a replay of ours did) or
+// a transient error (the rename may or may not have been applied) it
+// lists the directory again and mints from the new largest value, never
+// adopting an ambiguous result. After a success it removes counter files
+// with smaller values that a stale listing or a replayed create left,
+// never larger ones.
+func mintToken(fsys fsops.FS, dir, base string, perm fs.FileMode) (uint64, error) {
+	var lastErr error
+	for range maxMintTries {
+		names, err := fsys.ReadDir(dir)
+		if err != nil {
+			if Transient(err) {
+				lastErr = err
+				continue
+			}
+			return 0, fmt.Errorf("algorithm: listing %s for the token counter: %w", dir, err)
+		}
+		top, all, ok := maxToken(names, base)
+		if !ok {
+			// First use: create the counter at 0. EEXIST means another
+			// acquirer (or our replayed create) made it: list again.
+			err := fsys.CreateExcl(dir+TokenName(base, 0), nil, perm)
+			switch {
+			case err == nil, errors.Is(err, fs.ErrExist), errors.Is(err, syscall.EPERM):
+			case Transient(err):
+				lastErr = err
+			default:
+				return 0, fmt.Errorf("algorithm: creating token counter %s: %w", dir+TokenName(base, 0), err)
+			}
+			continue
+		}
+		if top == math.MaxUint64 {
+			return 0, fmt.Errorf("algorithm: token counter %s is exhausted", dir+TokenName(base, top))
+		}
+		err = fsys.Rename(dir+TokenName(base, top), dir+TokenName(base, top+1))
+		switch {
+		case err == nil:
+			for _, n := range all {
+				if n < top {
+					_ = fsys.Remove(dir + TokenName(base, n)) // best effort: litter harms no one
+				}
+			}
+			return top + 1, nil
+		case errors.Is(err, fs.ErrNotExist), Transient(err):
+			lastErr = err
+		default:
+			return 0, fmt.Errorf("algorithm: minting token (renaming %s): %w", dir+TokenName(base, top), err)
+		}
+	}
+	if !Transient(lastErr) {
+		// Others kept minting first: contention, worth retrying.
+		lastErr = errors.Join(lastErr, syscall.EAGAIN)
+	}
+	return 0, fmt.Errorf("algorithm: minting a token for %s%s: gave up after %d tries: %w", dir, base, maxMintTries, lastErr)
+}
