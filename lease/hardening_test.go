@@ -572,19 +572,6 @@ func TestStaleLockNamingElsewhere(t *testing.T) {
 	}
 }
 
-func dirNames(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	return withoutToken(t, names)
-}
-
 // TestSymlinkAtBreakLock plants a symbolic link at the one predictable
 // name the protocol creates, "<lock>|break", over a stale lock. Breaking
 // must fail with an error naming the path, follow nothing, and leave the

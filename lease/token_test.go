@@ -40,7 +40,7 @@ func TestTokenOf(t *testing.T) {
 					if !ok {
 						t.Fatal("TokenOf(held) reports no token")
 					}
-					derived, cancel := context.WithCancel(context.WithValue(held, struct{}{}, 1))
+					derived, cancel := context.WithCancel(context.WithValue(held, otherKey{}, 1))
 					if dtok, ok := lease.TokenOf(derived); !ok || dtok != tok {
 						t.Errorf("TokenOf(derived from held) = %d, %v; want %d, true", dtok, ok, tok)
 					}
@@ -185,3 +185,6 @@ func TestLostWhileMinting(t *testing.T) {
 		}
 	}
 }
+
+// otherKey is a context key of the test's own.
+type otherKey struct{}
