@@ -222,16 +222,29 @@ func (c *client) acquired(lk algorithm.Lock, at algorithm.Instant, att algorithm
 	}
 	s.tokens[tok] = c
 	s.lastToken = max(s.lastToken, tok)
+	c.k = keeper.New(at.Mono, s.renew(), s.refresh())
+	c.k.Mutation = s.cfg.KeeperMutation
+	c.claim = id
+	if !live && s.cfg.KeeperMutation == "" {
+		// As package lease does: a grant that comes after its renew
+		// deadline (the process was cut off between acquiring and
+		// minting) returns held already cancelled. It was never a live
+		// holder, so I1 does not apply.
+		c.k.Check(c.monoAt(s.now))
+		c.holding, c.lostSeen = false, true
+		s.tracef(c, "ACQUIRED with token %d after its deadline %v: held is cancelled at once", tok, c.k.Deadline())
+		if c == s.prober {
+			s.probeOK = true
+		}
+		return
+	}
 	for _, h := range s.clients {
 		if h != c && h.holding {
 			s.oops(h, "I1", "%s acquired while %s holds", c.name(), h.name())
 		}
 	}
-	c.claim = id
 	s.claims[c.claim] = c
 	c.holding, c.lostSeen = true, false
-	c.k = keeper.New(at.Mono, s.renew(), s.refresh())
-	c.k.Mutation = s.cfg.KeeperMutation
 	s.tracef(c, "ACQUIRED with token %d, deadline %v", tok, c.k.Deadline())
 	if c == s.prober {
 		s.probeOK = true
