@@ -161,3 +161,24 @@ func ExampleWithEventHook() {
 	// acquired <nil>
 	// released <nil>
 }
+
+// Leader callbacks tell a campaigning process when it starts and stops
+// leading, and who leads meanwhile.
+func ExampleWithLeaderCallbacks() {
+	dir, _ := os.MkdirTemp("", "example-")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "leader.lock")
+
+	terms := 0
+	cb := lease.LeaderCallbacks{
+		OnStartedLeading: func() { terms++ },
+		OnStoppedLeading: func() { fmt.Println("term", terms, "over") },
+	}
+	for range 2 {
+		_ = lease.Lead(context.Background(), path, func(context.Context) error { return nil },
+			lease.WithLeaderCallbacks(cb))
+	}
+	// Output:
+	// term 1 over
+	// term 2 over
+}
