@@ -19,7 +19,6 @@ const (
 	mStrictReleaseByPath       // release by removing the record by path, not through our generation's handle
 	mStrictTrustRename         // take a failed rename (lost reply, EIO) as success without reading the lock back
 	mStrictWatchFromFirstSight // start the staleness watch when a version is first seen, not at the next step
-	mStrictNoMargin            // judge stale after the recorded lifetime, without StaleMargin
 
 	mMintUnverified // mint a fencing token without checking afterwards that the lock is still ours
 )

@@ -44,6 +44,5 @@ var mutationNames = map[string]mutation{
 	"strict-release-by-path":        mStrictReleaseByPath,
 	"strict-trust-rename":           mStrictTrustRename,
 	"strict-watch-from-first-sight": mStrictWatchFromFirstSight,
-	"strict-no-margin":              mStrictNoMargin,
 	"strict-mint-unverified":        mMintUnverified,
 }

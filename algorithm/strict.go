@@ -460,9 +460,6 @@ func (l *strictLock) observe(now Instant, rerr error) (Attempt, error) {
 	v := versionOf(data, ofi)
 	watched := l.obs.see(v, now.Mono, l.mut(mStrictWatchFromFirstSight))
 	wait := rec.Lifetime + StaleMargin - watched
-	if l.mut(mStrictNoMargin) {
-		wait -= StaleMargin
-	}
 	if !l.collected {
 		l.collectStale(now)
 	}
