@@ -2,11 +2,11 @@
 // works and stops its work the moment the lease is lost.
 //
 // It acquires a lease, works while a background goroutine refreshes it
-// (watch the lock's expiry move forward), then simulates a loss by removing
-// the lock file as a stale-lock breaker on another host would: the worker
-// sees held cancelled and stops, and release reports the loss. It then
-// acquires again, finishes, and releases cleanly, leaving the directory
-// empty.
+// (watch the lock's expiry move forward, as lease.Inspect reports it),
+// then simulates a loss by removing the lock as a stale-lock breaker on
+// another host would: the worker sees held cancelled and stops, and
+// release reports the loss. It then acquires again, finishes, and releases
+// cleanly, leaving only the lock's fencing-token counter behind.
 //
 //	go run ./examples/worker [-dir DIR] [-lifetime 3s]
 package main
@@ -38,6 +38,9 @@ func main() {
 func run(dir string, lifetime time.Duration) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	// A demo must end: give up if something keeps it waiting.
+	ctx, cancel := context.WithTimeout(ctx, 10*lifetime+time.Minute)
+	defer cancel()
 	if dir == "" {
 		d, err := os.MkdirTemp("", "nfslease-worker-")
 		if err != nil {
@@ -61,11 +64,11 @@ func run(dir string, lifetime time.Duration) error {
 	}
 	say("acquired %s (lifetime %v)", path, lifetime)
 	lose := time.AfterFunc(2*lifetime, func() {
-		say("simulating a loss: someone else removes the lock file")
-		os.Remove(path)
+		say("simulating a loss: someone else removes the lock")
+		os.RemoveAll(path)
 	})
 	defer lose.Stop()
-	units := work(held, say, path, -1)
+	units := work(ctx, held, say, path, -1)
 	say("stopped after %d units: %v", units, context.Cause(held))
 	if err := release(); errors.Is(err, lease.ErrLost) {
 		say("release reports the loss: the work was not protected throughout")
@@ -82,7 +85,7 @@ func run(dir string, lifetime time.Duration) error {
 		return err
 	}
 	say("acquired %s again", path)
-	units = work(held, say, path, 4)
+	units = work(ctx, held, say, path, 4)
 	if err := release(); err != nil {
 		return err
 	}
@@ -90,14 +93,19 @@ func run(dir string, lifetime time.Duration) error {
 	if err != nil {
 		return err
 	}
-	say("finished %d units and released; %d files left in %s", units, len(entries), dir)
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	say("finished %d units and released; left in %s: %q (the fencing-token counter)", units, dir, names)
 	return nil
 }
 
 // work does units of work, each checking the lease first, until held is
-// done or n units are done (n < 0: no limit). It shows the lock's expiry
-// (its mtime), which the background refresher keeps moving forward.
-func work(held context.Context, say func(string, ...any), path string, n int) int {
+// done, ctx is done, or n units are done (n < 0: no limit). It shows the
+// lock's expiry as lease.Inspect reads it, which the background refresher
+// keeps moving forward.
+func work(ctx, held context.Context, say func(string, ...any), path string, n int) int {
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	var lastExpiry time.Time
@@ -105,15 +113,17 @@ func work(held context.Context, say func(string, ...any), path string, n int) in
 		select {
 		case <-held.Done():
 			return i
+		case <-ctx.Done():
+			return i
 		case <-tick.C:
 		}
-		state := "lock file gone"
-		if fi, err := os.Stat(path); err == nil {
-			state = "expires in " + time.Until(fi.ModTime()).Round(100*time.Millisecond).String()
-			if !lastExpiry.IsZero() && fi.ModTime().After(lastExpiry) {
+		state := "gone"
+		if info, err := lease.Inspect(path); err == nil && info.State != lease.Unlocked {
+			state = "expires in " + time.Until(info.Expires).Round(100*time.Millisecond).String()
+			if !lastExpiry.IsZero() && info.Expires.After(lastExpiry) {
 				state = "refreshed, " + state
 			}
-			lastExpiry = fi.ModTime()
+			lastExpiry = info.Expires
 		}
 		say("working: unit %d (lock %s)", i+1, state)
 	}
