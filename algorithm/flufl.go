@@ -40,33 +40,11 @@ const nameMax = 255
 const tombSuffix = ".break"
 
 func (p fluflProtocol) New(fsys fsops.FS, path string, cfg Config) (Lock, error) {
-	if fsys == nil {
-		return nil, errors.New("algorithm: nil fsops.FS")
-	}
-	if cfg.Lifetime <= 0 {
-		return nil, fmt.Errorf("algorithm: lifetime %v must be positive", cfg.Lifetime)
-	}
-	if path == "" {
-		return nil, fmt.Errorf("algorithm: empty lock path: %w", ErrBadPath)
-	}
-	if strings.ContainsRune(path, 0) {
-		return nil, fmt.Errorf("algorithm: lock path %q contains NUL: %w", path, ErrBadPath)
-	}
 	// flufl.lock writes the claim path into the lock, and Python breakers
 	// in other directories can only remove our claim if it is absolute.
-	abs, err := filepath.Abs(path)
+	abs, dir, base, err := checkLockPath(fsys, path, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("algorithm: lock path %q: %w", path, err)
-	}
-	dir, base := filepath.Split(abs)
-	// filepath.Abs cleans lexically: "x/." would become the lock "x" in
-	// the parent directory. A path whose last element is "." or ".."
-	// names a directory.
-	if last := path[strings.LastIndexByte(path, filepath.Separator)+1:]; last == "." || last == ".." {
-		base = ""
-	}
-	if base == "" || base == "." || base == ".." || strings.HasSuffix(path, string(filepath.Separator)) {
-		return nil, fmt.Errorf("algorithm: lock path %q names a directory, not a file: %w", path, ErrBadPath)
+		return nil, err
 	}
 	if strings.IndexByte(abs, fluflSep) >= 0 {
 		return nil, fmt.Errorf("algorithm: lock path %q contains the claim separator %q: %w", path, fluflSep, ErrBadPath)
