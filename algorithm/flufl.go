@@ -768,24 +768,21 @@ func (l *fluflLock) mutantBreakByName(judged version) (bool, error) {
 	return true, nil
 }
 
-// Mint implements Lock.Mint: it mints a token and then reads the lock
-// back, as Refresh does, to check it is still ours.
+// Mint implements Lock.Mint: it mints a token, reads the lock back, as
+// Refresh does, to check it is still ours, and checks that no one minted
+// since (see mintVerified).
 func (l *fluflLock) Mint(Instant) (uint64, error) {
 	if !l.held {
 		return 0, fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, ErrNotHeld)
 	}
-	tok, err := mintToken(l.fs, l.dir, l.base, l.cfg.Perm)
-	if err != nil {
-		return 0, err
-	}
-	if l.mut(mMintUnverified) {
-		return tok, nil
-	}
-	if err := l.verify(); err != nil {
-		if errors.Is(err, ErrNotHeld) {
-			l.held = false
+	tok, err := mintVerified(l.fs, l.dir, l.base, l.cfg, func(tok uint64) error {
+		if err := l.verify(); err != nil {
+			return fmt.Errorf("algorithm: after minting token %d: %w", tok, err)
 		}
-		return 0, fmt.Errorf("algorithm: after minting token %d: %w", tok, err)
+		return nil
+	}, l.mut)
+	if errors.Is(err, ErrNotHeld) {
+		l.held = false
 	}
-	return tok, nil
+	return tok, err
 }

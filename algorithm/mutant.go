@@ -20,5 +20,6 @@ const (
 	mStrictTrustRename         // take a failed rename (lost reply, EIO) as success without reading the lock back
 	mStrictWatchFromFirstSight // start the staleness watch when a version is first seen, not at the next step
 
-	mMintUnverified // mint a fencing token without checking afterwards that the lock is still ours
+	mMintUnverified     // mint a fencing token without checking afterwards that the lock is still ours
+	mMintAdoptAmbiguous // take a counter rename that failed transiently (lost reply, timeout) as minted
 )

@@ -39,10 +39,12 @@ var mutationNames = map[string]mutation{
 	"flufl-trust-nlink":          mTrustNlink,
 	"flufl-trust-link-return":    mTrustLinkReturn,
 	"flufl-mint-unverified":      mMintUnverified,
+	"flufl-mint-adopt-ambiguous": mMintAdoptAmbiguous,
 
 	"strict-break-by-path":          mStrictBreakByPath,
 	"strict-release-by-path":        mStrictReleaseByPath,
 	"strict-trust-rename":           mStrictTrustRename,
 	"strict-watch-from-first-sight": mStrictWatchFromFirstSight,
 	"strict-mint-unverified":        mMintUnverified,
+	"strict-mint-adopt-ambiguous":   mMintAdoptAmbiguous,
 }

@@ -57,6 +57,11 @@ type Config struct {
 	// processes of this host sooner (see Flufl); nil means unknown, and
 	// such files are still removed, later. It must not block.
 	PidAlive func(pid int) bool
+
+	// Tokens, if not nil, remembers the token counters' last values across
+	// the Locks that share it, so that a mint can usually skip listing the
+	// directory. Share one per process.
+	Tokens *TokenCache
 }
 
 // DefaultSkewAllowance is the default Config.SkewAllowance: flufl.lock's

@@ -898,31 +898,29 @@ func (strictProtocol) SelfTest(fsys fsops.FS, dir string, cfg Config) (err error
 	return nil
 }
 
-// Mint implements Lock.Mint: it mints a token and then reads our owner
-// record back through the handle on our generation, which holds it only
-// while our generation is the lock (no one removes a non-empty generation,
-// and no rename replaces one).
+// Mint implements Lock.Mint: it mints a token, reads our owner record
+// back through the handle on our generation, which holds it only while our
+// generation is the lock (no one removes a non-empty generation, and no
+// rename replaces one), and checks that no one minted since (see
+// mintVerified).
 func (l *strictLock) Mint(Instant) (uint64, error) {
 	if !l.held {
 		return 0, fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, ErrNotHeld)
 	}
-	tok, err := mintToken(l.fs, l.dir, l.base, l.cfg.Perm)
-	if err != nil {
-		return 0, err
-	}
-	if l.mut(mMintUnverified) {
-		return tok, nil
-	}
-	data, _, err := l.gdir.ReadFile(ownerName, maxRecordLen)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	tok, err := mintVerified(l.fs, l.dir, l.base, l.cfg, func(tok uint64) error {
+		data, _, err := l.gdir.ReadFile(ownerName, maxRecordLen)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("algorithm: after minting token %d: lock %s: our owner record was removed: %w", tok, l.path, ErrNotHeld)
+		case err != nil:
+			return fmt.Errorf("algorithm: after minting token %d: checking lock %s: %w", tok, l.path, err)
+		case string(data) != string(l.rec):
+			return fmt.Errorf("algorithm: after minting token %d: lock %s: our generation holds a foreign record: %w", tok, l.path, ErrNotHeld)
+		}
+		return nil
+	}, l.mut)
+	if errors.Is(err, ErrNotHeld) {
 		l.lose()
-		return 0, fmt.Errorf("algorithm: after minting token %d: lock %s: our owner record was removed: %w", tok, l.path, ErrNotHeld)
-	case err != nil:
-		return 0, fmt.Errorf("algorithm: after minting token %d: checking lock %s: %w", tok, l.path, err)
-	case string(data) != string(l.rec):
-		l.lose()
-		return 0, fmt.Errorf("algorithm: after minting token %d: lock %s: our generation holds a foreign record: %w", tok, l.path, ErrNotHeld)
 	}
-	return tok, nil
+	return tok, err
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/nfslease/nfslease/fsops"
@@ -87,6 +88,60 @@ func maxToken(names []string, base string) (uint64, []uint64, bool) {
 	return top, all, found
 }
 
+// TokenCache remembers, per counter, the last token value this process
+// minted, so that the next mint can try to advance it at once instead of
+// listing the directory first. It is only a hint: a rename from a value
+// that is no longer current fails (ENOENT) and the mint lists the
+// directory as it would without one. The zero value is ready to use, and
+// it is safe for concurrent use.
+type TokenCache struct {
+	mu   sync.Mutex
+	last map[string]uint64 // by counter: dir + base
+}
+
+func (c *TokenCache) get(key string) (uint64, bool) {
+	if c == nil {
+		return 0, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.last[key]
+	return n, ok
+}
+
+func (c *TokenCache) put(key string, n uint64) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.last == nil {
+		c.last = make(map[string]uint64)
+	}
+	c.last[key] = n
+}
+
+// mintVerified mints the next token of the lock named base in dir for a
+// holder, then runs verify, which checks the lock is still ours: a token
+// minted after the lock was lost is never handed out. mut reports the
+// lock's deliberate bugs (see mutation).
+//
+// Tokens follow the counter's order on the server: a token is above every
+// token handed out before its mint began. Between two holders that
+// overlap (a lock that failed) the order in which they are handed out may
+// differ from it; a resource that keeps the largest token seen still
+// refuses the older holder.
+func mintVerified(fsys fsops.FS, dir, base string, cfg Config, verify func(tok uint64) error, mut func(mutation) bool) (uint64, error) {
+	tok, err := mintToken(fsys, dir, base, cfg.Perm, cfg.Tokens, mut)
+	if err != nil || mut(mMintUnverified) {
+		return tok, err
+	}
+	if err := verify(tok); err != nil {
+		return 0, err
+	}
+	return tok, nil
+}
+
 // mintToken mints the next token of the lock named base in dir (with a
 // trailing separator). A token is returned only when our own rename
 // succeeded: on ENOENT (someone else minted, or a replay of ours did) or
@@ -94,22 +149,36 @@ func maxToken(names []string, base string) (uint64, []uint64, bool) {
 // lists the directory again and mints from the new largest value, never
 // adopting an ambiguous result. After a success it removes counter files
 // with smaller values that a stale listing or a replayed create left,
-// never larger ones.
-func mintToken(fsys fsops.FS, dir, base string, perm fs.FileMode) (uint64, error) {
+// never larger ones. The first try starts from cache's value, if it has
+// one, without a listing.
+func mintToken(fsys fsops.FS, dir, base string, perm fs.FileMode, cache *TokenCache, mut func(mutation) bool) (uint64, error) {
+	key := dir + base
+	hint, useHint := cache.get(key)
 	var lastErr error
 	for range maxMintTries {
-		names, err := fsys.ReadDir(dir)
-		if err != nil {
-			if Transient(err) {
-				lastErr = err
-				continue
+		var (
+			top, all, ok = hint, []uint64(nil), true
+			err          error
+		)
+		if !useHint {
+			var names []string
+			names, err = fsys.ReadDir(dir)
+			if err != nil {
+				if Transient(err) {
+					lastErr = err
+					continue
+				}
+				return 0, fmt.Errorf("algorithm: listing %s for the token counter: %w", dir, err)
 			}
-			return 0, fmt.Errorf("algorithm: listing %s for the token counter: %w", dir, err)
+			top, all, ok = maxToken(names, base)
 		}
-		top, all, ok := maxToken(names, base)
 		if !ok {
-			// First use: create the counter at 0. EEXIST means another
-			// acquirer (or our replayed create) made it: list again.
+			// First use: create the counter at 0, then list again, even
+			// after a success: our own change makes an NFS client drop
+			// its cached listing, so a counter that a stale listing hid
+			// shows now, and the mint continues from it (and removes
+			// ours). EEXIST means another acquirer (or our replayed
+			// create) made it.
 			err := fsys.CreateExcl(dir+TokenName(base, 0), nil, perm)
 			switch {
 			case err == nil, errors.Is(err, fs.ErrExist), errors.Is(err, syscall.EPERM):
@@ -120,17 +189,21 @@ func mintToken(fsys fsops.FS, dir, base string, perm fs.FileMode) (uint64, error
 			}
 			continue
 		}
+		useHint = false
 		if top == math.MaxUint64 {
 			return 0, fmt.Errorf("algorithm: token counter %s is exhausted", dir+TokenName(base, top))
 		}
 		err = fsys.Rename(dir+TokenName(base, top), dir+TokenName(base, top+1))
 		switch {
 		case err == nil:
+			cache.put(key, top+1)
 			for _, n := range all {
 				if n < top {
 					_ = fsys.Remove(dir + TokenName(base, n)) // best effort: litter harms no one
 				}
 			}
+			return top + 1, nil
+		case Transient(err) && mut(mMintAdoptAmbiguous):
 			return top + 1, nil
 		case errors.Is(err, fs.ErrNotExist), Transient(err):
 			lastErr = err

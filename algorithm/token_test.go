@@ -71,6 +71,59 @@ func TestMintFirstAndSuccessive(t *testing.T) {
 	})
 }
 
+// TestMintTokenCache: with a TokenCache, a mint after our own last one
+// renames the counter at once, with no listing; a hint made stale by
+// another process's mint costs one failed rename and one listing, and
+// still yields the next token.
+func TestMintTokenCache(t *testing.T) {
+	tokenProtocols(t, func(t *testing.T, e *env, mk func() algorithm.Lock) {
+		e.tokens = new(algorithm.TokenCache)
+		cycle := func() (tok uint64, listings int) {
+			t.Helper()
+			lk := mk()
+			e.mustAcquire(lk)
+			e.inject = func(op fsopstest.Op) *fsopstest.Fault {
+				if op.Name == "ReadDir" {
+					listings++
+				}
+				return nil
+			}
+			tok = mustMint(t, e, lk)
+			e.inject = nil
+			if err := lk.Release(); err != nil {
+				t.Fatal(err)
+			}
+			return tok, listings
+		}
+		for _, tt := range []struct {
+			name         string
+			before       func()
+			tok          uint64
+			wantListings int
+		}{
+			{"first mint: no hint; it lists again after creating the counter", nil, 1, 2},
+			{"our own last value", nil, 2, 0},
+			{"stale hint: another process minted 3", func() {
+				if err := e.mem.Rename(tokenFile(2), tokenFile(3)); err != nil {
+					t.Fatal(err)
+				}
+			}, 4, 1},
+			{"hint fresh again", nil, 5, 0},
+		} {
+			if tt.before != nil {
+				tt.before()
+			}
+			tok, listings := cycle()
+			if tok != tt.tok || listings != tt.wantListings {
+				t.Errorf("%s: token %d after %d listings, want %d after %d", tt.name, tok, listings, tt.tok, tt.wantListings)
+			}
+		}
+		if got := e.tokenFiles(); !slices.Equal(got, []string{".a.lock.token.5"}) {
+			t.Errorf("counter files %q, want .a.lock.token.5", got)
+		}
+	})
+}
+
 func TestMintNotHeld(t *testing.T) {
 	tokenProtocols(t, func(t *testing.T, e *env, mk func() algorithm.Lock) {
 		if _, err := mk().Mint(e.now()); !errors.Is(err, algorithm.ErrNotHeld) {

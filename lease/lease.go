@@ -230,6 +230,13 @@ func TokenOf(held context.Context) (uint64, bool) {
 	return tok, ok
 }
 
+// tokenHints is this process's token counter hints, shared by all its
+// leases. A hint is checked by the filesystem itself (a counter renamed
+// from a value that is not current fails), so leases on different
+// filesystems that share a path may share a hint: it costs them a failed
+// rename, never a wrong token.
+var tokenHints algorithm.TokenCache
+
 // selfTested holds the (filesystem, directory, protocol) triples whose
 // self-test passed in this process.
 var selfTested sync.Map

@@ -85,22 +85,20 @@ func runAll(profs []sim.Profile, only string, first uint64, seeds, acqs int) int
 		}
 		start := time.Now()
 		var total sim.Tally
-		known, v := 0, 0
+		known, v, tokens := 0, 0, 0
 		for _, prof := range profs {
 			t := sim.Campaign(name, protocols[name], "", prof, first, seeds, acqs, false)
 			fmt.Println(t.Line())
 			total.Seeds += t.Seeds
 			total.Acquisitions += t.Acquisitions
 			total.Faults += t.Faults
-			if t.KnownLimit() {
-				known += t.Count()
-			} else {
-				v += t.Count()
-			}
+			known += t.Excused()
+			v += t.Count() - t.Excused()
+			tokens += t.Violations["I6"]
 		}
 		el := time.Since(start)
-		fmt.Printf("sim: protocol=%s seeds=%d acquisitions=%d faults=%d violations=%d known-limit-violations=%d elapsed=%v rate=%.0f/min\n",
-			name, total.Seeds, total.Acquisitions, total.Faults, v, known, el.Round(time.Second), float64(total.Acquisitions)/el.Minutes())
+		fmt.Printf("sim: protocol=%s seeds=%d acquisitions=%d faults=%d violations=%d known-limit-violations=%d token-violations=%d elapsed=%v rate=%.0f/min\n",
+			name, total.Seeds, total.Acquisitions, total.Faults, v, known, tokens, el.Round(time.Second), float64(total.Acquisitions)/el.Minutes())
 		if v > 0 {
 			status = 1
 		}

@@ -98,7 +98,7 @@ func (r rngReader) Read(p []byte) (int, error) {
 
 func (c *client) cycle() {
 	s := c.s
-	cfg := algorithm.Config{Lifetime: lifetime, Hostname: c.host, Pid: c.pid, Rand: rngReader{s}}
+	cfg := algorithm.Config{Lifetime: lifetime, Hostname: c.host, Pid: c.pid, Rand: rngReader{s}, Tokens: c.tokens}
 	lk, err := s.cfg.Protocol.New(&clientFS{c}, lockPath, cfg)
 	if err != nil {
 		s.violate("I4", "%s: New: %v", c.name(), err)
@@ -199,12 +199,22 @@ func (c *client) acquired(lk algorithm.Lock, at algorithm.Instant, att algorithm
 	s := c.s
 	s.res.Acquisitions++
 	s.res.Tokens++
-	// I6: no token is granted twice; the lock acquired was in place when
-	// the token was minted (so that the next holder's mint comes later);
-	// and a grant made before its renew deadline finds the lock still in
-	// place and a token above every token granted before. (A grant made
-	// after its deadline is lost at once, as in package lease: its lock
-	// may be broken between the check and the grant.)
+	// I6, the fencing property: no token is granted twice, a token is
+	// granted only to the acquirer that minted it, and it is above every
+	// token granted before its mint (the counter's move on the server):
+	// tokens follow the real-time order of the holders. It must hold in
+	// every profile, a protocol's known limits included: fencing is what
+	// protects a resource on the day the lock fails.
+	//
+	// I7, tokens under the lock: the lock acquired was in place when the
+	// token was minted (so that the next holder's mint comes later), and a
+	// grant made before its renew deadline finds it still in place and
+	// carries a token above every token granted before it. Between two
+	// holders that overlap, grant order is not the counter's order, so I7
+	// follows from the lock's safety (I1, I2) and shares its limits.
+	//
+	// (A grant made after its deadline is lost at once, as in package
+	// lease: its lock may be broken between the check and the grant.)
 	live := c.monoAt(s.now) < at.Mono+s.renew()
 	m, ok := s.minted[c]
 	delete(s.minted, c)
@@ -213,12 +223,18 @@ func (c *client) acquired(lk algorithm.Lock, at algorithm.Instant, att algorithm
 		s.oops(c, "I6", "%s granted token %d, already granted to %s", c.name(), tok, s.tokens[tok].name())
 	case !ok || m.token != tok:
 		s.oops(c, "I6", "%s granted token %d, which it did not mint", c.name(), tok)
+	case tok <= m.floor:
+		s.oops(c, "I6", "%s granted token %d, minted after token %d was granted", c.name(), tok, m.floor)
+	}
+	switch {
+	case !ok || m.token != tok:
+		// Reported as I6 above.
 	case id == "" || m.lock != id:
-		s.oops(c, "I6", "%s granted token %d, minted when its lock was gone (lock %q, acquired %q)", c.name(), tok, m.lock, id)
+		s.oops(c, "I7", "%s granted token %d, minted when its lock was gone (lock %q, acquired %q)", c.name(), tok, m.lock, id)
 	case live && s.lockIdentity() != id:
-		s.oops(c, "I6", "%s granted token %d but its lock is gone (lock %q, acquired %q)", c.name(), tok, s.lockIdentity(), id)
+		s.oops(c, "I7", "%s granted token %d but its lock is gone (lock %q, acquired %q)", c.name(), tok, s.lockIdentity(), id)
 	case live && tok <= s.lastToken:
-		s.oops(c, "I6", "%s granted token %d after token %d was granted", c.name(), tok, s.lastToken)
+		s.oops(c, "I7", "%s granted token %d after token %d was granted", c.name(), tok, s.lastToken)
 	}
 	s.tokens[tok] = c
 	s.lastToken = max(s.lastToken, tok)

@@ -74,7 +74,7 @@ type Config struct {
 
 // Violation is a broken invariant.
 type Violation struct {
-	Invariant string // I1 … I6
+	Invariant string // I1 … I7
 	At        time.Duration
 	Detail    string
 }
@@ -127,8 +127,8 @@ type sim struct {
 	claims        map[string]*client              // identity of a lock's file (see identity) → the live holder it belongs to
 	lastLongPause time.Duration                   // when the last pause longer than the margin ended
 	pending       *pendingMove                    // a live holder's lock moved away from the lock name
-	minted        map[*client]mint                // each client's last token minted (I6)
-	tokens        map[uint64]*client              // fencing tokens granted, and to whom (I6)
+	minted        map[*client]mint                // each client's last token minted (I6, I7)
+	tokens        map[uint64]*client              // fencing tokens granted, and to whom (I6, I7)
 	lastToken     uint64                          // the largest token granted
 }
 
@@ -136,7 +136,8 @@ type sim struct {
 // the identity of the lock at the lock path at that instant.
 type mint struct {
 	token uint64
-	lock  string
+	lock  string // the lock's identity when the counter moved
+	floor uint64 // the largest token granted when the counter moved
 }
 
 type pendingMove struct {
@@ -377,6 +378,8 @@ type client struct {
 	lostSeen bool
 	k        *keeper.Keeper
 	claim    string // lock content while holding
+
+	tokens *algorithm.TokenCache // the process's token hints, as package lease keeps them
 }
 
 var errCrashed = errors.New("sim: process crashed")
@@ -418,6 +421,7 @@ func (c *client) start() {
 	c.gen++
 	s.nextPid++
 	c.pid = 1000 + s.nextPid
+	c.tokens = new(algorithm.TokenCache) // a new process knows no counter yet
 	c.alive = true
 	c.holding = false
 	gen := c.gen
@@ -594,8 +598,8 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 	}
 	if r.op.Name == "Rename" && !replay {
 		if tok, ok := algorithm.ParseTokenName(path.Base(r.op.Path2), path.Base(lockPath)); ok && path.Dir(r.op.Path2) == lockDir {
-			// A token minted: what lock was in place at that instant (I6).
-			s.minted[c] = mint{token: tok, lock: s.lockIdentity()}
+			// A token minted: what lock was in place at that instant (I7).
+			s.minted[c] = mint{token: tok, lock: s.lockIdentity(), floor: s.lastToken}
 		}
 	}
 	switch r.op.Name {
