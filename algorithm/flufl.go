@@ -178,9 +178,12 @@ func (l *fluflLock) Acquire(now Instant) (Attempt, error) {
 		}
 	}
 	if !l.swept {
-		// Once per Lock: remove claim files crashed processes left.
+		// Once per Lock, and once per lifetime per process with shared
+		// Hints: remove claim files crashed processes left.
 		l.swept = true
-		l.sweep(now)
+		if l.cfg.Hints.sweepDue(l.path, now, l.cfg.Lifetime) && l.sweep(now) {
+			l.cfg.Hints.setSwept(l.path, now)
+		}
 	}
 	att, err := l.tryLink(now)
 	if err != nil || att.Acquired || att.Holder == nil {

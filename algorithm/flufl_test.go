@@ -26,7 +26,7 @@ type env struct {
 	clk    *clock.Fake
 	mem    *fsopstest.Mem
 	inject func(fsopstest.Op) *fsopstest.Fault
-	tokens *algorithm.TokenCache // Config.Tokens of the locks made
+	hints  *algorithm.Hints // Config.Hints of the locks made
 	fs     *fsopstest.Faulty
 }
 
@@ -53,7 +53,7 @@ func (e *env) lock(host string, lifetime time.Duration, fsys ...fsops.FS) algori
 	if len(fsys) > 0 {
 		f = fsys[0]
 	}
-	lk, err := algorithm.Flufl.New(f, path, algorithm.Config{Lifetime: lifetime, Hostname: host, Pid: 1, Tokens: e.tokens})
+	lk, err := algorithm.Flufl.New(f, path, algorithm.Config{Lifetime: lifetime, Hostname: host, Pid: 1, Hints: e.hints})
 	if err != nil {
 		e.t.Fatal(err)
 	}

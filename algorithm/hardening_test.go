@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -290,28 +292,72 @@ func TestSweep(t *testing.T) {
 
 // TestSweepBounded: one acquisition removes at most a few leftovers, so
 // that an attempt stays a bounded step; successive acquisitions remove
-// the rest.
+// the rest, with or without shared Hints (a sweep that stopped at its
+// bound is not remembered as done).
 func TestSweepBounded(t *testing.T) {
 	const L = 10 * time.Second
-	e := newEnv(t)
-	old := e.clk.Now().Add(-time.Hour)
-	for i := range 20 {
-		e.leftover("h", 1000+i, "nfslease1.l10000.r"+strconv.Itoa(i), old, L)
+	for _, hints := range []*algorithm.Hints{nil, new(algorithm.Hints)} {
+		e := newEnv(t)
+		old := e.clk.Now().Add(-time.Hour)
+		for i := range 20 {
+			e.leftover("h", 1000+i, "nfslease1.l10000.r"+strconv.Itoa(i), old, L)
+		}
+		var counts []int
+		for range 4 {
+			lk, err := algorithm.Flufl.New(e.fs, path, algorithm.Config{Lifetime: L, Hostname: "h", Pid: 1, PidAlive: func(int) bool { return false }, Hints: hints})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.mustAcquire(lk)
+			if err := lk.Release(); err != nil {
+				t.Fatal(err)
+			}
+			counts = append(counts, len(e.files()))
+		}
+		if fmt.Sprint(counts) != "[12 4 0 0]" {
+			t.Errorf("hints %v: leftovers after each acquisition = %v, want [12 4 0 0]", hints != nil, counts)
+		}
 	}
-	var counts []int
-	for range 4 {
-		lk, err := algorithm.Flufl.New(e.fs, path, algorithm.Config{Lifetime: L, Hostname: "h", Pid: 1, PidAlive: func(int) bool { return false }})
-		if err != nil {
-			t.Fatal(err)
+}
+
+// TestSweepHints: with shared Hints, a process sweeps a lock's directory
+// at most once per lifetime after a sweep that found everything; a
+// leftover that appears meanwhile is removed by the first acquisition a
+// lifetime later.
+func TestSweepHints(t *testing.T) {
+	const L = 10 * time.Second
+	e := newEnv(t)
+	e.hints = new(algorithm.Hints)
+	listings := 0
+	cycle := func() {
+		t.Helper()
+		lk := e.lock("h", L)
+		e.inject = func(op fsopstest.Op) *fsopstest.Fault {
+			if op.Name == "ReadDir" && op.Path == dir+"/" {
+				listings++
+			}
+			return nil
 		}
 		e.mustAcquire(lk)
+		e.inject = nil
 		if err := lk.Release(); err != nil {
 			t.Fatal(err)
 		}
-		counts = append(counts, len(e.files()))
+		if err := lk.Close(e.now()); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if fmt.Sprint(counts) != "[12 4 0 0]" {
-		t.Errorf("leftovers after each acquisition = %v, want [12 4 0 0]", counts)
+	cycle() // sweeps: nothing to remove
+	left := e.leftover("h", 1000, "nfslease1.l10000.rab", e.clk.Now().Add(-time.Hour), L)
+	e.clk.Advance(L - time.Second)
+	cycle()
+	if !slices.Contains(e.files(), filepath.Base(left)) || listings != 1 {
+		t.Fatalf("within a lifetime of the last sweep: files %q after %d sweep listings, want the leftover kept after 1", e.files(), listings)
+	}
+	e.clk.Advance(time.Second)
+	cycle()
+	if slices.Contains(e.files(), filepath.Base(left)) || listings != 2 {
+		t.Errorf("a lifetime after the last sweep: files %q after %d sweep listings, want the leftover removed after 2", e.files(), listings)
 	}
 }
 

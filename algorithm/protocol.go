@@ -58,10 +58,10 @@ type Config struct {
 	// such files are still removed, later. It must not block.
 	PidAlive func(pid int) bool
 
-	// Tokens, if not nil, remembers the token counters' last values across
-	// the Locks that share it, so that a mint can usually skip listing the
-	// directory. Share one per process.
-	Tokens *TokenCache
+	// Hints, if not nil, is what this process remembers across Locks to
+	// save filesystem calls (token counter values, sweep times). Share one
+	// per process; nil means every Lock starts from nothing.
+	Hints *Hints
 }
 
 // DefaultSkewAllowance is the default Config.SkewAllowance: flufl.lock's

@@ -23,7 +23,7 @@ func (e *env) strict(host string, lifetime time.Duration, fsys ...fsops.FS) algo
 	if len(fsys) > 0 {
 		f = fsys[0]
 	}
-	lk, err := algorithm.Strict.New(f, path, algorithm.Config{Lifetime: lifetime, Hostname: host, Pid: 1, Tokens: e.tokens})
+	lk, err := algorithm.Strict.New(f, path, algorithm.Config{Lifetime: lifetime, Hostname: host, Pid: 1, Hints: e.hints})
 	if err != nil {
 		e.t.Fatal(err)
 	}

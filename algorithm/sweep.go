@@ -40,14 +40,16 @@ const maxSweep = 8
 // It is removed the careful way (moved to our tomb, checked to be the very
 // version judged, put back otherwise), so a claim touched or linked as the
 // lock meanwhile survives. Errors are ignored: a leftover harms no one.
-func (l *fluflLock) sweep(now Instant) {
+// It reports whether it looked at every name: false if it could not list
+// or read the lock, or stopped at its bound of maxSweep removals.
+func (l *fluflLock) sweep(now Instant) bool {
 	lock, _, err := l.fs.ReadFile(l.path, maxClaimLen)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return // cannot tell what the lock holds: leave everything alone
+		return false // cannot tell what the lock holds: leave everything alone
 	}
 	names, err := l.fs.ReadDir(l.dir)
 	if err != nil {
-		return
+		return false
 	}
 	host := sanitizeHost(l.cfg.Hostname)
 	prefix := l.base + string(fluflSep) + host + string(fluflSep)
@@ -55,7 +57,7 @@ func (l *fluflLock) sweep(now Instant) {
 	removed := 0
 	for _, name := range names {
 		if removed >= maxSweep {
-			return
+			return false
 		}
 		if !strings.HasPrefix(name, prefix) || name == ourName {
 			continue
@@ -94,6 +96,7 @@ func (l *fluflLock) sweep(now Instant) {
 			removed++
 		}
 	}
+	return true
 }
 
 // deadTomb reports whether full is the tomb of a breaker of this lock, on

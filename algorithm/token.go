@@ -7,7 +7,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/nfslease/nfslease/fsops"
@@ -88,39 +87,6 @@ func maxToken(names []string, base string) (uint64, []uint64, bool) {
 	return top, all, found
 }
 
-// TokenCache remembers, per counter, the last token value this process
-// minted, so that the next mint can try to advance it at once instead of
-// listing the directory first. It is only a hint: a rename from a value
-// that is no longer current fails (ENOENT) and the mint lists the
-// directory as it would without one. The zero value is ready to use, and
-// it is safe for concurrent use.
-type TokenCache struct {
-	mu   sync.Mutex
-	last map[string]uint64 // by counter: dir + base
-}
-
-func (c *TokenCache) get(key string) (uint64, bool) {
-	if c == nil {
-		return 0, false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n, ok := c.last[key]
-	return n, ok
-}
-
-func (c *TokenCache) put(key string, n uint64) {
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.last == nil {
-		c.last = make(map[string]uint64)
-	}
-	c.last[key] = n
-}
-
 // mintVerified mints the next token of the lock named base in dir for a
 // holder, then runs verify, which checks the lock is still ours: a token
 // minted after the lock was lost is never handed out. mut reports the
@@ -132,7 +98,7 @@ func (c *TokenCache) put(key string, n uint64) {
 // differ from it; a resource that keeps the largest token seen still
 // refuses the older holder.
 func mintVerified(fsys fsops.FS, dir, base string, cfg Config, verify func(tok uint64) error, mut func(mutation) bool) (uint64, error) {
-	tok, err := mintToken(fsys, dir, base, cfg.Perm, cfg.Tokens, mut)
+	tok, err := mintToken(fsys, dir, base, cfg.Perm, cfg.Hints, mut)
 	if err != nil || mut(mMintUnverified) {
 		return tok, err
 	}
@@ -149,11 +115,11 @@ func mintVerified(fsys fsops.FS, dir, base string, cfg Config, verify func(tok u
 // lists the directory again and mints from the new largest value, never
 // adopting an ambiguous result. After a success it removes counter files
 // with smaller values that a stale listing or a replayed create left,
-// never larger ones. The first try starts from cache's value, if it has
-// one, without a listing.
-func mintToken(fsys fsops.FS, dir, base string, perm fs.FileMode, cache *TokenCache, mut func(mutation) bool) (uint64, error) {
+// never larger ones. The first try starts from the value in hints, if it
+// has one, without a listing.
+func mintToken(fsys fsops.FS, dir, base string, perm fs.FileMode, hints *Hints, mut func(mutation) bool) (uint64, error) {
 	key := dir + base
-	hint, useHint := cache.get(key)
+	hint, useHint := hints.token(key)
 	var lastErr error
 	for range maxMintTries {
 		var (
@@ -196,7 +162,7 @@ func mintToken(fsys fsops.FS, dir, base string, perm fs.FileMode, cache *TokenCa
 		err = fsys.Rename(dir+TokenName(base, top), dir+TokenName(base, top+1))
 		switch {
 		case err == nil:
-			cache.put(key, top+1)
+			hints.setToken(key, top+1)
 			for _, n := range all {
 				if n < top {
 					_ = fsys.Remove(dir + TokenName(base, n)) // best effort: litter harms no one

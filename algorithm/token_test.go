@@ -71,13 +71,13 @@ func TestMintFirstAndSuccessive(t *testing.T) {
 	})
 }
 
-// TestMintTokenCache: with a TokenCache, a mint after our own last one
+// TestMintHints: with Hints, a mint after our own last one
 // renames the counter at once, with no listing; a hint made stale by
 // another process's mint costs one failed rename and one listing, and
 // still yields the next token.
-func TestMintTokenCache(t *testing.T) {
+func TestMintHints(t *testing.T) {
 	tokenProtocols(t, func(t *testing.T, e *env, mk func() algorithm.Lock) {
-		e.tokens = new(algorithm.TokenCache)
+		e.hints = new(algorithm.Hints)
 		cycle := func() (tok uint64, listings int) {
 			t.Helper()
 			lk := mk()

@@ -230,12 +230,12 @@ func TokenOf(held context.Context) (uint64, bool) {
 	return tok, ok
 }
 
-// tokenHints is this process's token counter hints, shared by all its
-// leases. A hint is checked by the filesystem itself (a counter renamed
-// from a value that is not current fails), so leases on different
-// filesystems that share a path may share a hint: it costs them a failed
-// rename, never a wrong token.
-var tokenHints algorithm.TokenCache
+// hints is what this process remembers across its leases to save
+// filesystem calls (see algorithm.Hints). Every hint is checked or
+// harmless when wrong, so leases on different filesystems that share a
+// path may share one: it costs them a failed rename or a later sweep,
+// never a wrong token or a leftover kept for good.
+var hints algorithm.Hints
 
 // selfTested holds the (filesystem, directory, protocol) triples whose
 // self-test passed in this process.

@@ -233,6 +233,6 @@ func (c *config) algorithm() algorithm.Config {
 		Pid:           c.pid,
 		Perm:          c.perm,
 		PidAlive:      pidAlive,
-		Tokens:        &tokenHints,
+		Hints:         &hints,
 	}
 }

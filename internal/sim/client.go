@@ -98,7 +98,7 @@ func (r rngReader) Read(p []byte) (int, error) {
 
 func (c *client) cycle() {
 	s := c.s
-	cfg := algorithm.Config{Lifetime: lifetime, Hostname: c.host, Pid: c.pid, Rand: rngReader{s}, Tokens: c.tokens}
+	cfg := algorithm.Config{Lifetime: lifetime, Hostname: c.host, Pid: c.pid, Rand: rngReader{s}, Hints: c.hints}
 	lk, err := s.cfg.Protocol.New(&clientFS{c}, lockPath, cfg)
 	if err != nil {
 		s.violate("I4", "%s: New: %v", c.name(), err)

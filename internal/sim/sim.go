@@ -379,7 +379,7 @@ type client struct {
 	k        *keeper.Keeper
 	claim    string // lock content while holding
 
-	tokens *algorithm.TokenCache // the process's token hints, as package lease keeps them
+	hints *algorithm.Hints // the process's hints, as package lease keeps them
 }
 
 var errCrashed = errors.New("sim: process crashed")
@@ -421,7 +421,7 @@ func (c *client) start() {
 	c.gen++
 	s.nextPid++
 	c.pid = 1000 + s.nextPid
-	c.tokens = new(algorithm.TokenCache) // a new process knows no counter yet
+	c.hints = new(algorithm.Hints) // a new process remembers nothing
 	c.alive = true
 	c.holding = false
 	gen := c.gen
