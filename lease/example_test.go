@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -181,4 +182,38 @@ func ExampleWithLeaderCallbacks() {
 	// Output:
 	// term 1 over
 	// term 2 over
+}
+
+// WithLogger sends the lease's own log lines (acquired, refreshed,
+// retries, losses, releases) to a slog.Logger; Debug shows every step.
+func ExampleWithLogger() {
+	dir, _ := os.MkdirTemp("", "example-")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "nightly.lock")
+
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		Level: slog.LevelDebug,
+		// Drop or shorten what changes from run to run, to keep the
+		// output below.
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			switch a.Key {
+			case slog.TimeKey, "waited", "took":
+				return slog.Attr{}
+			case "lock":
+				return slog.String("lock", filepath.Base(a.Value.String()))
+			}
+			return a
+		},
+	}))
+	_, release, err := lease.Acquire(context.Background(), path, lease.WithLogger(logger))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := release(); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// level=DEBUG msg=acquired lock=nightly.lock token=1
+	// level=DEBUG msg=released lock=nightly.lock
 }
