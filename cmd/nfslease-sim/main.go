@@ -93,7 +93,7 @@ func runAll(profs []sim.Profile, only string, first uint64, seeds, acqs int) int
 			total.Acquisitions += t.Acquisitions
 			total.Faults += t.Faults
 			known += t.Excused()
-			v += t.Count() - t.Excused()
+			v += t.Failures()
 			tokens += t.Violations["I6"]
 		}
 		el := time.Since(start)
@@ -173,7 +173,7 @@ func runMutants(profs []sim.Profile, budget, acqs int) int {
 				continue
 			}
 			t := sim.Campaign(m.name, m.protocol, m.keeper, prof, 0, budget, acqs, true)
-			if t.Count() > 0 {
+			if t.Failures() > 0 {
 				by = append(by, fmt.Sprintf("%s(seed %d, %s)", prof.Name, t.FirstSeed, t.First.Invariant))
 			}
 		}

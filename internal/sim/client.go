@@ -556,6 +556,9 @@ func (d *clientDir) Close() error {
 
 func (f *clientFS) ReadDir(dir string) ([]string, error) {
 	srv := f.c.s.server
+	if names, ok := f.c.s.cachedList(f.c, dir); ok {
+		return names, nil
+	}
 	r := f.do(fsopstest.Op{Name: "ReadDir", Path: dir}, false, func() result {
 		names, err := srv.ReadDir(dir)
 		return result{names: names, err: err}

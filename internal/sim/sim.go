@@ -77,9 +77,13 @@ type Violation struct {
 	Invariant string // I1 … I7
 	At        time.Duration
 	Detail    string
+	Limit     string // why it is within a documented limit of the protocol; "" if it is not
 }
 
 func (v Violation) String() string {
+	if v.Limit != "" {
+		return fmt.Sprintf("%s at %v: %s [known limit: %s]", v.Invariant, v.At, v.Detail, v.Limit)
+	}
 	return fmt.Sprintf("%s at %v: %s", v.Invariant, v.At, v.Detail)
 }
 
@@ -126,6 +130,7 @@ type sim struct {
 	attrs         map[string]map[string]attrEntry // host → name → what its NFS client cached
 	claims        map[string]*client              // identity of a lock's file (see identity) → the live holder it belongs to
 	lastLongPause time.Duration                   // when the last pause longer than the margin ended
+	lateLockCall  time.Duration                   // when the server last applied a late rename or removal of the lock name
 	pending       *pendingMove                    // a live holder's lock moved away from the lock name
 	minted        map[*client]mint                // each client's last token minted (I6, I7)
 	tokens        map[uint64]*client              // fencing tokens granted, and to whom (I6, I7)
@@ -252,6 +257,9 @@ func (s *sim) tracef(c *client, format string, args ...any) {
 
 func (s *sim) violate(inv, format string, args ...any) {
 	v := Violation{Invariant: inv, At: s.now, Detail: fmt.Sprintf(format, args...)}
+	if inv != "I6" && LateCallLimit[s.cfg.Protocol.Name()] && s.lateLockCall > 0 && s.now-s.lateLockCall < lifetime+algorithm.StaleMargin+time.Second {
+		v.Limit = "a rename or removal of the lock name, held up by a partition, reached the server late"
+	}
 	s.res.Violations = append(s.res.Violations, v)
 	s.tracef(nil, "VIOLATION %s", v)
 }
@@ -478,6 +486,7 @@ type req struct {
 	apply      func() result // runs the call on the server
 	res        result
 	namespace  bool          // changes the namespace (may be replayed)
+	late       bool          // a rename or removal of the lock name held up by a partition (see lateLockCall)
 	peek       func() string // for a removal through a handle: the identity of what it would remove
 }
 
@@ -539,8 +548,18 @@ func (s *sim) submit(c *client, r *req) {
 		s.at(sendAt+s.latency()+s.latency(), func() { c.resume(gen, r) })
 		return
 	}
+	if sendAt-s.now > lifetime-s.renew() && (r.op.Name == "Rename" || r.op.Name == "Remove") && r.op.Path == lockPath {
+		// Held up by a hard mount's partition for longer than a pause
+		// the lease allows: the check it follows is out of date when
+		// the server applies it.
+		r.late = true
+	}
 	applyAt := sendAt + s.latency()
 	s.at(applyAt, func() {
+		if r.late {
+			s.fault(c, "%s %s, sent %v ago, reaches the server late", r.op.Name, r.op.Path, s.now-(applyAt-sendAt))
+			s.lateLockCall = s.now
+		}
 		res := s.apply(c, r, false)
 		if r.namespace && s.chance(s.prof.LateDup) {
 			d := s.uniform(s.prof.DupDelay)
@@ -671,13 +690,31 @@ func (s *sim) cached(c *client, name string) (result, bool) {
 	if !ok || s.now >= e.until {
 		return result{}, false
 	}
-	s.tracef(c, "Lstat %s answered from the attribute cache: %v", name, e.res.err)
+	s.tracef(c, "%s answered from the client's cache: %v", name, e.res.err)
 	return e.res, true
 }
 
+// cachedList returns host c's cached listing of dir, if the profile
+// caches attributes and the listing is still valid. An NFS client keeps a
+// directory's listing until its cached attributes of the directory
+// expire (acdirmin…acdirmax), unless its own changes in the directory
+// tell it the directory changed.
+func (s *sim) cachedList(c *client, dir string) ([]string, bool) {
+	r, ok := s.cached(c, listKey(dir))
+	if !ok {
+		return nil, false
+	}
+	return slices.Clone(r.names), true
+}
+
+// listKey is the attribute cache key of dir's listing.
+func listKey(dir string) string { return "readdir:" + path.Clean(dir) }
+
 // cacheAfter updates host's cache after a call: an Lstat or an open
-// caches what it saw (a missing name too); the host's own changes to
-// names drop their entries.
+// caches what it saw (a missing name too), a listing the names it saw;
+// the host's own calls that change names (or fail to: the reply still
+// carries the directory's new attributes) drop their entries and their
+// directory's listing.
 func (s *sim) cacheAfter(host string, op fsopstest.Op, r result) {
 	if s.prof.AttrCache == 0 {
 		return
@@ -693,10 +730,17 @@ func (s *sim) cacheAfter(host string, op fsopstest.Op, r result) {
 			res := result{fi: r.fi, err: r.err}
 			m[op.Path] = attrEntry{res: res, until: s.now + s.prof.AttrCache + s.uniform(s.prof.AttrCacheMax-s.prof.AttrCache)}
 		}
+	case "ReadDir":
+		if r.err == nil {
+			res := result{names: slices.Clone(r.names)}
+			m[listKey(op.Path)] = attrEntry{res: res, until: s.now + s.prof.AttrCache + s.uniform(s.prof.AttrCacheMax-s.prof.AttrCache)}
+		}
 	default:
 		delete(m, op.Path)
+		delete(m, listKey(path.Dir(op.Path)))
 		if op.Path2 != "" {
 			delete(m, op.Path2)
+			delete(m, listKey(path.Dir(op.Path2)))
 		}
 	}
 }
