@@ -414,14 +414,18 @@ func (l *fluflLock) breakStale(now Instant) (bool, error) {
 	if !removed || err != nil {
 		return false, err
 	}
-	// It was the stale lock. Remove the stale holder's claim, but only if
-	// the name is a well-formed claim of this very lock in this directory
-	// and holds the same claim.
+	// It was the stale lock. Remove the stale holder's claim too, but only
+	// if the name is a well-formed claim of this very lock in this
+	// directory and it is still the version judged stale, untouched: a
+	// holder that was only slow touches its claim before it links it
+	// again, and may hold the lock again by now. Best effort: a leftover
+	// claim harms no one, and the sweep removes it later.
 	if c, err := parseClaim(judged.content, fluflSep); err == nil && filepath.Base(c.Lock) == l.base {
 		victim := filepath.Join(l.dir, filepath.Base(judged.content))
 		if victim != l.claim {
-			if vdata, _, err := l.fs.ReadFile(victim, maxClaimLen); err == nil && string(vdata) == judged.content {
-				_ = l.fs.Remove(victim) // best effort: a leftover claim harms no one
+			vdata, vfi, err := l.fs.ReadFile(victim, maxClaimLen)
+			if err == nil && string(vdata) == judged.content && vfi.ModTime.UnixNano() == judged.mtime {
+				_, _ = l.removeIfUnchanged(victim, judged)
 			}
 		}
 	}

@@ -485,6 +485,43 @@ func TestBreakKeepsForeignClaimFile(t *testing.T) {
 	}
 }
 
+// A holder judged stale was only slow: it touches its claim, to link it
+// again, after the breaker removed its lock. The breaker, which then
+// removes the stale holder's claim, must leave a claim touched since it
+// judged it (sshfs seed 300 of the simulator found this).
+func TestBreakKeepsRetouchedClaim(t *testing.T) {
+	e := newEnv(t)
+	slow := e.lock("slow", time.Second)
+	e.mustAcquire(slow)
+	var claim string
+	for _, n := range e.files() {
+		if strings.Contains(n, "|slow|") {
+			claim = dir + "/" + n
+		}
+	}
+	e.clk.Advance(time.Hour)
+	touched := false
+	e.inject = func(op fsopstest.Op) *fsopstest.Fault {
+		if op.Name == "Remove" && strings.HasSuffix(op.Path, ".break") && !touched {
+			// The lock is gone: the slow holder wakes and touches its
+			// claim before linking it again.
+			touched = true
+			later := e.clk.Now().Add(time.Second)
+			if err := e.mem.Chtimes(claim, later, later); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return nil
+	}
+	e.mustBreak(e.lock("w", 15*time.Second))
+	if !touched {
+		t.Fatal("the break removed no tomb: the test did not run its case")
+	}
+	if !e.mem.Exists(claim) {
+		t.Errorf("the break removed %s, touched after it was judged stale", claim)
+	}
+}
+
 func TestCloseAfterUnconfirmedLink(t *testing.T) {
 	e := newEnv(t)
 	e.inject = func(op fsopstest.Op) *fsopstest.Fault {
