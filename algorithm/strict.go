@@ -824,7 +824,7 @@ func (strictProtocol) SelfTest(fsys fsops.FS, dir string, cfg Config) (err error
 	}
 	defer func() {
 		// Clean up whatever the steps left, best effort, in any order.
-		for _, f := range []string{a + "/x", b + "/x", c + "/x", b + "/y"} {
+		for _, f := range []string{a + "/x", b + "/x", c + "/x", b + "/y", b + "/z"} {
 			_ = fsys.Remove(f)
 		}
 		for _, d := range []string{a, b, c, scratch} {
@@ -882,6 +882,25 @@ func (strictProtocol) SelfTest(fsys fsops.FS, dir string, cfg Config) (err error
 	}
 	if data, _, err := fsys.ReadFile(b+"/y", 16); err != nil || string(data) != "new" {
 		return unsupported("a call through the handle of a removed directory changed the new directory at its name", err)
+	}
+	// A FUSE filesystem that speaks paths to its server (sshfs, and
+	// others on libfuse's high-level API) resolves a handle's path again
+	// at each call: a handle of this mount then reaches a directory that
+	// another client has put at that name since. Within one mount it
+	// cannot be seen (the mount's own renames and removals update its
+	// table), but such filesystems number inodes by path, so two hard
+	// links of one file show different inode numbers. A filesystem
+	// without hard links tells nothing here.
+	if err := step(fsys.Link(b+"/y", b+"/z")); err == nil {
+		fy, erry := fsys.Lstat(b + "/y")
+		fz, errz := fsys.Lstat(b + "/z")
+		_ = fsys.Remove(b + "/z")
+		if err := step(errors.Join(erry, errz)); err != nil {
+			return err
+		}
+		if !fsops.SameFile(fy, fz) {
+			return unsupported("two hard links of one file show different inode numbers, the mark of a filesystem that resolves paths at each call (sshfs): a directory handle there can reach a newer generation at its name", nil)
+		}
 	}
 	if err := step(fsys.Mkdir(c, 0o700)); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -402,7 +403,11 @@ func (f *clientFS) Link(oldname, newname string) error {
 func (f *clientFS) Rename(oldname, newname string) error {
 	srv := f.c.s.server
 	return f.do(fsopstest.Op{Name: "Rename", Path: oldname, Path2: newname}, true, func() result {
-		return result{err: srv.Rename(oldname, newname)}
+		err := srv.Rename(oldname, newname)
+		if err == nil {
+			f.c.s.movedHandles(f.c.host, oldname, newname)
+		}
+		return result{err: err}
 	}).err
 }
 
@@ -451,8 +456,27 @@ func (f *clientFS) Mkdir(name string, perm fs.FileMode) error {
 func (f *clientFS) Rmdir(name string) error {
 	srv := f.c.s.server
 	return f.do(fsopstest.Op{Name: "Rmdir", Path: name}, true, func() result {
-		return result{err: srv.Rmdir(name)}
+		err := srv.Rmdir(name)
+		if err == nil {
+			f.c.s.movedHandles(f.c.host, name, "")
+		}
+		return result{err: err}
 	}).err
+}
+
+// movedHandles records, where handles resolve by path, that host renamed
+// (to newname) or removed (newname "") the directory oldname: its own
+// handles on it follow, as a FUSE filesystem's node table does. Other
+// hosts' handles keep the old path.
+func (s *sim) movedHandles(host, oldname, newname string) {
+	if !s.prof.PathHandles {
+		return
+	}
+	for _, d := range s.handles[host] {
+		if d.p == oldname {
+			d.p = newname
+		}
+	}
 }
 
 // OpenDir looks the directory up on the server and returns a handle bound
@@ -468,7 +492,15 @@ func (f *clientFS) OpenDir(name string) (fsops.Dir, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	return &clientDir{f: f, d: d}, nil
+	cd := &clientDir{f: f, d: d, p: name}
+	if s := f.c.s; s.prof.PathHandles {
+		if s.handles == nil {
+			s.handles = map[string][]*clientDir{}
+		}
+		live := slices.DeleteFunc(s.handles[f.c.host], func(d *clientDir) bool { return d.closed })
+		s.handles[f.c.host] = append(live, cd)
+	}
+	return cd, nil
 }
 
 // clientDir is a directory handle held by a client: every call goes
@@ -478,7 +510,35 @@ func (f *clientFS) OpenDir(name string) (fsops.Dir, error) {
 type clientDir struct {
 	f      *clientFS
 	d      fsops.Dir // the server's handle
+	p      string    // with Profile.PathHandles: the path this host's node table gives it ("" once removed)
 	closed bool
+}
+
+// server returns the server directory a call through d reaches now: the
+// handle's own directory, or, with Profile.PathHandles, whatever
+// directory is at its path. done releases it.
+func (d *clientDir) server() (dir fsops.Dir, done func(), err error) {
+	if !d.f.c.s.prof.PathHandles {
+		return d.d, func() {}, nil
+	}
+	if d.p == "" {
+		return nil, nil, &fs.PathError{Op: "open", Path: d.d.Path(), Err: syscall.ENOENT}
+	}
+	sd, err := d.f.c.s.server.OpenDir(d.p)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sd, func() { _ = sd.Close() }, nil
+}
+
+// with runs f on the directory a call through d reaches now.
+func (d *clientDir) with(f func(fsops.Dir) result) result {
+	sd, done, err := d.server()
+	if err != nil {
+		return result{err: err}
+	}
+	defer done()
+	return f(sd)
 }
 
 var _ fsops.Dir = (*clientDir)(nil)
@@ -495,7 +555,12 @@ func (d *clientDir) call(op fsopstest.Op, namespace bool, apply func() result) r
 		if op.Name != "Dir.Remove" {
 			return ""
 		}
-		ino, ok := fsopstest.TrueDirIno(d.d, path.Base(op.Path))
+		var ino uint64
+		ok := false
+		d.with(func(sd fsops.Dir) result {
+			ino, ok = fsopstest.TrueDirIno(sd, path.Base(op.Path))
+			return result{}
+		})
 		return identity(ino, ok)
 	}})
 }
@@ -504,44 +569,50 @@ func (d *clientDir) Path() string { return d.d.Path() }
 
 func (d *clientDir) Stat() (fsops.FileInfo, error) {
 	r := d.call(d.op("Stat", ""), false, func() result {
-		fi, err := d.d.Stat()
-		return result{fi: fi, err: err}
+		return d.with(func(sd fsops.Dir) result {
+			fi, err := sd.Stat()
+			return result{fi: fi, err: err}
+		})
 	})
 	return r.fi, r.err
 }
 
 func (d *clientDir) CreateExcl(name string, data []byte, perm fs.FileMode) error {
 	return d.call(d.op("CreateExcl", name), true, func() result {
-		return result{err: d.d.CreateExcl(name, data, perm)}
+		return d.with(func(sd fsops.Dir) result { return result{err: sd.CreateExcl(name, data, perm)} })
 	}).err
 }
 
 func (d *clientDir) ReadFile(name string, limit int) ([]byte, fsops.FileInfo, error) {
 	r := d.call(d.op("ReadFile", name), false, func() result {
-		data, fi, err := d.d.ReadFile(name, limit)
-		return result{data: data, fi: fi, err: err}
+		return d.with(func(sd fsops.Dir) result {
+			data, fi, err := sd.ReadFile(name, limit)
+			return result{data: data, fi: fi, err: err}
+		})
 	})
 	return r.data, r.fi, r.err
 }
 
 func (d *clientDir) Chtimes(name string, atime, mtime time.Time) error {
 	return d.call(d.op("Chtimes", name), false, func() result {
-		return result{err: d.d.Chtimes(name, atime, mtime)}
+		return d.with(func(sd fsops.Dir) result { return result{err: sd.Chtimes(name, atime, mtime)} })
 	}).err
 }
 
 func (d *clientDir) Remove(name string) error {
 	return d.call(d.op("Remove", name), true, func() result {
-		return result{err: d.d.Remove(name)}
+		return d.with(func(sd fsops.Dir) result { return result{err: sd.Remove(name)} })
 	}).err
 }
 
 func (d *clientDir) ReadDir() ([]string, error) {
 	var names []string
 	r := d.call(d.op("ReadDir", ""), false, func() result {
-		var err error
-		names, err = d.d.ReadDir()
-		return result{err: err}
+		return d.with(func(sd fsops.Dir) result {
+			var err error
+			names, err = sd.ReadDir()
+			return result{err: err}
+		})
 	})
 	return names, r.err
 }

@@ -48,6 +48,13 @@ type Profile struct {
 
 	SSHFS bool // sshfs quirks: link count 1, path-derived inode numbers, EPERM for EEXIST, whole-second times
 
+	// PathHandles makes directory handles resolve their path at each
+	// call, as sshfs (a FUSE filesystem that speaks paths to its server)
+	// does: a handle opened on a directory that another host has since
+	// replaced reaches the new directory at that path. A host's own
+	// renames move its handles along, and its own rmdir detaches them.
+	PathHandles bool
+
 	// BeyondAssumptions marks a profile whose faults exceed the documented
 	// assumptions (pauses longer than the margin): double holders are
 	// counted separately there, not as violations.
@@ -71,7 +78,7 @@ var Profiles = []Profile{
 	{Name: "skew", Doc: "wall clocks off by up to ±4 s plus steps of up to ±1.5 s (pairwise under the 11 s the defaults allow), monotonic rates within ±1%", Latency: 2 * ms,
 		Offset: 4 * s, Drift: 0.01, Step: 0.05, StepMax: 1500 * ms},
 	{Name: "sshfs", Doc: "sshfs quirks: nlink 1, path inodes, EPERM for EEXIST, whole-second times; lost replies, EIO, partitions; the tightest lease timing the options accept for a 200 ms refresh interval (renew deadline 2.6 s of a 3 s lifetime), so that several refreshes in one second leave the lock looking unchanged", Latency: 3 * ms,
-		SSHFS: true, LostReply: 0.02, Timeo: 300 * ms, EIO: 0.05, Partition: 0.05, PartMax: 6 * s,
+		SSHFS: true, PathHandles: true, LostReply: 0.02, Timeo: 300 * ms, EIO: 0.05, Partition: 0.05, PartMax: 6 * s,
 		RenewDeadline: 2600 * ms, RefreshInterval: 200 * ms},
 	{Name: "slow", Doc: "slow server: one-way latency up to 100 ms (a refresh's two calls take up to 400 ms of the 600 ms refresh interval), lost replies, crashes", Latency: 100 * ms,
 		LostReply: 0.02, Timeo: time.Second, Crash: 0.02},

@@ -131,6 +131,7 @@ type sim struct {
 	claims        map[string]*client              // identity of a lock's file (see identity) → the live holder it belongs to
 	lastLongPause time.Duration                   // when the last pause longer than the margin ended
 	lateLockCall  time.Duration                   // when the server last applied a late rename or removal of the lock name
+	handles       map[string][]*clientDir         // host → its directory handles, when they resolve by path
 	pending       *pendingMove                    // a live holder's lock moved away from the lock name
 	minted        map[*client]mint                // each client's last token minted (I6, I7)
 	tokens        map[uint64]*client              // fencing tokens granted, and to whom (I6, I7)
