@@ -207,15 +207,17 @@ func (c *client) acquired(lk algorithm.Lock, at algorithm.Instant, att algorithm
 	// every profile, a protocol's known limits included: fencing is what
 	// protects a resource on the day the lock fails.
 	//
-	// I7, tokens under the lock: the lock acquired was in place when the
-	// token was minted (so that the next holder's mint comes later), and a
-	// grant made before its renew deadline finds it still in place and
-	// carries a token above every token granted before it. Between two
+	// I7, tokens under the lock, for a grant made before its renew
+	// deadline: the lock acquired was in place when the token was minted
+	// (so that the next holder's mint comes later), it is still in place,
+	// and the token is above every token granted before it. Between two
 	// holders that overlap, grant order is not the counter's order, so I7
 	// follows from the lock's safety (I1, I2) and shares its limits.
 	//
 	// (A grant made after its deadline is lost at once, as in package
-	// lease: its lock may be broken between the check and the grant.)
+	// lease, and never a live holder (no I1 or I7): its lock may have been
+	// moved aside by a breaker while it minted, or broken since. I6 still
+	// applies to its token.)
 	live := c.monoAt(s.now) < at.Mono+s.renew()
 	m, ok := s.minted[c]
 	delete(s.minted, c)
@@ -230,7 +232,7 @@ func (c *client) acquired(lk algorithm.Lock, at algorithm.Instant, att algorithm
 	switch {
 	case !ok || m.token != tok:
 		// Reported as I6 above.
-	case id == "" || m.lock != id:
+	case live && (id == "" || m.lock != id):
 		s.oops(c, "I7", "%s granted token %d, minted when its lock was gone (lock %q, acquired %q)", c.name(), tok, m.lock, id)
 	case live && s.lockIdentity() != id:
 		s.oops(c, "I7", "%s granted token %d but its lock is gone (lock %q, acquired %q)", c.name(), tok, s.lockIdentity(), id)
