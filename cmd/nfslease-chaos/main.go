@@ -10,14 +10,17 @@
 // through different clients. Each worker loops: acquire
 // <mount>/chaos/<run>/job.lock, report "enter" with its fencing token and a
 // CLOCK_MONOTONIC timestamp, hold for a random time while watching held,
-// report "exit" (before release), release, idle. The parent, meanwhile:
+// report "exit" (before release), release, idle. A few holdings last longer
+// than the lifetime, so that the lease is refreshed while held. The parent, meanwhile:
 //
 //   - kills a random worker (a holder half of the time) with SIGKILL and
 //     starts a replacement, so waiters must break stale locks;
 //   - pauses a random worker with SIGSTOP for a short time (well below the
 //     lease's safety margin) and resumes it with SIGCONT;
-//   - optionally stops the sshfs process serving one mount for a moment
-//     (-partition-pids), a soft partition of that client.
+//   - optionally stops the FUSE daemon (sshfs, glusterfs) serving one
+//     mount for a few seconds (-partition-pids), a partition of that client
+//     during which its calls hang; half of the time the mount of the
+//     current holder.
 //
 // After the run it checks the holding intervals: no two may overlap, no
 // two may share a token, and a later interval must have a larger token.
@@ -74,13 +77,15 @@ func main() {
 	flag.DurationVar(&cfg.holdMin, "hold-min", 2*time.Millisecond, "shortest holding time")
 	flag.DurationVar(&cfg.holdMax, "hold-max", 100*time.Millisecond, "longest holding time")
 	flag.DurationVar(&cfg.idleMax, "idle-max", 100*time.Millisecond, "longest idle time after a release")
+	flag.Float64Var(&cfg.longP, "long-holds", 0.05, "fraction of holdings that last between half and twice the lifetime")
 	flag.DurationVar(&cfg.killEvery, "kill-every", 5*time.Second, "mean time between SIGKILLs (0: none)")
 	flag.DurationVar(&cfg.pauseEvery, "pause-every", time.Second, "mean time between SIGSTOP pauses (0: none)")
 	flag.DurationVar(&cfg.pauseMax, "pause-max", 150*time.Millisecond, "longest SIGSTOP pause of a worker")
-	flag.StringVar(&partPids, "partition-pids", "", "comma-separated pids of the sshfs processes serving the mounts, in -mounts order (enables partitions)")
+	flag.StringVar(&partPids, "partition-pids", "", "comma-separated pids of the FUSE daemons (sshfs, glusterfs) serving the mounts, in -mounts order (enables partitions)")
 	flag.DurationVar(&cfg.partEvery, "partition-every", 8*time.Second, "mean time between partitions")
-	flag.DurationVar(&cfg.partMax, "partition-max", 1500*time.Millisecond, "longest partition")
+	flag.DurationVar(&cfg.partMax, "partition-max", 5*time.Second, "longest partition (the shortest is a fifth of it)")
 	flag.Uint64Var(&cfg.seed, "seed", 0, "random seed (0: from the time)")
+	flag.BoolVar(&cfg.tokensReportOnly, "tokens-report-only", false, "report token violations without failing: for mounts whose directory listings are documented not to be coherent (docs/fencing.md: sshfs with caching)")
 	flag.StringVar(&cfg.trace, "trace", "", "write every worker line and fault, timestamped, to this file")
 	flag.Parse()
 	fail := func(err error) {
@@ -132,12 +137,14 @@ type config struct {
 	duration, lifetime        time.Duration
 	fsName                    string
 	holdMin, holdMax, idleMax time.Duration
+	longP                     float64
 	killEvery                 time.Duration
 	pauseEvery, pauseMax      time.Duration
 	partPids                  []int
 	partEvery, partMax        time.Duration
 	seed                      uint64
 	trace                     string
+	tokensReportOnly          bool
 }
 
 // child is one worker process, as the parent knows it.
@@ -267,6 +274,7 @@ func run(cfg *config) (ok bool, err error) {
 			HoldMin:  cfg.holdMin,
 			HoldMax:  cfg.holdMax,
 			IdleMax:  cfg.idleMax,
+			LongP:    cfg.longP,
 			Seed:     rng.Uint64(),
 		}
 		js, err := json.Marshal(wc)
@@ -491,16 +499,19 @@ loop:
 				continue
 			}
 			i := rng.IntN(len(cfg.partPids))
+			if h := pick(1); h != nil && h.inside && rng.IntN(2) == 0 {
+				i = h.mount // cut off the holder
+			}
 			pid := cfg.partPids[i]
-			if !isSshfs(pid) {
-				return false, fmt.Errorf("pid %d (for %s) is not an sshfs process", pid, cfg.mounts[i])
+			if !isFUSEDaemon(pid) {
+				return false, fmt.Errorf("pid %d (for %s) is not an sshfs or glusterfs process", pid, cfg.mounts[i])
 			}
 			if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 				return false, err
 			}
-			d := between(cfg.partMax/3, cfg.partMax)
+			d := between(cfg.partMax/5, cfg.partMax)
 			st.partitions++
-			tracef("partition: SIGSTOP sshfs pid %d (%s) for %v", pid, cfg.mounts[i], d)
+			tracef("partition: SIGSTOP pid %d (%s) for %v", pid, cfg.mounts[i], d)
 			pending = append(pending, resume{time.Now().Add(d), pid, nil, "partition"})
 			schedule()
 		}
@@ -552,29 +563,32 @@ loop:
 		fmt.Println("  " + e)
 	}
 	for _, d := range details {
-		fmt.Println("  VIOLATION " + d)
+		fmt.Println("  violation: " + d)
 	}
-	ok = overlaps == 0 && tokViol == 0 && st.acquisitions > 0
+	ok = overlaps == 0 && (tokViol == 0 || cfg.tokensReportOnly) && st.acquisitions > 0
 	if !ok {
 		fmt.Printf("chaos: FAIL fs=%s protocol=%s seed=%d\n", cfg.fsName, cfg.protocol, cfg.seed)
 	}
 	return ok, nil
 }
 
-// cont resumes a paused worker or sshfs process.
+// cont resumes a paused worker or FUSE daemon.
 func cont(r resume) {
 	if r.c != nil {
 		_ = r.c.cmd.Process.Signal(syscall.SIGCONT) // pidfd: never another process
 		return
 	}
-	if isSshfs(r.pid) {
+	if isFUSEDaemon(r.pid) {
 		_ = syscall.Kill(r.pid, syscall.SIGCONT)
 	}
 }
 
-func isSshfs(pid int) bool {
+// isFUSEDaemon reports whether pid is an sshfs or glusterfs process: a
+// check against signalling a reused pid.
+func isFUSEDaemon(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-	return err == nil && strings.TrimSpace(string(b)) == "sshfs"
+	comm := strings.TrimSpace(string(b))
+	return err == nil && (comm == "sshfs" || comm == "glusterfs")
 }
 
 func appendErr(errs []string, e string) []string {

@@ -28,7 +28,11 @@ type workerConfig struct {
 	HoldMin  time.Duration // each holding lasts a random time in [HoldMin, HoldMax]
 	HoldMax  time.Duration
 	IdleMax  time.Duration // after a release, idle a random time in [0, IdleMax]
-	Seed     uint64
+	// With probability LongP a holding lasts a random time in
+	// [Lifetime/2, 2 Lifetime] instead, so that the lease is refreshed
+	// while held and a partition or kill can catch the holder inside.
+	LongP float64
+	Seed  uint64
 }
 
 // mono reads CLOCK_MONOTONIC, which every process on the machine shares, so
@@ -99,7 +103,11 @@ func worker() error {
 		return lo + time.Duration(rng.Int64N(int64(hi-lo)+1))
 	}
 	for term.Err() == nil {
-		if err := holdOnce(term, cfg, opts, between(cfg.HoldMin, cfg.HoldMax)); err != nil {
+		hold := between(cfg.HoldMin, cfg.HoldMax)
+		if rng.Float64() < cfg.LongP {
+			hold = between(cfg.Lifetime/2, 2*cfg.Lifetime)
+		}
+		if err := holdOnce(term, cfg, opts, hold); err != nil {
 			emit("acqerr %s", oneLine(err))
 			sleepCtx(term, 100*time.Millisecond)
 			continue
