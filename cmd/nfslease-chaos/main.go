@@ -35,6 +35,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -51,6 +52,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/lease"
 )
 
 const workerEnv = "NFSLEASE_CHAOS_WORKER" // the worker's JSON config, in workers only
@@ -87,6 +91,7 @@ func main() {
 	flag.Uint64Var(&cfg.seed, "seed", 0, "random seed (0: from the time)")
 	flag.BoolVar(&cfg.tokensReportOnly, "tokens-report-only", false, "report token violations without failing: for mounts whose directory listings are documented not to be coherent (docs/fencing.md: sshfs with caching)")
 	flag.StringVar(&cfg.trace, "trace", "", "write every worker line and fault, timestamped, to this file")
+	expectUnsupported := flag.Bool("expect-unsupported", false, "instead of a run, check that acquiring with -protocol on the first mount fails with algorithm.ErrUnsupportedFS (Strict on sshfs)")
 	flag.Parse()
 	fail := func(err error) {
 		fmt.Fprintln(os.Stderr, "nfslease-chaos:", err)
@@ -117,6 +122,12 @@ func main() {
 	}
 	if cfg.workers < 2 {
 		fail(errors.New("-workers must be at least 2"))
+	}
+	if *expectUnsupported {
+		if err := checkUnsupported(&cfg); err != nil {
+			fail(err)
+		}
+		return
 	}
 	if cfg.seed == 0 {
 		cfg.seed = uint64(time.Now().UnixNano())
@@ -704,4 +715,36 @@ func leftovers(dir string) (string, error) {
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ","), nil
+}
+
+// checkUnsupported checks that the protocol refuses the filesystem of the
+// first mount: TryAcquire must fail with algorithm.ErrUnsupportedFS,
+// naming the directory, and leave nothing behind.
+func checkUnsupported(cfg *config) error {
+	dir := filepath.Join(cfg.mounts[0], "chaos", fmt.Sprintf("unsupported-%d", os.Getpid()))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	proto := algorithm.Flufl
+	if cfg.protocol == "strict" {
+		proto = algorithm.Strict
+	}
+	_, release, err := lease.TryAcquire(context.Background(), filepath.Join(dir, "job.lock"), lease.WithProtocol(proto), lease.WithLifetime(cfg.lifetime))
+	if err == nil {
+		_ = release()
+		return fmt.Errorf("%s on %s: acquired, want algorithm.ErrUnsupportedFS", cfg.protocol, cfg.fsName)
+	}
+	if !errors.Is(err, algorithm.ErrUnsupportedFS) || !strings.Contains(err.Error(), dir) {
+		return fmt.Errorf("%s on %s: %v, want algorithm.ErrUnsupportedFS naming %s", cfg.protocol, cfg.fsName, err, dir)
+	}
+	names, rerr := os.ReadDir(dir)
+	if rerr != nil {
+		return rerr
+	}
+	if len(names) != 0 {
+		return fmt.Errorf("%s on %s: refused, but left %d files in %s", cfg.protocol, cfg.fsName, len(names), dir)
+	}
+	fmt.Printf("chaos: fs=%s protocol=%s refused as it should be: %v\n", cfg.fsName, cfg.protocol, err)
+	return nil
 }
