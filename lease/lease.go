@@ -33,7 +33,9 @@ import (
 // On success it returns held, a context derived from ctx that stays valid
 // while the lease does and carries the lease's fencing token (TokenOf),
 // minted after the lock was taken and verified still ours, and release.
-// held is cancelled:
+// An acquisition that took longer than the renew deadline (a call hung in
+// a partition) is never returned: its lock is given back and Acquire
+// tries again. held is cancelled:
 //   - with a cause wrapping ErrLost (a *LostError) when the lock is found
 //     to be no longer ours, at the next refresh at the latest, or when no
 //     refresh has succeeded by the renew deadline, which falls before
@@ -133,6 +135,21 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 				_ = lk.Release()
 				_ = lk.Close(algorithm.Instant{})
 				return nil, nil, fmt.Errorf("lease: acquire %s: minting a fencing token: %w", path, merr)
+			}
+			if late := instant(clk.Now()).Mono - now.Mono; late >= cfg.renewDeadline && !once {
+				// The attempt and the mint took longer than the renew
+				// deadline (a call hung in a partition): the lease would
+				// be over before it is handed out, and others may judge
+				// the lock stale soon. Give it back if it is still ours,
+				// and acquire again.
+				log.Warn("acquired after the renew deadline, giving the lock back and acquiring again", "took", late)
+				_ = lk.Release()
+				_ = lk.Close(algorithm.Instant{})
+				attErr = fmt.Errorf("lease: acquire %s: acquired %v after the attempt began, past the renew deadline %v", path, late, cfg.renewDeadline)
+				if lk, err = cfg.protocol.New(cfg.fs, path, cfg.algorithm()); err != nil {
+					return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
+				}
+				continue
 			}
 			log.Debug("acquired", "waited", clk.Now().Sub(start), "token", tok)
 			if err := ctx.Err(); err != nil {

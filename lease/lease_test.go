@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -599,4 +600,51 @@ func dirNames(t *testing.T, dir string) []string {
 		names = append(names, e.Name())
 	}
 	return withoutToken(t, names)
+}
+
+// TestAcquireLateGrantTriesAgain: an attempt that took longer than the
+// renew deadline (a call hung in a partition) acquires a lease that would
+// be over before it is handed out. Acquire gives the lock back and
+// acquires again instead, so that the caller gets a live lease.
+func TestAcquireLateGrantTriesAgain(t *testing.T) {
+	for _, proto := range []algorithm.Protocol{algorithm.Flufl, algorithm.Strict} {
+		t.Run(proto.Name(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := newWorld(t)
+				w.proto = proto
+				lock := dir + "/a.lock"
+				hung := 0
+				w.inject(func(op fsopstest.Op) *fsopstest.Fault {
+					if op.Path2 == lock && hung == 0 {
+						// The call that takes the lock name hangs for
+						// longer than the renew deadline, then succeeds.
+						hung++
+						w.clk.Advance(time.Minute)
+					}
+					return nil
+				})
+				var events []lease.EventKind
+				held, release, err := lease.Acquire(t.Context(), lock, w.opts(lease.WithEventHook(func(e lease.Event) { events = append(events, e.Kind) }))...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if hung != 1 {
+					t.Fatalf("%d calls hung, want 1: the test did not run its case", hung)
+				}
+				if isDone(held) {
+					t.Fatalf("Acquire returned a lease already over: %v", context.Cause(held))
+				}
+				if tok, _ := lease.TokenOf(held); tok != 2 {
+					t.Errorf("token = %d, want 2 (the late grant's token 1 was never handed out)", tok)
+				}
+				if !slices.Equal(events, []lease.EventKind{lease.EventAcquired}) {
+					t.Errorf("events = %v, want one acquisition", events)
+				}
+				if err := release(); err != nil {
+					t.Fatal(err)
+				}
+				w.wantEmpty()
+			})
+		})
+	}
 }

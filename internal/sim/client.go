@@ -147,6 +147,25 @@ func (c *client) cycle() {
 				}
 				return
 			}
+			if c.monoAt(s.now) >= now.Mono+s.renew() && s.cfg.KeeperMutation == "" {
+				// As package lease does: a grant that would come after
+				// its renew deadline (the attempt or the mint hung in a
+				// partition) is never handed out. Give the lock back and
+				// acquire again with a new Lock.
+				s.tracef(c, "acquired with token %d after its deadline: giving it back", tok)
+				if err := lk.Release(); err != nil && !errors.Is(err, algorithm.ErrNotHeld) {
+					s.res.CleanupErrors++
+				}
+				if err := lk.Close(algorithm.Instant{}); err != nil {
+					s.res.CleanupErrors++
+				}
+				delete(s.minted, c)
+				if lk, err = s.cfg.Protocol.New(&clientFS{c}, lockPath, cfg); err != nil {
+					s.violate("I4", "%s: New: %v", c.name(), err)
+					return
+				}
+				continue
+			}
 			c.acquired(lk, now, att, id, tok)
 			break
 		}
@@ -214,10 +233,9 @@ func (c *client) acquired(lk algorithm.Lock, at algorithm.Instant, att algorithm
 	// holders that overlap, grant order is not the counter's order, so I7
 	// follows from the lock's safety (I1, I2) and shares its limits.
 	//
-	// (A grant made after its deadline is lost at once, as in package
-	// lease, and never a live holder (no I1 or I7): its lock may have been
-	// moved aside by a breaker while it minted, or broken since. I6 still
-	// applies to its token.)
+	// (A grant that would come after its deadline is given back instead,
+	// as in package lease (see cycle); only a keeper mutant makes one, and
+	// it is no live holder: no I7. I6 still applies to its token.)
 	live := c.monoAt(s.now) < at.Mono+s.renew()
 	m, ok := s.minted[c]
 	delete(s.minted, c)
@@ -244,19 +262,6 @@ func (c *client) acquired(lk algorithm.Lock, at algorithm.Instant, att algorithm
 	c.k = keeper.New(at.Mono, s.renew(), s.refresh())
 	c.k.Mutation = s.cfg.KeeperMutation
 	c.claim = id
-	if !live && s.cfg.KeeperMutation == "" {
-		// As package lease does: a grant that comes after its renew
-		// deadline (the process was cut off between acquiring and
-		// minting) returns held already cancelled. It was never a live
-		// holder, so I1 does not apply.
-		c.k.Check(c.monoAt(s.now))
-		c.holding, c.lostSeen = false, true
-		s.tracef(c, "ACQUIRED with token %d after its deadline %v: held is cancelled at once", tok, c.k.Deadline())
-		if c == s.prober {
-			s.probeOK = true
-		}
-		return
-	}
 	for _, h := range s.clients {
 		if h != c && h.holding {
 			s.oops(h, "I1", "%s acquired while %s holds", c.name(), h.name())
