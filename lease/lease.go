@@ -34,8 +34,8 @@ import (
 // while the lease does and carries the lease's fencing token (TokenOf),
 // minted after the lock was taken and verified still ours, and release.
 // An acquisition that took longer than the renew deadline (a call hung in
-// a partition) is never returned: its lock is given back and Acquire
-// tries again. held is cancelled:
+// a partition) is never returned: its lock is left to go stale (others may
+// be breaking it already) and Acquire waits and tries again. held is cancelled:
 //   - with a cause wrapping ErrLost (a *LostError) when the lock is found
 //     to be no longer ours, at the next refresh at the latest, or when no
 //     refresh has succeeded by the renew deadline, which falls before
@@ -139,12 +139,13 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 			if late := instant(clk.Now()).Mono - now.Mono; late >= cfg.renewDeadline && !once {
 				// The attempt and the mint took longer than the renew
 				// deadline (a call hung in a partition): the lease would
-				// be over before it is handed out, and others may judge
-				// the lock stale soon. Give it back if it is still ours,
-				// and acquire again.
-				log.Warn("acquired after the renew deadline, giving the lock back and acquiring again", "took", late)
-				_ = lk.Release()
-				_ = lk.Close(algorithm.Instant{})
+				// be over before it is handed out. Others may be breaking
+				// the lock as stale right now, so it is not released (a
+				// release by name would race them): it is left to go
+				// stale, our claim file is removed, and we acquire again
+				// like any waiter.
+				log.Warn("acquired after the renew deadline, leaving the lock to go stale and acquiring again", "took", late)
+				_ = lk.Close(algorithm.Instant{}) // a zero instant never removes the lock
 				attErr = fmt.Errorf("lease: acquire %s: acquired %v after the attempt began, past the renew deadline %v", path, late, cfg.renewDeadline)
 				if lk, err = cfg.protocol.New(cfg.fs, path, cfg.algorithm()); err != nil {
 					return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)

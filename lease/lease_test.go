@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -604,8 +605,11 @@ func dirNames(t *testing.T, dir string) []string {
 
 // TestAcquireLateGrantTriesAgain: an attempt that took longer than the
 // renew deadline (a call hung in a partition) acquires a lease that would
-// be over before it is handed out. Acquire gives the lock back and
-// acquires again instead, so that the caller gets a live lease.
+// be over before it is handed out, on a lock that others may be breaking
+// as stale at that moment. Acquire does not hand it out and does not
+// release it by name (that would race the breakers): it leaves it to go
+// stale, waits like any waiter, breaks it, and returns a live lease with
+// a fresh token.
 func TestAcquireLateGrantTriesAgain(t *testing.T) {
 	for _, proto := range []algorithm.Protocol{algorithm.Flufl, algorithm.Strict} {
 		t.Run(proto.Name(), func(t *testing.T) {
@@ -623,24 +627,52 @@ func TestAcquireLateGrantTriesAgain(t *testing.T) {
 					}
 					return nil
 				})
-				var events []lease.EventKind
-				held, release, err := lease.Acquire(t.Context(), lock, w.opts(lease.WithEventHook(func(e lease.Event) { events = append(events, e.Kind) }))...)
-				if err != nil {
-					t.Fatal(err)
+				var (
+					mu     sync.Mutex
+					events []lease.EventKind
+				)
+				hook := lease.WithEventHook(func(e lease.Event) {
+					mu.Lock()
+					defer mu.Unlock()
+					events = append(events, e.Kind)
+				})
+				type result struct {
+					held    context.Context
+					release func() error
+					err     error
+				}
+				done := make(chan result, 1)
+				go func() {
+					held, release, err := lease.Acquire(t.Context(), lock, w.opts(hook)...)
+					done <- result{held, release, err}
+				}()
+				var r result
+				for r.held == nil && r.err == nil {
+					select {
+					case r = <-done:
+					default:
+						w.advance(time.Second)
+					}
+				}
+				if r.err != nil {
+					t.Fatal(r.err)
 				}
 				if hung != 1 {
 					t.Fatalf("%d calls hung, want 1: the test did not run its case", hung)
 				}
-				if isDone(held) {
-					t.Fatalf("Acquire returned a lease already over: %v", context.Cause(held))
+				if isDone(r.held) {
+					t.Fatalf("Acquire returned a lease already over: %v", context.Cause(r.held))
 				}
-				if tok, _ := lease.TokenOf(held); tok != 2 {
+				if tok, _ := lease.TokenOf(r.held); tok != 2 {
 					t.Errorf("token = %d, want 2 (the late grant's token 1 was never handed out)", tok)
 				}
-				if !slices.Equal(events, []lease.EventKind{lease.EventAcquired}) {
-					t.Errorf("events = %v, want one acquisition", events)
+				mu.Lock()
+				got := slices.Clone(events)
+				mu.Unlock()
+				if !slices.Equal(got, []lease.EventKind{lease.EventBrokeStale, lease.EventAcquired}) {
+					t.Errorf("events = %v, want the late lock broken as stale, then one acquisition", got)
 				}
-				if err := release(); err != nil {
+				if err := r.release(); err != nil {
 					t.Fatal(err)
 				}
 				w.wantEmpty()

@@ -150,12 +150,10 @@ func (c *client) cycle() {
 			if c.monoAt(s.now) >= now.Mono+s.renew() && s.cfg.KeeperMutation == "" {
 				// As package lease does: a grant that would come after
 				// its renew deadline (the attempt or the mint hung in a
-				// partition) is never handed out. Give the lock back and
-				// acquire again with a new Lock.
-				s.tracef(c, "acquired with token %d after its deadline: giving it back", tok)
-				if err := lk.Release(); err != nil && !errors.Is(err, algorithm.ErrNotHeld) {
-					s.res.CleanupErrors++
-				}
+				// partition) is never handed out. The lock is left to go
+				// stale (others may be breaking it), and the client
+				// acquires again with a new Lock.
+				s.tracef(c, "acquired with token %d after its deadline: leaving the lock to go stale", tok)
 				if err := lk.Close(algorithm.Instant{}); err != nil {
 					s.res.CleanupErrors++
 				}
@@ -233,9 +231,9 @@ func (c *client) acquired(lk algorithm.Lock, at algorithm.Instant, att algorithm
 	// holders that overlap, grant order is not the counter's order, so I7
 	// follows from the lock's safety (I1, I2) and shares its limits.
 	//
-	// (A grant that would come after its deadline is given back instead,
-	// as in package lease (see cycle); only a keeper mutant makes one, and
-	// it is no live holder: no I7. I6 still applies to its token.)
+	// (A grant that would come after its deadline is never made, as in
+	// package lease (see cycle); only a keeper mutant makes one, and it is
+	// no live holder: no I7. I6 still applies to its token.)
 	live := c.monoAt(s.now) < at.Mono+s.renew()
 	m, ok := s.minted[c]
 	delete(s.minted, c)
