@@ -15,10 +15,16 @@ import (
 // process through Config.Hints. The zero value is ready to use; a nil
 // *Hints remembers nothing. It is safe for concurrent use.
 type Hints struct {
-	mu     sync.Mutex
+	mu sync.Mutex
+	// Each map forgets everything when it reaches maxHints entries, so
+	// that a process locking ever new paths does not grow without bound:
+	// a hint forgotten costs a listing or a sweep, nothing more.
 	tokens map[string]uint64        // by counter: directory + lock base name
 	swept  map[string]time.Duration // by lock path: Instant.Mono of the last sweep
 }
+
+// maxHints bounds each map of Hints.
+const maxHints = 4096
 
 func (h *Hints) token(key string) (uint64, bool) {
 	if h == nil {
@@ -36,7 +42,7 @@ func (h *Hints) setToken(key string, n uint64) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.tokens == nil {
+	if h.tokens == nil || len(h.tokens) >= maxHints {
 		h.tokens = make(map[string]uint64)
 	}
 	h.tokens[key] = n
@@ -68,7 +74,7 @@ func (h *Hints) setSwept(path string, now Instant) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.swept == nil {
+	if h.swept == nil || len(h.swept) >= maxHints {
 		h.swept = make(map[string]time.Duration)
 	}
 	h.swept[path] = now.Mono

@@ -802,6 +802,11 @@ type SelfTester interface {
 // cannot reach a new directory created at the old name. It returns an
 // error wrapping ErrUnsupportedFS if one fails, and other errors (no
 // permission, no space, EIO) as they come.
+// boundHandleFUSE reports whether the FUSE filesystem of type typ is
+// known to bind handles to the file rather than resolve a path at each
+// call: GlusterFS's FUSE client identifies files by their GFID.
+func boundHandleFUSE(typ string) bool { return typ == "fuse.glusterfs" }
+
 func (strictProtocol) SelfTest(fsys fsops.FS, dir string, cfg Config) (err error) {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
@@ -818,6 +823,11 @@ func (strictProtocol) SelfTest(fsys fsops.FS, dir string, cfg Config) (err error
 		}
 		return fmt.Errorf("algorithm: the filesystem of %s cannot run the strict protocol: %s: %w; use algorithm.Flufl there",
 			dir, what, ErrUnsupportedFS)
+	}
+	if t, ok := fsys.(fsops.Typer); ok {
+		if typ, err := t.FSType(dir); err == nil && strings.HasPrefix(typ, "fuse") && !boundHandleFUSE(typ) {
+			return unsupported("it is a FUSE filesystem ("+typ+"), whose directory handles may resolve paths at each call; only GlusterFS's are known to stay bound", nil)
+		}
 	}
 	if err := fsys.Mkdir(scratch, 0o700); err != nil {
 		return fmt.Errorf("algorithm: strict protocol self-test in %s: %w", dir, err)
@@ -888,19 +898,26 @@ func (strictProtocol) SelfTest(fsys fsops.FS, dir string, cfg Config) (err error
 	// at each call: a handle of this mount then reaches a directory that
 	// another client has put at that name since. Within one mount it
 	// cannot be seen (the mount's own renames and removals update its
-	// table), but such filesystems number inodes by path, so two hard
-	// links of one file show different inode numbers. A filesystem
-	// without hard links tells nothing here.
-	if err := step(fsys.Link(b+"/y", b+"/z")); err == nil {
-		fy, erry := fsys.Lstat(b + "/y")
-		fz, errz := fsys.Lstat(b + "/z")
-		_ = fsys.Remove(b + "/z")
-		if err := step(errors.Join(erry, errz)); err != nil {
-			return err
-		}
-		if !fsops.SameFile(fy, fz) {
-			return unsupported("two hard links of one file show different inode numbers, the mark of a filesystem that resolves paths at each call (sshfs): a directory handle there can reach a newer generation at its name", nil)
-		}
+	// table). Two heuristics catch it: the kind of filesystem, where the
+	// FS can tell (fsops.Typer), and inode numbers, which such
+	// filesystems usually derive from paths, so that two hard links of
+	// one file show different ones. A filesystem without hard links
+	// cannot be checked, and is refused.
+	switch err := fsys.Link(b+"/y", b+"/z"); {
+	case errors.Is(err, syscall.ENOSYS), errors.Is(err, syscall.EPERM), errors.Is(err, errors.ErrUnsupported),
+		errors.Is(err, syscall.EOPNOTSUPP), errors.Is(err, syscall.EMLINK):
+		return unsupported("hard links fail, so it cannot be checked that directory handles stay bound to their directory", err)
+	case err != nil:
+		return step(err)
+	}
+	fy, erry := fsys.Lstat(b + "/y")
+	fz, errz := fsys.Lstat(b + "/z")
+	_ = fsys.Remove(b + "/z")
+	if err := step(errors.Join(erry, errz)); err != nil {
+		return err
+	}
+	if !fsops.SameFile(fy, fz) {
+		return unsupported("two hard links of one file show different inode numbers, the mark of a filesystem that resolves paths at each call (sshfs): a directory handle there can reach a newer generation at its name", nil)
 	}
 	if err := step(fsys.Mkdir(c, 0o700)); err != nil {
 		return err

@@ -419,6 +419,14 @@ func TestStrictSelfTest(t *testing.T) {
 			t.Errorf("self-test left %q", names)
 		}
 	})
+	for _, typ := range []string{"ext4", "nfs4", "fuse.glusterfs"} {
+		t.Run("type "+typ, func(t *testing.T) {
+			e := newEnv(t)
+			if err := st.SelfTest(typed{e.mem, typ}, dir, algorithm.Config{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 	t.Run("OS", func(t *testing.T) {
 		d := t.TempDir()
 		if err := st.SelfTest(fsops.OS(), d, algorithm.Config{}); err != nil {
@@ -435,6 +443,15 @@ func TestStrictSelfTest(t *testing.T) {
 		// sshfs: handles are bound within one mount, but inode numbers
 		// come from paths, the mark of path-resolved handles.
 		{"sshfs: path inodes", []fsopstest.MemOption{fsopstest.WithPathInodes(), fsopstest.WithEPERMForEEXIST()}, func(m *fsopstest.Mem) fsops.FS { return m }},
+		{"a FUSE filesystem other than GlusterFS", nil, func(m *fsopstest.Mem) fsops.FS { return typed{m, "fuse.sshfs"} }},
+		{"no hard links (sshfs -o disable_hardlink)", nil, func(m *fsopstest.Mem) fsops.FS {
+			return &fsopstest.Faulty{FS: m, Inject: func(op fsopstest.Op) *fsopstest.Fault {
+				if op.Name == "Link" {
+					return &fsopstest.Fault{Err: syscall.ENOSYS}
+				}
+				return nil
+			}}
+		}},
 	}
 	for _, tc := range broken {
 		t.Run(tc.name, func(t *testing.T) {
@@ -446,6 +463,14 @@ func TestStrictSelfTest(t *testing.T) {
 		})
 	}
 }
+
+// typed is a filesystem that says which kind it is (fsops.Typer).
+type typed struct {
+	*fsopstest.Mem
+	typ string
+}
+
+func (f typed) FSType(string) (string, error) { return f.typ, nil }
 
 // rmdirAll is a filesystem whose rmdir removes a directory with entries.
 type rmdirAll struct{ *fsopstest.Mem }

@@ -112,6 +112,15 @@ type Dir interface {
 	Close() error
 }
 
+// Typer is implemented by an FS that can tell which kind of filesystem
+// holds a directory, as the kernel names it ("ext4", "nfs4", "tmpfs",
+// "fuse.sshfs", "fuse.glusterfs"). A protocol may refuse a kind whose
+// semantics it cannot check by experiment. OS implements it on Linux.
+type Typer interface {
+	// FSType returns the type of the filesystem mounted where dir is.
+	FSType(dir string) (string, error)
+}
+
 // FileInfo is what the protocols need to know about a file. It is a plain
 // value so that fakes and simulators can produce it without a syscall.
 type FileInfo struct {

@@ -52,7 +52,10 @@ import (
 // after ctx is done or the lease is lost: it frees resources.
 //
 // On failure Acquire returns an error naming the path, and leaves nothing
-// of its own behind. If ctx is done the error wraps ctx.Err().
+// of its own behind, with one exception: a lock acquired past the renew
+// deadline (above), left to go stale, stays until a waiter breaks it after
+// lifetime + algorithm.StaleMargin. If ctx is done the error wraps
+// ctx.Err().
 func Acquire(ctx context.Context, path string, opts ...Option) (held context.Context, release func() error, err error) {
 	return acquire(ctx, path, opts, false)
 }
@@ -62,7 +65,9 @@ func Acquire(ctx context.Context, path string, opts ...Option) (held context.Con
 // describing the holder). It breaks a lock only if it is provably stale at
 // once, since a single look cannot watch a lock unchanged for its
 // lifetime: with algorithm.Flufl, by its recorded expiry and the skew
-// allowance; with algorithm.Strict, never.
+// allowance; with algorithm.Strict, never. If its attempt took longer than
+// the renew deadline, it returns an error and leaves the lock to go stale,
+// as Acquire does before it tries again.
 func TryAcquire(ctx context.Context, path string, opts ...Option) (held context.Context, release func() error, err error) {
 	return acquire(ctx, path, opts, true)
 }
@@ -136,7 +141,7 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 				_ = lk.Close(algorithm.Instant{})
 				return nil, nil, fmt.Errorf("lease: acquire %s: minting a fencing token: %w", path, merr)
 			}
-			if late := instant(clk.Now()).Mono - now.Mono; late >= cfg.renewDeadline && !once {
+			if late := instant(clk.Now()).Mono - now.Mono; late >= cfg.renewDeadline {
 				// The attempt and the mint took longer than the renew
 				// deadline (a call hung in a partition): the lease would
 				// be over before it is handed out. Others may be breaking
@@ -146,7 +151,10 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 				// like any waiter.
 				log.Warn("acquired after the renew deadline, leaving the lock to go stale and acquiring again", "took", late)
 				_ = lk.Close(algorithm.Instant{}) // a zero instant never removes the lock
-				attErr = fmt.Errorf("lease: acquire %s: acquired %v after the attempt began, past the renew deadline %v", path, late, cfg.renewDeadline)
+				attErr = fmt.Errorf("lease: acquire %s: acquired %v after the attempt began, past the renew deadline %v; the lock is left to go stale", path, late, cfg.renewDeadline)
+				if once {
+					return nil, nil, attErr
+				}
 				if lk, err = cfg.protocol.New(cfg.fs, path, cfg.algorithm()); err != nil {
 					return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
 				}

@@ -676,6 +676,17 @@ func TestAcquireLateGrantTriesAgain(t *testing.T) {
 					t.Fatal(err)
 				}
 				w.wantEmpty()
+
+				// TryAcquire makes one attempt: it says so and leaves
+				// the lock to go stale.
+				hung = 0
+				_, _, err := lease.TryAcquire(t.Context(), lock, w.opts()...)
+				if err == nil || !strings.Contains(err.Error(), "past the renew deadline") || !strings.Contains(err.Error(), lock) {
+					t.Fatalf("TryAcquire with a hung call = %v, want an error naming %s and the renew deadline", err, lock)
+				}
+				if hung != 1 {
+					t.Fatalf("TryAcquire: %d calls hung, want 1", hung)
+				}
 			})
 		})
 	}

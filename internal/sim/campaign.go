@@ -43,11 +43,13 @@ func KnownLimitViolation(protocol, profile, inv string) bool {
 
 // LateCallLimit lists the protocols that are documented not to survive a
 // rename or removal of the lock name that the server applies late: held up
-// by a hard mount's partition for longer than the lease allows a process
-// to pause, after the check it follows. It is the same limit as a replay
-// (KnownLimits), met in any profile with hard partitions, so it is judged
-// per violation: a violation within a lifetime plus the stale margin and
-// a second of such a call is within the limit (Violation.Limit).
+// by a hard mount's partition for longer than a lock can go unrefreshed
+// before it may be judged stale (lifetime − renew deadline + StaleMargin),
+// after the check it follows, and moving or removing a lock that is not
+// its caller's. It is the same limit as a replay (KnownLimits), met in any
+// profile with hard partitions, so it is judged per violation: an I1, I2
+// or I7 violation within a lifetime plus the stale margin and a second of
+// such a call is within the limit (Violation.Limit).
 var LateCallLimit = map[string]bool{"flufl": true}
 
 // IsKnownLimit reports whether profile is a documented limit of protocol.
