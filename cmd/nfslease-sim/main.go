@@ -33,9 +33,10 @@ var protocols = map[string]algorithm.Protocol{
 
 // A mutant is a deliberately broken variant: a protocol or a keeper bug.
 type mutant struct {
-	name     string
-	protocol algorithm.Protocol
-	keeper   string
+	name           string
+	protocol       algorithm.Protocol
+	keeper         string
+	uncheckedGrant bool // sim.Mutation.UncheckedGrant
 }
 
 func main() {
@@ -87,7 +88,7 @@ func runAll(profs []sim.Profile, only string, first uint64, seeds, acqs int) int
 		var total sim.Tally
 		known, v, tokens := 0, 0, 0
 		for _, prof := range profs {
-			t := sim.Campaign(name, protocols[name], "", prof, first, seeds, acqs, false)
+			t := sim.Campaign(name, protocols[name], sim.Mutation{}, prof, first, seeds, acqs, false)
 			fmt.Println(t.Line())
 			total.Seeds += t.Seeds
 			total.Acquisitions += t.Acquisitions
@@ -126,7 +127,7 @@ func runReplay(spec, protoName, mutName string, acqs int) int {
 		if !ok {
 			fatalf("no mutant %q (build with -tags nfslease_mutants)", mutName)
 		}
-		cfg.Protocol, cfg.KeeperMutation = m.protocol, m.keeper
+		cfg.Protocol, cfg.KeeperMutation, cfg.UncheckedGrant = m.protocol, m.keeper, m.uncheckedGrant
 	}
 	r := sim.Run(cfg)
 	fmt.Printf("seed %d: acquisitions=%d faults=%d violations=%d\n", r.Seed, r.Acquisitions, r.Faults, len(r.Violations))
@@ -172,7 +173,7 @@ func runMutants(profs []sim.Profile, budget, acqs int) int {
 			if prof.BeyondAssumptions || sim.IsKnownLimit(m.protocol.Name(), prof.Name) {
 				continue
 			}
-			t := sim.Campaign(m.name, m.protocol, m.keeper, prof, 0, budget, acqs, true)
+			t := sim.Campaign(m.name, m.protocol, sim.Mutation{Keeper: m.keeper, UncheckedGrant: m.uncheckedGrant}, prof, 0, budget, acqs, true)
 			if t.Failures() > 0 {
 				by = append(by, fmt.Sprintf("%s(seed %d, %s)", prof.Name, t.FirstSeed, t.First.Invariant))
 			}

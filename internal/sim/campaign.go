@@ -62,6 +62,18 @@ func IsKnownLimit(protocol, profile string) bool {
 	return false
 }
 
+// Mutation is a deliberate bug of the concurrent shell (package lease's
+// rules, which the simulator plays) for mutant runs; the zero value is
+// none.
+type Mutation struct {
+	Keeper string // a keeper.Mutations entry
+	// UncheckedGrant hands out a lease even when its attempt and mint
+	// outlasted the renew deadline. With a protocol that mints without
+	// reading the lock back, it makes the mutant "mint without checking
+	// the lease afterwards".
+	UncheckedGrant bool
+}
+
 // Tally sums the results of many runs of one protocol under one profile.
 type Tally struct {
 	Protocol, Profile string
@@ -156,7 +168,7 @@ func (t *Tally) Line() string {
 // Campaign runs seeds [first, first+seeds) of one protocol under one
 // profile on all CPUs. stopAtFirst stops at the first violation (for
 // mutants).
-func Campaign(name string, p algorithm.Protocol, keeperMutation string, prof Profile, first uint64, seeds, acquisitions int, stopAtFirst bool) *Tally {
+func Campaign(name string, p algorithm.Protocol, mut Mutation, prof Profile, first uint64, seeds, acquisitions int, stopAtFirst bool) *Tally {
 	t := &Tally{Protocol: name, Profile: prof.Name, Violations: map[string]int{}}
 	start := time.Now()
 	var (
@@ -178,7 +190,7 @@ func Campaign(name string, p algorithm.Protocol, keeperMutation string, prof Pro
 				seed := next
 				next++
 				mu.Unlock()
-				r := Run(Config{Protocol: p, KeeperMutation: keeperMutation, Profile: prof, Seed: seed, Acquisitions: acquisitions})
+				r := Run(Config{Protocol: p, KeeperMutation: mut.Keeper, UncheckedGrant: mut.UncheckedGrant, Profile: prof, Seed: seed, Acquisitions: acquisitions})
 				mu.Lock()
 				t.add(r)
 				if stopAtFirst && slices.ContainsFunc(r.Violations, t.fails) {

@@ -147,7 +147,7 @@ func (c *client) cycle() {
 				}
 				return
 			}
-			if c.monoAt(s.now) >= now.Mono+s.renew() && s.cfg.KeeperMutation == "" {
+			if c.monoAt(s.now) >= now.Mono+s.renew() && s.cfg.KeeperMutation == "" && !s.cfg.UncheckedGrant {
 				// As package lease does: a grant that would come after
 				// its renew deadline (the attempt or the mint hung in a
 				// partition) is never handed out. The lock is left to go
@@ -224,16 +224,15 @@ func (c *client) acquired(lk algorithm.Lock, at algorithm.Instant, att algorithm
 	// every profile, a protocol's known limits included: fencing is what
 	// protects a resource on the day the lock fails.
 	//
-	// I7, tokens under the lock, for a grant made before its renew
-	// deadline: the lock acquired was in place when the token was minted
-	// (so that the next holder's mint comes later), it is still in place,
+	// I7, tokens under the lock: the lock acquired was in place when the
+	// token was minted (so that the next holder's mint comes later), and,
+	// for a grant made before its renew deadline, it is still in place
 	// and the token is above every token granted before it. Between two
 	// holders that overlap, grant order is not the counter's order, so I7
 	// follows from the lock's safety (I1, I2) and shares its limits.
 	//
 	// (A grant that would come after its deadline is never made, as in
-	// package lease (see cycle); only a keeper mutant makes one, and it is
-	// no live holder: no I7. I6 still applies to its token.)
+	// package lease (see cycle); only a mutant makes one.)
 	live := c.monoAt(s.now) < at.Mono+s.renew()
 	m, ok := s.minted[c]
 	delete(s.minted, c)
@@ -248,7 +247,7 @@ func (c *client) acquired(lk algorithm.Lock, at algorithm.Instant, att algorithm
 	switch {
 	case !ok || m.token != tok:
 		// Reported as I6 above.
-	case live && (id == "" || m.lock != id):
+	case id == "" || m.lock != id:
 		s.oops(c, "I7", "%s granted token %d, minted when its lock was gone (lock %q, acquired %q)", c.name(), tok, m.lock, id)
 	case live && s.lockIdentity() != id:
 		s.oops(c, "I7", "%s granted token %d but its lock is gone (lock %q, acquired %q)", c.name(), tok, s.lockIdentity(), id)

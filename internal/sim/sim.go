@@ -65,6 +65,7 @@ var epoch = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 type Config struct {
 	Protocol       algorithm.Protocol
 	KeeperMutation string // a deliberate keeper bug, for mutant runs
+	UncheckedGrant bool   // a deliberate shell bug: hand out late grants (see Mutation)
 	Profile        Profile
 	Seed           uint64
 	Acquisitions   int       // stop after this many acquisitions in all
