@@ -197,3 +197,14 @@ func Transient(err error) bool {
 	}
 	return false
 }
+
+// ErrUnsupportedFS is wrapped by SelfTest when the filesystem lacks a
+// semantic the protocol relies on.
+var ErrUnsupportedFS = errors.New("filesystem lacks a semantic the protocol relies on")
+
+// SelfTester is implemented by protocols that rely on filesystem semantics
+// beyond what every fsops.FS provides, and can check them. Package lease
+// runs SelfTest once per directory before the first acquisition there.
+type SelfTester interface {
+	SelfTest(fsys fsops.FS, dir string, cfg Config) error
+}

@@ -201,9 +201,6 @@ func newConfig(opts []Option) (*config, error) {
 		// value means "no allowance".
 		c.skew = 1
 	}
-	if c.perm == 0 {
-		c.perm = 0o644
-	}
 	if c.fs == nil {
 		c.fs = fsops.OS()
 	}
