@@ -63,6 +63,17 @@ func (p fluflProtocol) New(fsys fsops.FS, path string, cfg Config) (Lock, error)
 		Pid:    cfg.Pid,
 		Field4: formatRecord(cfg.Lifetime, random),
 	}
+	if cfg.Procs != nil {
+		// Record who we are on this machine, if it fits: a lock name
+		// that fitted without it keeps working, without it.
+		if id := cfg.Procs.Self(); id.Pid == cfg.Pid {
+			with := c
+			with.Field4 += formatIdentity(id)
+			if len(filepath.Base(with.String(fluflSep)))+len(tombSuffix) <= nameMax {
+				c = with
+			}
+		}
+	}
 	name := c.String(fluflSep)
 	if n := len(filepath.Base(name)) + len(tombSuffix); n > nameMax {
 		return nil, fmt.Errorf("algorithm: lock name %q is too long: its claim file name would be %d bytes, over the limit of %d: %w",
@@ -300,6 +311,8 @@ func (l *fluflLock) judge(now Instant, data []byte, fi fsops.FileInfo) (Attempt,
 			l.path, fi.Size, fi.Mode, ErrNotLock)
 	}
 	h := fluflHolder(c, data, fi)
+	local, dead := localHolder(l.cfg, c.Proc, c.Pid, c.Host, l.mut)
+	h.Dead = dead
 	watched := l.obs.see(versionOf(data, fi), now.Mono, false)
 	const never = time.Duration(1<<63 - 1)
 	wait := never // time until stale; <= 0 means stale now
@@ -317,6 +330,15 @@ func (l *fluflLock) judge(now Instant, data []byte, fi fsops.FileInfo) (Attempt,
 		// No recorded lifetime and the wall-clock rule is off: this lock
 		// can never be judged stale. Look again later all the same.
 		wait = maxRecordedLifetime
+	}
+	switch {
+	case h.Dead:
+		// Its process is gone: nothing will refresh this version, so
+		// it is stale now. breakStale still checks it is the version
+		// judged.
+		wait = 0
+	case local:
+		wait = min(wait, LocalPoll) // it can be proven dead any moment
 	}
 	if wait <= 0 {
 		return Attempt{Holder: h}, nil

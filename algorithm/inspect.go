@@ -16,10 +16,10 @@ type Look struct {
 	Holder *Holder
 
 	// Stale reports that the lock is provably stale from this one look:
-	// only a Flufl lock whose recorded expiry is older than the skew
-	// allowance on our wall clock. One look cannot prove a Strict lock
-	// stale (that takes watching it unchanged), so Stale is never set
-	// for one.
+	// a lock whose holder is provably dead (Holder.Dead, either
+	// protocol), or a Flufl lock whose recorded expiry is older than the
+	// skew allowance on our wall clock. Otherwise one look cannot prove a
+	// Strict lock stale (that takes watching it unchanged).
 	Stale bool
 }
 
@@ -78,7 +78,9 @@ func (strictProtocol) Inspect(fsys fsops.FS, path string, cfg Config, now Instan
 		return Look{}, fmt.Errorf("algorithm: lock path %s is a directory whose %q is not an owner record (%d bytes): %w",
 			path, ownerName, len(data), ErrNotLock)
 	}
-	return Look{Holder: &Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime}}, nil
+	h := &Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime,
+		Dead: localDead(cfg, rec.proc(), rec.Pid, rec.Host, noMutation)}
+	return Look{Holder: h, Stale: h.Dead}, nil
 }
 
 // Inspect implements Inspector for Flufl. It reads locks made by Python
@@ -111,8 +113,9 @@ func (fluflProtocol) Inspect(fsys fsops.FS, path string, cfg Config, now Instant
 			path, fi.Size, fi.Mode, ErrNotLock)
 	}
 	h := fluflHolder(c, data, fi)
+	h.Dead = localDead(cfg, c.Proc, c.Pid, c.Host, noMutation)
 	// Judge's wall-clock rule: stale once expiry + allowance has come.
-	stale := cfg.SkewAllowance >= 0 && !fi.ModTime.Add(cfg.SkewAllowance).After(now.Wall)
+	stale := h.Dead || cfg.SkewAllowance >= 0 && !fi.ModTime.Add(cfg.SkewAllowance).After(now.Wall)
 	return Look{Holder: h, Stale: stale}, nil
 }
 
@@ -125,3 +128,6 @@ func fluflHolder(c claim, data []byte, fi fsops.FileInfo) *Holder {
 	}
 	return h
 }
+
+// noMutation is the mutation set of a look, which has none.
+func noMutation(mutation) bool { return false }

@@ -1,6 +1,10 @@
 package algorithm
 
-import "github.com/nfslease/nfslease/fsops"
+import (
+	"time"
+
+	"github.com/nfslease/nfslease/fsops"
+)
 
 // A holder is provably dead when the identity its lock records names a
 // process of this very machine, boot and pid namespace that no longer
@@ -32,10 +36,7 @@ import "github.com/nfslease/nfslease/fsops"
 // restored microVM) shares the boot id of its original until it reboots;
 // two such clones must not share locks, or must run with the rule off.
 func deadHolder(self fsops.ProcID, selfHost string, rec fsops.ProcID, recHost string, probe func(pid int) (fsops.ProcState, uint64)) bool {
-	if !self.Known() || !rec.Known() || probe == nil {
-		return false
-	}
-	if rec.BootID != self.BootID || rec.PidNS != self.PidNS || recHost != selfHost {
+	if !sameMachine(self, selfHost, rec, recHost) || probe == nil {
 		return false
 	}
 	state, start := probe(rec.Pid)
@@ -46,4 +47,58 @@ func deadHolder(self fsops.ProcID, selfHost string, rec fsops.ProcID, recHost st
 		return start != 0 && start != rec.Start
 	}
 	return false
+}
+
+// sameMachine reports whether the process identified by rec, recorded
+// with host name recHost, is one whose pid our probes can judge: both
+// identities complete, same boot, same pid namespace, same host name.
+func sameMachine(self fsops.ProcID, selfHost string, rec fsops.ProcID, recHost string) bool {
+	return self.Known() && rec.Known() && rec.BootID == self.BootID && rec.PidNS == self.PidNS && recHost == selfHost
+}
+
+// LocalPoll bounds how long a waiter waits before it looks again at a lock
+// whose holder is a live process of this machine (same boot and pid
+// namespace): such a holder can be proven dead the moment it exits, so a
+// waiter takes its lock over within about LocalPoll of its death, not a
+// lifetime. Holders of other machines are looked at as the caller's
+// backoff decides.
+const LocalPoll = 50 * time.Millisecond
+
+// localHolder judges the holder whose record holds identity rec (complete
+// or not), pid recPid and host recHost, with cfg's process table and host
+// name: local reports that it is a process of this machine whose pid our
+// probes can judge, dead that it is provably dead (deadHolder). mut
+// reports the deliberate bugs of the Lock asking (see mutant.go).
+func localHolder(cfg Config, rec fsops.ProcID, recPid int, recHost string, mut func(mutation) bool) (local, dead bool) {
+	if cfg.Procs == nil {
+		return false, false
+	}
+	self, selfHost := cfg.Procs.Self(), sanitizeHost(cfg.Hostname)
+	switch {
+	case mut(mLivenessHostOnly):
+		// (mutant) judge by the host name and the pid alone.
+		if recHost != selfHost || recPid <= 0 {
+			return false, false
+		}
+		state, _ := cfg.Procs.Probe(recPid)
+		return true, state == fsops.ProcGone
+	case mut(mLivenessUnknownStart):
+		// (mutant) a running process whose start time cannot be read
+		// (another user's) is taken for one with another start time.
+		if !sameMachine(self, selfHost, rec, recHost) {
+			return false, false
+		}
+		state, start := cfg.Procs.Probe(rec.Pid)
+		return true, state == fsops.ProcGone || state == fsops.ProcRunning && start != rec.Start
+	}
+	if !sameMachine(self, selfHost, rec, recHost) {
+		return false, false
+	}
+	return true, deadHolder(self, selfHost, rec, recHost, cfg.Procs.Probe)
+}
+
+// localDead reports whether the holder is provably dead (localHolder).
+func localDead(cfg Config, rec fsops.ProcID, recPid int, recHost string, mut func(mutation) bool) bool {
+	_, dead := localHolder(cfg, rec, recPid, recHost, mut)
+	return dead
 }

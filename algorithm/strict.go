@@ -156,6 +156,9 @@ func (l *strictLock) prepare(now Instant) error {
 	}
 	gen := hex.EncodeToString(random)
 	rec := owner{Gen: gen, Host: sanitizeHost(l.cfg.Hostname), Pid: l.cfg.Pid, Lifetime: l.cfg.Lifetime}
+	if l.cfg.Procs != nil {
+		rec = rec.withProc(l.cfg.Procs.Self())
+	}
 	stage := l.dir + "." + l.base + stageInfix + gen
 	merr := l.fs.Mkdir(stage, dirPerm(l.cfg.Perm))
 	if merr != nil && !errors.Is(merr, fs.ErrExist) && !errors.Is(merr, syscall.EPERM) {
@@ -414,10 +417,20 @@ func (l *strictLock) observe(now Instant, rerr error) (Attempt, error) {
 			}
 		}
 	}
-	h := &Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime}
+	local, dead := localHolder(l.cfg, rec.proc(), rec.Pid, rec.Host, l.mut)
+	h := &Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime, Dead: dead}
 	v := versionOf(data, ofi)
 	watched := l.obs.see(v, now.Mono, l.mut(mStrictWatchFromFirstSight))
 	wait := rec.Lifetime + StaleMargin - watched
+	switch {
+	case h.Dead:
+		// Its process is gone: nothing will refresh this version, so
+		// it is stale now. breakStale still checks it is the version
+		// judged.
+		wait = 0
+	case local:
+		wait = min(wait, LocalPoll) // it can be proven dead any moment
+	}
 	if !l.collected {
 		l.collectStale(now)
 	}

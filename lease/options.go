@@ -114,9 +114,16 @@ func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) { c.logger = l })
 }
 
-// withHostname and withPid are for tests and the simulator.
+// withIdentity is for tests and the simulator: the host name and pid
+// recorded. A pid other than ours records no process identity, so that no
+// waiter judges the holder dead by it.
 func withIdentity(host string, pid int) Option {
 	return optionFunc(func(c *config) { c.hostname, c.pid = host, pid })
+}
+
+// withProcs is for tests: the process table of this machine.
+func withProcs(p fsops.Procs) Option {
+	return optionFunc(func(c *config) { c.procs = p })
 }
 
 type config struct {
@@ -136,6 +143,7 @@ type config struct {
 	onHolder      func(Holder) // called by Acquire for each new holder it sees (Lead)
 	hostname      string
 	pid           int
+	procs         fsops.Procs // this machine's processes: fsops.OSProcs() but in tests
 }
 
 // minRateTolerance is the smallest ratio of clock rates (and pause slack)
@@ -219,6 +227,9 @@ func newConfig(opts []Option) (*config, error) {
 	if c.pid == 0 {
 		c.pid = os.Getpid()
 	}
+	if c.procs == nil {
+		c.procs = fsops.OSProcs()
+	}
 	return c, nil
 }
 
@@ -229,7 +240,7 @@ func (c *config) algorithm() algorithm.Config {
 		Hostname:      c.hostname,
 		Pid:           c.pid,
 		Perm:          c.perm,
-		PidAlive:      pidAlive,
+		Procs:         c.procs,
 		Hints:         &hints,
 	}
 }
