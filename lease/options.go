@@ -121,19 +121,19 @@ func withIdentity(host string, pid int) Option {
 }
 
 type config struct {
-	timing        shell.Params // lifetime, renew deadline, refresh and poll intervals
-	skew          time.Duration
-	skewSet       bool
-	perm          fs.FileMode
-	fs            fsops.FS
-	clock         clock.Clock
-	protocol      algorithm.Protocol
-	logger        *slog.Logger
-	hook          func(Event)
-	leader        LeaderCallbacks
-	onHolder      func(Holder) // called by Acquire for each new holder it sees (Lead)
-	hostname      string
-	pid           int
+	timing   shell.Params // lifetime, renew deadline, refresh and poll intervals
+	skew     time.Duration
+	skewSet  bool
+	perm     fs.FileMode
+	fs       fsops.FS
+	clock    clock.Clock
+	protocol algorithm.Protocol
+	logger   *slog.Logger
+	hook     func(Event)
+	leader   LeaderCallbacks
+	onHolder func(Holder) // called by Acquire for each new holder it sees (Lead)
+	hostname string
+	pid      int
 }
 
 var hostname = sync.OnceValue(func() string {
