@@ -49,7 +49,7 @@ func main() {
 		replay     = flag.String("replay", "", "PROFILE:SEED: print the trace of one run and its violations")
 		mutantMode = flag.Bool("mutants", false, "run the mutants instead (needs -tags nfslease_mutants)")
 		mutSeeds   = flag.Int("mutant-seeds", 100, "seed budget per mutant and profile")
-		mutName    = flag.String("mutant", "", "with -replay: the mutant to trace")
+		mutName    = flag.String("mutant", "", "with -replay: the mutant to trace; with -mutants: run only the mutants whose names start with it")
 	)
 	flag.Parse()
 	profs := sim.Profiles
@@ -67,7 +67,7 @@ func main() {
 	case *replay != "":
 		os.Exit(runReplay(*replay, *protoName, *mutName, *acqs))
 	case *mutantMode:
-		os.Exit(runMutants(profs, *mutSeeds, *acqs))
+		os.Exit(runMutants(profs, *mutSeeds, *acqs, *mutName))
 	default:
 		os.Exit(runAll(profs, *protoName, *first, *seeds, *acqs))
 	}
@@ -166,10 +166,10 @@ func findMutant(name string) (mutant, bool) {
 // runMutants runs every mutant under every profile within the protocol's
 // guarantees, each up to a seed budget, and reports which profiles caught
 // which mutants.
-func runMutants(profs []sim.Profile, budget, acqs int) int {
-	ms := allMutants()
+func runMutants(profs []sim.Profile, budget, acqs int, prefix string) int {
+	ms := slices.DeleteFunc(allMutants(), func(m mutant) bool { return !strings.HasPrefix(m.name, prefix) })
 	if len(ms) == 0 {
-		fatalf("no mutants in this build: build with -tags nfslease_mutants")
+		fatalf("no mutants %q in this build: build with -tags nfslease_mutants", prefix+"*")
 	}
 	caught := 0
 	for _, m := range ms {

@@ -175,7 +175,7 @@ func (a *Acquisition) wait(staleIn time.Duration) time.Duration {
 	b := a.backoff
 	w := b/2 + time.Duration(a.rand()*float64(b))
 	a.backoff = max(min(2*b, a.p.PollMax*2/3), a.p.PollMin)
-	if staleIn > 0 && staleIn < w && !a.p.on(mNoStaleClamp) {
+	if staleIn > 0 && staleIn < w {
 		w = staleIn
 	}
 	return w
@@ -225,6 +225,9 @@ func (a *Acquisition) grant(start algorithm.Instant) Step {
 		}
 		a.lk = lk
 		return Step{Outcome: Wait}
+	}
+	if a.p.on(mLateGrant) {
+		start = a.now() // the deadline counts from the grant, not from the attempt
 	}
 	return Step{Outcome: Acquired, Grant: &Grant{Lock: a.lk, Start: start, Token: tok}}
 }

@@ -17,7 +17,6 @@ var mutationNames = map[string]mutation{
 	"shell-no-final-refresh":     mNoFinalRefresh,
 	"shell-slow-refresh-counts":  mSlowRefreshCounts,
 	"shell-deadline-from-end":    mDeadlineFromEnd,
-	"shell-no-stale-clamp":       mNoStaleClamp,
 }
 
 // Mutants lists the names of the shell's deliberate bugs.

@@ -16,9 +16,9 @@ import (
 )
 
 // body is what a process does: acquire, hold (refreshing), release, again,
-// until the workload stops. It mirrors package lease: the same protocol
-// steps, the same keeper, a jittered exponential backoff with the same
-// bounds, and the deadline timer as a separate event.
+// until the workload stops. Its acquisitions and leases are package
+// lease's: the same shell (internal/shell) and protocol steps, with the
+// deadline timer as a separate event, as lease's timer is.
 func (c *client) body() {
 	s := c.s
 	if c == s.prober {

@@ -1,6 +1,6 @@
 // Package sim is a deterministic simulator of many processes sharing one
 // lock over a simulated NFS server. It runs the project's real protocol
-// steps (package algorithm) and lease timing rules (internal/keeper) as
+// steps (package algorithm) and lease decisions (internal/shell) as
 // coroutines against a simulated filesystem that delays, loses, replays and
 // fails calls, and checks safety invariants with an oracle that knows the
 // truth. The same seed gives the same run, event for event.
