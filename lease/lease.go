@@ -80,41 +80,59 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 	if err := ctx.Err(); err != nil {
 		return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
 	}
-	clk := cfg.clock
-	now := func() algorithm.Instant { return instant(clk.Now()) }
-	newLock := func() (algorithm.Lock, error) { return cfg.protocol.New(cfg.fs, path, cfg.algorithm()) }
-	var log *slog.Logger
-	var lk algorithm.Lock // the lock being acquired, for the hooks
-	a, err := shell.NewAcquisition(cfg.timing, once, newLock, now, rand.Float64, shell.Hooks{
-		Broke: func(stale *algorithm.Holder) {
-			log.Warn("broke a stale lock")
-			cfg.emit(Event{Kind: EventBrokeStale, Path: lk.Path(), Holder: stale})
-		},
-		NewHolder: func(h algorithm.Holder) {
-			if cfg.onHolder != nil {
-				cfg.onHolder(h)
-			}
-		},
-		Retrying: func(err error) { log.Warn("acquire failed, retrying", "err", err) },
-		LostMinting: func(err error) {
-			log.Warn("lock lost while minting its fencing token, acquiring again", "err", err)
-		},
-		Late: func(took time.Duration) {
-			log.Warn("acquired after the renew deadline, leaving the lock to go stale and acquiring again", "took", took)
-		},
-	})
+	a, log, err := newAcquisition(cfg, path, once)
 	if err != nil {
 		return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
 	}
-	lk = a.Lock()
-	log = cfg.logger.With("lock", lk.Path())
-	if err := selfTest(cfg, filepath.Dir(lk.Path())); err != nil {
+	if err := selfTest(cfg, filepath.Dir(a.Lock().Path())); err != nil {
 		return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
 	}
+	return runAcquisition(ctx, cfg, a, log, path)
+}
+
+// newAcquisition starts the shell's acquisition of path, with hooks that
+// log and emit what it decides.
+func newAcquisition(cfg *config, path string, once bool) (*shell.Acquisition, *slog.Logger, error) {
+	var (
+		a   *shell.Acquisition
+		log *slog.Logger
+	)
+	a, err := shell.NewAcquisition(cfg.timing, once,
+		func() (algorithm.Lock, error) { return cfg.protocol.New(cfg.fs, path, cfg.algorithm()) },
+		func() algorithm.Instant { return instant(cfg.clock.Now()) },
+		rand.Float64,
+		shell.Hooks{
+			Broke: func(stale *algorithm.Holder) {
+				log.Warn("broke a stale lock")
+				cfg.emit(Event{Kind: EventBrokeStale, Path: a.Lock().Path(), Holder: stale})
+			},
+			NewHolder: func(h algorithm.Holder) {
+				if cfg.onHolder != nil {
+					cfg.onHolder(h)
+				}
+			},
+			Retrying: func(err error) { log.Warn("acquire failed, retrying", "err", err) },
+			LostMinting: func(err error) {
+				log.Warn("lock lost while minting its fencing token, acquiring again", "err", err)
+			},
+			Late: func(took time.Duration) {
+				log.Warn("acquired after the renew deadline, leaving the lock to go stale and acquiring again", "took", took)
+			},
+		})
+	if err != nil {
+		return nil, nil, err
+	}
+	log = cfg.logger.With("lock", a.Lock().Path())
+	return a, log, nil
+}
+
+// runAcquisition steps the acquisition until it holds the lock, fails, or
+// ctx is done, sleeping as the shell says.
+func runAcquisition(ctx context.Context, cfg *config, a *shell.Acquisition, log *slog.Logger, path string) (context.Context, func() error, error) {
+	clk := cfg.clock
 	start := clk.Now()
 	for {
 		st := a.Step()
-		lk = a.Lock()
 		switch st.Outcome {
 		case shell.Acquired:
 			g := st.Grant
@@ -126,18 +144,15 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 				_ = release()
 				return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
 			}
-			cfg.emit(Event{Kind: EventAcquired, Path: lk.Path(), Duration: clk.Now().Sub(start), Token: g.Token})
+			cfg.emit(Event{Kind: EventAcquired, Path: g.Lock.Path(), Duration: clk.Now().Sub(start), Token: g.Token})
 			return held, release, nil
 		case shell.Held:
-			he := &HeldError{Path: lk.Path()}
+			he := &HeldError{Path: a.Lock().Path()}
 			if st.Holder != nil {
 				he.Holder = *st.Holder
 			}
 			return nil, nil, he
 		case shell.Failed:
-			if st.Grant == nil && errors.Is(st.Err, algorithm.ErrNotHeld) {
-				return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, st.Err)
-			}
 			return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, st.Err)
 		}
 		if st.Wait <= 0 {
