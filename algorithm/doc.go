@@ -4,9 +4,10 @@
 // A Protocol makes a Lock for one path. Each method of a Lock performs one
 // bounded protocol step against an fsops.FS and returns: no goroutines, no
 // sleeps, no timers, no globals, and no clock: the caller passes the
-// current time. Package lease drives a Lock from its concurrent shell
-// (retries, backoff, the refresher, the deadline); the simulator drives the
-// same code under injected faults.
+// current time. The lease's decisions (retries, backoff, the mint, the
+// deadline, the release) are internal/shell's; package lease drives it with
+// goroutines and timers, and the simulator drives the very same code under
+// injected faults.
 //
 // # Protocols
 //

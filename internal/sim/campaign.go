@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/internal/shell"
 )
 
 // KnownLimits lists, per protocol name, the profiles whose faults the
@@ -62,16 +63,12 @@ func IsKnownLimit(protocol, profile string) bool {
 	return false
 }
 
-// Mutation is a deliberate bug of the concurrent shell (package lease's
-// rules, which the simulator plays) for mutant runs; the zero value is
-// none.
+// Mutation is a deliberate bug of the shell (internal/shell, the code
+// package lease runs) for mutant runs; the zero value is none.
 type Mutation struct {
-	Keeper string // a keeper.Mutations entry
-	// UncheckedGrant hands out a lease even when its attempt and mint
-	// outlasted the renew deadline. With a protocol that mints without
-	// reading the lock back, it makes the mutant "mint without checking
-	// the lease afterwards".
-	UncheckedGrant bool
+	// Shell, if not nil, adds the shell's deliberate bugs to the lease
+	// parameters (shell.Mutate, in builds with the nfslease_mutants tag).
+	Shell func(*shell.Params)
 }
 
 // Tally sums the results of many runs of one protocol under one profile.
@@ -190,7 +187,7 @@ func Campaign(name string, p algorithm.Protocol, mut Mutation, prof Profile, fir
 				seed := next
 				next++
 				mu.Unlock()
-				r := Run(Config{Protocol: p, KeeperMutation: mut.Keeper, UncheckedGrant: mut.UncheckedGrant, Profile: prof, Seed: seed, Acquisitions: acquisitions})
+				r := Run(Config{Protocol: p, Mutation: mut, Profile: prof, Seed: seed, Acquisitions: acquisitions})
 				mu.Lock()
 				t.add(r)
 				if stopAtFirst && slices.ContainsFunc(r.Violations, t.fails) {

@@ -1,6 +1,6 @@
 // Package sim is a deterministic simulator of many processes sharing one
 // lock over a simulated NFS server. It runs the project's real protocol
-// steps (package algorithm) and lease timing rules (internal/keeper) as
+// steps (package algorithm) and lease decisions (internal/shell) as
 // coroutines against a simulated filesystem that delays, loses, replays and
 // fails calls, and checks safety invariants with an oracle that knows the
 // truth. The same seed gives the same run, event for event.
@@ -27,50 +27,46 @@ import (
 	"github.com/nfslease/nfslease/clock"
 	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
-	"github.com/nfslease/nfslease/internal/keeper"
+	"github.com/nfslease/nfslease/internal/shell"
 )
 
-// The lease parameters of every simulated client: the lease package's
-// defaults for a 3 s lifetime.
+// The workload of every simulated client. The lease's timing rules and
+// defaults are the shell's (internal/shell), the code package lease runs:
+// only the lifetime is chosen here, as a user chooses it.
 const (
 	lifetime = 3 * time.Second
-	renew    = 2 * time.Second        // 2/3 of the lifetime
-	refresh  = 600 * time.Millisecond // 1/5 of the lifetime
-	pollMin  = 10 * time.Millisecond
-	pollMax  = 300 * time.Millisecond // min(1 s, lifetime/10)
 	holdMax  = 1500 * time.Millisecond
 	idleMax  = 500 * time.Millisecond
 	lockDir  = "/share/locks"
 	lockPath = lockDir + "/job.lock"
 )
 
-// renew and refresh are the lease parameters of this run's profile.
-func (s *sim) renew() time.Duration {
-	if s.prof.RenewDeadline > 0 {
-		return s.prof.RenewDeadline
+// params returns the lease parameters of a profile: the shell's defaults
+// for the lifetime, with the profile's renew deadline and refresh interval
+// if it sets them.
+func params(p Profile) shell.Params {
+	sp, err := shell.Params{Lifetime: lifetime, RenewDeadline: p.RenewDeadline, Refresh: p.RefreshInterval}.Defaults()
+	if err != nil {
+		panic(fmt.Sprintf("sim: profile %s: %v", p.Name, err))
 	}
-	return renew
+	return sp
 }
 
-func (s *sim) refresh() time.Duration {
-	if s.prof.RefreshInterval > 0 {
-		return s.prof.RefreshInterval
-	}
-	return refresh
-}
+// renew and refresh are the lease parameters of this run's profile.
+func (s *sim) renew() time.Duration   { return s.params.RenewDeadline }
+func (s *sim) refresh() time.Duration { return s.params.Refresh }
 
 var epoch = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 
 // Config is one simulation run.
 type Config struct {
-	Protocol       algorithm.Protocol
-	KeeperMutation string // a deliberate keeper bug, for mutant runs
-	UncheckedGrant bool   // a deliberate shell bug: hand out late grants (see Mutation)
-	Profile        Profile
-	Seed           uint64
-	Acquisitions   int       // stop after this many acquisitions in all
-	Clients        int       // simultaneous processes; 0: random in [2, 16]
-	Trace          io.Writer // readable trace of every step, or nil
+	Protocol     algorithm.Protocol
+	Mutation     Mutation // deliberate bugs of the shell, for mutant runs
+	Profile      Profile
+	Seed         uint64
+	Acquisitions int       // stop after this many acquisitions in all
+	Clients      int       // simultaneous processes; 0: random in [2, 16]
+	Trace        io.Writer // readable trace of every step, or nil
 }
 
 // Violation is a broken invariant.
@@ -113,6 +109,7 @@ func Run(cfg Config) Result {
 type sim struct {
 	cfg    Config
 	prof   Profile
+	params shell.Params // the lease parameters every client runs with
 	rng    *rand.Rand
 	now    time.Duration // true time since the start
 	seq    uint64
@@ -198,6 +195,10 @@ func (serverClock) AfterFunc(time.Duration, func()) clock.Timer {
 func newSim(cfg Config) *sim {
 	s := &sim{cfg: cfg, prof: cfg.Profile, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e66736c65617365)), claims: map[string]*client{}, tokens: map[uint64]*client{}, minted: map[*client]mint{}, attrs: map[string]map[string]attrEntry{}}
 	s.res.Seed = cfg.Seed
+	s.params = params(cfg.Profile)
+	if cfg.Mutation.Shell != nil {
+		cfg.Mutation.Shell(&s.params)
+	}
 	var opts []fsopstest.MemOption
 	if s.prof.SSHFS {
 		opts = append(opts, fsopstest.WithPathInodes(), fsopstest.WithEPERMForEEXIST(), fsopstest.WithMtimeGranularity(time.Second))
@@ -391,8 +392,8 @@ type client struct {
 
 	holding  bool // the held context is live
 	lostSeen bool
-	k        *keeper.Keeper
-	claim    string // lock content while holding
+	h        *shell.Hold // the lease held, as the shell keeps it
+	claim    string      // lock content while holding
 
 	hints *algorithm.Hints // the process's hints, as package lease keeps them
 }
@@ -792,9 +793,9 @@ func (s *sim) excused(h *client) bool {
 	if s.lastLongPause > 0 && s.now-s.lastLongPause < lifetime+algorithm.StaleMargin+time.Second {
 		return true
 	}
-	if h.k == nil {
+	if h.h == nil {
 		return false
 	}
-	d := h.trueAt(h.k.Deadline())
+	d := h.trueAt(h.h.Deadline())
 	return d <= s.now && h.pauseFrom <= d && d <= h.pausedUntil
 }
