@@ -30,6 +30,11 @@ func (fluflProtocol) Name() string { return "flufl" }
 // Python on Windows uses '^'; mixing the two on one share is unsupported.
 const fluflSep = '|'
 
+// EmptyFileWait is how long a Flufl waiter watches an empty file at the
+// lock path, unchanged, before it reports that it is not a lock: Python
+// flufl.lock empties its lock only while it rewrites it, for an instant.
+const EmptyFileWait = 2 * time.Second
+
 // tombSuffix is appended to our claim name to form the private name to
 // which we move a lock we are breaking.
 const tombSuffix = ".break"
@@ -116,7 +121,8 @@ type fluflLock struct {
 	realInodes bool           // the lock and our claim showed the same inode once held
 	eperm      int            // consecutive EPERM answers from link with no lock to show for them
 
-	obs observation // what we last saw at the lock path while waiting
+	obs      observation // what we last saw at the lock path while waiting
+	emptyObs observation // an empty file at the lock path, watched
 }
 
 func (l *fluflLock) Path() string { return l.path }
@@ -262,8 +268,10 @@ func (l *fluflLock) tryLink(now Instant) (Attempt, error) {
 			}
 		}
 		return Attempt{}, nil // freed meanwhile: try again at once
-	case errors.Is(err, fsops.ErrNotRegular), errors.Is(err, fsops.ErrTooLarge), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.EMLINK):
-		return Attempt{}, fmt.Errorf("algorithm: lock path %s: %w: %w", l.path, ErrNotLock, err)
+	case errors.Is(err, fsops.ErrTooLarge):
+		return Attempt{}, fmt.Errorf("algorithm: lock path %s holds a file over %d bytes, not a flufl lock: %w", l.path, maxClaimLen, ErrNotLock)
+	case errors.Is(err, fsops.ErrNotRegular), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.EMLINK):
+		return Attempt{}, notLock(l.fs, l.path, "flufl")
 	default:
 		if lerr == nil {
 			// We linked but cannot confirm. Report the read error;
@@ -297,11 +305,17 @@ func (l *fluflLock) judge(now Instant, data []byte, fi fsops.FileInfo) (Attempt,
 		// when lock() is called while holding: a moment of emptiness.
 		// An empty file that stays empty is not a lock (an
 		// administrator's touch, say): never removed, reported.
+		// It is watched like a lock, on our monotonic clock, for
+		// EmptyFileWait; one that is already old by its mtime is
+		// reported at once.
 		l.obs = observation{}
-		if wait := fi.ModTime.Add(max(l.cfg.SkewAllowance, l.cfg.Lifetime)).Sub(now.Wall); wait > 0 {
-			return Attempt{Holder: &Holder{Protocol: "unknown", Expires: fi.ModTime}, StaleIn: wait}, nil
+		watched := l.emptyObs.see(versionOf(data, fi), now.Mono, false)
+		young := fi.ModTime.Add(max(l.cfg.SkewAllowance, l.cfg.Lifetime)).After(now.Wall)
+		if young && watched < EmptyFileWait {
+			return Attempt{Holder: &Holder{Protocol: "unknown", Expires: fi.ModTime}, StaleIn: max(EmptyFileWait-watched, LocalPoll)}, nil
 		}
-		return Attempt{}, fmt.Errorf("algorithm: lock path %s holds an empty file, unchanged since %v: %w",
+		l.emptyObs = observation{}
+		return Attempt{}, fmt.Errorf("algorithm: lock path %s holds an empty file, unchanged since %v (flufl.lock empties its lock only for a moment): %w",
 			l.path, fi.ModTime.UTC().Format(time.RFC3339), ErrNotLock)
 	}
 	c, err := parseClaim(string(data), fluflSep)

@@ -142,8 +142,7 @@ func (l *strictLock) Acquire(now Instant) (Attempt, error) {
 		// look at what is there.
 		return l.observe(now, err)
 	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EISDIR):
-		return Attempt{}, fmt.Errorf("algorithm: lock path %s is not a directory (a flufl.lock-format lock, or a file that is not a lock): %w: %w",
-			l.path, ErrNotLock, err)
+		return Attempt{}, notLock(l.fs, l.path, "strict")
 	case errors.Is(err, fs.ErrNotExist), Transient(err):
 		// The rename may have been applied with its reply lost, or
 		// replayed; or our stage was collected; or the directory is
@@ -368,12 +367,7 @@ func (l *strictLock) observe(now Instant, rerr error) (Attempt, error) {
 		return Attempt{}, nil // freed meanwhile: try again at once
 	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.EMLINK):
 		l.closeObs()
-		kind := "file"
-		if fi, lerr := l.fs.Lstat(l.path); lerr == nil {
-			kind = describeMode(fi.Mode)
-		}
-		return Attempt{}, fmt.Errorf("algorithm: lock path %s holds a %s, not a lock directory (a flufl.lock-format lock, or not a lock): %w: %w",
-			l.path, kind, ErrNotLock, err)
+		return Attempt{}, notLock(l.fs, l.path, "strict")
 	default:
 		l.closeObs()
 		return Attempt{}, fmt.Errorf("algorithm: opening lock %s: %w", l.path, err)

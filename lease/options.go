@@ -138,6 +138,7 @@ type config struct {
 	logger   *slog.Logger
 	hook     func(Event)
 	leader   LeaderCallbacks
+	leading  bool         // the acquisition is Lead's: leader callbacks are allowed
 	onHolder func(Holder) // called by Acquire for each new holder it sees (Lead)
 	hostname string
 	pid      int
