@@ -34,6 +34,17 @@
 // algorithm.StaleMargin. WithLeaderCallbacks observes the terms, and
 // WithEventHook the leases (for metrics).
 //
+// # Crashed holders
+//
+// A holder that crashes is taken over once its lock has gone unrefreshed
+// for its lifetime plus algorithm.StaleMargin (16 s by default), judged on
+// the waiter's monotonic clock. One that ran on the same machine is taken
+// over at once: both protocols record the holder's boot id, pid namespace,
+// pid and start time, and a waiter of the same boot and pid namespace that
+// finds that process gone breaks its lock at its first look, TryAcquire
+// included. Never by host name, never for a lock without these fields
+// (Python's, other systems'), never for a process of another user.
+//
 // # Inspecting a lock
 //
 // Inspect reports who holds a lock, made by either protocol or by Python
@@ -86,6 +97,6 @@
 // still have a write in flight. The flufl.lock format (algorithm.Flufl)
 // leaves some windows open under NFS replays and Python breakers;
 // docs/protocol.md lists them. TryAcquire cannot judge a Strict lock stale
-// in a single look, so it reports ErrHeld for a stale one; Acquire breaks
-// it.
+// in a single look, so it reports ErrHeld for a stale one whose holder ran
+// on another machine; Acquire breaks it.
 package lease

@@ -31,7 +31,13 @@ import (
 // up to the poll interval (WithPollInterval; default min(1 s, lifetime/10)),
 // and each is randomised by ±50%. A change of holder resets the backoff, and
 // a wait never runs past the moment the holder could be judged stale. A
-// stale holder's lock is broken (see docs/protocol.md) and taken.
+// stale holder's lock is broken (see docs/protocol.md) and taken: one that
+// has gone unrefreshed for its lifetime plus algorithm.StaleMargin, or at
+// once one whose holder was a process of this machine that is gone (while
+// such a holder lives, Acquire looks again every algorithm.LocalPoll).
+// After 5 s of waiting, and then every 30 s, it logs at Info level and
+// emits EventWaiting, naming the holder. See docs/tuning.md for the
+// durations.
 //
 // On success it returns held, a context derived from ctx that stays valid
 // while the lease does and carries the lease's fencing token (TokenOf),
@@ -58,7 +64,10 @@ import (
 // of its own behind, with one exception: a lock acquired past the renew
 // deadline (above), left to go stale, stays until a waiter breaks it after
 // lifetime + algorithm.StaleMargin. If ctx is done the error wraps
-// ctx.Err().
+// ctx.Err() and says how long it waited and for whom: "lease:
+// /x/job.lock: gave up after 2.0s: held by pid 4242 on build-7 (strict,
+// expires in 9s): context deadline exceeded". A missing directory gives
+// an error wrapping fs.ErrNotExist.
 func Acquire(ctx context.Context, path string, opts ...Option) (held context.Context, release func() error, err error) {
 	return acquire(ctx, path, opts, false)
 }
@@ -67,8 +76,12 @@ func Acquire(ctx context.Context, path string, opts ...Option) (held context.Con
 // holder has the lock it returns an error wrapping ErrHeld (a *HeldError
 // describing the holder). It breaks a lock only if it is provably stale at
 // once, since a single look cannot watch a lock unchanged for its
-// lifetime: with algorithm.Flufl, by its recorded expiry and the skew
-// allowance; with algorithm.Strict, never. If its attempt took longer than
+// lifetime: with either protocol, a lock whose holder was a process of
+// this machine (same boot, same pid namespace) that is gone or whose pid
+// now belongs to another process (algorithm.Holder.Dead); with
+// algorithm.Flufl also one whose recorded expiry is older than the skew
+// allowance. A crashed holder of another machine's Strict lock is ErrHeld
+// until an Acquire watches it go stale. If its attempt took longer than
 // the renew deadline, it returns an error and leaves the lock to go stale,
 // as Acquire does before it tries again.
 func TryAcquire(ctx context.Context, path string, opts ...Option) (held context.Context, release func() error, err error) {
