@@ -73,11 +73,10 @@ func describeExpiry(exp, now time.Time) string {
 	if now.IsZero() {
 		return "expires " + exp.UTC().Format(time.RFC3339)
 	}
-	if d := exp.Sub(now); d >= 0 {
-		return "expires in " + roundDuration(d).String()
-	} else {
+	if d := exp.Sub(now); d < 0 {
 		return "expired " + roundDuration(-d).String() + " ago"
 	}
+	return "expires in " + roundDuration(exp.Sub(now)).String()
 }
 
 // roundDuration rounds d for people: to 100 ms under a minute, to seconds
