@@ -15,7 +15,6 @@ import (
 	"github.com/nfslease/nfslease/lease"
 )
 
-
 // breakResult is what a Break run in its own goroutine returned.
 type breakResult struct {
 	info lease.Info
