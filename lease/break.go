@@ -32,7 +32,8 @@ const maxForceSteps = 64
 // Without force, Break proves the lock stale the way a waiting Acquire
 // does, on this process's monotonic clock: it watches the lock and breaks
 // it once it has stayed unchanged for its recorded lifetime plus
-// algorithm.StaleMargin, or at once if it is a Flufl lock whose recorded
+// algorithm.StaleMargin (looking at it every tenth of that lifetime, or
+// every poll interval if that is shorter), or at once if it is a Flufl lock whose recorded
 // expiry is older than the skew allowance (WithSkewAllowance; the only
 // proof for a lock made by Python flufl.lock, which records no lifetime).
 // So a dead holder's lock is broken within about lifetime + 1 s. If the
@@ -131,10 +132,11 @@ func (b *breaker) watch(ctx context.Context) (Info, error) {
 		first   *Holder // the holder as first seen by a step
 		freed   int     // steps in a row that found no holder
 		lastErr error
+		poll    = b.cfg.pollMax
 	)
 	for {
 		att, err := b.lk.Acquire(b.now())
-		wait := b.cfg.pollMax
+		wait := poll
 		switch {
 		case err == nil && att.Broke:
 			return b.broke(att.Holder, first)
@@ -154,6 +156,11 @@ func (b *breaker) watch(ctx context.Context) (Info, error) {
 			}
 		case first == nil:
 			first = att.Holder
+			if first.Lifetime > 0 {
+				// Look as often as a waiter of this holder would.
+				poll = min(poll, max(first.Lifetime/10, pollMin))
+				wait = poll
+			}
 		case changed(first, att.Holder):
 			return b.info, &HeldError{Path: b.lk.Path(), Holder: *att.Holder}
 		}

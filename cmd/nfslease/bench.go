@@ -298,11 +298,15 @@ func benchWorker(stdout, stderr io.Writer) int {
 	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
-	for monoNow() < cfg.Until {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.Until-monoNow()))
+	// Held leases derive from ctx: it ends at the deadline, not before.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.Until-monoNow()))
+	defer cancel()
+	for ctx.Err() == nil {
 		held, release, err := lease.Acquire(ctx, cfg.Path, lease.WithProtocol(proto))
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
+		if ctx.Err() != nil {
+			if err == nil {
+				_ = release()
+			}
 			break
 		}
 		if err != nil {
@@ -311,12 +315,12 @@ func benchWorker(stdout, stderr io.Writer) int {
 		fmt.Fprintf(w, "A %d\n", monoNow())
 		w.Flush()
 		time.Sleep(cfg.Hold)
-		if held.Err() != nil {
+		if held.Err() != nil && ctx.Err() == nil {
 			return failure(stderr, exitError, context.Cause(held))
 		}
 		fmt.Fprintf(w, "E %d\n", monoNow())
 		w.Flush()
-		if err := release(); err != nil {
+		if err := release(); err != nil && ctx.Err() == nil {
 			return failure(stderr, exitError, err)
 		}
 	}

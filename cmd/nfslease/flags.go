@@ -73,7 +73,7 @@ func (f durationFlag) String() string {
 	}
 	return f.d.String()
 }
-func (f durationFlag) Type() string   { return "DURATION" }
+func (f durationFlag) Type() string { return "DURATION" }
 func (f durationFlag) Set(v string) error {
 	d, err := parseSeconds(v)
 	if err != nil {
@@ -161,13 +161,14 @@ func (lf *leaseFlags) options(stderr io.Writer) []lease.Option {
 }
 
 // newLogger logs the library's messages on stderr as single lines
-// beginning "nfslease: ": warnings and errors, and with verbose also
-// information.
+// beginning "nfslease: ", with verbose only (warnings such as refresh
+// failures, and information): otherwise nfslease says only what ended a
+// command, once, so that cron mails stay empty unless something failed.
 func newLogger(w io.Writer, verbose bool) *slog.Logger {
-	level := slog.LevelWarn
-	if verbose {
-		level = slog.LevelInfo
+	if !verbose {
+		return slog.New(slog.DiscardHandler)
 	}
+	level := slog.LevelInfo
 	return slog.New(&lineHandler{w: w, level: level, mu: new(sync.Mutex)})
 }
 
