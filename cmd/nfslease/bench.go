@@ -33,7 +33,8 @@ type workerConfig struct {
 	Path     string        `json:"path"`
 	Protocol string        `json:"protocol"`
 	Until    int64         `json:"until"` // CLOCK_MONOTONIC ns
-	Hold     time.Duration `json:"hold"`
+	Hold     time.Duration `json:"hold"` // how long each holding lasts
+	Idle     time.Duration `json:"idle"` // how long a worker waits after a release before it competes again
 }
 
 func isWorker() bool { return os.Getenv(workerEnv) != "" }
@@ -196,7 +197,7 @@ func (b *bench) measure(r *result) {
 	if r.err != nil {
 		return
 	}
-	b.line("%-6s handoff (%d processes, release to the next holder's acquisition): %s", name, b.procs, summary(r.handoff))
+	b.line("%-6s handoff (%d processes; from a release to another process's acquisition, waiters polling with backoff up to 1s): %s", name, b.procs, summary(r.handoff))
 }
 
 // handoffs runs b.procs workers competing for path and returns the gaps
@@ -208,7 +209,7 @@ func (b *bench) handoffs(name, path string) ([]time.Duration, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	cfg, _ := json.Marshal(workerConfig{Path: path, Protocol: name, Until: monoNow() + b.dur.Nanoseconds(), Hold: time.Millisecond})
+	cfg, _ := json.Marshal(workerConfig{Path: path, Protocol: name, Until: monoNow() + b.dur.Nanoseconds(), Hold: time.Millisecond, Idle: 5 * time.Millisecond})
 	type event struct {
 		acquire bool
 		at      int64
@@ -268,25 +269,28 @@ func (b *bench) handoffs(name, path string) ([]time.Duration, int, error) {
 	slices.SortFunc(events, func(a, b event) int { return int(a.at - b.at) })
 	var gaps []time.Duration
 	overlaps := 0
-	holder, lastExit := -1, int64(0)
+	holder, last, lastExit := -1, -1, int64(0)
 	for _, e := range events {
 		switch {
 		case e.acquire && holder >= 0:
 			overlaps++
 		case e.acquire:
-			if lastExit > 0 {
+			if lastExit > 0 && e.worker != last {
+				// A handoff to another process (a worker taking the
+				// lock back itself is not one).
 				gaps = append(gaps, time.Duration(e.at-lastExit))
 			}
 			holder = e.worker
 		case e.worker == holder:
-			holder, lastExit = -1, e.at
+			holder, last, lastExit = -1, e.worker, e.at
 		}
 	}
 	return gaps, overlaps, nil
 }
 
 // benchWorker is a handoff worker: it acquires, reports "A <ns>", holds
-// for a moment, reports "E <ns>" and releases, until its deadline.
+// for a moment, reports "E <ns>", releases and idles for a moment, until
+// its deadline.
 func benchWorker(stdout, stderr io.Writer) int {
 	var cfg workerConfig
 	if err := json.Unmarshal([]byte(os.Getenv(workerEnv)), &cfg); err != nil {
@@ -323,6 +327,7 @@ func benchWorker(stdout, stderr io.Writer) int {
 		if err := release(); err != nil && ctx.Err() == nil {
 			return failure(stderr, exitError, err)
 		}
+		time.Sleep(cfg.Idle) // let the others compete
 	}
 	return exitOK
 }
