@@ -33,8 +33,8 @@ type workerConfig struct {
 	Path     string        `json:"path"`
 	Protocol string        `json:"protocol"`
 	Until    int64         `json:"until"` // CLOCK_MONOTONIC ns
-	Hold     time.Duration `json:"hold"` // how long each holding lasts
-	Idle     time.Duration `json:"idle"` // how long a worker waits after a release before it competes again
+	Hold     time.Duration `json:"hold"`  // how long each holding lasts
+	Idle     time.Duration `json:"idle"`  // how long a worker waits after a release before it competes again
 }
 
 func isWorker() bool { return os.Getenv(workerEnv) != "" }
