@@ -37,7 +37,10 @@
 // # Inspecting a lock
 //
 // Inspect reports who holds a lock, made by either protocol or by Python
-// flufl.lock, without changing anything on disk.
+// flufl.lock, without changing anything on disk. Break removes a lock
+// proven stale (watched unchanged for its lifetime + 1 s), or with force
+// whoever holds it, through the protocol's identity-checked break; the
+// holder finds out at its next refresh.
 //
 // # Guarantees
 //
