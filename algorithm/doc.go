@@ -8,6 +8,11 @@
 // (retries, backoff, the refresher, the deadline); the simulator drives the
 // same code under injected faults.
 //
+// Protocol is sealed: Flufl and Strict are its only implementations (its
+// methods name types of an internal package), because a lease is only as
+// safe as its protocol's semantics, and the simulator checks those of
+// these two.
+//
 // # Protocols
 //
 // Flufl is on-disk compatible with Python's flufl.lock (5.x to 9.x): a claim

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // Strict is the generation-directory protocol: a lock is a directory at the
@@ -49,7 +50,7 @@ const staleStageAge = 10
 // maxCollect bounds the private directories one collection removes.
 const maxCollect = 8
 
-func (p strictProtocol) New(fsys fsops.FS, path string, cfg Config) (Lock, error) {
+func (p strictProtocol) New(fsys fsops.FS, path string, cfg proto.Config) (proto.Lock, error) {
 	abs, dir, base, err := checkLockPath(fsys, path, cfg)
 	if err != nil {
 		return nil, err
@@ -76,7 +77,7 @@ func (p strictProtocol) New(fsys fsops.FS, path string, cfg Config) (Lock, error
 type strictLock struct {
 	mutations mutation
 	fs        fsops.FS
-	cfg       Config
+	cfg       proto.Config
 	path      string // absolute lock path: the generation directory
 	dir       string // its parent, with a trailing separator
 	base      string
@@ -106,13 +107,13 @@ type strictLock struct {
 func (l *strictLock) Path() string { return l.path }
 
 // Acquire implements Lock.Acquire.
-func (l *strictLock) Acquire(now Instant) (Attempt, error) {
+func (l *strictLock) Acquire(now proto.Instant) (proto.Attempt, error) {
 	if l.held {
-		return Attempt{}, fmt.Errorf("algorithm: %s: Acquire called while holding the lock", l.path)
+		return proto.Attempt{}, fmt.Errorf("algorithm: %s: Acquire called while holding the lock", l.path)
 	}
 	if l.stageDir == nil {
 		if err := l.prepare(now); err != nil {
-			return Attempt{}, err
+			return proto.Attempt{}, err
 		}
 	} else if now.Mono-l.stageTouch >= l.cfg.Lifetime {
 		// Keep a waiting stage fresh so that no one collects it.
@@ -135,27 +136,27 @@ func (l *strictLock) Acquire(now Instant) (Attempt, error) {
 		// look at what is there.
 		return l.observe(now, err)
 	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EISDIR):
-		return Attempt{}, fmt.Errorf("algorithm: lock path %s is not a directory (a flufl.lock-format lock, or a file that is not a lock): %w: %w",
-			l.path, ErrNotLock, err)
-	case errors.Is(err, fs.ErrNotExist), Transient(err):
+		return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s is not a directory (a flufl.lock-format lock, or a file that is not a lock): %w: %w",
+			l.path, proto.ErrNotLock, err)
+	case errors.Is(err, fs.ErrNotExist), proto.Transient(err):
 		// The rename may have been applied with its reply lost, or
 		// replayed; or our stage was collected; or the directory is
 		// gone. Find out from the namespace.
 		return l.ambiguous(now, err, first)
 	default:
-		return Attempt{}, fmt.Errorf("algorithm: renaming staging directory to lock %s: %w", l.path, err)
+		return proto.Attempt{}, fmt.Errorf("algorithm: renaming staging directory to lock %s: %w", l.path, err)
 	}
 }
 
 // prepare makes a new staging directory holding our owner record.
-func (l *strictLock) prepare(now Instant) error {
+func (l *strictLock) prepare(now proto.Instant) error {
 	l.cleanLitter()
 	random := make([]byte, genLen/2)
 	if _, err := io.ReadFull(l.cfg.Rand, random); err != nil {
 		return fmt.Errorf("algorithm: reading randomness for the generation id: %w", err)
 	}
 	gen := hex.EncodeToString(random)
-	rec := owner{Gen: gen, Host: sanitizeHost(l.cfg.Hostname), Pid: l.cfg.Pid, Lifetime: l.cfg.Lifetime}
+	rec := owner{Gen: gen, Host: proto.RecordedHost(l.cfg.Hostname), Pid: l.cfg.Pid, Lifetime: l.cfg.Lifetime}
 	stage := l.dir + "." + l.base + stageInfix + gen
 	merr := l.fs.Mkdir(stage, dirPerm(l.cfg.Perm))
 	if merr != nil && !errors.Is(merr, fs.ErrExist) && !errors.Is(merr, syscall.EPERM) {
@@ -164,7 +165,7 @@ func (l *strictLock) prepare(now Instant) error {
 		if errors.Is(merr, fs.ErrNotExist) {
 			return fmt.Errorf("algorithm: lock %s: the directory %s does not exist: %w", l.path, l.dir, merr)
 		}
-		if Transient(merr) {
+		if proto.Transient(merr) {
 			// The mkdir may have been applied with its reply lost.
 			l.removeStage(stage)
 		}
@@ -177,7 +178,7 @@ func (l *strictLock) prepare(now Instant) error {
 		return fmt.Errorf("algorithm: opening staging directory for lock %s: %w", l.path, err)
 	case err != nil && errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("algorithm: creating staging directory for lock %s: %w", l.path, merr)
-	case Transient(err):
+	case proto.Transient(err):
 		// Cannot look now. What our replayed mkdir made is empty, and
 		// rmdir removes nothing else.
 		l.removeEmptyStage(stage)
@@ -190,7 +191,7 @@ func (l *strictLock) prepare(now Instant) error {
 		// Our own mkdir replayed leaves an empty directory: one with
 		// entries is someone else's, left alone.
 		names, err := d.ReadDir()
-		if Transient(err) {
+		if proto.Transient(err) {
 			_ = d.Close()
 			l.removeEmptyStage(stage)
 			return fmt.Errorf("algorithm: listing staging directory for lock %s: %w", l.path, err)
@@ -207,7 +208,7 @@ func (l *strictLock) prepare(now Instant) error {
 		switch data, _, rerr := d.ReadFile(ownerName, maxRecordLen); {
 		case rerr == nil && string(data) == string(l.rec):
 			err = nil
-		case Transient(rerr):
+		case proto.Transient(rerr):
 			err = rerr // cannot tell yet whether it is ours: retry
 		}
 	}
@@ -233,16 +234,16 @@ func dirPerm(perm fs.FileMode) fs.FileMode {
 }
 
 // won records that our stage is now the lock.
-func (l *strictLock) won() Attempt {
+func (l *strictLock) won() proto.Attempt {
 	l.held = true
 	l.gdir, l.stageDir, l.stage = l.stageDir, nil, ""
 	l.closeObs()
 	l.eperm = 0
-	return Attempt{Acquired: true}
+	return proto.Attempt{Acquired: true}
 }
 
 // ambiguous sorts out a rename whose outcome is unknown.
-func (l *strictLock) ambiguous(now Instant, rerr error, first bool) (Attempt, error) {
+func (l *strictLock) ambiguous(now proto.Instant, rerr error, first bool) (proto.Attempt, error) {
 	data, _, err := l.fs.ReadFile(l.path+"/"+ownerName, maxRecordLen)
 	if err == nil && string(data) == string(l.rec) {
 		if first {
@@ -255,26 +256,26 @@ func (l *strictLock) ambiguous(now Instant, rerr error, first bool) (Attempt, er
 		// counted from now. Give it up, through our handle, and try
 		// again with a new stage.
 		l.releaseOwn()
-		return Attempt{}, nil
+		return proto.Attempt{}, nil
 	}
 	exists, err := l.stageExists()
 	if err != nil {
 		// Only the check's error is wrapped: it decides whether to retry.
-		return Attempt{}, fmt.Errorf("algorithm: renaming staging directory to lock %s: %v; checking the stage: %w", l.path, rerr, err)
+		return proto.Attempt{}, fmt.Errorf("algorithm: renaming staging directory to lock %s: %v; checking the stage: %w", l.path, rerr, err)
 	}
 	if !exists {
 		// Our stage is gone (collected, or it is the lock and someone
 		// already broke it): start again with a new one.
 		l.dropStage()
 		if _, err := l.fs.Lstat(l.dir); errors.Is(err, fs.ErrNotExist) {
-			return Attempt{}, fmt.Errorf("algorithm: lock %s: the directory %s does not exist: %w", l.path, l.dir, rerr)
+			return proto.Attempt{}, fmt.Errorf("algorithm: lock %s: the directory %s does not exist: %w", l.path, l.dir, rerr)
 		}
-		return Attempt{}, nil
+		return proto.Attempt{}, nil
 	}
-	if Transient(rerr) {
-		return Attempt{}, fmt.Errorf("algorithm: renaming staging directory to lock %s: %w", l.path, rerr)
+	if proto.Transient(rerr) {
+		return proto.Attempt{}, fmt.Errorf("algorithm: renaming staging directory to lock %s: %w", l.path, rerr)
 	}
-	return Attempt{}, nil
+	return proto.Attempt{}, nil
 }
 
 // stageExists reports whether our stage is still at its name.
@@ -313,7 +314,7 @@ func (l *strictLock) dropStage() {
 // removed now, it is tried again later like any stage of ours.
 func (l *strictLock) removeEmptyStage(stage string) {
 	err := retry(func() error { return l.fs.Rmdir(stage) })
-	if err != nil && !errors.Is(err, fs.ErrNotExist) && Transient(err) && !slices.Contains(l.litter, stage) {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) && proto.Transient(err) && !slices.Contains(l.litter, stage) {
 		l.litter = append(l.litter, stage)
 	}
 }
@@ -342,7 +343,7 @@ func (l *strictLock) removeStage(stage string) {
 // handle, so that a break acts on exactly the generation judged. No
 // inode number is compared: generations differ by their records'
 // random ids, which sshfs's path-derived inode numbers cannot hide.
-func (l *strictLock) observe(now Instant, rerr error) (Attempt, error) {
+func (l *strictLock) observe(now proto.Instant, rerr error) (proto.Attempt, error) {
 	d, err := l.fs.OpenDir(l.path)
 	switch {
 	case err == nil:
@@ -352,21 +353,21 @@ func (l *strictLock) observe(now Instant, rerr error) (Attempt, error) {
 			// EPERM and no lock: sshfs lost a race with a release, or
 			// a real permission problem. Give up after a few in a row.
 			if l.eperm++; l.eperm > 3 {
-				return Attempt{}, fmt.Errorf("algorithm: renaming staging directory to lock %s: %w", l.path, rerr)
+				return proto.Attempt{}, fmt.Errorf("algorithm: renaming staging directory to lock %s: %w", l.path, rerr)
 			}
 		}
-		return Attempt{}, nil // freed meanwhile: try again at once
+		return proto.Attempt{}, nil // freed meanwhile: try again at once
 	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.EMLINK):
 		l.closeObs()
 		kind := "file"
 		if fi, lerr := l.fs.Lstat(l.path); lerr == nil {
 			kind = describeMode(fi.Mode)
 		}
-		return Attempt{}, fmt.Errorf("algorithm: lock path %s holds a %s, not a lock directory (a flufl.lock-format lock, or not a lock): %w: %w",
-			l.path, kind, ErrNotLock, err)
+		return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s holds a %s, not a lock directory (a flufl.lock-format lock, or not a lock): %w: %w",
+			l.path, kind, proto.ErrNotLock, err)
 	default:
 		l.closeObs()
-		return Attempt{}, fmt.Errorf("algorithm: opening lock %s: %w", l.path, err)
+		return proto.Attempt{}, fmt.Errorf("algorithm: opening lock %s: %w", l.path, err)
 	}
 	l.eperm = 0
 	if l.obsDir != nil {
@@ -380,16 +381,16 @@ func (l *strictLock) observe(now Instant, rerr error) (Attempt, error) {
 		return l.abandoned()
 	case errors.Is(err, fsops.ErrNotRegular), errors.Is(err, fsops.ErrTooLarge), errors.Is(err, syscall.ELOOP):
 		l.closeObs()
-		return Attempt{}, fmt.Errorf("algorithm: lock path %s is a directory whose %q is not an owner record: %w", l.path, ownerName, ErrNotLock)
+		return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s is a directory whose %q is not an owner record: %w", l.path, ownerName, proto.ErrNotLock)
 	default:
 		l.closeObs()
-		return Attempt{}, fmt.Errorf("algorithm: reading lock %s: %w", l.path, err)
+		return proto.Attempt{}, fmt.Errorf("algorithm: reading lock %s: %w", l.path, err)
 	}
 	rec, perr := parseOwner(data)
 	if perr != nil {
 		l.closeObs()
-		return Attempt{}, fmt.Errorf("algorithm: lock path %s is a directory whose %q is not an owner record (%d bytes): %w",
-			l.path, ownerName, len(data), ErrNotLock)
+		return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s is a directory whose %q is not an owner record (%d bytes): %w",
+			l.path, ownerName, len(data), proto.ErrNotLock)
 	}
 	if rec.Gen == l.gen {
 		// Our stage became the lock without our knowing (a replayed
@@ -397,7 +398,7 @@ func (l *strictLock) observe(now Instant, rerr error) (Attempt, error) {
 		// that became the lock is judged like any other generation.)
 		l.releaseOwn()
 		l.closeObs()
-		return Attempt{}, nil
+		return proto.Attempt{}, nil
 	}
 	if !l.obs.valid || l.obs.v.content != string(data) {
 		// A generation we have not looked at yet. It holds its owner
@@ -409,20 +410,20 @@ func (l *strictLock) observe(now Instant, rerr error) (Attempt, error) {
 			for _, n := range names {
 				if n != ownerName && !isLitter(n) {
 					l.closeObs()
-					return Attempt{}, fmt.Errorf("algorithm: lock path %s is a directory that holds %q, which no lock generation holds: %w", l.path, n, ErrNotLock)
+					return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s is a directory that holds %q, which no lock generation holds: %w", l.path, n, proto.ErrNotLock)
 				}
 			}
 		}
 	}
-	h := &Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime}
+	h := &proto.Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime}
 	v := versionOf(data, ofi)
 	watched := l.obs.see(v, now.Mono, l.mut(mStrictWatchFromFirstSight))
-	wait := rec.Lifetime + StaleMargin - watched
+	wait := rec.Lifetime + proto.StaleMargin - watched
 	if !l.collected {
 		l.collectStale(now)
 	}
 	if wait > 0 {
-		return Attempt{Holder: h, StaleIn: wait}, nil
+		return proto.Attempt{Holder: h, StaleIn: wait}, nil
 	}
 	return l.breakStale(v, h)
 }

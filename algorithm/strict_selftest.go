@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // boundHandleFUSE reports whether the FUSE filesystem of type typ is
@@ -25,7 +26,7 @@ func boundHandleFUSE(typ string) bool { return typ == "fuse.glusterfs" }
 // cannot reach a new directory created at the old name. It returns an
 // error wrapping ErrUnsupportedFS if one fails, and other errors (no
 // permission, no space, EIO) as they come.
-func (strictProtocol) SelfTest(fsys fsops.FS, dir string, cfg Config) (err error) {
+func (strictProtocol) SelfTest(fsys fsops.FS, dir string, cfg proto.Config) (err error) {
 	random := make([]byte, 8)
 	if _, err := io.ReadFull(randOf(cfg), random); err != nil {
 		return fmt.Errorf("algorithm: reading randomness: %w", err)
@@ -37,7 +38,7 @@ func (strictProtocol) SelfTest(fsys fsops.FS, dir string, cfg Config) (err error
 			what += " (" + got.Error() + ")"
 		}
 		return fmt.Errorf("algorithm: the filesystem of %s cannot run the strict protocol: %s: %w; use algorithm.Flufl there",
-			dir, what, ErrUnsupportedFS)
+			dir, what, proto.ErrUnsupportedFS)
 	}
 	if t, ok := fsys.(fsops.Typer); ok {
 		if typ, err := t.FSType(dir); err == nil && strings.HasPrefix(typ, "fuse") && !boundHandleFUSE(typ) {

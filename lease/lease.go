@@ -16,6 +16,7 @@ import (
 	"github.com/nfslease/nfslease/clock"
 	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/internal/keeper"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // Acquire blocks until it holds the lock at path, ctx is done, or a
@@ -54,7 +55,7 @@ import (
 // On failure Acquire returns an error naming the path, and leaves nothing
 // of its own behind, with one exception: a lock acquired past the renew
 // deadline (above), left to go stale, stays until a waiter breaks it after
-// lifetime + algorithm.StaleMargin. If ctx is done the error wraps
+// lifetime plus a stale margin of one second. If ctx is done the error wraps
 // ctx.Err().
 func Acquire(ctx context.Context, path string, opts ...Option) (held context.Context, release func() error, err error) {
 	return acquire(ctx, path, opts, false)
@@ -117,7 +118,7 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 		switch {
 		case err == nil && att.Broke:
 			log.Warn("broke a stale lock")
-			stale := att.Holder
+			stale := holderOf(att.Holder)
 			if stale == nil {
 				stale = lastSeen // Flufl reports the holder in the attempt before
 			}
@@ -133,12 +134,12 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 				attErr = merr
 				continue
 			case errors.Is(merr, algorithm.ErrNotHeld):
-				_ = lk.Close(algorithm.Instant{})
+				_ = lk.Close(proto.Instant{})
 				return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, merr)
 			case merr != nil:
 				// No usable token: give the lock back cleanly.
 				_ = lk.Release()
-				_ = lk.Close(algorithm.Instant{})
+				_ = lk.Close(proto.Instant{})
 				return nil, nil, fmt.Errorf("lease: acquire %s: minting a fencing token: %w", path, merr)
 			}
 			if late := instant(clk.Now()).Mono - now.Mono; late >= cfg.renewDeadline {
@@ -150,7 +151,7 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 				// stale, our claim file is removed, and we acquire again
 				// like any waiter.
 				log.Warn("acquired after the renew deadline, leaving the lock to go stale and acquiring again", "took", late)
-				_ = lk.Close(algorithm.Instant{}) // a zero instant never removes the lock
+				_ = lk.Close(proto.Instant{}) // a zero instant never removes the lock
 				attErr = fmt.Errorf("lease: acquire %s: acquired %v after the attempt began, past the renew deadline %v; the lock is left to go stale", path, late, cfg.renewDeadline)
 				if once {
 					return nil, nil, attErr
@@ -171,7 +172,7 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 			held, release := startLease(ctx, cfg, lk, now, tok, log)
 			cfg.emit(Event{Kind: EventAcquired, Path: lk.Path(), Duration: clk.Now().Sub(start), Token: tok})
 			return held, release, nil
-		case err != nil && (once || !algorithm.Transient(err)):
+		case err != nil && (once || !proto.Transient(err)):
 			_ = lk.Close(instant(clk.Now()))
 			return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
 		case err != nil:
@@ -187,12 +188,12 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 			_ = lk.Close(instant(clk.Now()))
 			he := &HeldError{Path: lk.Path()}
 			if att.Holder != nil {
-				he.Holder = *att.Holder
+				he.Holder = *holderOf(att.Holder)
 			}
 			return nil, nil, he
 		}
 		if att.Holder != nil {
-			lastSeen = att.Holder
+			lastSeen = holderOf(att.Holder)
 		}
 		if att.Holder != nil && att.Holder.Claim != lastHolder {
 			// A new holder: a release may follow soon, so poll fast
@@ -200,7 +201,7 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 			lastHolder = att.Holder.Claim
 			bo.Reset()
 			if cfg.onHolder != nil {
-				cfg.onHolder(*att.Holder)
+				cfg.onHolder(*holderOf(att.Holder))
 			}
 		}
 		wait := bo.NextBackOff()
@@ -225,12 +226,12 @@ const mintTries = 4
 // mint mints the fencing token of a lock just acquired, trying again a few
 // times after a transient error. An error wrapping algorithm.ErrNotHeld
 // means the lock was lost.
-func mint(lk algorithm.Lock, clk clock.Clock) (uint64, error) {
+func mint(lk proto.Lock, clk clock.Clock) (uint64, error) {
 	var err error
 	for range mintTries {
 		var tok uint64
 		tok, err = lk.Mint(instant(clk.Now()))
-		if err == nil || !algorithm.Transient(err) {
+		if err == nil || !proto.Transient(err) {
 			return tok, err
 		}
 	}
@@ -257,11 +258,11 @@ func TokenOf(held context.Context) (uint64, bool) {
 }
 
 // hints is what this process remembers across its leases to save
-// filesystem calls (see algorithm.Hints). Every hint is checked or
+// filesystem calls (see internal/proto.Hints). Every hint is checked or
 // harmless when wrong, so leases on different filesystems that share a
 // path may share one: it costs them a failed rename or a later sweep,
 // never a wrong token or a leftover kept for good.
-var hints algorithm.Hints
+var hints proto.Hints
 
 // selfTested holds the (filesystem, directory, protocol) triples whose
 // self-test passed in this process.
@@ -276,7 +277,7 @@ type selfTestKey struct {
 // selfTest runs the protocol's self-test on dir once per process, if the
 // protocol has one. Only a pass is remembered: a failure may be transient.
 func selfTest(cfg *config, dir string) error {
-	st, ok := cfg.protocol.(algorithm.SelfTester)
+	st, ok := cfg.protocol.(proto.SelfTester)
 	if !ok {
 		return nil
 	}
@@ -318,8 +319,8 @@ type backoffClock struct{ clock.Clock }
 var origin = time.Now()
 
 // instant converts a clock reading for the protocol steps.
-func instant(t time.Time) algorithm.Instant {
-	return algorithm.Instant{Wall: t, Mono: t.Sub(origin)}
+func instant(t time.Time) proto.Instant {
+	return proto.Instant{Wall: t, Mono: t.Sub(origin)}
 }
 
 // lease is one held lease: the background refresher and the state it
@@ -327,7 +328,7 @@ func instant(t time.Time) algorithm.Instant {
 type lease struct {
 	token  uint64 // fencing token
 	cfg    *config
-	lk     algorithm.Lock // owned by the refresher goroutine until done is closed
+	lk     proto.Lock // owned by the refresher goroutine until done is closed
 	log    *slog.Logger
 	parent context.Context
 	cancel context.CancelCauseFunc
@@ -350,7 +351,7 @@ type lease struct {
 
 // startLease starts the refresher of a lock acquired by an attempt that
 // started at s.
-func startLease(ctx context.Context, cfg *config, lk algorithm.Lock, s algorithm.Instant, token uint64, log *slog.Logger) (context.Context, func() error) {
+func startLease(ctx context.Context, cfg *config, lk proto.Lock, s proto.Instant, token uint64, log *slog.Logger) (context.Context, func() error) {
 	held, cancel := context.WithCancelCause(ctx)
 	held = context.WithValue(held, tokenKey{}, token)
 	l := &lease{
@@ -540,7 +541,7 @@ func (l *lease) finish(cause error) {
 		if lost != nil {
 			// Never remove a lock we may no longer own: someone may have
 			// judged it stale. Only our own files go.
-			_ = l.lk.Close(algorithm.Instant{})
+			_ = l.lk.Close(proto.Instant{})
 			l.result = lost
 			return
 		}

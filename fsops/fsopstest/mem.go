@@ -15,6 +15,7 @@ import (
 
 	"github.com/nfslease/nfslease/clock"
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/oracle"
 )
 
 // Mem is an in-memory fsops.FS with the semantics of a local Linux
@@ -615,11 +616,22 @@ func (m *Mem) ReadDir(dir string) ([]string, error) {
 	return names, nil
 }
 
-// TrueIno returns the inode number of the file at name, without following
+func init() {
+	oracle.Ino = func(fsys fsops.FS, name string) (uint64, bool) {
+		m, ok := fsys.(*Mem)
+		if !ok {
+			return 0, false
+		}
+		return m.trueIno(name)
+	}
+	oracle.DirIno = trueDirIno
+}
+
+// trueIno returns the inode number of the file at name, without following
 // a symbolic link in its last component, ignoring WithPathInodes: the
 // identity of the file itself, for oracles that must not be fooled by
-// quirks or by equal content.
-func (m *Mem) TrueIno(name string) (uint64, bool) {
+// quirks or by equal content (see internal/oracle).
+func (m *Mem) trueIno(name string) (uint64, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	l, e := m.lookup(name, false)
@@ -629,8 +641,8 @@ func (m *Mem) TrueIno(name string) (uint64, bool) {
 	return l.node.ino, true
 }
 
-// TrueDirIno is TrueIno for the entry name of d, a Dir opened on a Mem.
-func TrueDirIno(d fsops.Dir, name string) (uint64, bool) {
+// trueDirIno is trueIno for the entry name of d, a Dir opened on a Mem.
+func trueDirIno(d fsops.Dir, name string) (uint64, bool) {
 	md, ok := d.(*memDir)
 	if !ok {
 		return 0, false

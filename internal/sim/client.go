@@ -13,6 +13,8 @@ import (
 	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
 	"github.com/nfslease/nfslease/internal/keeper"
+	"github.com/nfslease/nfslease/internal/oracle"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // body is what a process does: acquire, hold (refreshing), release, again,
@@ -99,7 +101,7 @@ func (r rngReader) Read(p []byte) (int, error) {
 
 func (c *client) cycle() {
 	s := c.s
-	cfg := algorithm.Config{Lifetime: lifetime, Hostname: c.host, Pid: c.pid, Rand: rngReader{s}, Hints: c.hints}
+	cfg := proto.Config{Lifetime: lifetime, Hostname: c.host, Pid: c.pid, Rand: rngReader{s}, Hints: c.hints}
 	lk, err := s.cfg.Protocol.New(&clientFS{c}, lockPath, cfg)
 	if err != nil {
 		s.violate("I4", "%s: New: %v", c.name(), err)
@@ -142,7 +144,7 @@ func (c *client) cycle() {
 				if err := lk.Release(); err != nil && !errors.Is(err, algorithm.ErrNotHeld) {
 					s.res.CleanupErrors++
 				}
-				if err := lk.Close(algorithm.Instant{}); err != nil {
+				if err := lk.Close(proto.Instant{}); err != nil {
 					s.res.CleanupErrors++
 				}
 				return
@@ -154,7 +156,7 @@ func (c *client) cycle() {
 				// stale (others may be breaking it), and the client
 				// acquires again with a new Lock.
 				s.tracef(c, "acquired with token %d after its deadline: leaving the lock to go stale", tok)
-				if err := lk.Close(algorithm.Instant{}); err != nil {
+				if err := lk.Close(proto.Instant{}); err != nil {
 					s.res.CleanupErrors++
 				}
 				delete(s.minted, c)
@@ -173,7 +175,7 @@ func (c *client) cycle() {
 		}
 		if err != nil {
 			s.tracef(c, "acquire attempt: %v", err)
-			if !algorithm.Transient(err) && !(s.prof.ENOSPC > 0 && errors.Is(err, syscall.ENOSPC)) {
+			if !proto.Transient(err) && !(s.prof.ENOSPC > 0 && errors.Is(err, syscall.ENOSPC)) {
 				s.violate("I4", "%s gave up acquiring with a non-retryable error: %v", c.name(), err)
 				lk.Close(c.now())
 				return
@@ -199,12 +201,12 @@ func (c *client) cycle() {
 
 // mint mints a fencing token as package lease does: a few tries while
 // the error is transient.
-func (c *client) mint(lk algorithm.Lock) (uint64, error) {
+func (c *client) mint(lk proto.Lock) (uint64, error) {
 	var err error
 	for range 4 {
 		var tok uint64
 		tok, err = lk.Mint(c.now())
-		if err == nil || !algorithm.Transient(err) {
+		if err == nil || !proto.Transient(err) {
 			return tok, err
 		}
 	}
@@ -213,7 +215,7 @@ func (c *client) mint(lk algorithm.Lock) (uint64, error) {
 
 // acquired records an acquisition, granted with token tok, with the
 // oracle (I1, I6). id is the identity of the lock the acquisition took.
-func (c *client) acquired(lk algorithm.Lock, at algorithm.Instant, att algorithm.Attempt, id string, tok uint64) {
+func (c *client) acquired(lk proto.Lock, at proto.Instant, att proto.Attempt, id string, tok uint64) {
 	s := c.s
 	s.res.Acquisitions++
 	s.res.Tokens++
@@ -321,7 +323,7 @@ func (c *client) endHeld(why string) {
 }
 
 // hold keeps the lease for a random time, refreshing it, then releases.
-func (c *client) hold(lk algorithm.Lock) {
+func (c *client) hold(lk proto.Lock) {
 	s := c.s
 	k := c.k
 	until := c.monoAt(s.now) + s.uniform(holdMax)
@@ -373,7 +375,7 @@ func (c *client) hold(lk algorithm.Lock) {
 		}
 		next = c.monoAt(s.now) + wait
 	}
-	if err := lk.Close(algorithm.Instant{}); err != nil {
+	if err := lk.Close(proto.Instant{}); err != nil {
 		s.res.CleanupErrors++
 	}
 }
@@ -562,7 +564,7 @@ func (d *clientDir) call(op fsopstest.Op, namespace bool, apply func() result) r
 		var ino uint64
 		ok := false
 		d.with(func(sd fsops.Dir) result {
-			ino, ok = fsopstest.TrueDirIno(sd, path.Base(op.Path))
+			ino, ok = oracle.DirIno(sd, path.Base(op.Path))
 			return result{}
 		})
 		return identity(ino, ok)
@@ -646,5 +648,5 @@ func (f *clientFS) ReadDir(dir string) ([]string, error) {
 // the margin) and the break lock by a crashed breaker (half a lifetime plus
 // the margin), plus a poll interval and some round trips.
 func proberBound(p Profile) time.Duration {
-	return lifetime + lifetime/2 + 2*algorithm.StaleMargin + pollMax + 20*p.Latency + time.Second
+	return lifetime + lifetime/2 + 2*proto.StaleMargin + pollMax + 20*p.Latency + time.Second
 }

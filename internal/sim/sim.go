@@ -28,6 +28,8 @@ import (
 	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
 	"github.com/nfslease/nfslease/internal/keeper"
+	"github.com/nfslease/nfslease/internal/oracle"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // The lease parameters of every simulated client: the lease package's
@@ -264,7 +266,7 @@ var lateCallInvariants = map[string]bool{"I1": true, "I2": true, "I7": true}
 
 func (s *sim) violate(inv, format string, args ...any) {
 	v := Violation{Invariant: inv, At: s.now, Detail: fmt.Sprintf(format, args...)}
-	if lateCallInvariants[inv] && LateCallLimit[s.cfg.Protocol.Name()] && s.lateLockCall > 0 && s.now-s.lateLockCall < lifetime+algorithm.StaleMargin+time.Second {
+	if lateCallInvariants[inv] && LateCallLimit[s.cfg.Protocol.Name()] && s.lateLockCall > 0 && s.now-s.lateLockCall < lifetime+proto.StaleMargin+time.Second {
 		v.Limit = "a rename or removal of the lock name, held up by a partition, reached the server late"
 	}
 	s.res.Violations = append(s.res.Violations, v)
@@ -348,7 +350,7 @@ func (s *sim) finalChecks() {
 	// replayed create of its first name left a second one.
 	var counters []string
 	names = slices.DeleteFunc(names, func(n string) bool {
-		_, ok := algorithm.ParseTokenName(n, path.Base(lockPath))
+		_, ok := proto.ParseTokenName(n, path.Base(lockPath))
 		if ok {
 			counters = append(counters, n)
 		}
@@ -394,7 +396,7 @@ type client struct {
 	k        *keeper.Keeper
 	claim    string // lock content while holding
 
-	hints *algorithm.Hints // the process's hints, as package lease keeps them
+	hints *proto.Hints // the process's hints, as package lease keeps them
 }
 
 var errCrashed = errors.New("sim: process crashed")
@@ -426,8 +428,8 @@ func (c *client) trueAt(m time.Duration) time.Duration {
 // now is what the client's clocks read: a monotonic clock running at its
 // own rate, and a wall clock kept within a bounded error of true time (as
 // NTP does), which steps.
-func (c *client) now() algorithm.Instant {
-	return algorithm.Instant{Wall: epoch.Add(c.s.now + c.offset + c.step), Mono: c.monoAt(c.s.now)}
+func (c *client) now() proto.Instant {
+	return proto.Instant{Wall: epoch.Add(c.s.now + c.offset + c.step), Mono: c.monoAt(c.s.now)}
 }
 
 // start starts a new incarnation of the process.
@@ -436,7 +438,7 @@ func (c *client) start() {
 	c.gen++
 	s.nextPid++
 	c.pid = 1000 + s.nextPid
-	c.hints = new(algorithm.Hints) // a new process remembers nothing
+	c.hints = new(proto.Hints) // a new process remembers nothing
 	c.alive = true
 	c.holding = false
 	gen := c.gen
@@ -555,7 +557,7 @@ func (s *sim) submit(c *client, r *req) {
 		s.at(sendAt+s.latency()+s.latency(), func() { c.resume(gen, r) })
 		return
 	}
-	if sendAt-s.now > lifetime-s.renew()+algorithm.StaleMargin && (r.op.Name == "Rename" || r.op.Name == "Remove") && r.op.Path == lockPath {
+	if sendAt-s.now > lifetime-s.renew()+proto.StaleMargin && (r.op.Name == "Rename" || r.op.Name == "Remove") && r.op.Path == lockPath {
 		// Held up by a hard mount's partition for longer than the lock
 		// can go unrefreshed before it may be judged stale, broken and
 		// taken again: the check it follows may be out of date when the
@@ -610,7 +612,7 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 	case r.peek != nil:
 		before = r.peek()
 	case r.op.Name == "Remove" || r.op.Name == "Rename":
-		before = identity(s.server.TrueIno(r.op.Path))
+		before = identity(oracle.Ino(s.server, r.op.Path))
 	}
 	res := r.apply()
 	if replay {
@@ -628,7 +630,7 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 		return res
 	}
 	if r.op.Name == "Rename" && !replay {
-		if tok, ok := algorithm.ParseTokenName(path.Base(r.op.Path2), path.Base(lockPath)); ok && path.Dir(r.op.Path2) == lockDir {
+		if tok, ok := proto.ParseTokenName(path.Base(r.op.Path2), path.Base(lockPath)); ok && path.Dir(r.op.Path2) == lockDir {
 			// A token minted: what lock was in place at that instant (I7).
 			s.minted[c] = mint{token: tok, lock: s.lockIdentity(), floor: s.lastToken}
 		}
@@ -675,9 +677,9 @@ func identity(ino uint64, ok bool) string {
 // file, or the owner record of a lock directory.
 func (s *sim) lockIdentity() string {
 	if fi, err := s.server.Lstat(lockPath); err == nil && fi.Mode.IsDir() {
-		return identity(s.server.TrueIno(lockPath + "/owner"))
+		return identity(oracle.Ino(s.server, lockPath+"/owner"))
 	}
-	return identity(s.server.TrueIno(lockPath))
+	return identity(oracle.Ino(s.server, lockPath))
 }
 
 // owns reports whether the name p is private to c: a Flufl claim name of
@@ -789,7 +791,7 @@ func (s *sim) excused(h *client) bool {
 	if !s.prof.BeyondAssumptions {
 		return false
 	}
-	if s.lastLongPause > 0 && s.now-s.lastLongPause < lifetime+algorithm.StaleMargin+time.Second {
+	if s.lastLongPause > 0 && s.now-s.lastLongPause < lifetime+proto.StaleMargin+time.Second {
 		return true
 	}
 	if h.k == nil {
