@@ -445,6 +445,11 @@ func TestStrictSelfTest(t *testing.T) {
 		// come from paths, the mark of path-resolved handles.
 		{"sshfs: path inodes", []fsopstest.MemOption{fsopstest.WithPathInodes(), fsopstest.WithEPERMForEEXIST()}, func(m *fsopstest.Mem) fsops.FS { return m }},
 		{"a FUSE filesystem other than GlusterFS", nil, func(m *fsopstest.Mem) fsops.FS { return typed{m, "fuse.sshfs"} }},
+		// A Faulty must not hide what it wraps: a wrapped OS filesystem
+		// on sshfs is still refused.
+		{"a FUSE filesystem behind a Faulty", nil, func(m *fsopstest.Mem) fsops.FS {
+			return &fsopstest.Faulty{FS: typed{m, "fuse.sshfs"}}
+		}},
 		{"no hard links (sshfs -o disable_hardlink)", nil, func(m *fsopstest.Mem) fsops.FS {
 			return &fsopstest.Faulty{FS: m, Inject: func(op fsopstest.Op) *fsopstest.Fault {
 				if op.Name == "Link" {

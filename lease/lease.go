@@ -112,7 +112,7 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 		start      = clk.Now()
 	)
 	for {
-		now := instant(clk.Now())
+		now := instant(clk)
 		att, err := lk.Acquire(now)
 		attErr = err
 		switch {
@@ -142,7 +142,7 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 				_ = lk.Close(proto.Instant{})
 				return nil, nil, fmt.Errorf("lease: acquire %s: minting a fencing token: %w", path, merr)
 			}
-			if late := instant(clk.Now()).Mono - now.Mono; late >= cfg.renewDeadline {
+			if late := instant(clk).Mono - now.Mono; late >= cfg.renewDeadline {
 				// The attempt and the mint took longer than the renew
 				// deadline (a call hung in a partition): the lease would
 				// be over before it is handed out. Others may be breaking
@@ -173,7 +173,7 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 			cfg.emit(Event{Kind: EventAcquired, Path: lk.Path(), Duration: clk.Now().Sub(start), Token: tok})
 			return held, release, nil
 		case err != nil && (once || !proto.Transient(err)):
-			_ = lk.Close(instant(clk.Now()))
+			_ = lk.Close(instant(clk))
 			return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
 		case err != nil:
 			if lastErr == nil || lastErr.Error() != err.Error() {
@@ -185,7 +185,7 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 			tries++
 			continue
 		case once:
-			_ = lk.Close(instant(clk.Now()))
+			_ = lk.Close(instant(clk))
 			he := &HeldError{Path: lk.Path()}
 			if att.Holder != nil {
 				he.Holder = *holderOf(att.Holder)
@@ -209,7 +209,7 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 			wait = att.StaleIn
 		}
 		if err := sleep(ctx, clk, wait); err != nil {
-			_ = lk.Close(instant(clk.Now()))
+			_ = lk.Close(instant(clk))
 			if attErr != nil {
 				// Say why it never succeeded: a persistent EIO or ESTALE
 				// is worth knowing about.
@@ -230,7 +230,7 @@ func mint(lk proto.Lock, clk clock.Clock) (uint64, error) {
 	var err error
 	for range mintTries {
 		var tok uint64
-		tok, err = lk.Mint(instant(clk.Now()))
+		tok, err = lk.Mint(instant(clk))
 		if err == nil || !proto.Transient(err) {
 			return tok, err
 		}
@@ -313,14 +313,10 @@ func sleep(ctx context.Context, clk clock.Clock, d time.Duration) error {
 // backoffClock adapts a clock.Clock to backoff.Clock.
 type backoffClock struct{ clock.Clock }
 
-// origin anchors the monotonic readings passed to the protocol steps. A
-// time from clock.Real carries a monotonic reading, so differences from
-// origin are immune to wall-clock steps.
-var origin = time.Now()
-
-// instant converts a clock reading for the protocol steps.
-func instant(t time.Time) proto.Instant {
-	return proto.Instant{Wall: t, Mono: t.Sub(origin)}
+// instant reads clk for the protocol steps: its wall time, and its
+// monotonic time, which wall-clock steps do not move.
+func instant(clk clock.Clock) proto.Instant {
+	return proto.Instant{Wall: clk.Now(), Mono: clk.Mono()}
 }
 
 // lease is one held lease: the background refresher and the state it
@@ -379,7 +375,7 @@ func (l *lease) emit(e Event) {
 	l.cfg.emit(e)
 }
 
-func (l *lease) mono() time.Duration { return instant(l.cfg.clock.Now()).Mono }
+func (l *lease) mono() time.Duration { return instant(l.cfg.clock).Mono }
 
 // checkDeadline runs when the deadline timer fires, in its own goroutine,
 // independently of a refresh that may be blocked in the kernel. The
@@ -485,10 +481,10 @@ type refreshResult struct {
 
 // refresh makes one refresh and records it with the keeper.
 func (l *lease) refresh() refreshResult {
-	s := instant(l.cfg.clock.Now())
+	s := instant(l.cfg.clock)
 	var r refreshResult
 	r.err = l.lk.Refresh(s)
-	e := instant(l.cfg.clock.Now())
+	e := instant(l.cfg.clock)
 	r.took = e.Mono - s.Mono
 	l.mu.Lock()
 	r.next = l.k.Refreshed(s.Mono, e.Mono, r.err)

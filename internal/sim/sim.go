@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/nfslease/nfslease/algorithm"
-	"github.com/nfslease/nfslease/clock"
 	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
 	"github.com/nfslease/nfslease/internal/keeper"
@@ -185,17 +184,11 @@ func (s *sim) at(t time.Duration, fn func()) {
 	heap.Push(&s.events, &event{at: max(t, s.now), seq: s.seq, fn: fn})
 }
 
-// serverClock is the server's clock: true time. Only Now is used (by Mem,
-// for ctimes and creation times).
+// serverClock is the server's clock: true time, for Mem's ctimes and
+// creation times.
 type serverClock struct{ s *sim }
 
 func (c serverClock) Now() time.Time { return epoch.Add(c.s.now) }
-func (serverClock) NewTimer(time.Duration) clock.Timer {
-	panic("sim: the server clock has no timers")
-}
-func (serverClock) AfterFunc(time.Duration, func()) clock.Timer {
-	panic("sim: the server clock has no timers")
-}
 
 func newSim(cfg Config) *sim {
 	s := &sim{cfg: cfg, prof: cfg.Profile, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e66736c65617365)), claims: map[string]*client{}, tokens: map[uint64]*client{}, minted: map[*client]mint{}, attrs: map[string]map[string]attrEntry{}}
