@@ -46,7 +46,8 @@ import (
 //   - with ErrReleased when release is called.
 //
 // release stops and joins the background refresher, then removes the lock
-// if it is still ours and our claim file. It is idempotent and safe to call
+// if it is still ours and its deadline has not passed, and our claim file
+// (Flufl; Strict has none). It is idempotent and safe to call
 // from any goroutine; every call returns the first call's result: nil, or
 // an error wrapping ErrLost if the lease had been lost before release (the
 // caller's work was not protected throughout). Always call release, even

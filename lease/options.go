@@ -115,7 +115,9 @@ func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) { c.logger = l })
 }
 
-// withHostname and withPid are for tests and the simulator.
+// withIdentity sets the host name and pid recorded in claims and owner
+// records (default: the host's and this process's). Tests reach it as
+// WithIdentity (export_test.go).
 func withIdentity(host string, pid int) Option {
 	return optionFunc(func(c *config) { c.hostname, c.pid = host, pid })
 }

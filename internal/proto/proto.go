@@ -81,14 +81,14 @@ type Lock interface {
 	// may or may not have been applied) and must not be counted as success.
 	Refresh(now Instant) error
 
-	// Release removes the lock if it is still ours and then removes our
-	// claim. It returns an error wrapping ErrNotHeld if the lock was no
+	// Release removes the lock if it is still ours and then what else
+	// only we use (Flufl's claim file). It returns an error wrapping ErrNotHeld if the lock was no
 	// longer ours (nothing that is not ours is removed). The caller must
 	// not call Release after its lease deadline has passed; use Close.
 	Release() error
 
-	// Close gives up without releasing: it removes our claim file and any
-	// other file that only we use. It removes the lock itself only when it
+	// Close gives up without releasing: it removes every file that only
+	// we use (Flufl's claim file, Strict's staging directory). It removes the lock itself only when it
 	// is ours and was last touched less than Lifetime/2 before now (an
 	// acquisition whose success reply was lost), so that it never races a
 	// breaker; a zero now never removes it. Close is idempotent.
