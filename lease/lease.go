@@ -15,6 +15,7 @@ import (
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/clock"
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/internal/shell"
 )
 
@@ -54,7 +55,7 @@ import (
 // On failure Acquire returns an error naming the path, and leaves nothing
 // of its own behind, with one exception: a lock acquired past the renew
 // deadline (above), left to go stale, stays until a waiter breaks it after
-// lifetime + algorithm.StaleMargin. If ctx is done the error wraps
+// lifetime + proto.StaleMargin. If ctx is done the error wraps
 // ctx.Err().
 func Acquire(ctx context.Context, path string, opts ...Option) (held context.Context, release func() error, err error) {
 	return acquire(ctx, path, opts, false)
@@ -98,17 +99,17 @@ func newAcquisition(cfg *config, path string, once bool) (*shell.Acquisition, *s
 		log *slog.Logger
 	)
 	a, err := shell.NewAcquisition(cfg.timing, once,
-		func() (algorithm.Lock, error) { return cfg.protocol.New(cfg.fs, path, cfg.algorithm()) },
-		func() algorithm.Instant { return instant(cfg.clock.Now()) },
+		func() (proto.Lock, error) { return cfg.protocol.New(cfg.fs, path, cfg.algorithm()) },
+		func() proto.Instant { return instant(cfg.clock) },
 		rand.Float64,
 		shell.Hooks{
-			Broke: func(stale *algorithm.Holder) {
+			Broke: func(stale *proto.Holder) {
 				log.Warn("broke a stale lock")
-				cfg.emit(Event{Kind: EventBrokeStale, Path: a.Lock().Path(), Holder: stale})
+				cfg.emit(Event{Kind: EventBrokeStale, Path: a.Lock().Path(), Holder: holderOf(stale)})
 			},
-			NewHolder: func(h algorithm.Holder) {
+			NewHolder: func(h proto.Holder) {
 				if cfg.onHolder != nil {
-					cfg.onHolder(h)
+					cfg.onHolder(*holderOf(&h))
 				}
 			},
 			Retrying: func(err error) { log.Warn("acquire failed, retrying", "err", err) },
@@ -149,7 +150,7 @@ func runAcquisition(ctx context.Context, cfg *config, a *shell.Acquisition, log 
 		case shell.Held:
 			he := &HeldError{Path: a.Lock().Path()}
 			if st.Holder != nil {
-				he.Holder = *st.Holder
+				he.Holder = *holderOf(st.Holder)
 			}
 			return nil, nil, he
 		case shell.Failed:
@@ -190,11 +191,11 @@ func TokenOf(held context.Context) (uint64, bool) {
 }
 
 // hints is what this process remembers across its leases to save
-// filesystem calls (see algorithm.Hints). Every hint is checked or
+// filesystem calls (see proto.Hints). Every hint is checked or
 // harmless when wrong, so leases on different filesystems that share a
 // path may share one: it costs them a failed rename or a later sweep,
 // never a wrong token or a leftover kept for good.
-var hints algorithm.Hints
+var hints proto.Hints
 
 // selfTested holds the (filesystem, directory, protocol) triples whose
 // self-test passed in this process.
@@ -209,7 +210,7 @@ type selfTestKey struct {
 // selfTest runs the protocol's self-test on dir once per process, if the
 // protocol has one. Only a pass is remembered: a failure may be transient.
 func selfTest(cfg *config, dir string) error {
-	st, ok := cfg.protocol.(algorithm.SelfTester)
+	st, ok := cfg.protocol.(proto.SelfTester)
 	if !ok {
 		return nil
 	}
@@ -242,14 +243,10 @@ func sleep(ctx context.Context, clk clock.Clock, d time.Duration) error {
 	}
 }
 
-// origin anchors the monotonic readings passed to the protocol steps. A
-// time from clock.Real carries a monotonic reading, so differences from
-// origin are immune to wall-clock steps.
-var origin = time.Now()
-
-// instant converts a clock reading for the protocol steps.
-func instant(t time.Time) algorithm.Instant {
-	return algorithm.Instant{Wall: t, Mono: t.Sub(origin)}
+// instant reads clk for the protocol steps: its wall time, and its
+// monotonic time, which wall-clock steps do not move.
+func instant(clk clock.Clock) proto.Instant {
+	return proto.Instant{Wall: clk.Now(), Mono: clk.Mono()}
 }
 
 // lease is one held lease: the background refresher and the state it
@@ -293,7 +290,7 @@ func startLease(ctx context.Context, cfg *config, g *shell.Grant, log *slog.Logg
 		done:   make(chan struct{}),
 		start:  cfg.clock.Now(),
 	}
-	now := func() algorithm.Instant { return instant(cfg.clock.Now()) }
+	now := func() proto.Instant { return instant(cfg.clock) }
 	l.h = shell.NewHold(cfg.timing, g, now, l.onLost)
 	l.tmu.Lock()
 	l.timer = cfg.clock.AfterFunc(l.h.Deadline()-now().Mono, l.checkDeadline)

@@ -12,6 +12,8 @@ import (
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
+	"github.com/nfslease/nfslease/internal/oracle"
+	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/internal/shell"
 )
 
@@ -101,11 +103,11 @@ func (r rngReader) Read(p []byte) (int, error) {
 // the shell's acquisition and hold, driven with simulated time.
 func (c *client) cycle() {
 	s := c.s
-	cfg := algorithm.Config{Lifetime: lifetime, Hostname: c.host, Pid: c.pid, Rand: rngReader{s}, Hints: c.hints}
-	newLock := func() (algorithm.Lock, error) { return s.cfg.Protocol.New(&clientFS{c}, lockPath, cfg) }
+	cfg := proto.Config{Lifetime: lifetime, Hostname: c.host, Pid: c.pid, Rand: rngReader{s}, Hints: c.hints}
+	newLock := func() (proto.Lock, error) { return s.cfg.Protocol.New(&clientFS{c}, lockPath, cfg) }
 	var id string // the identity of the lock the last successful attempt took
 	a, err := shell.NewAcquisition(s.params, false, newLock, c.now, s.rng.Float64, shell.Hooks{
-		Attempted: func(att algorithm.Attempt, err error) {
+		Attempted: func(att proto.Attempt, err error) {
 			if att.Holder != nil {
 				s.tracef(c, "attempt: held by %s/%d, stale in %v (broke=%v)", att.Holder.Host, att.Holder.Pid, att.StaleIn, att.Broke)
 			}
@@ -123,7 +125,7 @@ func (c *client) cycle() {
 				}
 			}
 		},
-		Broke:       func(*algorithm.Holder) { s.res.Breaks++ },
+		Broke:       func(*proto.Holder) { s.res.Breaks++ },
 		LostMinting: func(err error) { s.tracef(c, "lost while minting: %v", err) },
 		Late: func(took time.Duration) {
 			s.tracef(c, "acquired %v after the attempt began, past its deadline: leaving the lock to go stale", took)
@@ -501,7 +503,7 @@ func (d *clientDir) call(op fsopstest.Op, namespace bool, apply func() result) r
 		var ino uint64
 		ok := false
 		d.with(func(sd fsops.Dir) result {
-			ino, ok = fsopstest.TrueDirIno(sd, path.Base(op.Path))
+			ino, ok = oracle.DirIno(sd, path.Base(op.Path))
 			return result{}
 		})
 		return identity(ino, ok)
@@ -585,5 +587,5 @@ func (f *clientFS) ReadDir(dir string) ([]string, error) {
 // the margin) and the break lock by a crashed breaker (half a lifetime plus
 // the margin), plus a poll interval and some round trips.
 func proberBound(p Profile) time.Duration {
-	return lifetime + lifetime/2 + 2*algorithm.StaleMargin + params(p).PollMax + 20*p.Latency + time.Second
+	return lifetime + lifetime/2 + 2*proto.StaleMargin + params(p).PollMax + 20*p.Latency + time.Second
 }

@@ -24,9 +24,10 @@ import (
 	"time"
 
 	"github.com/nfslease/nfslease/algorithm"
-	"github.com/nfslease/nfslease/clock"
 	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
+	"github.com/nfslease/nfslease/internal/oracle"
+	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/internal/shell"
 )
 
@@ -180,17 +181,11 @@ func (s *sim) at(t time.Duration, fn func()) {
 	heap.Push(&s.events, &event{at: max(t, s.now), seq: s.seq, fn: fn})
 }
 
-// serverClock is the server's clock: true time. Only Now is used (by Mem,
-// for ctimes and creation times).
+// serverClock is the server's clock: true time, for Mem's ctimes and
+// creation times.
 type serverClock struct{ s *sim }
 
 func (c serverClock) Now() time.Time { return epoch.Add(c.s.now) }
-func (serverClock) NewTimer(time.Duration) clock.Timer {
-	panic("sim: the server clock has no timers")
-}
-func (serverClock) AfterFunc(time.Duration, func()) clock.Timer {
-	panic("sim: the server clock has no timers")
-}
 
 func newSim(cfg Config) *sim {
 	s := &sim{cfg: cfg, prof: cfg.Profile, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e66736c65617365)), claims: map[string]*client{}, tokens: map[uint64]*client{}, minted: map[*client]mint{}, attrs: map[string]map[string]attrEntry{}}
@@ -265,7 +260,7 @@ var lateCallInvariants = map[string]bool{"I1": true, "I2": true, "I7": true}
 
 func (s *sim) violate(inv, format string, args ...any) {
 	v := Violation{Invariant: inv, At: s.now, Detail: fmt.Sprintf(format, args...)}
-	if lateCallInvariants[inv] && LateCallLimit[s.cfg.Protocol.Name()] && s.lateLockCall > 0 && s.now-s.lateLockCall < lifetime+algorithm.StaleMargin+time.Second {
+	if lateCallInvariants[inv] && LateCallLimit[s.cfg.Protocol.Name()] && s.lateLockCall > 0 && s.now-s.lateLockCall < lifetime+proto.StaleMargin+time.Second {
 		v.Limit = "a rename or removal of the lock name, held up by a partition, reached the server late"
 	}
 	s.res.Violations = append(s.res.Violations, v)
@@ -349,7 +344,7 @@ func (s *sim) finalChecks() {
 	// replayed create of its first name left a second one.
 	var counters []string
 	names = slices.DeleteFunc(names, func(n string) bool {
-		_, ok := algorithm.ParseTokenName(n, path.Base(lockPath))
+		_, ok := proto.ParseTokenName(n, path.Base(lockPath))
 		if ok {
 			counters = append(counters, n)
 		}
@@ -395,7 +390,7 @@ type client struct {
 	h        *shell.Hold // the lease held, as the shell keeps it
 	claim    string      // lock content while holding
 
-	hints *algorithm.Hints // the process's hints, as package lease keeps them
+	hints *proto.Hints // the process's hints, as package lease keeps them
 }
 
 var errCrashed = errors.New("sim: process crashed")
@@ -427,8 +422,8 @@ func (c *client) trueAt(m time.Duration) time.Duration {
 // now is what the client's clocks read: a monotonic clock running at its
 // own rate, and a wall clock kept within a bounded error of true time (as
 // NTP does), which steps.
-func (c *client) now() algorithm.Instant {
-	return algorithm.Instant{Wall: epoch.Add(c.s.now + c.offset + c.step), Mono: c.monoAt(c.s.now)}
+func (c *client) now() proto.Instant {
+	return proto.Instant{Wall: epoch.Add(c.s.now + c.offset + c.step), Mono: c.monoAt(c.s.now)}
 }
 
 // start starts a new incarnation of the process.
@@ -437,7 +432,7 @@ func (c *client) start() {
 	c.gen++
 	s.nextPid++
 	c.pid = 1000 + s.nextPid
-	c.hints = new(algorithm.Hints) // a new process remembers nothing
+	c.hints = new(proto.Hints) // a new process remembers nothing
 	c.alive = true
 	c.holding = false
 	gen := c.gen
@@ -556,7 +551,7 @@ func (s *sim) submit(c *client, r *req) {
 		s.at(sendAt+s.latency()+s.latency(), func() { c.resume(gen, r) })
 		return
 	}
-	if sendAt-s.now > lifetime-s.renew()+algorithm.StaleMargin && (r.op.Name == "Rename" || r.op.Name == "Remove") && r.op.Path == lockPath {
+	if sendAt-s.now > lifetime-s.renew()+proto.StaleMargin && (r.op.Name == "Rename" || r.op.Name == "Remove") && r.op.Path == lockPath {
 		// Held up by a hard mount's partition for longer than the lock
 		// can go unrefreshed before it may be judged stale, broken and
 		// taken again: the check it follows may be out of date when the
@@ -611,7 +606,7 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 	case r.peek != nil:
 		before = r.peek()
 	case r.op.Name == "Remove" || r.op.Name == "Rename":
-		before = identity(s.server.TrueIno(r.op.Path))
+		before = identity(oracle.Ino(s.server, r.op.Path))
 	}
 	res := r.apply()
 	if replay {
@@ -629,7 +624,7 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 		return res
 	}
 	if r.op.Name == "Rename" && !replay {
-		if tok, ok := algorithm.ParseTokenName(path.Base(r.op.Path2), path.Base(lockPath)); ok && path.Dir(r.op.Path2) == lockDir {
+		if tok, ok := proto.ParseTokenName(path.Base(r.op.Path2), path.Base(lockPath)); ok && path.Dir(r.op.Path2) == lockDir {
 			// A token minted: what lock was in place at that instant (I7).
 			s.minted[c] = mint{token: tok, lock: s.lockIdentity(), floor: s.lastToken}
 		}
@@ -676,9 +671,9 @@ func identity(ino uint64, ok bool) string {
 // file, or the owner record of a lock directory.
 func (s *sim) lockIdentity() string {
 	if fi, err := s.server.Lstat(lockPath); err == nil && fi.Mode.IsDir() {
-		return identity(s.server.TrueIno(lockPath + "/owner"))
+		return identity(oracle.Ino(s.server, lockPath+"/owner"))
 	}
-	return identity(s.server.TrueIno(lockPath))
+	return identity(oracle.Ino(s.server, lockPath))
 }
 
 // owns reports whether the name p is private to c: a Flufl claim name of
@@ -790,7 +785,7 @@ func (s *sim) excused(h *client) bool {
 	if !s.prof.BeyondAssumptions {
 		return false
 	}
-	if s.lastLongPause > 0 && s.now-s.lastLongPause < lifetime+algorithm.StaleMargin+time.Second {
+	if s.lastLongPause > 0 && s.now-s.lastLongPause < lifetime+proto.StaleMargin+time.Second {
 		return true
 	}
 	if h.h == nil {
