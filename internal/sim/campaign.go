@@ -84,6 +84,7 @@ type Tally struct {
 	Tokens            int // fencing tokens granted (checked by I6)
 	Overlaps          int
 	Events            int
+	Ex                Exercised
 	Violations        map[string]int // per invariant
 	excused           int            // violations within documented limits
 	firstIsExcused    bool
@@ -121,11 +122,17 @@ func (t *Tally) add(r Result) {
 	t.Tokens += r.Tokens
 	t.Overlaps += r.Overlaps
 	t.Events += r.Events
+	t.Ex.add(r.Ex)
 	for _, v := range r.Violations {
 		t.Violations[v.Invariant]++
 		excused := !t.fails(v)
 		if excused {
 			t.excused++
+			if v.Limit != "" {
+				t.Ex.excuse("late-call")
+			} else {
+				t.Ex.excuse("known-limit-profile")
+			}
 		}
 		// First is the first failure, or the first excused violation
 		// if there is no failure.
@@ -159,6 +166,7 @@ func (t *Tally) Line() string {
 	case ex > 0:
 		s += fmt.Sprintf(" [%d within a known limit]", ex)
 	}
+	s += " " + t.Ex.String()
 	if t.First != nil {
 		s += fmt.Sprintf(" first: seed %d %s", t.FirstSeed, t.First)
 	}

@@ -48,7 +48,7 @@ func (c *client) faultsForCycle() {
 		d := s.uniform(p.PauseMax)
 		s.at(s.now+s.uniform(horizon), func() {
 			if gen == c.gen && c.alive && !s.calm {
-				s.fault(c, "process pauses for %v", d)
+				s.inject(c, "pause", "process pauses for %v", d)
 				c.pauseFrom, c.pausedUntil = s.now, s.now+d
 				if d > lifetime-s.renew() {
 					s.lastLongPause = max(s.lastLongPause, s.now+d)
@@ -60,7 +60,7 @@ func (c *client) faultsForCycle() {
 		d := s.uniform(p.PartMax)
 		s.at(s.now+s.uniform(horizon), func() {
 			if !s.calm {
-				s.fault(c, "partitioned for %v", d)
+				s.inject(c, "partition", "partitioned for %v", d)
 				c.partUntil = s.now + d
 			}
 		})
@@ -69,14 +69,14 @@ func (c *client) faultsForCycle() {
 		// NTP steps the wall clock back towards true time: the error
 		// stays bounded; it does not accumulate.
 		d := time.Duration((s.rng.Float64()*2 - 1) * float64(p.StepMax))
-		s.fault(c, "wall clock steps by %v", d-c.step)
+		s.inject(c, "clock-step", "wall clock steps by %v", d-c.step)
 		c.step = d
 	}
 }
 
 func (c *client) crash() {
 	s := c.s
-	s.fault(c, "process crashes (holding=%v)", c.holding)
+	s.inject(c, "crash", "process crashes (holding=%v)", c.holding)
 	c.crashes++
 	if c.holding {
 		c.endHeld("crash")

@@ -98,6 +98,7 @@ type Result struct {
 	CleanupErrors   int // failed cleanups reported to the caller (each may leave a file)
 	ReplayedCreates int // creates that ran a second time on the server (each may leave a file)
 	Tokens          int // fencing tokens granted (I6 checks them)
+	Ex              Exercised
 	Violations      []Violation
 	Events          int
 	SimTime         time.Duration
@@ -244,6 +245,7 @@ func (s *sim) run() {
 	}
 	s.res.SimTime = s.now
 	s.finalChecks()
+	s.res.Ex.Breaks = s.res.Breaks
 }
 
 func (s *sim) tracef(c *client, format string, args ...any) {
@@ -271,9 +273,17 @@ func (s *sim) violate(inv, format string, args ...any) {
 	s.tracef(nil, "VIOLATION %s", v)
 }
 
-func (s *sim) fault(c *client, format string, args ...any) {
+// inject records a fault of the given kind (counted in Exercised.Faults).
+func (s *sim) inject(c *client, kind, format string, args ...any) {
 	s.res.Faults++
+	s.res.Ex.fault(kind)
 	s.tracef(c, "fault: "+format, args...)
+}
+
+// fault records a partition of c (the one fault the client loop injects
+// itself, between acquiring and minting).
+func (s *sim) fault(c *client, format string, args ...any) {
+	s.inject(c, "partition", format, args...)
 }
 
 func (s *sim) chance(p float64) bool { return !s.calm && p > 0 && s.rng.Float64() < p }
@@ -529,10 +539,10 @@ func (s *sim) submit(c *client, r *req) {
 		// applied, and only the reply is lost.
 		errno := s.prof.SoftErr
 		if r.namespace && s.chance(0.5) {
-			s.fault(c, "%s %s applied, then the partition times it out with %v", r.op.Name, r.op.Path, errno)
+			s.inject(c, "soft-timeout-applied", "%s %s applied, then the partition times it out with %v", r.op.Name, r.op.Path, errno)
 			s.apply(c, r, false)
 		} else {
-			s.fault(c, "%s %s times out in the partition with %v", r.op.Name, r.op.Path, errno)
+			s.inject(c, "soft-timeout", "%s %s times out in the partition with %v", r.op.Name, r.op.Path, errno)
 		}
 		r.res = result{err: &fs.PathError{Op: strings.ToLower(r.op.Name), Path: r.op.Path, Err: errno}}
 		s.at(s.now+s.prof.Timeo, func() { c.resume(gen, r) })
@@ -540,17 +550,17 @@ func (s *sim) submit(c *client, r *req) {
 	}
 	sendAt := max(s.now, c.partUntil) // a hard mount waits out a partition
 	if s.chance(s.prof.EIO) {
-		errno := syscall.EIO
+		errno, kind := syscall.EIO, "eio"
 		if s.rng.IntN(2) == 0 {
-			errno = syscall.ESTALE
+			errno, kind = syscall.ESTALE, "estale"
 		}
-		s.fault(c, "%s %s fails with %v before the server", r.op.Name, r.op.Path, errno)
+		s.inject(c, kind, "%s %s fails with %v before the server", r.op.Name, r.op.Path, errno)
 		r.res = result{err: &fs.PathError{Op: strings.ToLower(r.op.Name), Path: r.op.Path, Err: errno}}
 		s.at(sendAt+s.latency()+s.latency(), func() { c.resume(gen, r) })
 		return
 	}
 	if (r.op.Name == "CreateExcl" || r.op.Name == "Link") && s.chance(s.prof.ENOSPC) {
-		s.fault(c, "%s %s fails with ENOSPC", r.op.Name, r.op.Path)
+		s.inject(c, "enospc", "%s %s fails with ENOSPC", r.op.Name, r.op.Path)
 		r.res = result{err: &fs.PathError{Op: strings.ToLower(r.op.Name), Path: r.op.Path, Err: syscall.ENOSPC}}
 		s.at(sendAt+s.latency()+s.latency(), func() { c.resume(gen, r) })
 		return
@@ -566,7 +576,8 @@ func (s *sim) submit(c *client, r *req) {
 	applyAt := sendAt + s.latency()
 	s.at(applyAt, func() {
 		if r.late {
-			s.fault(c, "%s %s, sent %v ago, reaches the server late", r.op.Name, r.op.Path, s.now-submitted)
+			s.res.Ex.LateCalls++
+			s.inject(c, "late-call", "%s %s, sent %v ago, reaches the server late", r.op.Name, r.op.Path, s.now-submitted)
 			if id := s.lockIdentity(); id != "" && id != c.claim {
 				// It moves or removes a lock that is not its caller's.
 				s.lateLockCall = s.now
@@ -575,7 +586,7 @@ func (s *sim) submit(c *client, r *req) {
 		res := s.apply(c, r, false)
 		if r.namespace && s.chance(s.prof.LateDup) {
 			d := s.uniform(s.prof.DupDelay)
-			s.fault(c, "%s %s: a duplicate will arrive %v later", r.op.Name, r.op.Path, d)
+			s.inject(c, "late-duplicate", "%s %s: a duplicate will arrive %v later", r.op.Name, r.op.Path, d)
 			s.at(s.now+d, func() {
 				if !s.calm {
 					s.apply(c, r, true)
@@ -583,11 +594,11 @@ func (s *sim) submit(c *client, r *req) {
 			})
 		}
 		if s.chance(s.prof.LostReply) {
-			s.fault(c, "reply to %s %s lost (%v)", r.op.Name, r.op.Path, res.err)
+			s.inject(c, "lost-reply", "reply to %s %s lost (%v)", r.op.Name, r.op.Path, res.err)
 			retransmit := s.now + s.prof.Timeo + s.latency()
 			if r.namespace && s.chance(s.prof.DRCMiss) {
 				s.at(retransmit, func() {
-					s.fault(c, "retransmitted %s %s misses the duplicate request cache", r.op.Name, r.op.Path)
+					s.inject(c, "drc-miss", "retransmitted %s %s misses the duplicate request cache", r.op.Name, r.op.Path)
 					r.res = s.apply(c, r, true)
 					s.at(s.now+s.latency(), func() { c.resume(gen, r) })
 				})
@@ -652,6 +663,9 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 			}
 		}
 	}
+	if (r.op.Name == "Link" || r.op.Name == "Rename") && r.op.Path2 == lockPath && strings.HasSuffix(r.op.Path, ".break") {
+		s.res.Ex.Restores++
+	}
 	if (r.op.Name == "Link" || r.op.Name == "Rename") && r.op.Path2 == lockPath && s.pending != nil {
 		p := s.pending
 		if s.lockIdentity() != p.content && p.holder.holding {
@@ -698,10 +712,12 @@ func (s *sim) cached(c *client, name string) (result, bool) {
 	if s.prof.AttrCache == 0 {
 		return result{}, false
 	}
+	s.res.Ex.CacheLookups++
 	e, ok := s.attrs[c.host][name]
 	if !ok || s.now >= e.until {
 		return result{}, false
 	}
+	s.res.Ex.CacheHits++
 	s.tracef(c, "%s answered from the client's cache: %v", name, e.res.err)
 	return e.res, true
 }
@@ -772,6 +788,7 @@ func (s *sim) liveOther(content string, c *client) *client {
 func (s *sim) oops(h *client, inv, format string, args ...any) {
 	if !Unconditional[inv] && s.excused(h) {
 		s.res.Overlaps++
+		s.res.Ex.excuse("pause")
 		s.tracef(nil, "overlap beyond assumptions: "+format, args...)
 		return
 	}
