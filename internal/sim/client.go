@@ -324,7 +324,7 @@ func (c *client) endHeld(why string) {
 func (c *client) hold(lk algorithm.Lock) {
 	s := c.s
 	k := c.k
-	until := c.monoAt(s.now) + s.uniform(holdMax)
+	until := c.monoAt(s.now) + s.holdFor()
 	if c == s.prober {
 		until = c.monoAt(s.now)
 	}

@@ -38,7 +38,9 @@ const (
 	refresh  = 600 * time.Millisecond // 1/5 of the lifetime
 	pollMin  = 10 * time.Millisecond
 	pollMax  = 300 * time.Millisecond // min(1 s, lifetime/10)
-	holdMax  = 1500 * time.Millisecond
+	holdMax  = 1500 * time.Millisecond // a short hold
+	longHold = 4 * lifetime             // a long hold: many refreshes, past lifetime + margin
+	longFrac = 0.2                      // the share of long holds
 	idleMax  = 500 * time.Millisecond
 	lockDir  = "/share/locks"
 	lockPath = lockDir + "/job.lock"
@@ -57,6 +59,19 @@ func (s *sim) refresh() time.Duration {
 		return s.prof.RefreshInterval
 	}
 	return refresh
+}
+
+// holdFor is how long a process holds a lease it acquired: mostly up to
+// holdMax, but a fifth of the holds last up to four lifetimes, spanning
+// many refresh intervals and far longer than a waiter must watch a lock
+// unchanged (lifetime + margin) before it may break it. A lease whose
+// refreshes do not keep the lock fresh is then broken while held, in every
+// profile.
+func (s *sim) holdFor() time.Duration {
+	if s.rng.Float64() < longFrac {
+		return s.uniform(longHold)
+	}
+	return s.uniform(holdMax)
 }
 
 var epoch = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
