@@ -35,7 +35,8 @@ func (e *Exercised) excuse(mechanism string) {
 	e.Excused[mechanism]++
 }
 
-func (e *Exercised) add(o Exercised) {
+// Add adds the counts of o.
+func (e *Exercised) Add(o Exercised) {
 	for k, v := range o.Faults {
 		if e.Faults == nil {
 			e.Faults = map[string]int{}
