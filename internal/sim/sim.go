@@ -36,17 +36,17 @@ const (
 	renew    = 2 * time.Second        // 2/3 of the lifetime
 	refresh  = 600 * time.Millisecond // 1/5 of the lifetime
 	pollMin  = 10 * time.Millisecond
-	pollMax  = 300 * time.Millisecond // min(1 s, lifetime/10)
+	pollMax  = 300 * time.Millisecond  // min(1 s, lifetime/10)
 	holdMax  = 1500 * time.Millisecond // a short hold
-	longHold = 4 * lifetime             // a long hold: many refreshes, past lifetime + margin
-	longFrac = 0.2                      // the share of long holds
+	longHold = 4 * lifetime            // a long hold: many refreshes, past lifetime + margin
+	longFrac = 0.2                     // the share of long holds
 
 	// The workload's own faults, in every profile.
 	shortPauses = 0.05 // per cycle: a pause within the tolerance (pauseTolerance/2 at most)
 	diesHolding = 0.02 // per cycle: the process dies while it holds the lease (its lock must be broken)
-	idleMax  = 500 * time.Millisecond
-	lockDir  = "/share/locks"
-	lockPath = lockDir + "/job.lock"
+	idleMax     = 500 * time.Millisecond
+	lockDir     = "/share/locks"
+	lockPath    = lockDir + "/job.lock"
 )
 
 // renew and refresh are the lease parameters of this run's profile.
@@ -147,17 +147,17 @@ type sim struct {
 	probeAt  time.Duration
 	probeOK  bool
 
-	attrs         map[string]map[string]attrEntry // host → name → what its NFS client cached
-	claims        map[string]*client              // identity of a lock's file (see identity) → the live holder it belongs to
-	robbed        map[string]robbery              // locks removed or moved by an excused mechanism (see excuse.go)
-	creators      map[string]creator              // identity of every file a client created → that client (the server's record)
-	placed        map[*client]string              // the last lock each process created and put at the lock name (the server's record)
-	strayHandle   bool                            // the call being applied went through a path handle to another directory
-	handles       map[string][]*clientDir         // host → its directory handles, when they resolve by path
-	pending       *pendingMove                    // a live holder's lock moved away from the lock name
-	minted        map[*client]mint                // each client's last token minted (I6, I7)
-	tokens        map[uint64]*client              // fencing tokens granted, and to whom (I6, I7)
-	lastToken     uint64                          // the largest token granted
+	attrs       map[string]map[string]attrEntry // host → name → what its NFS client cached
+	claims      map[string]*client              // identity of a lock's file (see identity) → the live holder it belongs to
+	robbed      map[string]robbery              // locks removed or moved by an excused mechanism (see excuse.go)
+	creators    map[string]creator              // identity of every file a client created → that client (the server's record)
+	placed      map[*client]string              // the last lock each process created and put at the lock name (the server's record)
+	strayHandle bool                            // the call being applied went through a path handle to another directory
+	handles     map[string][]*clientDir         // host → its directory handles, when they resolve by path
+	pending     *pendingMove                    // a live holder's lock moved away from the lock name
+	minted      map[*client]mint                // each client's last token minted (I6, I7)
+	tokens      map[uint64]*client              // fencing tokens granted, and to whom (I6, I7)
+	lastToken   uint64                          // the largest token granted
 }
 
 // mint is a token minted (its counter rename applied on the server), and
