@@ -105,13 +105,13 @@ func TestEventHookLost(t *testing.T) {
 }
 
 func TestEventHookBrokeStale(t *testing.T) {
-	for _, proto := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
-		t.Run(proto.Name(), func(t *testing.T) {
+	for _, prot := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
+		t.Run(prot.Name(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				w := newWorld(t)
-				w.proto = proto
+				w.prot = prot
 				var log eventLog
-				holdDead(t, w, proto, dir+"/a.lock", "gone", 7)
+				holdDead(t, w, prot, dir+"/a.lock", "gone", 7)
 				start := w.clk.Now()
 				done := make(chan error, 1)
 				go func() {

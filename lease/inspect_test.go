@@ -15,6 +15,7 @@ import (
 
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
+	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/lease"
 )
 
@@ -84,13 +85,13 @@ func inspectNoChange(t *testing.T, w *world, path string, opts ...lease.Option) 
 
 // holdDead makes a lock at path with proto for a holder that never
 // refreshes or releases it (a crashed process).
-func holdDead(t *testing.T, w *world, proto algorithm.Protocol, path string, host string, pid int) {
+func holdDead(t *testing.T, w *world, prot algorithm.Protocol, path string, host string, pid int) {
 	t.Helper()
-	lk, err := proto.New(w.mem, path, algorithm.Config{Lifetime: 15 * time.Second, Hostname: host, Pid: pid})
+	lk, err := prot.New(w.mem, path, proto.Config{Lifetime: 15 * time.Second, Hostname: host, Pid: pid})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if att, err := lk.Acquire(algorithm.Instant{Wall: w.clk.Now()}); err != nil || !att.Acquired {
+	if att, err := lk.Acquire(proto.Instant{Wall: w.clk.Now()}); err != nil || !att.Acquired {
 		t.Fatalf("acquire = %+v, %v", att, err)
 	}
 }
@@ -109,11 +110,11 @@ func TestInspectUnlocked(t *testing.T) {
 }
 
 func TestInspectHeld(t *testing.T) {
-	for _, proto := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
-		t.Run(proto.Name(), func(t *testing.T) {
+	for _, prot := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
+		t.Run(prot.Name(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				w := newWorld(t)
-				w.proto = proto
+				w.prot = prot
 				path := dir + "/a.lock"
 				_, release, err := lease.Acquire(t.Context(), path, w.opts(lease.WithIdentity("build-7", 4242))...)
 				if err != nil {
@@ -125,12 +126,12 @@ func TestInspectHeld(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				want := lease.Info{Path: path, State: lease.Held, At: w.clk.Now(), Protocol: proto.Name(), Host: "build-7", Pid: 4242,
+				want := lease.Info{Path: path, State: lease.Held, At: w.clk.Now(), Protocol: prot.Name(), Host: "build-7", Pid: 4242,
 					Expires: epoch.Add(15 * time.Second), Lifetime: 15 * time.Second, Token: 1}
 				if info != want {
 					t.Errorf("Inspect = %+v\nwant      %+v", info, want)
 				}
-				wantS := fmt.Sprintf("%s: held by pid 4242 on build-7 (%s, lifetime 15s), expires in 12.3s", path, proto.Name())
+				wantS := fmt.Sprintf("%s: held by pid 4242 on build-7 (%s, lifetime 15s), expires in 12.3s", path, prot.Name())
 				if info.String() != wantS {
 					t.Errorf("String = %q, want %q", info, wantS)
 				}
@@ -151,12 +152,12 @@ func TestInspectHeld(t *testing.T) {
 // with its expiry in the past; a Flufl one is Stale once its expiry plus
 // the skew allowance has passed.
 func TestInspectDeadHolder(t *testing.T) {
-	for _, proto := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
-		t.Run(proto.Name(), func(t *testing.T) {
+	for _, prot := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
+		t.Run(prot.Name(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				w := newWorld(t)
 				path := dir + "/a.lock"
-				holdDead(t, w, proto, path, "gone", 7)
+				holdDead(t, w, prot, path, "gone", 7)
 				w.clk.Advance(24 * time.Second) // expiry +9s: within the 10s allowance
 				info, err := inspectNoChange(t, w, path)
 				if err != nil || info.State != lease.Held {
@@ -168,7 +169,7 @@ func TestInspectDeadHolder(t *testing.T) {
 					t.Fatal(err)
 				}
 				want := lease.Held
-				if proto == algorithm.Flufl {
+				if prot == algorithm.Flufl {
 					want = lease.Stale
 				}
 				if info.State != want {

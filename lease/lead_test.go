@@ -154,11 +154,11 @@ func TestLeadCancelledWhileCampaigning(t *testing.T) {
 // A leader that steps down hands over to a waiting process within the
 // poll interval, not the lifetime; the waiter saw the leader meanwhile.
 func TestLeadHandoff(t *testing.T) {
-	for _, proto := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
-		t.Run(proto.Name(), func(t *testing.T) {
+	for _, prot := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
+		t.Run(prot.Name(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				w := newWorld(t)
-				w.proto = proto
+				w.prot = prot
 				path := dir + "/a.lock"
 				stepDown := make(chan struct{})
 				doneA := goLead(t.Context(), path, func(leading context.Context) error {

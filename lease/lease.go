@@ -16,6 +16,7 @@ import (
 	"github.com/nfslease/nfslease/clock"
 	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/internal/keeper"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // Acquire blocks until it holds the lock at path, ctx is done, or a
@@ -45,7 +46,8 @@ import (
 //   - with ErrReleased when release is called.
 //
 // release stops and joins the background refresher, then removes the lock
-// if it is still ours and our claim file. It is idempotent and safe to call
+// if it is still ours and its deadline has not passed, and our claim file
+// (Flufl; Strict has none). It is idempotent and safe to call
 // from any goroutine; every call returns the first call's result: nil, or
 // an error wrapping ErrLost if the lease had been lost before release (the
 // caller's work was not protected throughout). Always call release, even
@@ -54,7 +56,7 @@ import (
 // On failure Acquire returns an error naming the path, and leaves nothing
 // of its own behind, with one exception: a lock acquired past the renew
 // deadline (above), left to go stale, stays until a waiter breaks it after
-// lifetime + algorithm.StaleMargin. If ctx is done the error wraps
+// lifetime plus a stale margin of one second. If ctx is done the error wraps
 // ctx.Err().
 func Acquire(ctx context.Context, path string, opts ...Option) (held context.Context, release func() error, err error) {
 	return acquire(ctx, path, opts, false)
@@ -111,13 +113,13 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 		start      = clk.Now()
 	)
 	for {
-		now := instant(clk.Now())
+		now := instant(clk)
 		att, err := lk.Acquire(now)
 		attErr = err
 		switch {
 		case err == nil && att.Broke:
 			log.Warn("broke a stale lock")
-			stale := att.Holder
+			stale := holderOf(att.Holder)
 			if stale == nil {
 				stale = lastSeen // Flufl reports the holder in the attempt before
 			}
@@ -133,15 +135,15 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 				attErr = merr
 				continue
 			case errors.Is(merr, algorithm.ErrNotHeld):
-				_ = lk.Close(algorithm.Instant{})
+				_ = lk.Close(proto.Instant{})
 				return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, merr)
 			case merr != nil:
 				// No usable token: give the lock back cleanly.
 				_ = lk.Release()
-				_ = lk.Close(algorithm.Instant{})
+				_ = lk.Close(proto.Instant{})
 				return nil, nil, fmt.Errorf("lease: acquire %s: minting a fencing token: %w", path, merr)
 			}
-			if late := instant(clk.Now()).Mono - now.Mono; late >= cfg.renewDeadline {
+			if late := instant(clk).Mono - now.Mono; late >= cfg.renewDeadline {
 				// The attempt and the mint took longer than the renew
 				// deadline (a call hung in a partition): the lease would
 				// be over before it is handed out. Others may be breaking
@@ -150,7 +152,7 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 				// stale, our claim file is removed, and we acquire again
 				// like any waiter.
 				log.Warn("acquired after the renew deadline, leaving the lock to go stale and acquiring again", "took", late)
-				_ = lk.Close(algorithm.Instant{}) // a zero instant never removes the lock
+				_ = lk.Close(proto.Instant{}) // a zero instant never removes the lock
 				attErr = fmt.Errorf("lease: acquire %s: acquired %v after the attempt began, past the renew deadline %v; the lock is left to go stale", path, late, cfg.renewDeadline)
 				if once {
 					return nil, nil, attErr
@@ -171,8 +173,8 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 			held, release := startLease(ctx, cfg, lk, now, tok, log)
 			cfg.emit(Event{Kind: EventAcquired, Path: lk.Path(), Duration: clk.Now().Sub(start), Token: tok})
 			return held, release, nil
-		case err != nil && (once || !algorithm.Transient(err)):
-			_ = lk.Close(instant(clk.Now()))
+		case err != nil && (once || !proto.Transient(err)):
+			_ = lk.Close(instant(clk))
 			return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
 		case err != nil:
 			if lastErr == nil || lastErr.Error() != err.Error() {
@@ -184,15 +186,15 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 			tries++
 			continue
 		case once:
-			_ = lk.Close(instant(clk.Now()))
+			_ = lk.Close(instant(clk))
 			he := &HeldError{Path: lk.Path()}
 			if att.Holder != nil {
-				he.Holder = *att.Holder
+				he.Holder = *holderOf(att.Holder)
 			}
 			return nil, nil, he
 		}
 		if att.Holder != nil {
-			lastSeen = att.Holder
+			lastSeen = holderOf(att.Holder)
 		}
 		if att.Holder != nil && att.Holder.Claim != lastHolder {
 			// A new holder: a release may follow soon, so poll fast
@@ -200,7 +202,7 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 			lastHolder = att.Holder.Claim
 			bo.Reset()
 			if cfg.onHolder != nil {
-				cfg.onHolder(*att.Holder)
+				cfg.onHolder(*holderOf(att.Holder))
 			}
 		}
 		wait := bo.NextBackOff()
@@ -208,7 +210,7 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 			wait = att.StaleIn
 		}
 		if err := sleep(ctx, clk, wait); err != nil {
-			_ = lk.Close(instant(clk.Now()))
+			_ = lk.Close(instant(clk))
 			if attErr != nil {
 				// Say why it never succeeded: a persistent EIO or ESTALE
 				// is worth knowing about.
@@ -225,12 +227,12 @@ const mintTries = 4
 // mint mints the fencing token of a lock just acquired, trying again a few
 // times after a transient error. An error wrapping algorithm.ErrNotHeld
 // means the lock was lost.
-func mint(lk algorithm.Lock, clk clock.Clock) (uint64, error) {
+func mint(lk proto.Lock, clk clock.Clock) (uint64, error) {
 	var err error
 	for range mintTries {
 		var tok uint64
-		tok, err = lk.Mint(instant(clk.Now()))
-		if err == nil || !algorithm.Transient(err) {
+		tok, err = lk.Mint(instant(clk))
+		if err == nil || !proto.Transient(err) {
 			return tok, err
 		}
 	}
@@ -257,11 +259,11 @@ func TokenOf(held context.Context) (uint64, bool) {
 }
 
 // hints is what this process remembers across its leases to save
-// filesystem calls (see algorithm.Hints). Every hint is checked or
+// filesystem calls (see internal/proto.Hints). Every hint is checked or
 // harmless when wrong, so leases on different filesystems that share a
 // path may share one: it costs them a failed rename or a later sweep,
 // never a wrong token or a leftover kept for good.
-var hints algorithm.Hints
+var hints proto.Hints
 
 // selfTested holds the (filesystem, directory, protocol) triples whose
 // self-test passed in this process.
@@ -276,7 +278,7 @@ type selfTestKey struct {
 // selfTest runs the protocol's self-test on dir once per process, if the
 // protocol has one. Only a pass is remembered: a failure may be transient.
 func selfTest(cfg *config, dir string) error {
-	st, ok := cfg.protocol.(algorithm.SelfTester)
+	st, ok := cfg.protocol.(proto.SelfTester)
 	if !ok {
 		return nil
 	}
@@ -312,14 +314,10 @@ func sleep(ctx context.Context, clk clock.Clock, d time.Duration) error {
 // backoffClock adapts a clock.Clock to backoff.Clock.
 type backoffClock struct{ clock.Clock }
 
-// origin anchors the monotonic readings passed to the protocol steps. A
-// time from clock.Real carries a monotonic reading, so differences from
-// origin are immune to wall-clock steps.
-var origin = time.Now()
-
-// instant converts a clock reading for the protocol steps.
-func instant(t time.Time) algorithm.Instant {
-	return algorithm.Instant{Wall: t, Mono: t.Sub(origin)}
+// instant reads clk for the protocol steps: its wall time, and its
+// monotonic time, which wall-clock steps do not move.
+func instant(clk clock.Clock) proto.Instant {
+	return proto.Instant{Wall: clk.Now(), Mono: clk.Mono()}
 }
 
 // lease is one held lease: the background refresher and the state it
@@ -327,7 +325,7 @@ func instant(t time.Time) algorithm.Instant {
 type lease struct {
 	token  uint64 // fencing token
 	cfg    *config
-	lk     algorithm.Lock // owned by the refresher goroutine until done is closed
+	lk     proto.Lock // owned by the refresher goroutine until done is closed
 	log    *slog.Logger
 	parent context.Context
 	cancel context.CancelCauseFunc
@@ -350,7 +348,7 @@ type lease struct {
 
 // startLease starts the refresher of a lock acquired by an attempt that
 // started at s.
-func startLease(ctx context.Context, cfg *config, lk algorithm.Lock, s algorithm.Instant, token uint64, log *slog.Logger) (context.Context, func() error) {
+func startLease(ctx context.Context, cfg *config, lk proto.Lock, s proto.Instant, token uint64, log *slog.Logger) (context.Context, func() error) {
 	held, cancel := context.WithCancelCause(ctx)
 	held = context.WithValue(held, tokenKey{}, token)
 	l := &lease{
@@ -378,7 +376,7 @@ func (l *lease) emit(e Event) {
 	l.cfg.emit(e)
 }
 
-func (l *lease) mono() time.Duration { return instant(l.cfg.clock.Now()).Mono }
+func (l *lease) mono() time.Duration { return instant(l.cfg.clock).Mono }
 
 // checkDeadline runs when the deadline timer fires, in its own goroutine,
 // independently of a refresh that may be blocked in the kernel. The
@@ -484,10 +482,10 @@ type refreshResult struct {
 
 // refresh makes one refresh and records it with the keeper.
 func (l *lease) refresh() refreshResult {
-	s := instant(l.cfg.clock.Now())
+	s := instant(l.cfg.clock)
 	var r refreshResult
 	r.err = l.lk.Refresh(s)
-	e := instant(l.cfg.clock.Now())
+	e := instant(l.cfg.clock)
 	r.took = e.Mono - s.Mono
 	l.mu.Lock()
 	r.next = l.k.Refreshed(s.Mono, e.Mono, r.err)
@@ -540,7 +538,7 @@ func (l *lease) finish(cause error) {
 		if lost != nil {
 			// Never remove a lock we may no longer own: someone may have
 			// judged it stale. Only our own files go.
-			_ = l.lk.Close(algorithm.Instant{})
+			_ = l.lk.Close(proto.Instant{})
 			l.result = lost
 			return
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/nfslease/nfslease/clock"
 	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
+	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/lease"
 )
 
@@ -37,14 +38,14 @@ type world struct {
 	// proto is the protocol of the world's leases. The tests in this file
 	// look at files and calls of the Flufl format; strict_test.go has
 	// those of the Strict format.
-	proto algorithm.Protocol
+	prot algorithm.Protocol
 
 	faults atomic.Pointer[func(fsopstest.Op) *fsopstest.Fault]
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{t: t, clk: clock.NewFake(epoch), proto: algorithm.Flufl}
+	w := &world{t: t, clk: clock.NewFake(epoch), prot: algorithm.Flufl}
 	w.mem = fsopstest.NewMem(w.clk)
 	if err := w.mem.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -68,7 +69,7 @@ func (w *world) inject(f func(fsopstest.Op) *fsopstest.Fault) {
 }
 
 func (w *world) opts(extra ...lease.Option) []lease.Option {
-	return append([]lease.Option{lease.WithFS(w.fs), lease.WithClock(w.clk), lease.WithIdentity("test", 1), lease.WithProtocol(w.proto)}, extra...)
+	return append([]lease.Option{lease.WithFS(w.fs), lease.WithClock(w.clk), lease.WithIdentity("test", 1), lease.WithProtocol(w.prot)}, extra...)
 }
 
 // advance moves the fake clock forward by d in small steps, letting every
@@ -107,7 +108,7 @@ func withoutToken(t *testing.T, names []string) []string {
 			continue
 		}
 		base := n[1:i]
-		if _, ok := algorithm.ParseTokenName(n, base); !ok {
+		if _, ok := proto.ParseTokenName(n, base); !ok {
 			out = append(out, n)
 			continue
 		}
@@ -435,11 +436,11 @@ func TestAcquireCancelledWhileWaiting(t *testing.T) {
 // algorithm directly, then never refreshed or released.
 func crash(t *testing.T, w *world, path string, lifetime time.Duration) {
 	t.Helper()
-	lk, err := algorithm.Flufl.New(w.mem, path, algorithm.Config{Lifetime: lifetime, Hostname: "dead", Pid: 99})
+	lk, err := algorithm.Flufl.New(w.mem, path, proto.Config{Lifetime: lifetime, Hostname: "dead", Pid: 99})
 	if err != nil {
 		t.Fatal(err)
 	}
-	att, err := lk.Acquire(algorithm.Instant{Wall: w.clk.Now(), Mono: w.clk.Now().Sub(epoch)})
+	att, err := lk.Acquire(proto.Instant{Wall: w.clk.Now(), Mono: w.clk.Now().Sub(epoch)})
 	if err != nil || !att.Acquired {
 		t.Fatalf("crash: acquire = %+v, %v", att, err)
 	}
@@ -471,7 +472,7 @@ func TestBreakCrashedHolder(t *testing.T) {
 		}
 		// Watched unchanged for the recorded lifetime plus the margin.
 		took := w.clk.Now().Sub(crashed)
-		if want := 15*time.Second + algorithm.StaleMargin; took < want || took > want+100*time.Millisecond {
+		if want := 15*time.Second + proto.StaleMargin; took < want || took > want+100*time.Millisecond {
 			t.Errorf("took over after %v, want %v", took, want)
 		}
 		if err := release(); err != nil {
@@ -611,11 +612,11 @@ func dirNames(t *testing.T, dir string) []string {
 // stale, waits like any waiter, breaks it, and returns a live lease with
 // a fresh token.
 func TestAcquireLateGrantTriesAgain(t *testing.T) {
-	for _, proto := range []algorithm.Protocol{algorithm.Flufl, algorithm.Strict} {
-		t.Run(proto.Name(), func(t *testing.T) {
+	for _, prot := range []algorithm.Protocol{algorithm.Flufl, algorithm.Strict} {
+		t.Run(prot.Name(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				w := newWorld(t)
-				w.proto = proto
+				w.prot = prot
 				lock := dir + "/a.lock"
 				hung := 0
 				w.inject(func(op fsopstest.Op) *fsopstest.Fault {

@@ -11,6 +11,7 @@ import (
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/clock"
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // An Option configures Acquire, TryAcquire, Lead and Inspect.
@@ -35,7 +36,7 @@ const (
 
 // WithLifetime sets how long the lock stays valid without a refresh
 // (default 15 s). Other processes may break the lock once it has gone
-// unrefreshed this long (plus algorithm.StaleMargin). Between MinLifetime
+// unrefreshed this long (plus a stale margin of one second). Between MinLifetime
 // and MaxLifetime.
 func WithLifetime(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.lifetime = d })
@@ -114,7 +115,9 @@ func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) { c.logger = l })
 }
 
-// withHostname and withPid are for tests and the simulator.
+// withIdentity sets the host name and pid recorded in claims and owner
+// records (default: the host's and this process's). Tests reach it as
+// WithIdentity (export_test.go).
 func withIdentity(host string, pid int) Option {
 	return optionFunc(func(c *config) { c.hostname, c.pid = host, pid })
 }
@@ -184,7 +187,7 @@ func newConfig(opts []Option) (*config, error) {
 		return nil, fmt.Errorf("%w: refresh interval %v must be at most half the renew deadline %v", ErrInvalidOption, c.refresh, c.renewDeadline)
 	case c.renewDeadline+c.refresh >= c.lifetime:
 		return nil, fmt.Errorf("%w: renew deadline %v plus refresh interval %v must be shorter than the lifetime %v", ErrInvalidOption, c.renewDeadline, c.refresh, c.lifetime)
-	case float64(c.renewDeadline+c.refresh+algorithm.StaleMargin)*minRateTolerance > float64(c.lifetime+algorithm.StaleMargin):
+	case float64(c.renewDeadline+c.refresh+proto.StaleMargin)*minRateTolerance > float64(c.lifetime+proto.StaleMargin):
 		return nil, fmt.Errorf("%w: renew deadline %v plus refresh interval %v leave too small a margin under the lifetime %v: (deadline + interval + 1s) × %.2f must not exceed lifetime + 1s (docs/protocol.md §3)",
 			ErrInvalidOption, c.renewDeadline, c.refresh, c.lifetime, minRateTolerance)
 	case c.pollMax < time.Millisecond || c.pollMax > c.lifetime:
@@ -195,14 +198,11 @@ func newConfig(opts []Option) (*config, error) {
 		return nil, fmt.Errorf("%w: file mode %v has bits other than permissions", ErrInvalidOption, c.perm)
 	}
 	if !c.skewSet {
-		c.skew = algorithm.DefaultSkewAllowance
+		c.skew = proto.DefaultSkewAllowance
 	} else if c.skew == 0 {
-		// algorithm.Config reads 0 as "default"; the smallest positive
+		// proto.Config reads 0 as "default"; the smallest positive
 		// value means "no allowance".
 		c.skew = 1
-	}
-	if c.perm == 0 {
-		c.perm = 0o644
 	}
 	if c.fs == nil {
 		c.fs = fsops.OS()
@@ -225,8 +225,8 @@ func newConfig(opts []Option) (*config, error) {
 	return c, nil
 }
 
-func (c *config) algorithm() algorithm.Config {
-	return algorithm.Config{
+func (c *config) algorithm() proto.Config {
+	return proto.Config{
 		Lifetime:      c.lifetime,
 		SkewAllowance: c.skew,
 		Hostname:      c.hostname,

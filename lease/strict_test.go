@@ -12,6 +12,7 @@ import (
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
+	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/lease"
 )
 
@@ -20,7 +21,7 @@ import (
 
 func newStrictWorld(t *testing.T) *world {
 	w := newWorld(t)
-	w.proto = algorithm.Strict
+	w.prot = algorithm.Strict
 	return w
 }
 
@@ -125,11 +126,11 @@ func TestStrictBreakCrashedHolder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newStrictWorld(t)
 		path := dir + "/a.lock"
-		lk, err := algorithm.Strict.New(w.mem, path, algorithm.Config{Lifetime: 15 * time.Second, Hostname: "dead", Pid: 99})
+		lk, err := algorithm.Strict.New(w.mem, path, proto.Config{Lifetime: 15 * time.Second, Hostname: "dead", Pid: 99})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if att, err := lk.Acquire(algorithm.Instant{Wall: w.clk.Now(), Mono: w.clk.Now().Sub(epoch)}); err != nil || !att.Acquired {
+		if att, err := lk.Acquire(proto.Instant{Wall: w.clk.Now(), Mono: w.clk.Now().Sub(epoch)}); err != nil || !att.Acquired {
 			t.Fatalf("crash: %+v, %v", att, err)
 		}
 		crashed := w.clk.Now()
@@ -153,7 +154,7 @@ func TestStrictBreakCrashedHolder(t *testing.T) {
 			t.Fatal(err)
 		}
 		took := w.clk.Now().Sub(crashed)
-		if want := 15*time.Second + algorithm.StaleMargin; took < want || took > want+100*time.Millisecond {
+		if want := 15*time.Second + proto.StaleMargin; took < want || took > want+100*time.Millisecond {
 			t.Errorf("took over after %v, want %v", took, want)
 		}
 		if err := release(); err != nil {

@@ -13,15 +13,16 @@ import (
 
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
+	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/lease"
 )
 
 func TestTokenOf(t *testing.T) {
-	for _, proto := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
-		t.Run(proto.Name(), func(t *testing.T) {
+	for _, prot := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
+		t.Run(prot.Name(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				w := newWorld(t)
-				w.proto = proto
+				w.prot = prot
 				if tok, ok := lease.TokenOf(context.Background()); ok || tok != 0 {
 					t.Errorf("TokenOf(Background) = %d, %v; want 0, false", tok, ok)
 				}
@@ -70,14 +71,14 @@ func TestTokenOf(t *testing.T) {
 // TestMintFailsTransiently: a mint that keeps failing gives up the
 // acquisition cleanly: the lock is released and only the counter stays.
 func TestMintFailsTransiently(t *testing.T) {
-	for _, proto := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
-		t.Run(proto.Name(), func(t *testing.T) {
+	for _, prot := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
+		t.Run(prot.Name(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				w := newWorld(t)
-				w.proto = proto
+				w.prot = prot
 				w.inject(func(op fsopstest.Op) *fsopstest.Fault {
 					if op.Name == "Rename" && filepath.Base(op.Path2) != "a.lock" {
-						if _, ok := algorithm.ParseTokenName(filepath.Base(op.Path2), "a.lock"); ok {
+						if _, ok := proto.ParseTokenName(filepath.Base(op.Path2), "a.lock"); ok {
 							return &fsopstest.Fault{Err: syscall.EIO}
 						}
 					}
@@ -139,15 +140,15 @@ func ExampleTokenOf() {
 // the check after the mint. Acquire acquires again, with a new token;
 // TryAcquire reports the loss.
 func TestLostWhileMinting(t *testing.T) {
-	for _, proto := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
+	for _, prot := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
 		for _, try := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/try=%v", proto.Name(), try), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/try=%v", prot.Name(), try), func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
 					w := newWorld(t)
-					w.proto = proto
+					w.prot = prot
 					done := false
 					w.inject(func(op fsopstest.Op) *fsopstest.Fault {
-						if done || op.Name != "Rename" || filepath.Base(op.Path2) != algorithm.TokenName("a.lock", 1) {
+						if done || op.Name != "Rename" || filepath.Base(op.Path2) != proto.TokenName("a.lock", 1) {
 							return nil
 						}
 						done = true

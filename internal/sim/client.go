@@ -9,10 +9,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
 	"github.com/nfslease/nfslease/internal/keeper"
+	"github.com/nfslease/nfslease/internal/oracle"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // body is what a process does: acquire, hold (refreshing), release, again,
@@ -124,7 +125,7 @@ func (r rngReader) Read(p []byte) (int, error) {
 
 func (c *client) cycle() {
 	s := c.s
-	cfg := algorithm.Config{Lifetime: lifetime, Hostname: c.host, Pid: c.pid, Rand: rngReader{s}, Hints: c.hints}
+	cfg := proto.Config{Lifetime: lifetime, Hostname: c.host, Pid: c.pid, Rand: rngReader{s}, Hints: c.hints}
 	lk, err := s.cfg.Protocol.New(&clientFS{c}, lockPath, cfg)
 	if err != nil {
 		s.violate("I4", "%s: New: %v", c.name(), err)
@@ -158,16 +159,16 @@ func (c *client) cycle() {
 				c.partUntil = max(c.partUntil, s.now+d)
 			}
 			tok, merr := c.mint(lk)
-			if errors.Is(merr, algorithm.ErrNotHeld) {
+			if errors.Is(merr, proto.ErrNotHeld) {
 				s.tracef(c, "lost while minting: %v", merr)
 				continue // acquire again
 			}
 			if merr != nil {
 				s.tracef(c, "mint failed: %v", merr)
-				if err := lk.Release(); err != nil && !errors.Is(err, algorithm.ErrNotHeld) {
+				if err := lk.Release(); err != nil && !errors.Is(err, proto.ErrNotHeld) {
 					s.res.CleanupErrors++
 				}
-				if err := lk.Close(algorithm.Instant{}); err != nil {
+				if err := lk.Close(proto.Instant{}); err != nil {
 					s.res.CleanupErrors++
 				}
 				return
@@ -179,7 +180,7 @@ func (c *client) cycle() {
 				// stale (others may be breaking it), and the client
 				// acquires again with a new Lock.
 				s.tracef(c, "acquired with token %d after its deadline: leaving the lock to go stale", tok)
-				if err := lk.Close(algorithm.Instant{}); err != nil {
+				if err := lk.Close(proto.Instant{}); err != nil {
 					s.res.CleanupErrors++
 				}
 				delete(s.minted, c)
@@ -198,7 +199,7 @@ func (c *client) cycle() {
 		}
 		if err != nil {
 			s.tracef(c, "acquire attempt: %v", err)
-			if !algorithm.Transient(err) && !(s.prof.ENOSPC > 0 && errors.Is(err, syscall.ENOSPC)) {
+			if !proto.Transient(err) && !(s.prof.ENOSPC > 0 && errors.Is(err, syscall.ENOSPC)) {
 				s.violate("I4", "%s gave up acquiring with a non-retryable error: %v", c.name(), err)
 				lk.Close(c.now())
 				return
@@ -224,12 +225,12 @@ func (c *client) cycle() {
 
 // mint mints a fencing token as package lease does: a few tries while
 // the error is transient.
-func (c *client) mint(lk algorithm.Lock) (uint64, error) {
+func (c *client) mint(lk proto.Lock) (uint64, error) {
 	var err error
 	for range 4 {
 		var tok uint64
 		tok, err = lk.Mint(c.now())
-		if err == nil || !algorithm.Transient(err) {
+		if err == nil || !proto.Transient(err) {
 			return tok, err
 		}
 	}
@@ -238,7 +239,7 @@ func (c *client) mint(lk algorithm.Lock) (uint64, error) {
 
 // acquired records an acquisition, granted with token tok, with the
 // oracle (I1, I6). id is the identity of the lock the acquisition took.
-func (c *client) acquired(lk algorithm.Lock, at algorithm.Instant, att algorithm.Attempt, id string, tok uint64) {
+func (c *client) acquired(lk proto.Lock, at proto.Instant, att proto.Attempt, id string, tok uint64) {
 	s := c.s
 	s.res.Acquisitions++
 	s.res.Tokens++
@@ -371,7 +372,7 @@ func (c *client) endHeld(why string) {
 }
 
 // hold keeps the lease for a random time, refreshing it, then releases.
-func (c *client) hold(lk algorithm.Lock) {
+func (c *client) hold(lk proto.Lock) {
 	s := c.s
 	k := c.k
 	until := c.monoAt(s.now) + s.holdFor()
@@ -400,7 +401,7 @@ func (c *client) hold(lk algorithm.Lock) {
 			}
 			if err := lk.Release(); err != nil {
 				s.tracef(c, "release: %v", err)
-				if !errors.Is(err, algorithm.ErrNotHeld) {
+				if !errors.Is(err, proto.ErrNotHeld) {
 					s.res.CleanupErrors++
 				}
 			}
@@ -423,7 +424,7 @@ func (c *client) hold(lk algorithm.Lock) {
 		}
 		next = c.monoAt(s.now) + wait
 	}
-	if err := lk.Close(algorithm.Instant{}); err != nil {
+	if err := lk.Close(proto.Instant{}); err != nil {
 		s.res.CleanupErrors++
 	}
 }
@@ -546,7 +547,7 @@ func (f *clientFS) OpenDir(name string) (fsops.Dir, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	cd := &clientDir{f: f, d: d, p: name, ino: identity(f.c.s.server.TrueIno(name))}
+	cd := &clientDir{f: f, d: d, p: name, ino: identity(oracle.Ino(f.c.s.server, name))}
 	if s := f.c.s; s.prof.PathHandles {
 		if s.handles == nil {
 			s.handles = map[string][]*clientDir{}
@@ -584,7 +585,7 @@ func (d *clientDir) server() (dir fsops.Dir, done func(), err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if identity(s.server.TrueIno(d.p)) != d.ino {
+	if identity(oracle.Ino(s.server, d.p)) != d.ino {
 		// The path leads to another directory now: the call reaches
 		// it (ExcusePathHandle).
 		s.strayHandle = true
@@ -619,7 +620,7 @@ func (d *clientDir) call(op fsopstest.Op, namespace bool, apply func() result) r
 		var ino uint64
 		ok := false
 		d.with(func(sd fsops.Dir) result {
-			ino, ok = fsopstest.TrueDirIno(sd, path.Base(op.Path))
+			ino, ok = oracle.DirIno(sd, path.Base(op.Path))
 			return result{}
 		})
 		return identity(ino, ok)
@@ -643,7 +644,7 @@ func (d *clientDir) CreateExcl(name string, data []byte, perm fs.FileMode) error
 		return d.with(func(sd fsops.Dir) result {
 			err := sd.CreateExcl(name, data, perm)
 			if err == nil {
-				d.f.c.s.created(d.f.c, identity(fsopstest.TrueDirIno(sd, name)))
+				d.f.c.s.created(d.f.c, identity(oracle.DirIno(sd, name)))
 			}
 			return result{err: err}
 		})
@@ -709,5 +710,5 @@ func (f *clientFS) ReadDir(dir string) ([]string, error) {
 // the margin) and the break lock by a crashed breaker (half a lifetime plus
 // the margin), plus a poll interval and some round trips.
 func proberBound(p Profile) time.Duration {
-	return lifetime + lifetime/2 + 2*algorithm.StaleMargin + pollMax + 20*p.Latency + time.Second
+	return lifetime + lifetime/2 + 2*proto.StaleMargin + pollMax + 20*p.Latency + time.Second
 }

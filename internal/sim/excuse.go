@@ -3,7 +3,7 @@ package sim
 import (
 	"time"
 
-	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // An excuse names the exact mechanism by which a fault, not a bug of the
@@ -82,7 +82,7 @@ func (s *sim) pauseTolerance() time.Duration {
 		gran = time.Second
 	}
 	rho := (1 + s.prof.Drift) / (1 - s.prof.Drift)
-	return time.Duration(float64(lifetime+algorithm.StaleMargin)/rho) - s.renew() - s.refresh() - gran
+	return time.Duration(float64(lifetime+proto.StaleMargin)/rho) - s.renew() - s.refresh() - gran
 }
 
 // rob records that lock identity id was removed or moved by mechanism

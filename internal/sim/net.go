@@ -6,7 +6,8 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/internal/oracle"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // isRemoval reports whether a call removes or moves a name: if a fault
@@ -96,7 +97,7 @@ func (s *sim) submit(c *client, r *req) {
 		s.inject(c, "request-delay", "%s %s reaches the server %v late", r.op.Name, r.op.Path, d)
 		sendAt += d
 	}
-	if sendAt-s.now > lifetime-s.renew()+algorithm.StaleMargin && (r.op.Name == "Rename" || r.op.Name == "Remove") && r.op.Path == lockPath {
+	if sendAt-s.now > lifetime-s.renew()+proto.StaleMargin && (r.op.Name == "Rename" || r.op.Name == "Remove") && r.op.Path == lockPath {
 		// Held up for longer than the lock can go unrefreshed before it
 		// may be judged stale, broken and taken again: the check it
 		// follows may be out of date when the server applies it.
@@ -108,7 +109,7 @@ func (s *sim) submit(c *client, r *req) {
 			s.res.Ex.LateCalls++
 			s.inject(c, "late-call", "%s %s, sent %v ago, reaches the server late", r.op.Name, r.op.Path, s.now-submitted)
 		}
-		if r.op.Path2 == lockPath && s.now-submitted > lifetime-s.renew()+algorithm.StaleMargin {
+		if r.op.Path2 == lockPath && s.now-submitted > lifetime-s.renew()+proto.StaleMargin {
 			s.res.Ex.LateOntoLock++
 		}
 		res := s.apply(c, r, false)
@@ -187,7 +188,7 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 	case r.peek != nil:
 		before = r.peek()
 	case r.op.Name == "Remove" || r.op.Name == "Rename":
-		before = identity(s.server.TrueIno(r.op.Path))
+		before = identity(oracle.Ino(s.server, r.op.Path))
 	}
 	if (r.op.Name == "Rename" || r.op.Name == "Link") && r.op.Path2 == lockPath {
 		beforeLock = s.lockIdentity()
@@ -209,10 +210,10 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 		return res
 	}
 	if r.op.Name == "CreateExcl" {
-		s.created(c, identity(s.server.TrueIno(r.op.Path)))
+		s.created(c, identity(oracle.Ino(s.server, r.op.Path)))
 	}
 	if r.op.Name == "Rename" && !replay {
-		if tok, ok := algorithm.ParseTokenName(path.Base(r.op.Path2), path.Base(lockPath)); ok && path.Dir(r.op.Path2) == lockDir {
+		if tok, ok := proto.ParseTokenName(path.Base(r.op.Path2), path.Base(lockPath)); ok && path.Dir(r.op.Path2) == lockDir {
 			// A token minted: what lock was in place at that instant (I7).
 			s.minted[c] = mint{token: tok, lock: s.lockIdentity(), floor: s.lastToken}
 		}

@@ -23,10 +23,11 @@ import (
 	"time"
 
 	"github.com/nfslease/nfslease/algorithm"
-	"github.com/nfslease/nfslease/clock"
 	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
 	"github.com/nfslease/nfslease/internal/keeper"
+	"github.com/nfslease/nfslease/internal/oracle"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // The lease parameters of every simulated client: the lease package's
@@ -204,17 +205,11 @@ func (s *sim) at(t time.Duration, fn func()) {
 	heap.Push(&s.events, &event{at: max(t, s.now), seq: s.seq, fn: fn})
 }
 
-// serverClock is the server's clock: true time. Only Now is used (by Mem,
-// for ctimes and creation times).
+// serverClock is the server's clock: true time, for Mem's ctimes and
+// creation times.
 type serverClock struct{ s *sim }
 
 func (c serverClock) Now() time.Time { return epoch.Add(c.s.now) }
-func (serverClock) NewTimer(time.Duration) clock.Timer {
-	panic("sim: the server clock has no timers")
-}
-func (serverClock) AfterFunc(time.Duration, func()) clock.Timer {
-	panic("sim: the server clock has no timers")
-}
 
 func newSim(cfg Config) *sim {
 	s := &sim{cfg: cfg, prof: cfg.Profile, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e66736c65617365)), claims: map[string]*client{}, tokens: map[uint64]*client{}, minted: map[*client]mint{}, robbed: map[string]robbery{}, creators: map[string]creator{}, placed: map[*client]string{}, attrs: map[string]map[string]attrEntry{}}
@@ -383,7 +378,7 @@ func (s *sim) finalChecks() {
 	// replayed create of its first name left a second one.
 	var counters []string
 	names = slices.DeleteFunc(names, func(n string) bool {
-		_, ok := algorithm.ParseTokenName(n, path.Base(lockPath))
+		_, ok := proto.ParseTokenName(n, path.Base(lockPath))
 		if ok {
 			counters = append(counters, n)
 		}
@@ -436,7 +431,7 @@ type client struct {
 	k        *keeper.Keeper
 	claim    string // lock content while holding
 
-	hints *algorithm.Hints // the process's hints, as package lease keeps them
+	hints *proto.Hints // the process's hints, as package lease keeps them
 }
 
 var errCrashed = errors.New("sim: process crashed")
@@ -468,8 +463,8 @@ func (c *client) trueAt(m time.Duration) time.Duration {
 // now is what the client's clocks read: a monotonic clock running at its
 // own rate, and a wall clock kept within a bounded error of true time (as
 // NTP does), which steps.
-func (c *client) now() algorithm.Instant {
-	return algorithm.Instant{Wall: epoch.Add(c.s.now + c.offset + c.step), Mono: c.monoAt(c.s.now)}
+func (c *client) now() proto.Instant {
+	return proto.Instant{Wall: epoch.Add(c.s.now + c.offset + c.step), Mono: c.monoAt(c.s.now)}
 }
 
 // start starts a new incarnation of the process.
@@ -478,7 +473,7 @@ func (c *client) start() {
 	c.gen++
 	s.nextPid++
 	c.pid = 1000 + s.nextPid
-	c.hints = new(algorithm.Hints) // a new process remembers nothing
+	c.hints = new(proto.Hints) // a new process remembers nothing
 	c.alive = true
 	c.holding = false
 	gen := c.gen
@@ -572,9 +567,9 @@ func identity(ino uint64, ok bool) string {
 // file, or the owner record of a lock directory.
 func (s *sim) lockIdentity() string {
 	if fi, err := s.server.Lstat(lockPath); err == nil && fi.Mode.IsDir() {
-		return identity(s.server.TrueIno(lockPath + "/owner"))
+		return identity(oracle.Ino(s.server, lockPath+"/owner"))
 	}
-	return identity(s.server.TrueIno(lockPath))
+	return identity(oracle.Ino(s.server, lockPath))
 }
 
 // owns reports whether the name p is private to c: a Flufl claim name of
