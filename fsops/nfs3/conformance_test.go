@@ -214,4 +214,3 @@ func TestParseTarget(t *testing.T) {
 		}
 	}
 }
-

@@ -22,6 +22,7 @@ import (
 type Option func(*options)
 
 type options struct {
+	mount string // MOUNT's host:port, if given
 	rpc   rpcConfig
 	cache cacheConfig
 	cto   bool
@@ -75,18 +76,24 @@ func WithAuth(uid, gid uint32, machine string) Option {
 	return func(o *options) { o.rpc.uid, o.rpc.gid, o.rpc.machine = uid, gid, machine }
 }
 
+// WithMountAddr makes Dial ask MOUNT at addr (host:port) instead of
+// through the portmapper: for a target whose NFS port is a proxy's.
+func WithMountAddr(addr string) Option { return func(o *options) { o.mount = addr } }
+
 // FS is an NFSv3 client of one export, implementing fsops.FS. Names are
 // absolute paths within the export ("/" is its root). It is safe for
 // concurrent use.
 type FS struct {
-	target string
-	nfs    *rpcClient
-	root   []byte
-	cache  *cache
-	cto    bool
-	stats  counters
-	rsize  uint32
-	wsize  uint32
+	target    string
+	nfs       *rpcClient
+	root      []byte
+	cache     *cache
+	cto       bool
+	stats     counters
+	rsize     uint32
+	wsize     uint32
+	mountAddr string
+	nfsAddr   string
 	// timeDelta is the server's time granularity (FSINFO time_delta).
 	timeDelta time.Duration
 }
@@ -94,11 +101,10 @@ type FS struct {
 var _ fsops.FS = (*FS)(nil)
 
 // Dial mounts the export named by target, "host:/export" or
-// "host:port:/export". Without a port, the server's portmapper (port 111)
-// gives the ports of MOUNT v3 and NFS v3 over TCP; with one, both are
-// asked at that port (nfs-ganesha answers MOUNT on its NFS port too, and a
-// proxy then needs to forward one port only). The context bounds the mount
-// itself, not later calls.
+// "host:port:/export". The server's portmapper (port 111 of host) gives
+// the port of MOUNT v3 over TCP, unless WithMountAddr says where it is,
+// and that of NFS v3 over TCP unless the target has it. The context bounds
+// the mount itself, not later calls.
 func Dial(ctx context.Context, target string, opts ...Option) (*FS, error) {
 	host, port, export, err := parseTarget(target)
 	if err != nil {
@@ -124,30 +130,33 @@ func Dial(ctx context.Context, target string, opts ...Option) (*FS, error) {
 	short.retrans = 2
 	short.timeo = 2 * time.Second
 	if dl, ok := ctx.Deadline(); ok {
-		short.timeo = max(time.Until(dl)/3, time.Millisecond)
+		short.timeo = max(min(time.Until(dl)/3, short.timeo), time.Millisecond)
 		short.dialTimeout = max(time.Until(dl), time.Millisecond)
 	}
 	f := &FS{target: target, cache: newCache(o.cache), cto: o.cto, rsize: 64 << 10, wsize: 64 << 10, timeDelta: time.Second}
 	fail := func(err error) (*FS, error) {
 		return nil, fmt.Errorf("nfs3: mount %s: %w", target, err)
 	}
-	var mountAddr, nfsAddr string
+	mountAddr, nfsAddr := o.mount, ""
 	if port != "" {
-		mountAddr = net.JoinHostPort(host, port)
-		nfsAddr = mountAddr
-	} else {
-		pm := net.JoinHostPort(host, "111")
+		nfsAddr = net.JoinHostPort(host, port)
+	}
+	pm := net.JoinHostPort(host, "111")
+	if mountAddr == "" {
 		mp, err := getport(ctx, pm, progMount, 3, short, &f.stats)
 		if err != nil {
 			return fail(fmt.Errorf("portmapper %s: MOUNT v3: %w", pm, err))
 		}
+		mountAddr = net.JoinHostPort(host, strconv.Itoa(int(mp)))
+	}
+	if nfsAddr == "" {
 		np, err := getport(ctx, pm, progNFS, 3, short, &f.stats)
 		if err != nil {
 			return fail(fmt.Errorf("portmapper %s: NFS v3: %w", pm, err))
 		}
-		mountAddr = net.JoinHostPort(host, strconv.Itoa(int(mp)))
 		nfsAddr = net.JoinHostPort(host, strconv.Itoa(int(np)))
 	}
+	f.mountAddr, f.nfsAddr = mountAddr, nfsAddr
 	root, err := mnt(ctx, mountAddr, export, short, &f.stats)
 	if err != nil {
 		return fail(err)
@@ -268,6 +277,10 @@ func (f *FS) Close() error {
 	f.nfs.close()
 	return nil
 }
+
+// Addrs returns the addresses (host:port) of the server's MOUNT and NFS
+// services that Dial found.
+func (f *FS) Addrs() (mount, nfs string) { return f.mountAddr, f.nfsAddr }
 
 // String returns the target.
 func (f *FS) String() string { return "nfs3 " + f.target }
