@@ -112,6 +112,7 @@ func main() {
 	flag.Float64Var(&cfg.faults.DelayP, "delay-requests", 0.01, "NFS: fraction of requests the proxy holds back")
 	flag.DurationVar(&cfg.faults.DupDelay, "dup-delay", time.Second, "NFS: longest delay of a held-back request or a late duplicate")
 	flag.Float64Var(&cfg.faults.Resets, "resets", 0, "NFS: fraction of requests after which the proxy resets the connection")
+	flag.BoolVar(&cfg.faults.NewPorts, "new-ports", false, "NFS: the proxy's upstream connections come from new ports, not their clients' (a reconnection misses ganesha's duplicate request cache)")
 	flag.StringVar(&cfg.protocol, "protocol", "strict", "lock protocol: strict or flufl")
 	flag.IntVar(&cfg.workers, "workers", 6, "worker processes competing at any time")
 	flag.DurationVar(&cfg.duration, "duration", 30*time.Second, "how long to inject faults")

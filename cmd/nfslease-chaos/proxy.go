@@ -52,6 +52,11 @@ type proxyFaults struct {
 	DupDelay     time.Duration //
 	DelayP       float64       // per request: held back up to DupDelay before it is forwarded
 	Resets       float64       // per request: forwarded, then both connections reset
+	// NewPorts makes each upstream connection come from a new port, not
+	// from its client's: a reconnected client then reaches the server
+	// from another address, whose duplicate request cache (ganesha's is
+	// per client address and port) does not know its calls.
+	NewPorts bool
 }
 
 type proxyStats struct {
@@ -154,7 +159,11 @@ func (p *proxy) accept(f *front) {
 			return
 		}
 		client := c.(*net.TCPConn)
-		up, err := p.dialUp(client.RemoteAddr().(*net.TCPAddr).Port)
+		port := client.RemoteAddr().(*net.TCPAddr).Port
+		if p.faults.NewPorts {
+			port = 0
+		}
+		up, err := p.dialUp(port)
 		if err != nil {
 			_ = client.SetLinger(0)
 			client.Close()
