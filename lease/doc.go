@@ -17,7 +17,8 @@
 // WithProtocol(algorithm.Flufl) selects the format of Python's flufl.lock,
 // for locks that Go and Python processes share. Lead runs a function while
 // it holds a lock (leader election); Inspect reports who holds a lock
-// without changing anything.
+// without changing anything; Break removes a lock proven stale (or, with
+// force, whoever holds it) through the protocol's identity-checked break.
 //
 // Guarantees, within the timing assumptions of docs/lease.md (monotonic
 // clock rates within a ratio of 1.14 at the defaults; for Flufl, wall
