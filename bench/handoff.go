@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type handoffResult struct {
+	System   string    `json:"system"`
+	FS       string    `json:"fs"`
+	Procs    int       `json:"processes"`
+	Hold     string    `json:"hold"`
+	Idle     string    `json:"idle"`
+	Duration string    `json:"duration"`
+	Acqs     int       `json:"acquisitions"`
+	Handoffs int       `json:"handoffs"`
+	Retakes  int       `json:"retakes"` // the releaser took it again next while another process waited
+	Share    float64   `json:"retake_share"`
+	P50      float64   `json:"handoff_p50_ms"`
+	P99      float64   `json:"handoff_p99_ms"`
+	Max      float64   `json:"handoff_max_ms"`
+	WaitP50  float64   `json:"wait_p50_ms"` // from a process starting to wait to its acquisition
+	WaitP99  float64   `json:"wait_p99_ms"`
+	Lat      []float64 `json:"handoffs_ms"`
+	Overlaps int       `json:"overlaps"` // acquisitions before the previous holder's release began: must be 0
+	Err      string    `json:"error,omitempty"`
+}
+
+type hrec struct {
+	w            int
+	ws, acq, rel int64
+}
+
+// runHandoff runs procs processes of system s on one lock in dir, each
+// acquiring, holding for hold, releasing and idling for idle, for dur, and
+// measures the handoffs (a release by one process to the next acquisition
+// by another) from the CLOCK_MONOTONIC stamps the workers print.
+func runHandoff(t *tools, s system, d fsDir, procs int, hold, idle, dur time.Duration) *handoffResult {
+	r := &handoffResult{System: s.key, FS: d.Name, Procs: procs, Hold: hold.String(), Idle: idle.String(), Duration: dur.String()}
+	if ok, why := t.has(s); !ok {
+		r.Err = why
+		return r
+	}
+	path := filepath.Join(d.Path, "handoff-"+s.lock)
+	start := mono() + (800 * time.Millisecond).Nanoseconds()
+	end := start + dur.Nanoseconds()
+	num := func(x int64) string { return strconv.FormatInt(x, 10) }
+	var cmds []*exec.Cmd
+	var outs []*bytes.Buffer
+	for range procs {
+		var cmd *exec.Cmd
+		switch s.key {
+		case sysC.key:
+			cmd = exec.Command(t.lockdrv, "handoff", path, num(hold.Nanoseconds()), num(idle.Nanoseconds()), num(start), num(end))
+		case sysPy.key:
+			cmd = exec.Command(t.python, t.pydrv, "handoff", path, num(hold.Nanoseconds()), num(idle.Nanoseconds()), num(start), num(end))
+		default:
+			cmd = exec.Command(self(), "worker", "handoff", "-system", s.key, "-path", path,
+				"-hold", hold.String(), "-idle", idle.String(), "-start", num(start), "-end", num(end))
+		}
+		b := new(bytes.Buffer)
+		cmd.Stdout, cmd.Stderr = b, os.Stderr
+		if err := cmd.Start(); err != nil {
+			r.Err = err.Error()
+			break
+		}
+		cmds, outs = append(cmds, cmd), append(outs, b)
+	}
+	// Workers stop at end; a waiter asleep in its backoff (liblockfile:
+	// 5 s) finishes its sleep first. Those still running long after are
+	// killed, by pid.
+	done := make(chan error, len(cmds))
+	for _, c := range cmds {
+		go func() { done <- c.Wait() }()
+	}
+	timeout := time.After(time.Duration(end-mono()) + 20*time.Second)
+	for range cmds {
+		select {
+		case err := <-done:
+			if err != nil && r.Err == "" {
+				r.Err = "worker: " + err.Error()
+			}
+		case <-timeout:
+			for _, c := range cmds {
+				if c.ProcessState == nil {
+					_ = c.Process.Kill()
+				}
+			}
+			if r.Err == "" {
+				r.Err = "workers did not stop; killed"
+			}
+			<-done
+		}
+	}
+	var recs, pending []hrec
+	for w, b := range outs {
+		for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+			f := strings.Fields(line)
+			if len(f) != 3 {
+				continue
+			}
+			var x [3]int64
+			for i := range f {
+				x[i], _ = strconv.ParseInt(f[i], 10, 64)
+			}
+			switch {
+			case x[1] == 0 || x[1] >= end:
+				// Still waiting at the end (a Python waiter's sleep
+				// overshoots its timeout; a flock waiter cannot stop).
+				pending = append(pending, hrec{w, x[0], 0, 0})
+			case x[1] >= start && x[1] < end:
+				recs = append(recs, hrec{w, x[0], x[1], x[2]})
+			}
+		}
+	}
+	analyzeHandoffs(r, recs, pending)
+	return r
+}
+
+// analyzeHandoffs computes the figures of r from the acquisitions recs and
+// the waits still pending at the end.
+func analyzeHandoffs(r *handoffResult, recs, pending []hrec) {
+	sort.Slice(recs, func(i, j int) bool { return recs[i].acq < recs[j].acq })
+	r.Acqs = len(recs)
+	var waits []float64
+	for _, x := range recs {
+		waits = append(waits, float64(x.acq-x.ws)/1e6)
+	}
+	for i := 1; i < len(recs); i++ {
+		prev, cur := recs[i-1], recs[i]
+		if cur.acq < prev.rel {
+			r.Overlaps++
+		}
+		if cur.w != prev.w {
+			r.Handoffs++
+			r.Lat = append(r.Lat, float64(cur.acq-prev.rel)/1e6)
+			continue
+		}
+		// Did another process wait across this release?
+		if waitedAcross(recs, prev) || waitedAcross(pending, prev) {
+			r.Retakes++
+		}
+	}
+	if n := r.Handoffs + r.Retakes; n > 0 {
+		r.Share = float64(r.Retakes) / float64(n)
+	}
+	s := append([]float64(nil), r.Lat...)
+	sort.Float64s(s)
+	if len(s) > 0 {
+		r.P50, r.P99, r.Max = quantile(s, 0.5), quantile(s, 0.99), s[len(s)-1]
+	}
+	sort.Float64s(waits)
+	r.WaitP50, r.WaitP99 = quantile(waits, 0.5), quantile(waits, 0.99)
+}
+
+// waitedAcross reports whether a process other than prev's was waiting
+// when prev's release began.
+func waitedAcross(recs []hrec, prev hrec) bool {
+	for _, o := range recs {
+		if o.w != prev.w && o.ws <= prev.rel && (o.acq == 0 || o.acq > prev.rel) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *handoffResult) String() string {
+	return fmt.Sprintf("%s %s n=%d: %d acquisitions, %d handoffs p50 %.2f ms p99 %.2f ms, retakes %d (%.0f%%), wait p50 %.1f ms p99 %.1f ms",
+		r.System, r.FS, r.Procs, r.Acqs, r.Handoffs, r.P50, r.P99, r.Retakes, 100*r.Share, r.WaitP50, r.WaitP99)
+}
