@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -19,6 +20,7 @@ type failoverResult struct {
 	Secs     []float64 `json:"failover_s"` // SIGKILL of the holder to the waiter's acquisition
 	Median   float64   `json:"median_s"`
 	Err      string    `json:"error,omitempty"`
+	Notes    []string  `json:"notes,omitempty"` // failures after the acquisition
 }
 
 // runFailover: a holder process acquires the lock (through dirA), a waiter
@@ -39,9 +41,12 @@ func runFailover(t *tools, s system, where, dirA, dirB string, lifetime time.Dur
 		}
 		secs, err := failoverOnce(t, s, filepath.Join(dirA, sub, s.lock), filepath.Join(dirB, sub, s.lock), lifetime)
 		_ = os.RemoveAll(filepath.Join(dirA, sub))
-		if err != nil {
+		if err != nil && secs == 0 {
 			r.Err = err.Error()
 			return r
+		}
+		if err != nil {
+			r.Notes = append(r.Notes, err.Error())
 		}
 		r.Secs = append(r.Secs, secs)
 		logf("failover %s %s: %.2f s", s.key, where, secs)
@@ -89,16 +94,67 @@ func expect(sc *bufio.Scanner, word string, timeout time.Duration) (int64, error
 	}
 }
 
+// tailWriter keeps the last line written to it, and copies everything to
+// os.Stderr.
+type tailWriter struct {
+	mu   sync.Mutex
+	last string
+}
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if l := strings.TrimSpace(string(p)); l != "" {
+		w.last = l[strings.LastIndex(l, "\n")+1:]
+	}
+	return os.Stderr.Write(p)
+}
+
+func (w *tailWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last
+}
+
+// startPiped starts cmd with its stdout readable line by line; the last
+// line of its stderr goes into errors (errTail).
 func startPiped(cmd *exec.Cmd) (*bufio.Scanner, error) {
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = new(tailWriter)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	return bufio.NewScanner(out), nil
+}
+
+func errTail(cmd *exec.Cmd) string {
+	if w, ok := cmd.Stderr.(*tailWriter); ok {
+		return w.String()
+	}
+	return ""
+}
+
+// mountType is the type of the filesystem mounted where path is, from
+// /proc/self/mounts ("fuse.sshfs", "ext4", ...).
+func mountType(path string) string {
+	b, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		return fsTypeName(path)
+	}
+	best, typ := -1, fsTypeName(path)
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 3 {
+			continue
+		}
+		if m := f[1]; (path == m || strings.HasPrefix(path, strings.TrimSuffix(m, "/")+"/")) && len(m) > best {
+			best, typ = len(m), f[2]
+		}
+	}
+	return typ
 }
 
 func failoverOnce(t *tools, s system, pathA, pathB string, lifetime time.Duration) (float64, error) {
@@ -115,7 +171,7 @@ func failoverOnce(t *tools, s system, pathA, pathB string, lifetime time.Duratio
 	}
 	defer killHolder()
 	if _, err := expect(hout, "held", 30*time.Second); err != nil {
-		return 0, fmt.Errorf("holder: %w", err)
+		return 0, fmt.Errorf("holder: %w: %s", err, errTail(holder))
 	}
 	waiter := failoverCmd(t, s, "wait", pathB, lifetime)
 	wout, err := startPiped(waiter)
@@ -129,17 +185,19 @@ func failoverOnce(t *tools, s system, pathA, pathB string, lifetime time.Duratio
 		}
 	}()
 	if _, err := expect(wout, "start", 30*time.Second); err != nil {
-		return 0, fmt.Errorf("waiter: %w", err)
+		return 0, fmt.Errorf("waiter: %w: %s", err, errTail(waiter))
 	}
 	time.Sleep(600 * time.Millisecond) // the waiter has looked, and seen a refresh
 	kill := mono()
 	killHolder()
 	acq, err := expect(wout, "acq", 5*time.Minute)
 	if err != nil {
-		return 0, fmt.Errorf("waiter: %w", err)
+		return 0, fmt.Errorf("waiter: %w: %s", err, errTail(waiter))
 	}
+	secs := float64(acq-kill) / 1e9
 	if err := waiter.Wait(); err != nil {
-		return 0, fmt.Errorf("waiter: %w", err)
+		// It acquired: the time stands, and the failure after it is noted.
+		return secs, fmt.Errorf("waiter, after acquiring: %w: %s", err, errTail(waiter))
 	}
-	return float64(acq-kill) / 1e9, nil
+	return secs, nil
 }

@@ -67,14 +67,14 @@ func main() {
 	var c config
 	flag.BoolVar(&c.quick, "quick", false, "the smoke run: fewer rounds, shorter runs, under 60 s")
 	flag.StringVar(&c.out, "out", "results", "directory for results.md, results.json and handoff.svg")
-	flag.StringVar(&c.ext4, "ext4", "/var/tmp", "a directory on a disk filesystem (ext4 on the project's machines)")
+	flag.StringVar(&c.ext4, "ext4", ".", "a directory on a disk filesystem (ext4 on the project's machines; the default, the current directory, is the repository's; /tmp and /var/tmp are several times slower there)")
 	flag.StringVar(&c.tmpfs, "tmpfs", "/dev/shm", "a directory on tmpfs")
 	shared := flag.String("sharedfs", "", "two mount points of one shared filesystem, comma-separated (e.g. from .ci/sharedfs.sh up sshfs 2), for failover through a second mount; skipped if empty")
 	parts := flag.String("parts", strings.Join(allParts, ","), "which parts to run")
-	manyN := flag.Int("many", 0, "leases held at once (default 10000; quick 2000)")
+	manyN := flag.Int("many", 0, "leases held at once (default 10000; quick 1000)")
 	flag.IntVar(&c.manyPerDir, "many-per-dir", 100, "leases per directory in the many-leases run (today's code lists a lock's directory at its first acquisition, so thousands in one directory take minutes to acquire)")
-	manyDur := flag.Duration("many-dur", 0, "how long they are held (default 60s; quick 3s)")
-	handoffDur := flag.Duration("handoff-dur", 0, "length of each handoff run (default 10s; quick 2s)")
+	manyDur := flag.Duration("many-dur", 0, "how long they are held (default 60s; quick 2s)")
+	handoffDur := flag.Duration("handoff-dur", 0, "length of each handoff run (default 10s; quick 1.5s)")
 	flag.Parse()
 	c.parts = map[string]bool{}
 	for _, p := range strings.Split(*parts, ",") {
@@ -95,10 +95,10 @@ func main() {
 	}
 	if c.quick {
 		c.rounds, c.batch = 5, 15*time.Millisecond
-		c.handoffDur, c.handoffProcs = 2*time.Second, []int{4}
+		c.handoffDur, c.handoffProcs = 1500*time.Millisecond, []int{4}
 		c.failoverReps = 1
-		c.manyN, c.manyDur = 2000, 3*time.Second
-		c.waiterDur, c.waiterWarm, c.waiterNs = 2500*time.Millisecond, 500*time.Millisecond, []int{1, 100}
+		c.manyN, c.manyDur = 1000, 2*time.Second
+		c.waiterDur, c.waiterWarm, c.waiterNs = 2*time.Second, 500*time.Millisecond, []int{1, 100}
 	} else {
 		c.rounds, c.batch = 21, 40*time.Millisecond
 		c.handoffDur, c.handoffProcs = 10*time.Second, []int{2, 4, 8}
@@ -119,6 +119,12 @@ func main() {
 		logf("%v", err)
 		os.Exit(1)
 	}
+}
+
+// timePart logs how long a part took, when the function it returns is called.
+func timePart(name string) func() {
+	t := time.Now()
+	return func() { logf("part %s took %s", name, time.Since(t).Round(100*time.Millisecond)) }
 }
 
 // fsTypeName names the filesystem of dir by its statfs magic.
@@ -176,22 +182,23 @@ func describeMachine() machine {
 
 // Results is everything one run measured; results.json holds it.
 type Results struct {
-	Machine  machine                       `json:"machine"`
-	Quick    bool                          `json:"quick"`
-	Versions map[string]string             `json:"versions"`
-	Dirs     []fsDir                       `json:"dirs"`
-	Cycles   []*cycleResult                `json:"cycles,omitempty"`
-	FSOps    map[string]map[string]float64 `json:"fsops_per_cycle,omitempty"` // "system/fs" -> op -> calls
-	Strace   []*straceResult               `json:"strace,omitempty"`
-	Handoff  []*handoffResult              `json:"handoff,omitempty"`
-	Retake   []*handoffResult              `json:"retake,omitempty"`
-	Failover []*failoverResult             `json:"failover,omitempty"`
-	Shared   string                        `json:"shared_failover_skipped,omitempty"`
-	Many     []*manyResult                 `json:"many,omitempty"`
-	ManyErr  map[string]string             `json:"many_errors,omitempty"`
-	Waiters  []*waitersResult              `json:"waiters,omitempty"`
-	WaitErr  map[string]string             `json:"waiter_errors,omitempty"`
-	Took     string                        `json:"took"`
+	Machine      machine                       `json:"machine"`
+	Quick        bool                          `json:"quick"`
+	Versions     map[string]string             `json:"versions"`
+	Dirs         []fsDir                       `json:"dirs"`
+	Cycles       []*cycleResult                `json:"cycles,omitempty"`
+	FSOps        map[string]map[string]float64 `json:"fsops_per_cycle,omitempty"` // "system/fs" -> op -> calls
+	Strace       []*straceResult               `json:"strace,omitempty"`
+	Handoff      []*handoffResult              `json:"handoff,omitempty"`
+	Retake       []*handoffResult              `json:"retake,omitempty"`
+	Failover     []*failoverResult             `json:"failover,omitempty"`
+	Shared       string                        `json:"shared_failover_skipped,omitempty"`
+	SharedMounts []string                      `json:"shared_mounts,omitempty"`
+	Many         []*manyResult                 `json:"many,omitempty"`
+	ManyErr      map[string]string             `json:"many_errors,omitempty"`
+	Waiters      []*waitersResult              `json:"waiters,omitempty"`
+	WaitErr      map[string]string             `json:"waiter_errors,omitempty"`
+	Took         string                        `json:"took"`
 }
 
 func run(c *config) error {
@@ -227,10 +234,13 @@ func run(c *config) error {
 	disk := dirs[0]
 
 	if c.parts["cycle"] {
+		done := timePart("cycle")
 		logf("uncontended cycle: %d interleaved rounds", c.rounds)
 		res.Cycles = runCycles(dirs, t, c.rounds, c.batch)
+		done()
 	}
 	if c.parts["calls"] {
+		done := timePart("calls")
 		res.FSOps = map[string]map[string]float64{}
 		for _, d := range dirs {
 			for _, s := range []system{sysStrict, sysFlufl} {
@@ -255,22 +265,33 @@ func run(c *config) error {
 				res.Strace = append(res.Strace, r)
 			}
 		}
+		done()
 	}
 	if c.parts["handoff"] {
+		done := timePart("handoff")
 		for _, n := range c.handoffProcs {
 			for _, s := range lockSystems {
+				if c.quick && s.key == sysC.key {
+					res.Handoff = append(res.Handoff, &handoffResult{System: s.key, FS: disk.Name, Procs: n, Err: "skipped in -quick (its waiters sleep 5 s)"})
+					continue
+				}
 				r := runHandoff(t, s, disk, n, 20*time.Millisecond, 10*time.Millisecond, c.handoffDur)
 				logf("handoff: %v %s", r, r.Err)
 				res.Handoff = append(res.Handoff, r)
 			}
 		}
 		for _, s := range lockSystems {
+			if c.quick && s.key != sysStrict.key {
+				continue // the smoke run checks one
+			}
 			r := runHandoff(t, s, disk, 4, 20*time.Millisecond, 0, c.handoffDur)
 			logf("re-take (no idle): %v %s", r, r.Err)
 			res.Retake = append(res.Retake, r)
 		}
+		done()
 	}
 	if c.parts["failover"] {
+		done := timePart("failover")
 		for _, s := range lockSystems {
 			if c.quick && (s.key == sysPy.key || s.key == sysC.key) {
 				res.Failover = append(res.Failover, &failoverResult{System: s.key, Where: disk.Name, Err: "skipped in -quick (takes 5-15 s)"})
@@ -279,7 +300,9 @@ func run(c *config) error {
 			res.Failover = append(res.Failover, runFailover(t, s, disk.Name, disk.Path, disk.Path, 2*time.Second, c.failoverReps))
 		}
 		if len(c.shared) == 2 {
-			where := fmt.Sprintf("%s: %s -> %s", fsTypeName(c.shared[0]), c.shared[0], c.shared[1])
+			where := mountType(c.shared[0]) + ", 2nd mount"
+			logf("failover through a second mount: holder on %s, waiter on %s", c.shared[0], c.shared[1])
+			res.SharedMounts = c.shared
 			for _, s := range []system{sysStrict, sysFlufl, sysPy} {
 				res.Failover = append(res.Failover, runFailover(t, s, where, c.shared[0], c.shared[1], 2*time.Second, c.failoverReps))
 			}
@@ -287,8 +310,10 @@ func run(c *config) error {
 			res.Shared = "no -sharedfs mounts given (set up two with: sudo .ci/sharedfs.sh up sshfs 2, or up gluster 2)"
 			logf("failover through a second mount skipped: %s", res.Shared)
 		}
+		done()
 	}
 	if c.parts["many"] {
+		done := timePart("many")
 		res.ManyErr = map[string]string{}
 		for _, s := range []system{sysStrict, sysFlufl} {
 			r, err := runMany(s, disk.Path, c.manyN, c.manyPerDir, c.manyDur)
@@ -300,8 +325,10 @@ func run(c *config) error {
 			logf("many %s: %+v", s.key, *r)
 			res.Many = append(res.Many, r)
 		}
+		done()
 	}
 	if c.parts["waiters"] {
+		done := timePart("waiters")
 		res.WaitErr = map[string]string{}
 		for _, s := range []system{sysStrict, sysFlufl} {
 			for _, n := range c.waiterNs {
@@ -315,6 +342,7 @@ func run(c *config) error {
 				res.Waiters = append(res.Waiters, r)
 			}
 		}
+		done()
 	}
 	res.Took = time.Since(t0).Round(time.Second).String()
 

@@ -203,7 +203,14 @@ func report(res *Results) string {
 			for _, x := range r.Secs {
 				xs = append(xs, f2(x))
 			}
-			row(&b, sysLabel(r.System), r.Where, f2(r.Median), strings.Join(xs, ", "))
+			note := strings.Join(xs, ", ")
+			if len(r.Notes) > 0 {
+				note += fmt.Sprintf("; %d of %d runs then failed: %s", len(r.Notes), len(r.Secs), r.Notes[0])
+			}
+			row(&b, sysLabel(r.System), r.Where, f2(r.Median), note)
+		}
+		if len(res.SharedMounts) == 2 {
+			fmt.Fprintf(&b, "\n2nd mount: the holder through `%s`, the waiter through `%s`.\n", res.SharedMounts[0], res.SharedMounts[1])
 		}
 		if res.Shared != "" {
 			fmt.Fprintf(&b, "\nThrough a second mount: skipped, %s.\n", res.Shared)
