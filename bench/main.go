@@ -75,7 +75,15 @@ func main() {
 	flag.IntVar(&c.manyPerDir, "many-per-dir", 100, "leases per directory in the many-leases run (today's code lists a lock's directory at its first acquisition, so thousands in one directory take minutes to acquire)")
 	manyDur := flag.Duration("many-dur", 0, "how long they are held (default 60s; quick 2s)")
 	handoffDur := flag.Duration("handoff-dur", 0, "length of each handoff run (default 10s; quick 1.5s)")
+	replot := flag.String("replot", "", "redraw results.md and handoff.svg into -out from this results.json, and run nothing")
 	flag.Parse()
+	if *replot != "" {
+		if err := redraw(*replot, c.out); err != nil {
+			logf("%v", err)
+			os.Exit(1)
+		}
+		return
+	}
 	c.parts = map[string]bool{}
 	for _, p := range strings.Split(*parts, ",") {
 		if p = strings.TrimSpace(p); p != "" {
@@ -346,11 +354,6 @@ func run(c *config) error {
 	}
 	res.Took = time.Since(t0).Round(time.Second).String()
 
-	md := report(res)
-	fmt.Print(md)
-	if err := os.WriteFile(filepath.Join(c.out, "results.md"), []byte(md), 0o644); err != nil {
-		return err
-	}
 	js, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return err
@@ -358,14 +361,47 @@ func run(c *config) error {
 	if err := os.WriteFile(filepath.Join(c.out, "results.json"), js, 0o644); err != nil {
 		return err
 	}
-	if len(res.Handoff) > 0 {
-		svg := handoffSVG(res.Handoff, fmt.Sprintf("Handoff latency, %s, hold 20 ms, idle 10 ms (%s, %d CPUs, %s)", disk.Name, res.Machine.Date, res.Machine.CPUs, res.Machine.Go))
-		if err := os.WriteFile(filepath.Join(c.out, "handoff.svg"), []byte(svg), 0o644); err != nil {
-			return err
-		}
+	if err := write(res, c.out, true); err != nil {
+		return err
 	}
 	logf("wrote %s/{results.md,results.json,handoff.svg} in %s", c.out, res.Took)
 	return nil
+}
+
+// write renders results.md (printing it too, if print) and handoff.svg
+// into out.
+func write(res *Results, out string, print bool) error {
+	md := report(res)
+	if print {
+		fmt.Print(md)
+	}
+	if err := os.WriteFile(filepath.Join(out, "results.md"), []byte(md), 0o644); err != nil {
+		return err
+	}
+	if len(res.Handoff) > 0 {
+		fs := res.Handoff[0].FS
+		svg := handoffSVG(res.Handoff, fmt.Sprintf("Handoff latency on %s, hold 20 ms, idle 10 ms (%s, %d CPUs, %s)", fs, res.Machine.Date, res.Machine.CPUs, res.Machine.Go))
+		if err := os.WriteFile(filepath.Join(out, "handoff.svg"), []byte(svg), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// redraw re-renders a saved run.
+func redraw(jsonPath, out string) error {
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		return err
+	}
+	var res Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	return write(&res, out, false)
 }
 
 // runMany runs the many-leases worker in a process of its own, so that its

@@ -41,12 +41,12 @@ func handoffSVG(results []*handoffResult, title string) string {
 		pw, ph       = 340.0, 260.0 // panel plot area
 		left, top    = 60.0, 50.0
 		gap          = 40.0
-		legendH      = 110.0
+		legendH      = 105.0
 		loExp, hiExp = -2.0, 4.0 // 0.01 ms .. 10 s
 	)
 	n := max(1, len(procs))
-	w := left + float64(n)*(pw+gap) + 10
-	h := top + ph + 50 + legendH
+	w := max(760, left+float64(n)*(pw+gap)+10)
+	h := top + ph + 60 + legendH
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="sans-serif" font-size="12">`+"\n", w, h, w, h)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
@@ -95,8 +95,7 @@ func handoffSVG(results []*handoffResult, title string) string {
 	fmt.Fprintf(&b, `<text transform="translate(16,%.1f) rotate(-90)" text-anchor="middle">share of handoffs ≤ x</text>`+"\n", top+ph/2)
 	ly := top + ph + 56
 	for i, k := range legend {
-		lx := left + float64(i%3)*330
-		yy := ly + float64(i/3)*20
+		lx, yy := left, ly+float64(i)*20
 		fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="%s" stroke-width="3"/>`, lx, yy, lx+24, yy, sysColor[k])
 		var ns []string
 		for _, p := range procs {
