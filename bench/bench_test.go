@@ -61,9 +61,12 @@ func TestAnalyzeHandoffs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &handoffResult{}
-			analyzeHandoffs(r, tt.recs, tt.pending)
+			analyzeHandoffs(r, tt.recs, tt.pending, 100e6)
 			if r.Handoffs != tt.handoffs || r.Retakes != tt.retakes || r.Overlaps != tt.overl {
 				t.Errorf("handoffs %d retakes %d overlaps %d, want %d %d %d", r.Handoffs, r.Retakes, r.Overlaps, tt.handoffs, tt.retakes, tt.overl)
+			}
+			if len(tt.pending) > 0 && r.WaitMax != 99 {
+				t.Errorf("longest wait %v ms, want 99 (the pending one, to the end)", r.WaitMax)
 			}
 			if tt.handoffs > 0 && r.P50 != tt.p50 {
 				t.Errorf("p50 %v ms, want %v", r.P50, tt.p50)

@@ -28,7 +28,10 @@ type handoffResult struct {
 	Max      float64   `json:"handoff_max_ms"`
 	WaitP50  float64   `json:"wait_p50_ms"` // from a process starting to wait to its acquisition
 	WaitP99  float64   `json:"wait_p99_ms"`
+	WaitMax  float64   `json:"wait_max_ms"` // including waits still going on at the end (counted to the end)
+	Pending  int       `json:"waiting_at_end"`
 	Lat      []float64 `json:"handoffs_ms"`
+	Waits    []float64 `json:"waits_ms"` // those pending at the end counted to the end
 	Overlaps int       `json:"overlaps"` // acquisitions before the previous holder's release began: must be 0
 	Err      string    `json:"error,omitempty"`
 }
@@ -120,13 +123,13 @@ func runHandoff(t *tools, s system, d fsDir, procs int, hold, idle, dur time.Dur
 			}
 		}
 	}
-	analyzeHandoffs(r, recs, pending)
+	analyzeHandoffs(r, recs, pending, end)
 	return r
 }
 
 // analyzeHandoffs computes the figures of r from the acquisitions recs and
 // the waits still pending at the end.
-func analyzeHandoffs(r *handoffResult, recs, pending []hrec) {
+func analyzeHandoffs(r *handoffResult, recs, pending []hrec, end int64) {
 	sort.Slice(recs, func(i, j int) bool { return recs[i].acq < recs[j].acq })
 	r.Acqs = len(recs)
 	var waits []float64
@@ -158,6 +161,16 @@ func analyzeHandoffs(r *handoffResult, recs, pending []hrec) {
 	}
 	sort.Float64s(waits)
 	r.WaitP50, r.WaitP99 = quantile(waits, 0.5), quantile(waits, 0.99)
+	if len(waits) > 0 {
+		r.WaitMax = waits[len(waits)-1]
+	}
+	r.Pending = len(pending)
+	r.Waits = waits
+	for _, p := range pending {
+		w := float64(end-p.ws) / 1e6
+		r.WaitMax = max(r.WaitMax, w)
+		r.Waits = append(r.Waits, w)
+	}
 }
 
 // waitedAcross reports whether a process other than prev's was waiting

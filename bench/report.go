@@ -169,15 +169,15 @@ func report(res *Results) string {
 	}
 	if len(res.Handoff) > 0 {
 		fmt.Fprintf(&b, "## Handoff between processes\n\n")
-		fmt.Fprintf(&b, "Each process loops: acquire, hold 20 ms, release, idle 10 ms. A handoff is a release by one process and the next acquisition, by another (CLOCK_MONOTONIC stamps of the workers, from the start of the release call). A re-take is the releasing process acquiring next while another process was waiting. Wait is from a process starting to wait to its acquisition.\n\n")
-		row(&b, "system", "processes", "acquisitions", "handoffs", "p50 ms", "p99 ms", "max ms", "re-takes", "wait p50 ms", "wait p99 ms", "overlaps")
-		row(&b, "---", "---", "---", "---", "---", "---", "---", "---", "---", "---", "---")
+		fmt.Fprintf(&b, "Each process loops: acquire, hold 20 ms, release, idle 10 ms. A handoff is a release by one process and the next acquisition, by another (CLOCK_MONOTONIC stamps of the workers, from the start of the release call). A re-take is the releasing process acquiring next while another process was waiting. Wait is from a process starting to wait to its acquisition (p50/p99 of the waits that ended in an acquisition; the longest includes the waits still going on at the end, counted to the end). Overlaps (an acquisition before the previous holder's release began) must be 0.\n\n")
+		row(&b, "system", "processes", "acquisitions", "handoffs", "p50 ms", "p99 ms", "max ms", "re-takes", "wait p50 ms", "wait p99 ms", "longest wait ms", "waiting at end", "overlaps")
+		row(&b, "---", "---", "---", "---", "---", "---", "---", "---", "---", "---", "---", "---", "---")
 		for _, r := range res.Handoff {
 			handoffRow(&b, r)
 		}
 		fmt.Fprintf(&b, "\nRe-takes when the holder loops without idling (4 processes, hold 20 ms, idle 0):\n\n")
-		row(&b, "system", "processes", "acquisitions", "handoffs", "p50 ms", "p99 ms", "max ms", "re-takes", "wait p50 ms", "wait p99 ms", "overlaps")
-		row(&b, "---", "---", "---", "---", "---", "---", "---", "---", "---", "---", "---")
+		row(&b, "system", "processes", "acquisitions", "handoffs", "p50 ms", "p99 ms", "max ms", "re-takes", "wait p50 ms", "wait p99 ms", "longest wait ms", "waiting at end", "overlaps")
+		row(&b, "---", "---", "---", "---", "---", "---", "---", "---", "---", "---", "---", "---", "---")
 		for _, r := range res.Retake {
 			handoffRow(&b, r)
 		}
@@ -251,7 +251,7 @@ func report(res *Results) string {
 
 func handoffRow(b *strings.Builder, r *handoffResult) {
 	if r.Err != "" && r.Acqs == 0 {
-		row(b, sysLabel(r.System), fmt.Sprint(r.Procs), "—", "—", "—", "—", "—", "—", "—", "—", "—")
+		row(b, sysLabel(r.System), fmt.Sprint(r.Procs), "—", "—", "—", "—", "—", "—", "—", "—", "—", "—", "—")
 		return
 	}
 	p := func(x float64) string {
@@ -261,7 +261,7 @@ func handoffRow(b *strings.Builder, r *handoffResult) {
 		return f2(x)
 	}
 	row(b, sysLabel(r.System), fmt.Sprint(r.Procs), fmt.Sprint(r.Acqs), fmt.Sprint(r.Handoffs), p(r.P50), p(r.P99), p(r.Max),
-		fmt.Sprintf("%d (%.0f%%)", r.Retakes, 100*r.Share), f1(r.WaitP50), f1(r.WaitP99), fmt.Sprint(r.Overlaps))
+		fmt.Sprintf("%d (%.0f%%)", r.Retakes, 100*r.Share), f1(r.WaitP50), f1(r.WaitP99), f1(r.WaitMax), fmt.Sprint(r.Pending), fmt.Sprint(r.Overlaps))
 }
 
 func row(b *strings.Builder, cells ...string) {
