@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -45,19 +44,23 @@ type hrec struct {
 // acquiring, holding for hold, releasing and idling for idle, for dur, and
 // measures the handoffs (a release by one process to the next acquisition
 // by another) from the CLOCK_MONOTONIC stamps the workers print.
-func runHandoff(t *tools, s system, d fsDir, procs int, hold, idle, dur time.Duration) *handoffResult {
-	r := &handoffResult{System: s.key, FS: d.Name, Procs: procs, Hold: hold.String(), Idle: idle.String(), Duration: dur.String()}
+//
+// With more than one path in d (mounts of one shared filesystem), worker i
+// uses the lock through d[i % len(d)].
+func runHandoff(t *tools, s system, d []fsDir, procs int, hold, idle, dur time.Duration) *handoffResult {
+	r := &handoffResult{System: s.key, FS: d[0].Name, Procs: procs, Hold: hold.String(), Idle: idle.String(), Duration: dur.String()}
 	if ok, why := t.has(s); !ok {
 		r.Err = why
 		return r
 	}
-	path := filepath.Join(d.Path, "handoff-"+s.lock)
 	start := mono() + (800 * time.Millisecond).Nanoseconds()
 	end := start + dur.Nanoseconds()
 	num := func(x int64) string { return strconv.FormatInt(x, 10) }
 	var cmds []*exec.Cmd
 	var outs []*bytes.Buffer
-	for range procs {
+	var errs []*tailWriter
+	for i := range procs {
+		path := filepath.Join(d[i%len(d)].Path, "handoff-"+s.lock)
 		var cmd *exec.Cmd
 		switch s.key {
 		case sysC.key:
@@ -68,38 +71,45 @@ func runHandoff(t *tools, s system, d fsDir, procs int, hold, idle, dur time.Dur
 			cmd = exec.Command(self(), "worker", "handoff", "-system", s.key, "-path", path,
 				"-hold", hold.String(), "-idle", idle.String(), "-start", num(start), "-end", num(end))
 		}
-		b := new(bytes.Buffer)
-		cmd.Stdout, cmd.Stderr = b, os.Stderr
+		b, tw := new(bytes.Buffer), new(tailWriter)
+		cmd.Stdout, cmd.Stderr = b, tw
 		if err := cmd.Start(); err != nil {
 			r.Err = err.Error()
 			break
 		}
-		cmds, outs = append(cmds, cmd), append(outs, b)
+		cmds, outs, errs = append(cmds, cmd), append(outs, b), append(errs, tw)
 	}
 	// Workers stop at end; a waiter asleep in its backoff (liblockfile:
 	// 5 s) finishes its sleep first. Those still running long after are
 	// killed, by pid.
-	done := make(chan error, len(cmds))
-	for _, c := range cmds {
-		go func() { done <- c.Wait() }()
+	type exit struct {
+		i   int
+		err error
 	}
+	done := make(chan exit, len(cmds))
+	for i, c := range cmds {
+		go func() { done <- exit{i, c.Wait()} }()
+	}
+	exited := make([]bool, len(cmds))
 	timeout := time.After(time.Duration(end-mono()) + 20*time.Second)
 	for range cmds {
+		var e exit
 		select {
-		case err := <-done:
-			if err != nil && r.Err == "" {
-				r.Err = "worker: " + err.Error()
-			}
+		case e = <-done:
 		case <-timeout:
-			for _, c := range cmds {
-				if c.ProcessState == nil {
+			for i, c := range cmds {
+				if !exited[i] {
 					_ = c.Process.Kill()
 				}
 			}
 			if r.Err == "" {
 				r.Err = "workers did not stop; killed"
 			}
-			<-done
+			e = <-done
+		}
+		exited[e.i] = true
+		if e.err != nil && r.Err == "" {
+			r.Err = fmt.Sprintf("worker: %v: %s", e.err, errs[e.i])
 		}
 	}
 	var recs, pending []hrec

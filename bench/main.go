@@ -190,23 +190,24 @@ func describeMachine() machine {
 
 // Results is everything one run measured; results.json holds it.
 type Results struct {
-	Machine      machine                       `json:"machine"`
-	Quick        bool                          `json:"quick"`
-	Versions     map[string]string             `json:"versions"`
-	Dirs         []fsDir                       `json:"dirs"`
-	Cycles       []*cycleResult                `json:"cycles,omitempty"`
-	FSOps        map[string]map[string]float64 `json:"fsops_per_cycle,omitempty"` // "system/fs" -> op -> calls
-	Strace       []*straceResult               `json:"strace,omitempty"`
-	Handoff      []*handoffResult              `json:"handoff,omitempty"`
-	Retake       []*handoffResult              `json:"retake,omitempty"`
-	Failover     []*failoverResult             `json:"failover,omitempty"`
-	Shared       string                        `json:"shared_failover_skipped,omitempty"`
-	SharedMounts []string                      `json:"shared_mounts,omitempty"`
-	Many         []*manyResult                 `json:"many,omitempty"`
-	ManyErr      map[string]string             `json:"many_errors,omitempty"`
-	Waiters      []*waitersResult              `json:"waiters,omitempty"`
-	WaitErr      map[string]string             `json:"waiter_errors,omitempty"`
-	Took         string                        `json:"took"`
+	Machine       machine                       `json:"machine"`
+	Quick         bool                          `json:"quick"`
+	Versions      map[string]string             `json:"versions"`
+	Dirs          []fsDir                       `json:"dirs"`
+	Cycles        []*cycleResult                `json:"cycles,omitempty"`
+	FSOps         map[string]map[string]float64 `json:"fsops_per_cycle,omitempty"` // "system/fs" -> op -> calls
+	Strace        []*straceResult               `json:"strace,omitempty"`
+	Handoff       []*handoffResult              `json:"handoff,omitempty"`
+	Retake        []*handoffResult              `json:"retake,omitempty"`
+	SharedHandoff []*handoffResult              `json:"shared_handoff,omitempty"`
+	Failover      []*failoverResult             `json:"failover,omitempty"`
+	Shared        string                        `json:"shared_failover_skipped,omitempty"`
+	SharedMounts  []string                      `json:"shared_mounts,omitempty"`
+	Many          []*manyResult                 `json:"many,omitempty"`
+	ManyErr       map[string]string             `json:"many_errors,omitempty"`
+	Waiters       []*waitersResult              `json:"waiters,omitempty"`
+	WaitErr       map[string]string             `json:"waiter_errors,omitempty"`
+	Took          string                        `json:"took"`
 }
 
 func run(c *config) error {
@@ -283,7 +284,7 @@ func run(c *config) error {
 					res.Handoff = append(res.Handoff, &handoffResult{System: s.key, FS: disk.Name, Procs: n, Err: "skipped in -quick (its waiters sleep 5 s)"})
 					continue
 				}
-				r := runHandoff(t, s, disk, n, 20*time.Millisecond, 10*time.Millisecond, c.handoffDur)
+				r := runHandoff(t, s, []fsDir{disk}, n, 20*time.Millisecond, 10*time.Millisecond, c.handoffDur)
 				logf("handoff: %v %s", r, r.Err)
 				res.Handoff = append(res.Handoff, r)
 			}
@@ -292,9 +293,20 @@ func run(c *config) error {
 			if c.quick && s.key != sysStrict.key {
 				continue // the smoke run checks one
 			}
-			r := runHandoff(t, s, disk, 4, 20*time.Millisecond, 0, c.handoffDur)
+			r := runHandoff(t, s, []fsDir{disk}, 4, 20*time.Millisecond, 0, c.handoffDur)
 			logf("re-take (no idle): %v %s", r, r.Err)
 			res.Retake = append(res.Retake, r)
+		}
+		if len(c.shared) == 2 {
+			// Through two mounts of a shared filesystem: no notifications,
+			// each process sees the others' changes only by polling.
+			name := mountType(c.shared[0]) + ", 2 mounts"
+			ds := []fsDir{{name, c.shared[0]}, {name, c.shared[1]}}
+			for _, s := range []system{sysStrict, sysFlufl, sysPy} {
+				r := runHandoff(t, s, ds, 4, 20*time.Millisecond, 10*time.Millisecond, c.handoffDur)
+				logf("handoff through 2 mounts: %v %s", r, r.Err)
+				res.SharedHandoff = append(res.SharedHandoff, r)
+			}
 		}
 		done()
 	}

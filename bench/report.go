@@ -181,10 +181,18 @@ func report(res *Results) string {
 		for _, r := range res.Retake {
 			handoffRow(&b, r)
 		}
+		if len(res.SharedHandoff) > 0 {
+			fmt.Fprintf(&b, "\nThrough two mounts of a shared filesystem (4 processes, alternating mounts, hold 20 ms, idle 10 ms):\n\n")
+			row(&b, "system", "processes", "acquisitions", "handoffs", "p50 ms", "p99 ms", "max ms", "re-takes", "wait p50 ms", "wait p99 ms", "longest wait ms", "waiting at end", "overlaps")
+			row(&b, "---", "---", "---", "---", "---", "---", "---", "---", "---", "---", "---", "---", "---")
+			for _, r := range res.SharedHandoff {
+				handoffRow(&b, r)
+			}
+		}
 		b.WriteString("\n")
-		for _, r := range append(append([]*handoffResult{}, res.Handoff...), res.Retake...) {
+		for _, r := range append(append(append([]*handoffResult{}, res.Handoff...), res.Retake...), res.SharedHandoff...) {
 			if r.Err != "" {
-				fmt.Fprintf(&b, "* %s, %d processes: %s\n", r.System, r.Procs, r.Err)
+				fmt.Fprintf(&b, "* %s, %s, %d processes: %s\n", r.System, r.FS, r.Procs, r.Err)
 			}
 		}
 		b.WriteString("\n")
