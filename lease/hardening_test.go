@@ -66,10 +66,6 @@ func fast(p algorithm.Protocol, extra ...lease.Option) []lease.Option {
 	return append([]lease.Option{lease.WithLifetime(2 * time.Second), lease.WithProtocol(p)}, extra...)
 }
 
-// bothProtocols are the protocols every hardening case that applies to
-// both runs under.
-var bothProtocols = []algorithm.Protocol{algorithm.Flufl, algorithm.Strict}
-
 // forBoth runs f as a subtest for each protocol.
 func forBoth(t *testing.T, f func(t *testing.T, p algorithm.Protocol)) {
 	t.Helper()

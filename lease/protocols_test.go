@@ -16,6 +16,10 @@ import (
 	"github.com/nfslease/nfslease/lease"
 )
 
+// bothProtocols are the protocols every hardening case that applies to
+// both runs under.
+var bothProtocols = []algorithm.Protocol{algorithm.Flufl, algorithm.Strict}
+
 // The tests in this file run the lease shell over each protocol. What
 // differs between them is in a flavour: the files a held lock shows, how
 // another process removes it, and the calls a refresh makes.

@@ -15,6 +15,7 @@ type Params struct {
 	PollMin       time.Duration // the first wait between attempts while contended
 	PollMax       time.Duration // the longest wait between attempts
 
+	//lint:ignore U1000 read only in builds with the nfslease_mutants tag (mutant_on.go)
 	mut mutation // deliberate bugs; see mutant.go
 }
 
