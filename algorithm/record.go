@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // The owner record of a Strict lock: a small text file, one "key value"
@@ -70,7 +72,7 @@ func parseOwner(data []byte) (owner, error) {
 			}
 			r.Gen = v
 		case "host":
-			if sanitizeHost(v) != v {
+			if proto.RecordedHost(v) != v {
 				return owner{}, errBadRecord
 			}
 			r.Host = v

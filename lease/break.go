@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/internal/proto"
+	"github.com/nfslease/nfslease/internal/shell"
 )
 
 // maxForceSteps bounds the protocol steps of a forced break: a round takes
@@ -108,7 +110,7 @@ func Break(ctx context.Context, path string, force bool, opts ...Option) (Info, 
 // breaker is one Break: the protocol steps and the clock they are given.
 type breaker struct {
 	cfg  *config
-	lk   algorithm.Lock
+	lk   proto.Lock
 	path string
 	info Info // the first look
 
@@ -118,8 +120,8 @@ type breaker struct {
 }
 
 // now is the time given to the protocol steps.
-func (b *breaker) now() algorithm.Instant {
-	in := instant(b.cfg.clock.Now())
+func (b *breaker) now() proto.Instant {
+	in := instant(b.cfg.clock)
 	in.Wall = in.Wall.Add(b.ahead)
 	in.Mono += b.ahead
 	return in
@@ -132,17 +134,17 @@ func (b *breaker) watch(ctx context.Context) (Info, error) {
 		first   *Holder // the holder as first seen by a step
 		freed   int     // steps in a row that found no holder
 		lastErr error
-		poll    = b.cfg.pollMax
+		poll    = b.cfg.timing.PollMax
 	)
 	for {
 		att, err := b.lk.Acquire(b.now())
 		wait := poll
 		switch {
 		case err == nil && att.Broke:
-			return b.broke(att.Holder, first)
+			return b.broke(holderOf(att.Holder), first)
 		case err == nil && att.Acquired:
 			return b.giveBack()
-		case err != nil && !algorithm.Transient(err):
+		case err != nil && !proto.Transient(err):
 			return b.info, fmt.Errorf("lease: break %s: %w", b.path, err)
 		case err != nil:
 			lastErr = err
@@ -150,19 +152,19 @@ func (b *breaker) watch(ctx context.Context) (Info, error) {
 			// Freed meanwhile (the next step takes it and gives it back),
 			// or the lock was half released: look again at once.
 			if freed++; freed > 3 {
-				wait = pollMin
+				wait = shell.PollMin
 			} else {
 				continue
 			}
 		case first == nil:
-			first = att.Holder
+			first = holderOf(att.Holder)
 			if first.Lifetime > 0 {
 				// Look as often as a waiter of this holder would.
-				poll = min(poll, max(first.Lifetime/10, pollMin))
+				poll = min(poll, max(first.Lifetime/10, shell.PollMin))
 				wait = poll
 			}
-		case changed(first, att.Holder):
-			return b.info, &HeldError{Path: b.lk.Path(), Holder: *att.Holder}
+		case changed(first, holderOf(att.Holder)):
+			return b.info, &HeldError{Path: b.lk.Path(), Holder: *holderOf(att.Holder)}
 		}
 		if att.Holder != nil {
 			freed = 0
@@ -191,27 +193,27 @@ func (b *breaker) force(ctx context.Context) (Info, error) {
 		att, err := b.lk.Acquire(b.now())
 		switch {
 		case err == nil && att.Broke:
-			return b.broke(att.Holder, last)
+			return b.broke(holderOf(att.Holder), last)
 		case err == nil && att.Acquired:
 			return b.giveBack()
-		case err != nil && !algorithm.Transient(err):
+		case err != nil && !proto.Transient(err):
 			return b.info, fmt.Errorf("lease: break %s: %w", b.path, err)
 		case err != nil:
 			lastErr = err
 		case att.Holder != nil && att.StaleIn > 0:
 			// Watched, not stale yet: move the clock to the moment it
 			// would be, and take the next step at once.
-			last = att.Holder
+			last = holderOf(att.Holder)
 			b.ahead += att.StaleIn + time.Millisecond
 			continue
 		case att.Holder != nil:
 			// Judged stale but not broken: another breaker is at work,
 			// or the lock changed at the last look. Let real time pass.
-			last = att.Holder
+			last = holderOf(att.Holder)
 		default:
 			continue // freed meanwhile: the next step takes it or sees the new holder
 		}
-		if err := sleep(ctx, b.cfg.clock, pollMin); err != nil {
+		if err := sleep(ctx, b.cfg.clock, shell.PollMin); err != nil {
 			return b.info, fmt.Errorf("lease: break %s: %w", b.path, err)
 		}
 	}

@@ -61,7 +61,7 @@ func TestBreakRefusesLiveHolder(t *testing.T) {
 		t.Run(proto.Name(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				w := newWorld(t)
-				w.proto = proto
+				w.prot = proto
 				path := dir + "/a.lock"
 				held, release, err := lease.Acquire(t.Context(), path, w.opts(lease.WithIdentity("holder", 2))...)
 				if err != nil {
@@ -104,7 +104,7 @@ func TestBreakDeadHolder(t *testing.T) {
 		t.Run(proto.Name(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				w := newWorld(t)
-				w.proto = proto
+				w.prot = proto
 				path := dir + "/a.lock"
 				holdDead(t, w, proto, path, "gone", 7)
 				ch := startBreak(t.Context(), w, path, false)
@@ -149,7 +149,7 @@ func TestBreakForceLiveHolder(t *testing.T) {
 		t.Run(proto.Name(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				w := newWorld(t)
-				w.proto = proto
+				w.prot = proto
 				path := dir + "/a.lock"
 				held, release, err := lease.Acquire(t.Context(), path, w.opts(lease.WithIdentity("holder", 2))...)
 				if err != nil {
@@ -215,7 +215,7 @@ func TestBreakReleasedWhileWatched(t *testing.T) {
 		t.Run(proto.Name(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				w := newWorld(t)
-				w.proto = proto
+				w.prot = proto
 				path := dir + "/a.lock"
 				_, release, err := lease.Acquire(t.Context(), path, w.opts(lease.WithIdentity("holder", 2))...)
 				if err != nil {
@@ -241,7 +241,7 @@ func TestBreakReleasedWhileWatched(t *testing.T) {
 func TestBreakCancelled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t)
-		w.proto = algorithm.Strict
+		w.prot = algorithm.Strict
 		path := dir + "/a.lock"
 		holdDead(t, w, algorithm.Strict, path, "gone", 7)
 		before := memSnapshot(t, w.mem, dir)

@@ -5,17 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"path/filepath"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/cenkalti/backoff/v4"
 
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/clock"
 	"github.com/nfslease/nfslease/fsops"
-	"github.com/nfslease/nfslease/internal/keeper"
+	"github.com/nfslease/nfslease/internal/proto"
+	"github.com/nfslease/nfslease/internal/shell"
 )
 
 // Acquire blocks until it holds the lock at path, ctx is done, or a
@@ -54,7 +55,7 @@ import (
 // On failure Acquire returns an error naming the path, and leaves nothing
 // of its own behind, with one exception: a lock acquired past the renew
 // deadline (above), left to go stale, stays until a waiter breaks it after
-// lifetime + algorithm.StaleMargin. If ctx is done the error wraps
+// lifetime + proto.StaleMargin. If ctx is done the error wraps
 // ctx.Err().
 func Acquire(ctx context.Context, path string, opts ...Option) (held context.Context, release func() error, err error) {
 	return acquire(ctx, path, opts, false)
@@ -80,136 +81,87 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 	if err := ctx.Err(); err != nil {
 		return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
 	}
-	lk, err := cfg.protocol.New(cfg.fs, path, cfg.algorithm())
+	a, log, err := newAcquisition(cfg, path, once)
 	if err != nil {
 		return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
 	}
-	if err := selfTest(cfg, filepath.Dir(lk.Path())); err != nil {
+	if err := selfTest(cfg, filepath.Dir(a.Lock().Path())); err != nil {
 		return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
 	}
-	clk := cfg.clock
-	log := cfg.logger.With("lock", lk.Path())
-	bo := &backoff.ExponentialBackOff{
-		InitialInterval:     min(pollMin, cfg.pollMax),
-		RandomizationFactor: 0.5,
-		Multiplier:          2,
-		// Randomisation stretches a wait by up to 1.5x: keep the
-		// longest wait at the poll interval.
-		MaxInterval:    max(cfg.pollMax*2/3, min(pollMin, cfg.pollMax)),
-		MaxElapsedTime: 0, // Acquire gives up only when ctx does
-		Stop:           backoff.Stop,
-		Clock:          backoffClock{clk},
-	}
-	bo.Reset()
+	return runAcquisition(ctx, cfg, a, log, path)
+}
 
+// newAcquisition starts the shell's acquisition of path, with hooks that
+// log and emit what it decides.
+func newAcquisition(cfg *config, path string, once bool) (*shell.Acquisition, *slog.Logger, error) {
 	var (
-		lastHolder string
-		lastSeen   *Holder // the last holder seen, for EventBrokeStale
-		lastErr    error
-		attErr     error // the last attempt's error
-		tries      int
-		start      = clk.Now()
+		a   *shell.Acquisition
+		log *slog.Logger
 	)
+	a, err := shell.NewAcquisition(cfg.timing, once,
+		func() (proto.Lock, error) { return cfg.protocol.New(cfg.fs, path, cfg.algorithm()) },
+		func() proto.Instant { return instant(cfg.clock) },
+		rand.Float64,
+		shell.Hooks{
+			Broke: func(stale *proto.Holder) {
+				log.Warn("broke a stale lock")
+				cfg.emit(Event{Kind: EventBrokeStale, Path: a.Lock().Path(), Holder: holderOf(stale)})
+			},
+			NewHolder: func(h proto.Holder) {
+				if cfg.onHolder != nil {
+					cfg.onHolder(*holderOf(&h))
+				}
+			},
+			Retrying: func(err error) { log.Warn("acquire failed, retrying", "err", err) },
+			LostMinting: func(err error) {
+				log.Warn("lock lost while minting its fencing token, acquiring again", "err", err)
+			},
+			Late: func(took time.Duration) {
+				log.Warn("acquired after the renew deadline, leaving the lock to go stale and acquiring again", "took", took)
+			},
+		})
+	if err != nil {
+		return nil, nil, err
+	}
+	log = cfg.logger.With("lock", a.Lock().Path())
+	return a, log, nil
+}
+
+// runAcquisition steps the acquisition until it holds the lock, fails, or
+// ctx is done, sleeping as the shell says.
+func runAcquisition(ctx context.Context, cfg *config, a *shell.Acquisition, log *slog.Logger, path string) (context.Context, func() error, error) {
+	clk := cfg.clock
+	start := clk.Now()
 	for {
-		now := instant(clk.Now())
-		att, err := lk.Acquire(now)
-		attErr = err
-		switch {
-		case err == nil && att.Broke:
-			log.Warn("broke a stale lock")
-			stale := att.Holder
-			if stale == nil {
-				stale = lastSeen // Flufl reports the holder in the attempt before
-			}
-			cfg.emit(Event{Kind: EventBrokeStale, Path: lk.Path(), Holder: stale})
-			continue // take it at once, with a fresh attempt
-		case err == nil && att.Acquired:
-			tok, merr := mint(lk, clk)
-			switch {
-			case errors.Is(merr, algorithm.ErrNotHeld) && !once:
-				// Lost before it was ours to use: the token was never
-				// handed out. Acquire again.
-				log.Warn("lock lost while minting its fencing token, acquiring again", "err", merr)
-				attErr = merr
-				continue
-			case errors.Is(merr, algorithm.ErrNotHeld):
-				_ = lk.Close(algorithm.Instant{})
-				return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, merr)
-			case merr != nil:
-				// No usable token: give the lock back cleanly.
-				_ = lk.Release()
-				_ = lk.Close(algorithm.Instant{})
-				return nil, nil, fmt.Errorf("lease: acquire %s: minting a fencing token: %w", path, merr)
-			}
-			if late := instant(clk.Now()).Mono - now.Mono; late >= cfg.renewDeadline {
-				// The attempt and the mint took longer than the renew
-				// deadline (a call hung in a partition): the lease would
-				// be over before it is handed out. Others may be breaking
-				// the lock as stale right now, so it is not released (a
-				// release by name would race them): it is left to go
-				// stale, our claim file is removed, and we acquire again
-				// like any waiter.
-				log.Warn("acquired after the renew deadline, leaving the lock to go stale and acquiring again", "took", late)
-				_ = lk.Close(algorithm.Instant{}) // a zero instant never removes the lock
-				attErr = fmt.Errorf("lease: acquire %s: acquired %v after the attempt began, past the renew deadline %v; the lock is left to go stale", path, late, cfg.renewDeadline)
-				if once {
-					return nil, nil, attErr
-				}
-				if lk, err = cfg.protocol.New(cfg.fs, path, cfg.algorithm()); err != nil {
-					return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
-				}
-				continue
-			}
-			log.Debug("acquired", "waited", clk.Now().Sub(start), "token", tok)
+		st := a.Step()
+		switch st.Outcome {
+		case shell.Acquired:
+			g := st.Grant
+			log.Debug("acquired", "waited", clk.Now().Sub(start), "token", g.Token)
+			held, release := startLease(ctx, cfg, g, log)
 			if err := ctx.Err(); err != nil {
 				// ctx ended during the successful attempt: give the lock
 				// back rather than return a lease that is already over.
-				_, release := startLease(ctx, cfg, lk, now, tok, log)
 				_ = release()
 				return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
 			}
-			held, release := startLease(ctx, cfg, lk, now, tok, log)
-			cfg.emit(Event{Kind: EventAcquired, Path: lk.Path(), Duration: clk.Now().Sub(start), Token: tok})
+			cfg.emit(Event{Kind: EventAcquired, Path: g.Lock.Path(), Duration: clk.Now().Sub(start), Token: g.Token})
 			return held, release, nil
-		case err != nil && (once || !algorithm.Transient(err)):
-			_ = lk.Close(instant(clk.Now()))
-			return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
-		case err != nil:
-			if lastErr == nil || lastErr.Error() != err.Error() {
-				log.Warn("acquire failed, retrying", "err", err)
-			}
-			lastErr = err
-		case once && att.Holder == nil && tries < 3:
-			// Freed meanwhile, or our claim vanished: not "held".
-			tries++
-			continue
-		case once:
-			_ = lk.Close(instant(clk.Now()))
-			he := &HeldError{Path: lk.Path()}
-			if att.Holder != nil {
-				he.Holder = *att.Holder
+		case shell.Held:
+			he := &HeldError{Path: a.Lock().Path()}
+			if st.Holder != nil {
+				he.Holder = *holderOf(st.Holder)
 			}
 			return nil, nil, he
+		case shell.Failed:
+			return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, st.Err)
 		}
-		if att.Holder != nil {
-			lastSeen = att.Holder
+		if st.Wait <= 0 {
+			continue
 		}
-		if att.Holder != nil && att.Holder.Claim != lastHolder {
-			// A new holder: a release may follow soon, so poll fast
-			// again.
-			lastHolder = att.Holder.Claim
-			bo.Reset()
-			if cfg.onHolder != nil {
-				cfg.onHolder(*att.Holder)
-			}
-		}
-		wait := bo.NextBackOff()
-		if att.StaleIn > 0 && att.StaleIn < wait {
-			wait = att.StaleIn
-		}
-		if err := sleep(ctx, clk, wait); err != nil {
-			_ = lk.Close(instant(clk.Now()))
-			if attErr != nil {
+		if err := sleep(ctx, clk, st.Wait); err != nil {
+			_ = a.Abandon()
+			if attErr := a.LastErr(); attErr != nil {
 				// Say why it never succeeded: a persistent EIO or ESTALE
 				// is worth knowing about.
 				return nil, nil, fmt.Errorf("lease: acquire %s: %w (last attempt: %w)", path, err, attErr)
@@ -217,24 +169,6 @@ func acquire(ctx context.Context, path string, opts []Option, once bool) (contex
 			return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
 		}
 	}
-}
-
-// mintTries bounds the mints of a token after a transient error.
-const mintTries = 4
-
-// mint mints the fencing token of a lock just acquired, trying again a few
-// times after a transient error. An error wrapping algorithm.ErrNotHeld
-// means the lock was lost.
-func mint(lk algorithm.Lock, clk clock.Clock) (uint64, error) {
-	var err error
-	for range mintTries {
-		var tok uint64
-		tok, err = lk.Mint(instant(clk.Now()))
-		if err == nil || !algorithm.Transient(err) {
-			return tok, err
-		}
-	}
-	return 0, err
 }
 
 // tokenKey is the context key of a held lease's fencing token.
@@ -257,11 +191,11 @@ func TokenOf(held context.Context) (uint64, bool) {
 }
 
 // hints is what this process remembers across its leases to save
-// filesystem calls (see algorithm.Hints). Every hint is checked or
+// filesystem calls (see proto.Hints). Every hint is checked or
 // harmless when wrong, so leases on different filesystems that share a
 // path may share one: it costs them a failed rename or a later sweep,
 // never a wrong token or a leftover kept for good.
-var hints algorithm.Hints
+var hints proto.Hints
 
 // selfTested holds the (filesystem, directory, protocol) triples whose
 // self-test passed in this process.
@@ -276,7 +210,7 @@ type selfTestKey struct {
 // selfTest runs the protocol's self-test on dir once per process, if the
 // protocol has one. Only a pass is remembered: a failure may be transient.
 func selfTest(cfg *config, dir string) error {
-	st, ok := cfg.protocol.(algorithm.SelfTester)
+	st, ok := cfg.protocol.(proto.SelfTester)
 	if !ok {
 		return nil
 	}
@@ -309,67 +243,70 @@ func sleep(ctx context.Context, clk clock.Clock, d time.Duration) error {
 	}
 }
 
-// backoffClock adapts a clock.Clock to backoff.Clock.
-type backoffClock struct{ clock.Clock }
-
-// origin anchors the monotonic readings passed to the protocol steps. A
-// time from clock.Real carries a monotonic reading, so differences from
-// origin are immune to wall-clock steps.
-var origin = time.Now()
-
-// instant converts a clock reading for the protocol steps.
-func instant(t time.Time) algorithm.Instant {
-	return algorithm.Instant{Wall: t, Mono: t.Sub(origin)}
+// instant reads clk for the protocol steps: its wall time, and its
+// monotonic time, which wall-clock steps do not move.
+func instant(clk clock.Clock) proto.Instant {
+	return proto.Instant{Wall: clk.Now(), Mono: clk.Mono()}
 }
 
 // lease is one held lease: the background refresher and the state it
-// shares with the deadline timer and release.
+// shares with the deadline timer and release. The decisions are the
+// shell's (h); lease adds the goroutine, the timers, the held context,
+// logs and events.
 type lease struct {
-	token  uint64 // fencing token
-	cfg    *config
-	lk     algorithm.Lock // owned by the refresher goroutine until done is closed
-	log    *slog.Logger
-	parent context.Context
-	cancel context.CancelCauseFunc
-	stop   chan struct{} // closed by release
-	done   chan struct{} // closed when the refresher has returned
+	token      uint64 // fencing token
+	cfg        *config
+	h          *shell.Hold // its lock is used by the refresher goroutine until done is closed
+	path       string
+	log        *slog.Logger
+	parent     context.Context
+	cancel     context.CancelCauseFunc
+	stop       chan struct{} // closed by release
+	done       chan struct{} // closed when the refresher has returned
+	lost       atomic.Pointer[LostError]
+	lostLogged atomic.Bool
+	start      time.Time // when the lock was acquired, for EventReleased
 
-	// mu guards the fields below. Nothing that can block (filesystem
-	// calls, logging) runs while it is held, so the deadline timer always
-	// gets it promptly.
-	mu       sync.Mutex
-	k        *keeper.Keeper // the deadline, and why the lease was lost
-	lost     *LostError     // set once, never cleared
-	finished bool           // finish has run: the deadline timer does nothing more
-	timer    clock.Timer    // the deadline timer; its callback takes mu
+	tmu     sync.Mutex  // guards timer and stopped
+	timer   clock.Timer // the deadline timer
+	stopped bool        // the timer must not be set again
 
 	finishOnce sync.Once
-	result     error     // set by finish
-	start      time.Time // when the lock was acquired, for EventReleased
+	result     error // set by finish
 }
 
-// startLease starts the refresher of a lock acquired by an attempt that
-// started at s.
-func startLease(ctx context.Context, cfg *config, lk algorithm.Lock, s algorithm.Instant, token uint64, log *slog.Logger) (context.Context, func() error) {
+// startLease starts the refresher of a granted lock.
+func startLease(ctx context.Context, cfg *config, g *shell.Grant, log *slog.Logger) (context.Context, func() error) {
 	held, cancel := context.WithCancelCause(ctx)
-	held = context.WithValue(held, tokenKey{}, token)
+	held = context.WithValue(held, tokenKey{}, g.Token)
 	l := &lease{
-		token:  token,
+		token:  g.Token,
 		cfg:    cfg,
-		lk:     lk,
+		path:   g.Lock.Path(),
 		log:    log,
 		parent: ctx,
 		cancel: cancel,
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
-		k:      keeper.New(s.Mono, cfg.renewDeadline, cfg.refresh),
 		start:  cfg.clock.Now(),
 	}
-	l.mu.Lock()
-	l.timer = cfg.clock.AfterFunc(l.k.Deadline()-l.mono(), l.checkDeadline)
-	l.mu.Unlock()
+	now := func() proto.Instant { return instant(cfg.clock) }
+	l.h = shell.NewHold(cfg.timing, g, now, l.onLost)
+	l.tmu.Lock()
+	l.timer = cfg.clock.AfterFunc(l.h.Deadline()-now().Mono, l.checkDeadline)
+	l.tmu.Unlock()
 	go l.run()
 	return held, sync.OnceValue(l.release)
+}
+
+// onLost is the shell's report of a loss. It runs with the shell's mutex
+// held, at the moment the loss is decided: held is cancelled there, so the
+// holder is told before anything else happens. Logging and events follow
+// outside it (logLost).
+func (l *lease) onLost(reason error) {
+	lost := &LostError{Path: l.path, At: l.cfg.clock.Now(), Err: reason}
+	l.lost.Store(lost)
+	l.cancel(lost)
 }
 
 // emit emits an event of this lease, with its token.
@@ -378,59 +315,43 @@ func (l *lease) emit(e Event) {
 	l.cfg.emit(e)
 }
 
-func (l *lease) mono() time.Duration { return instant(l.cfg.clock.Now()).Mono }
-
 // checkDeadline runs when the deadline timer fires, in its own goroutine,
-// independently of a refresh that may be blocked in the kernel. The
-// deadline may have moved since the timer was set; if so, it sets the timer
-// again.
+// independently of a refresh that may be blocked in the kernel.
 func (l *lease) checkDeadline() {
-	l.mu.Lock()
-	if l.lost != nil || l.finished {
-		l.mu.Unlock()
+	again := l.h.CheckDeadline()
+	if again == 0 {
+		l.logLost()
 		return
 	}
-	now := l.mono()
-	if l.k.Check(now) != nil {
-		lost := l.loseLocked()
-		l.mu.Unlock()
-		l.logLost(lost)
-		return
+	l.tmu.Lock()
+	if !l.stopped {
+		l.timer.Reset(again)
 	}
-	d := l.k.Deadline() - now
-	if d <= 0 {
-		d = l.cfg.refresh // only a deliberately broken keeper gets here
-	}
-	l.timer.Reset(d)
-	l.mu.Unlock()
+	l.tmu.Unlock()
 }
 
-// loseLocked reports a loss the keeper has recorded: it cancels held with a
-// *LostError, which it returns for logging once l.mu is released (nil if
-// the loss had been reported before). l.mu must be held.
-func (l *lease) loseLocked() *LostError {
-	if l.lost != nil {
-		return nil
-	}
-	l.lost = &LostError{Path: l.lk.Path(), At: l.cfg.clock.Now(), Err: l.k.Lost()}
+// stopTimer stops the deadline timer for good.
+func (l *lease) stopTimer() {
+	l.tmu.Lock()
+	l.stopped = true
 	l.timer.Stop()
-	l.cancel(l.lost)
-	return l.lost
+	l.tmu.Unlock()
 }
 
-// logLost logs and emits a loss that loseLocked returned; l.mu must not
-// be held.
-func (l *lease) logLost(lost *LostError) {
-	if lost != nil {
+// logLost logs and emits the loss of the lease, once, if it is lost.
+func (l *lease) logLost() {
+	lost := l.lost.Load()
+	if lost != nil && l.lostLogged.CompareAndSwap(false, true) {
 		l.log.Error("lease lost", "err", lost.Err)
-		l.emit(Event{Kind: EventLost, Path: l.lk.Path(), At: lost.At, Err: lost})
+		l.emit(Event{Kind: EventLost, Path: l.path, At: lost.At, Err: lost})
 	}
 }
 
-// run is the refresher goroutine: the only user of l.lk until it returns.
+// run is the refresher goroutine: the only user of the lock until it
+// returns.
 func (l *lease) run() {
 	defer close(l.done)
-	t := l.cfg.clock.NewTimer(l.cfg.refresh)
+	t := l.cfg.clock.NewTimer(l.cfg.timing.Refresh)
 	defer t.Stop()
 	for {
 		select {
@@ -442,61 +363,33 @@ func (l *lease) run() {
 			return
 		case <-t.C():
 		}
-		l.mu.Lock()
-		lost := l.lost != nil
-		l.mu.Unlock()
-		if lost {
+		if l.h.Lost() != nil {
 			continue // nothing more to do but wait for release or the parent
 		}
-		t.Reset(l.refreshOnce())
+		t.Reset(l.refreshed(l.h.Refresh()))
 	}
 }
 
-// refreshOnce refreshes the lock and returns when to refresh next.
-func (l *lease) refreshOnce() time.Duration {
-	r := l.refresh()
-	next, took, counted, err, lost := r.next, r.took, r.counted, r.err, r.lost
-	if err != nil {
-		l.emit(Event{Kind: EventRefreshFailed, Path: l.lk.Path(), Duration: took, Err: err})
+// refreshed reports a refresh and returns when to refresh next.
+func (l *lease) refreshed(r shell.Refreshed) time.Duration {
+	if r.Err != nil {
+		l.emit(Event{Kind: EventRefreshFailed, Path: l.path, Duration: r.Took, Err: r.Err})
 	} else {
-		l.emit(Event{Kind: EventRefreshed, Path: l.lk.Path(), Duration: took})
+		l.emit(Event{Kind: EventRefreshed, Path: l.path, Duration: r.Took})
 	}
-	l.logLost(lost)
+	if r.Lost != nil {
+		l.stopTimer()
+		l.logLost()
+	}
 	switch {
-	case err != nil && !errors.Is(err, algorithm.ErrNotHeld):
-		l.log.Warn("refresh failed, retrying", "err", err)
-	case err == nil && !counted:
-		l.log.Warn("refresh did not count", "took", took)
-	case err == nil:
-		l.log.Debug("refreshed", "took", took)
+	case r.Err != nil && !errors.Is(r.Err, algorithm.ErrNotHeld):
+		l.log.Warn("refresh failed, retrying", "err", r.Err)
+	case r.Err == nil && !r.Counted:
+		l.log.Warn("refresh did not count", "took", r.Took)
+	case r.Err == nil:
+		l.log.Debug("refreshed", "took", r.Took)
 	}
-	return next
-}
-
-// refreshResult is what one refresh did.
-type refreshResult struct {
-	next    time.Duration // when to refresh next
-	took    time.Duration // how long the refresh took
-	counted bool          // it moved the deadline, or confirmed it had no need to
-	err     error         // the refresh's error
-	lost    *LostError    // a loss it detected, which the caller must pass to logLost
-}
-
-// refresh makes one refresh and records it with the keeper.
-func (l *lease) refresh() refreshResult {
-	s := instant(l.cfg.clock.Now())
-	var r refreshResult
-	r.err = l.lk.Refresh(s)
-	e := instant(l.cfg.clock.Now())
-	r.took = e.Mono - s.Mono
-	l.mu.Lock()
-	r.next = l.k.Refreshed(s.Mono, e.Mono, r.err)
-	r.counted = r.err == nil && l.k.Lost() == nil && l.k.Deadline() >= s.Mono+l.cfg.renewDeadline
-	if l.k.Lost() != nil {
-		r.lost = l.loseLocked()
-	}
-	l.mu.Unlock()
-	return r
+	return r.Next
 }
 
 // release is the function Acquire returns, wrapped in sync.OnceValue.
@@ -509,56 +402,30 @@ func (l *lease) release() error {
 
 // finish ends the lease once. It runs in the refresher goroutine (parent
 // done) or in release after the refresher has returned, so it never uses
-// l.lk concurrently with it.
-//
-// Held is cancelled first: the holder stops before anyone else can take
-// the lock. Then a last refresh pushes the moment anyone may judge the lock
-// stale a full lifetime away, shrinking the window in which a slow unlink
-// could land after a break. If the lease is still valid the lock is
-// released (checked to be ours, unlinked, and our claim unlinked);
-// otherwise only our own files go, since a breaker may already be at work.
+// the lock concurrently with it. Held is cancelled first: the holder stops
+// before anyone else can take the lock. Then the shell ends the hold
+// (shell.Hold.Finish): a last refresh, and a release only if the lease is
+// still valid.
 func (l *lease) finish(cause error) {
 	l.finishOnce.Do(func() {
 		l.cancel(cause)
-		l.mu.Lock()
-		lost := l.lost
-		l.mu.Unlock()
-		if lost == nil {
-			lost := l.refresh().lost
-			l.logLost(lost)
-		}
-		l.mu.Lock()
-		l.finished = true
-		l.timer.Stop()
-		var newlyLost *LostError
-		if l.k.Check(l.mono()) != nil {
-			newlyLost = l.loseLocked()
-		}
-		lost = l.lost
-		l.mu.Unlock()
-		l.logLost(newlyLost)
-		if lost != nil {
-			// Never remove a lock we may no longer own: someone may have
-			// judged it stale. Only our own files go.
-			_ = l.lk.Close(algorithm.Instant{})
-			l.result = lost
-			return
-		}
-		if err := l.lk.Release(); err != nil {
-			if errors.Is(err, algorithm.ErrNotHeld) {
-				l.result = &LostError{Path: l.lk.Path(), At: l.cfg.clock.Now(), Err: err}
-			} else {
-				l.result = fmt.Errorf("lease: release %s: %w", l.lk.Path(), err)
-			}
+		f := l.h.Finish()
+		l.stopTimer()
+		l.logLost() // the last refresh is not reported as a refresh event
+		switch {
+		case f.Lost != nil:
+			l.result = l.lost.Load()
+		case errors.Is(f.Err, algorithm.ErrNotHeld):
+			l.result = &LostError{Path: l.path, At: l.cfg.clock.Now(), Err: f.Err}
 			l.log.Warn("release", "err", l.result)
-			if errors.Is(err, algorithm.ErrNotHeld) {
-				l.emit(Event{Kind: EventLost, Path: l.lk.Path(), Err: l.result})
-			} else {
-				l.emit(Event{Kind: EventReleased, Path: l.lk.Path(), Duration: l.cfg.clock.Now().Sub(l.start), Err: l.result})
-			}
-			return
+			l.emit(Event{Kind: EventLost, Path: l.path, Err: l.result})
+		case f.Err != nil:
+			l.result = fmt.Errorf("lease: release %s: %w", l.path, f.Err)
+			l.log.Warn("release", "err", l.result)
+			l.emit(Event{Kind: EventReleased, Path: l.path, Duration: l.cfg.clock.Now().Sub(l.start), Err: l.result})
+		default:
+			l.log.Debug("released")
+			l.emit(Event{Kind: EventReleased, Path: l.path, Duration: l.cfg.clock.Now().Sub(l.start)})
 		}
-		l.log.Debug("released")
-		l.emit(Event{Kind: EventReleased, Path: l.lk.Path(), Duration: l.cfg.clock.Now().Sub(l.start)})
 	})
 }

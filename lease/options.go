@@ -11,6 +11,8 @@ import (
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/clock"
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/proto"
+	"github.com/nfslease/nfslease/internal/shell"
 )
 
 // An Option configures Acquire, TryAcquire, Lead and Inspect.
@@ -35,10 +37,10 @@ const (
 
 // WithLifetime sets how long the lock stays valid without a refresh
 // (default 15 s). Other processes may break the lock once it has gone
-// unrefreshed this long (plus algorithm.StaleMargin). Between MinLifetime
+// unrefreshed this long (plus a stale margin of one second). Between MinLifetime
 // and MaxLifetime.
 func WithLifetime(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.lifetime = d })
+	return optionFunc(func(c *config) { c.timing.Lifetime = d })
 }
 
 // WithRenewDeadline sets how long after the start of the last successful
@@ -48,7 +50,7 @@ func WithLifetime(d time.Duration) Option {
 // the lock stale; the difference is the margin for clock-rate differences
 // and pauses (see docs/protocol.md).
 func WithRenewDeadline(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.renewDeadline = d })
+	return optionFunc(func(c *config) { c.timing.RenewDeadline = d })
 }
 
 // WithRefreshInterval sets how often the holder refreshes the lock
@@ -57,7 +59,7 @@ func WithRenewDeadline(d time.Duration) Option {
 // than this interval does not count. It must be at most half the renew
 // deadline, so that there are at least two tries before giving up.
 func WithRefreshInterval(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.refresh = d })
+	return optionFunc(func(c *config) { c.timing.Refresh = d })
 }
 
 // WithPollInterval sets the longest wait between two attempts of Acquire
@@ -65,7 +67,7 @@ func WithRefreshInterval(d time.Duration) Option {
 // Attempts start 10 ms apart and back off exponentially with jitter up to
 // this bound; see Acquire.
 func WithPollInterval(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.pollMax = d })
+	return optionFunc(func(c *config) { c.timing.PollMax = d })
 }
 
 // WithSkewAllowance sets how far apart the wall clocks of the hosts sharing
@@ -114,36 +116,28 @@ func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) { c.logger = l })
 }
 
-// withHostname and withPid are for tests and the simulator.
+// withIdentity sets the host name and pid recorded in claims and owner
+// records (default: the host's and this process's). Tests reach it as
+// WithIdentity (export_test.go).
 func withIdentity(host string, pid int) Option {
 	return optionFunc(func(c *config) { c.hostname, c.pid = host, pid })
 }
 
 type config struct {
-	lifetime      time.Duration
-	renewDeadline time.Duration
-	refresh       time.Duration
-	pollMax       time.Duration
-	skew          time.Duration
-	skewSet       bool
-	perm          fs.FileMode
-	fs            fsops.FS
-	clock         clock.Clock
-	protocol      algorithm.Protocol
-	logger        *slog.Logger
-	hook          func(Event)
-	leader        LeaderCallbacks
-	onHolder      func(Holder) // called by Acquire for each new holder it sees (Lead)
-	hostname      string
-	pid           int
+	timing   shell.Params // lifetime, renew deadline, refresh and poll intervals
+	skew     time.Duration
+	skewSet  bool
+	perm     fs.FileMode
+	fs       fsops.FS
+	clock    clock.Clock
+	protocol algorithm.Protocol
+	logger   *slog.Logger
+	hook     func(Event)
+	leader   LeaderCallbacks
+	onHolder func(Holder) // called by Acquire for each new holder it sees (Lead)
+	hostname string
+	pid      int
 }
-
-// minRateTolerance is the smallest ratio of clock rates (and pause slack)
-// a configuration must tolerate: 5%.
-const minRateTolerance = 1.05
-
-// pollMin is the first wait of Acquire's backoff.
-const pollMin = 10 * time.Millisecond
 
 var hostname = sync.OnceValue(func() string {
 	h, _ := os.Hostname()
@@ -152,57 +146,32 @@ var hostname = sync.OnceValue(func() string {
 
 // newConfig applies opts over the defaults and validates the result.
 func newConfig(opts []Option) (*config, error) {
-	c := &config{lifetime: DefaultLifetime}
+	c := &config{timing: shell.Params{Lifetime: DefaultLifetime}}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(c)
 		}
 	}
-	if c.lifetime < MinLifetime || c.lifetime > MaxLifetime {
-		return nil, fmt.Errorf("%w: lifetime %v is outside [%v, %v]", ErrInvalidOption, c.lifetime, MinLifetime, MaxLifetime)
+	if l := c.timing.Lifetime; l < MinLifetime || l > MaxLifetime {
+		return nil, fmt.Errorf("%w: lifetime %v is outside [%v, %v]", ErrInvalidOption, l, MinLifetime, MaxLifetime)
 	}
-	if c.renewDeadline == 0 {
-		c.renewDeadline = c.lifetime * 2 / 3
+	timing, err := c.timing.Defaults()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidOption, err)
 	}
-	if c.renewDeadline < 0 {
-		// Checked before the refresh interval is derived from it, so that
-		// the error names the option that is wrong.
-		return nil, fmt.Errorf("%w: renew deadline %v must be positive", ErrInvalidOption, c.renewDeadline)
-	}
-	if c.refresh == 0 {
-		c.refresh = min(c.lifetime/5, c.renewDeadline/2)
-	}
-	if c.pollMax == 0 {
-		c.pollMax = min(time.Second, c.lifetime/10)
-	}
+	c.timing = timing
 	switch {
-	case c.refresh < time.Millisecond:
-		return nil, fmt.Errorf("%w: refresh interval %v is under 1ms", ErrInvalidOption, c.refresh)
-	case c.renewDeadline <= 0:
-		return nil, fmt.Errorf("%w: renew deadline %v must be positive", ErrInvalidOption, c.renewDeadline)
-	case c.refresh > c.renewDeadline/2:
-		return nil, fmt.Errorf("%w: refresh interval %v must be at most half the renew deadline %v", ErrInvalidOption, c.refresh, c.renewDeadline)
-	case c.renewDeadline+c.refresh >= c.lifetime:
-		return nil, fmt.Errorf("%w: renew deadline %v plus refresh interval %v must be shorter than the lifetime %v", ErrInvalidOption, c.renewDeadline, c.refresh, c.lifetime)
-	case float64(c.renewDeadline+c.refresh+algorithm.StaleMargin)*minRateTolerance > float64(c.lifetime+algorithm.StaleMargin):
-		return nil, fmt.Errorf("%w: renew deadline %v plus refresh interval %v leave too small a margin under the lifetime %v: (deadline + interval + 1s) × %.2f must not exceed lifetime + 1s (docs/protocol.md §3)",
-			ErrInvalidOption, c.renewDeadline, c.refresh, c.lifetime, minRateTolerance)
-	case c.pollMax < time.Millisecond || c.pollMax > c.lifetime:
-		return nil, fmt.Errorf("%w: poll interval %v must be between 1ms and the lifetime %v", ErrInvalidOption, c.pollMax, c.lifetime)
 	case c.skewSet && c.skew > MaxLifetime:
 		return nil, fmt.Errorf("%w: skew allowance %v is over %v", ErrInvalidOption, c.skew, MaxLifetime)
 	case c.perm&^fs.ModePerm != 0:
 		return nil, fmt.Errorf("%w: file mode %v has bits other than permissions", ErrInvalidOption, c.perm)
 	}
 	if !c.skewSet {
-		c.skew = algorithm.DefaultSkewAllowance
+		c.skew = proto.DefaultSkewAllowance
 	} else if c.skew == 0 {
-		// algorithm.Config reads 0 as "default"; the smallest positive
+		// proto.Config reads 0 as "default"; the smallest positive
 		// value means "no allowance".
 		c.skew = 1
-	}
-	if c.perm == 0 {
-		c.perm = 0o644
 	}
 	if c.fs == nil {
 		c.fs = fsops.OS()
@@ -225,9 +194,9 @@ func newConfig(opts []Option) (*config, error) {
 	return c, nil
 }
 
-func (c *config) algorithm() algorithm.Config {
-	return algorithm.Config{
-		Lifetime:      c.lifetime,
+func (c *config) algorithm() proto.Config {
+	return proto.Config{
+		Lifetime:      c.timing.Lifetime,
 		SkewAllowance: c.skew,
 		Hostname:      c.hostname,
 		Pid:           c.pid,

@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/nfslease/nfslease/algorithm"
-	"github.com/nfslease/nfslease/internal/keeper"
 	"github.com/nfslease/nfslease/internal/sim"
 )
 
@@ -31,12 +30,13 @@ var protocols = map[string]algorithm.Protocol{
 	"strict": algorithm.Strict,
 }
 
-// A mutant is a deliberately broken variant: a protocol or a keeper bug.
+// A mutant is a deliberately broken variant of a protocol or of the shell
+// (or both), run with each of its protocols: it is caught if the simulator
+// finds it with any of them.
 type mutant struct {
-	name           string
-	protocol       algorithm.Protocol
-	keeper         string
-	uncheckedGrant bool // sim.Mutation.UncheckedGrant
+	name      string
+	protocols []algorithm.Protocol
+	shell     sim.Mutation
 }
 
 func main() {
@@ -49,7 +49,7 @@ func main() {
 		replay     = flag.String("replay", "", "PROFILE:SEED: print the trace of one run and its violations")
 		mutantMode = flag.Bool("mutants", false, "run the mutants instead (needs -tags nfslease_mutants)")
 		mutSeeds   = flag.Int("mutant-seeds", 100, "seed budget per mutant and profile")
-		mutName    = flag.String("mutant", "", "with -replay: the mutant to trace")
+		mutName    = flag.String("mutant", "", "with -replay: the mutant to trace; with -mutants: run only the mutants whose names start with it")
 	)
 	flag.Parse()
 	profs := sim.Profiles
@@ -67,7 +67,7 @@ func main() {
 	case *replay != "":
 		os.Exit(runReplay(*replay, *protoName, *mutName, *acqs))
 	case *mutantMode:
-		os.Exit(runMutants(profs, *mutSeeds, *acqs))
+		os.Exit(runMutants(profs, *mutSeeds, *acqs, *mutName))
 	default:
 		os.Exit(runAll(profs, *protoName, *first, *seeds, *acqs))
 	}
@@ -86,20 +86,22 @@ func runAll(profs []sim.Profile, only string, first uint64, seeds, acqs int) int
 		}
 		start := time.Now()
 		var total sim.Tally
-		known, v, tokens := 0, 0, 0
+		excused, v, tokens := 0, 0, 0
+		var ex sim.Exercised
 		for _, prof := range profs {
 			t := sim.Campaign(name, protocols[name], sim.Mutation{}, prof, first, seeds, acqs, false)
 			fmt.Println(t.Line())
 			total.Seeds += t.Seeds
 			total.Acquisitions += t.Acquisitions
 			total.Faults += t.Faults
-			known += t.Excused()
+			excused += t.Excused()
+			ex.Add(t.Ex)
 			v += t.Failures()
 			tokens += t.Violations["I6"]
 		}
 		el := time.Since(start)
-		fmt.Printf("sim: protocol=%s seeds=%d acquisitions=%d faults=%d violations=%d known-limit-violations=%d token-violations=%d elapsed=%v rate=%.0f/min\n",
-			name, total.Seeds, total.Acquisitions, total.Faults, v, known, tokens, el.Round(time.Second), float64(total.Acquisitions)/el.Minutes())
+		fmt.Printf("sim: protocol=%s seeds=%d acquisitions=%d faults=%d failures=%d excused=%d token-violations=%d elapsed=%v rate=%.0f/min %v\n",
+			name, total.Seeds, total.Acquisitions, total.Faults, v, excused, tokens, el.Round(time.Second), float64(total.Acquisitions)/el.Minutes(), ex)
 		if v > 0 {
 			status = 1
 		}
@@ -127,7 +129,10 @@ func runReplay(spec, protoName, mutName string, acqs int) int {
 		if !ok {
 			fatalf("no mutant %q (build with -tags nfslease_mutants)", mutName)
 		}
-		cfg.Protocol, cfg.KeeperMutation, cfg.UncheckedGrant = m.protocol, m.keeper, m.uncheckedGrant
+		cfg.Protocol, cfg.Mutation = m.protocols[0], m.shell
+		if protoName != "" {
+			cfg.Protocol = m.protocolNamed(protoName)
+		}
 	}
 	r := sim.Run(cfg)
 	fmt.Printf("seed %d: acquisitions=%d faults=%d violations=%d\n", r.Seed, r.Acquisitions, r.Faults, len(r.Violations))
@@ -140,12 +145,15 @@ func runReplay(spec, protoName, mutName string, acqs int) int {
 	return 0
 }
 
-func allMutants() []mutant {
-	ms := protocolMutants()
-	for _, k := range keeper.Mutations {
-		ms = append(ms, mutant{name: k, protocol: algorithm.Flufl, keeper: k})
+// protocolNamed returns the mutant's protocol called name.
+func (m mutant) protocolNamed(name string) algorithm.Protocol {
+	for _, p := range m.protocols {
+		if p.Name() == name {
+			return p
+		}
 	}
-	return ms
+	fatalf("mutant %s has no protocol %q", m.name, name)
+	return nil
 }
 
 func findMutant(name string) (mutant, bool) {
@@ -157,25 +165,24 @@ func findMutant(name string) (mutant, bool) {
 	return mutant{}, false
 }
 
-// runMutants runs every mutant under every profile within the protocol's
-// guarantees, each up to a seed budget, and reports which profiles caught
-// which mutants.
-func runMutants(profs []sim.Profile, budget, acqs int) int {
-	ms := protocolMutants()
+// runMutants runs every mutant under every profile, each up to a seed
+// budget, and reports which profiles caught which mutants. Excuses apply
+// to mutants exactly as to the real code: a mutant is caught by a
+// violation no mechanism excuses.
+func runMutants(profs []sim.Profile, budget, acqs int, prefix string) int {
+	ms := slices.DeleteFunc(allMutants(), func(m mutant) bool { return !strings.HasPrefix(m.name, prefix) })
 	if len(ms) == 0 {
-		fatalf("no protocol mutants in this build: build with -tags nfslease_mutants")
+		fatalf("no mutants %q in this build: build with -tags nfslease_mutants", prefix+"*")
 	}
-	ms = allMutants()
 	caught := 0
 	for _, m := range ms {
 		var by []string
-		for _, prof := range profs {
-			if prof.BeyondAssumptions || sim.IsKnownLimit(m.protocol.Name(), prof.Name) {
-				continue
-			}
-			t := sim.Campaign(m.name, m.protocol, sim.Mutation{Keeper: m.keeper, UncheckedGrant: m.uncheckedGrant}, prof, 0, budget, acqs, true)
-			if t.Failures() > 0 {
-				by = append(by, fmt.Sprintf("%s(seed %d, %s)", prof.Name, t.FirstSeed, t.First.Invariant))
+		for _, p := range m.protocols {
+			for _, prof := range profs {
+				t := sim.Campaign(m.name, p, m.shell, prof, 0, budget, acqs, true)
+				if t.Failures() > 0 {
+					by = append(by, fmt.Sprintf("%s/%s(seed %d, %s)", p.Name(), prof.Name, t.FirstSeed, t.First.Invariant))
+				}
 			}
 		}
 		if len(by) > 0 {

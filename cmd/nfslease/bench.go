@@ -22,6 +22,7 @@ import (
 
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/lease"
 )
 
@@ -128,15 +129,15 @@ func (b *bench) measure(r *result) {
 		r.err = err
 		return
 	}
-	cfg := algorithm.Config{Lifetime: lease.DefaultLifetime, Hostname: "bench", Pid: os.Getpid()}
-	if st, ok := r.proto.(algorithm.SelfTester); ok {
+	cfg := proto.Config{Lifetime: lease.DefaultLifetime, Hostname: "bench", Pid: os.Getpid()}
+	if st, ok := r.proto.(proto.SelfTester); ok {
 		r.selfErr = st.SelfTest(fsops.OS(), dir, cfg)
 	}
 	if r.selfErr != nil {
 		b.line("%-6s self-test: refused: %s", name, message(r.selfErr))
 		return
 	}
-	if _, ok := r.proto.(algorithm.SelfTester); ok {
+	if _, ok := r.proto.(proto.SelfTester); ok {
 		b.line("%-6s self-test: passed", name)
 	} else {
 		b.line("%-6s self-test: none (needs link(2), checked by the measurements)", name)
@@ -168,7 +169,7 @@ func (b *bench) measure(r *result) {
 		return
 	}
 	origin := time.Now()
-	now := func() algorithm.Instant { t := time.Now(); return algorithm.Instant{Wall: t, Mono: t.Sub(origin)} }
+	now := func() proto.Instant { t := time.Now(); return proto.Instant{Wall: t, Mono: t.Sub(origin)} }
 	if att, err := lk.Acquire(now()); err != nil || !att.Acquired {
 		r.err = fmt.Errorf("acquiring %s for the refresh measurement: %+v, %v", lk.Path(), att, err)
 		_ = lk.Close(now())

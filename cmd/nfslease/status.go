@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/lease"
 )
 
@@ -95,7 +95,7 @@ func toJSON(info lease.Info) statusJSON {
 	s.Live = info.State == lease.Held || info.State == lease.Ours
 	h := &holderJSON{Protocol: info.Protocol, Host: info.Host, Pid: info.Pid}
 	if host, err := os.Hostname(); err == nil {
-		h.Local = info.Host == algorithm.RecordedHost(host)
+		h.Local = info.Host == proto.RecordedHost(host)
 	}
 	if !info.Expires.IsZero() {
 		e := info.Expires

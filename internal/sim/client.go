@@ -12,13 +12,15 @@ import (
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
-	"github.com/nfslease/nfslease/internal/keeper"
+	"github.com/nfslease/nfslease/internal/oracle"
+	"github.com/nfslease/nfslease/internal/proto"
+	"github.com/nfslease/nfslease/internal/shell"
 )
 
 // body is what a process does: acquire, hold (refreshing), release, again,
-// until the workload stops. It mirrors package lease: the same protocol
-// steps, the same keeper, a jittered exponential backoff with the same
-// bounds, and the deadline timer as a separate event.
+// until the workload stops. Its acquisitions and leases are package
+// lease's: the same shell (internal/shell) and protocol steps, with the
+// deadline timer as a separate event, as lease's timer is.
 func (c *client) body() {
 	s := c.s
 	if c == s.prober {
@@ -37,6 +39,11 @@ func (c *client) body() {
 func (c *client) faultsForCycle() {
 	s, p, gen := c.s, c.s.prof, c.gen
 	horizon := 4 * time.Second
+	if s.chance(diesHolding) {
+		// The workload: a holder that dies holding, in every profile,
+		// so that its lock must be judged stale and broken.
+		s.at(s.now+s.uniform(horizon), func() { c.dieHolding(gen, 20) })
+	}
 	if s.chance(p.Crash) {
 		s.at(s.now+s.uniform(horizon), func() {
 			if gen == c.gen && c.alive && !s.calm {
@@ -44,23 +51,30 @@ func (c *client) faultsForCycle() {
 			}
 		})
 	}
-	if s.chance(p.Pause) {
-		d := s.uniform(p.PauseMax)
+	// Pauses (GC, a VM stall, SIGSTOP): in every profile short ones,
+	// within what the timing rules tolerate, which must never break an
+	// invariant; where the profile says so, long ones too, whose effects
+	// are excused per process and window (ExcuseHolderPaused,
+	// ExcuseCallerPaused).
+	pause := func(kind string, d time.Duration) {
 		s.at(s.now+s.uniform(horizon), func() {
-			if gen == c.gen && c.alive && !s.calm {
-				s.fault(c, "process pauses for %v", d)
+			if gen == c.gen && c.alive && !s.calm && s.now >= c.pausedUntil {
+				s.inject(c, kind, "process pauses for %v", d)
 				c.pauseFrom, c.pausedUntil = s.now, s.now+d
-				if d > lifetime-s.renew() {
-					s.lastLongPause = max(s.lastLongPause, s.now+d)
-				}
 			}
 		})
+	}
+	if s.chance(shortPauses) {
+		pause("pause-within", s.uniform(s.pauseTolerance()/2))
+	}
+	if s.chance(p.Pause) {
+		pause("pause", s.uniform(p.PauseMax))
 	}
 	if s.chance(p.Partition) {
 		d := s.uniform(p.PartMax)
 		s.at(s.now+s.uniform(horizon), func() {
 			if !s.calm {
-				s.fault(c, "partitioned for %v", d)
+				s.inject(c, "partition", "partitioned for %v", d)
 				c.partUntil = s.now + d
 			}
 		})
@@ -69,14 +83,27 @@ func (c *client) faultsForCycle() {
 		// NTP steps the wall clock back towards true time: the error
 		// stays bounded; it does not accumulate.
 		d := time.Duration((s.rng.Float64()*2 - 1) * float64(p.StepMax))
-		s.fault(c, "wall clock steps by %v", d-c.step)
+		s.inject(c, "clock-step", "wall clock steps by %v", d-c.step)
 		c.step = d
+	}
+}
+
+// dieHolding crashes the process when it next holds the lease, looking
+// again every 200 ms up to tries times.
+func (c *client) dieHolding(gen, tries int) {
+	s := c.s
+	switch {
+	case gen != c.gen || !c.alive || s.calm || s.stopping || tries == 0:
+	case c.holding:
+		c.crash()
+	default:
+		s.at(s.now+200*time.Millisecond, func() { c.dieHolding(gen, tries-1) })
 	}
 }
 
 func (c *client) crash() {
 	s := c.s
-	s.fault(c, "process crashes (holding=%v)", c.holding)
+	s.inject(c, "crash", "process crashes (holding=%v)", c.holding)
 	c.crashes++
 	if c.holding {
 		c.endHeld("crash")
@@ -97,124 +124,83 @@ func (r rngReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// cycle is one acquisition, hold and release, as package lease makes it:
+// the shell's acquisition and hold, driven with simulated time.
 func (c *client) cycle() {
 	s := c.s
-	cfg := algorithm.Config{Lifetime: lifetime, Hostname: c.host, Pid: c.pid, Rand: rngReader{s}, Hints: c.hints}
-	lk, err := s.cfg.Protocol.New(&clientFS{c}, lockPath, cfg)
+	cfg := proto.Config{Lifetime: lifetime, Hostname: c.host, Pid: c.pid, Rand: rngReader{s}, Hints: c.hints}
+	newLock := func() (proto.Lock, error) { return s.cfg.Protocol.New(&clientFS{c}, lockPath, cfg) }
+	var id string // the identity of the lock the last successful attempt took
+	a, err := shell.NewAcquisition(s.params, false, newLock, c.now, s.rng.Float64, shell.Hooks{
+		Attempted: func(att proto.Attempt, err error) {
+			if att.Holder != nil {
+				s.tracef(c, "attempt: held by %s/%d, stale in %v (broke=%v)", att.Holder.Host, att.Holder.Pid, att.StaleIn, att.Broke)
+			}
+			if err != nil {
+				s.tracef(c, "acquire attempt: %v", err)
+			}
+			if err == nil && att.Acquired {
+				id = s.lockIdentity()
+				if s.chance(s.prof.Partition) {
+					// A cut between acquiring and handing the lease out:
+					// the window that mint-then-verify is for.
+					d := s.uniform(s.prof.PartMax)
+					s.fault(c, "partitioned for %v before minting", d)
+					c.partUntil = max(c.partUntil, s.now+d)
+				}
+			}
+		},
+		Broke:       func(*proto.Holder) { s.res.Breaks++ },
+		LostMinting: func(err error) { s.tracef(c, "lost while minting: %v", err) },
+		Late: func(took time.Duration) {
+			s.tracef(c, "acquired %v after the attempt began, past its deadline: leaving the lock to go stale", took)
+			delete(s.minted, c)
+		},
+	})
 	if err != nil {
 		s.violate("I4", "%s: New: %v", c.name(), err)
 		return
 	}
 	start := c.now()
-	bo := pollMin
-	var lastHolder string
 	for {
 		if s.stopping && c != s.prober {
 			// The workload is over: give up waiting.
-			if err := lk.Close(c.now()); err != nil {
+			if err := a.Abandon(); err != nil {
 				s.res.CleanupErrors++
 			}
 			return
 		}
-		now := c.now()
-		att, err := lk.Acquire(now)
-		if att.Holder != nil {
-			s.tracef(c, "attempt: held by %s/%d, stale in %v (broke=%v)", att.Holder.Host, att.Holder.Pid, att.StaleIn, att.Broke)
-		}
-		if err == nil && att.Acquired {
-			// As package lease does: mint the fencing token (mint, then
-			// verify) before the lease is handed out.
-			id := s.lockIdentity()
-			if s.chance(s.prof.Partition) {
-				// A cut between acquiring and handing the lease out: the
-				// window that mint-then-verify is for.
-				d := s.uniform(s.prof.PartMax)
-				s.fault(c, "partitioned for %v before minting", d)
-				c.partUntil = max(c.partUntil, s.now+d)
-			}
-			tok, merr := c.mint(lk)
-			if errors.Is(merr, algorithm.ErrNotHeld) {
-				s.tracef(c, "lost while minting: %v", merr)
-				continue // acquire again
-			}
-			if merr != nil {
-				s.tracef(c, "mint failed: %v", merr)
-				if err := lk.Release(); err != nil && !errors.Is(err, algorithm.ErrNotHeld) {
-					s.res.CleanupErrors++
-				}
-				if err := lk.Close(algorithm.Instant{}); err != nil {
-					s.res.CleanupErrors++
-				}
+		st := a.Step()
+		switch st.Outcome {
+		case shell.Acquired:
+			c.acquired(st.Grant, id)
+			c.hold()
+			return
+		case shell.Failed:
+			if s.prof.ENOSPC > 0 && errors.Is(st.Err, syscall.ENOSPC) {
+				// A full disk is reported to the caller, as it should.
+				s.tracef(c, "acquire failed: %v", st.Err)
 				return
 			}
-			if c.monoAt(s.now) >= now.Mono+s.renew() && s.cfg.KeeperMutation == "" && !s.cfg.UncheckedGrant {
-				// As package lease does: a grant that would come after
-				// its renew deadline (the attempt or the mint hung in a
-				// partition) is never handed out. The lock is left to go
-				// stale (others may be breaking it), and the client
-				// acquires again with a new Lock.
-				s.tracef(c, "acquired with token %d after its deadline: leaving the lock to go stale", tok)
-				if err := lk.Close(algorithm.Instant{}); err != nil {
-					s.res.CleanupErrors++
-				}
-				delete(s.minted, c)
-				if lk, err = s.cfg.Protocol.New(&clientFS{c}, lockPath, cfg); err != nil {
-					s.violate("I4", "%s: New: %v", c.name(), err)
-					return
-				}
-				continue
-			}
-			c.acquired(lk, now, att, id, tok)
-			break
-		}
-		if err == nil && att.Broke {
-			s.res.Breaks++
-			continue
-		}
-		if err != nil {
-			s.tracef(c, "acquire attempt: %v", err)
-			if !algorithm.Transient(err) && !(s.prof.ENOSPC > 0 && errors.Is(err, syscall.ENOSPC)) {
-				s.violate("I4", "%s gave up acquiring with a non-retryable error: %v", c.name(), err)
-				lk.Close(c.now())
-				return
-			}
-		}
-		if c == s.prober && now.Mono-start.Mono > proberBound(s.prof) {
-			s.violate("I4", "prober waited %v after faults stopped, over lifetime+margin+poll", now.Mono-start.Mono)
-			lk.Close(c.now())
+			s.violate("I4", "%s gave up acquiring: %v", c.name(), st.Err)
 			return
 		}
-		if att.Holder != nil && att.Holder.Claim != lastHolder {
-			lastHolder, bo = att.Holder.Claim, pollMin
+		if now := c.now(); c == s.prober && now.Mono-start.Mono > proberBound(s.prof) {
+			s.violate("I4", "prober waited %v after faults stopped, over lifetime+margin+poll", now.Mono-start.Mono)
+			_ = a.Abandon()
+			return
 		}
-		wait := bo/2 + s.uniform(bo)
-		bo = min(2*bo, pollMax*2/3)
-		if att.StaleIn > 0 && att.StaleIn < wait {
-			wait = att.StaleIn
-		}
-		c.sleep(wait)
-	}
-	c.hold(lk)
-}
-
-// mint mints a fencing token as package lease does: a few tries while
-// the error is transient.
-func (c *client) mint(lk algorithm.Lock) (uint64, error) {
-	var err error
-	for range 4 {
-		var tok uint64
-		tok, err = lk.Mint(c.now())
-		if err == nil || !algorithm.Transient(err) {
-			return tok, err
+		if st.Wait > 0 {
+			c.sleep(st.Wait)
 		}
 	}
-	return 0, err
 }
 
-// acquired records an acquisition, granted with token tok, with the
-// oracle (I1, I6). id is the identity of the lock the acquisition took.
-func (c *client) acquired(lk algorithm.Lock, at algorithm.Instant, att algorithm.Attempt, id string, tok uint64) {
+// acquired records an acquisition with the oracle (I1, I6, I7) and starts
+// holding it. id is the identity of the lock the acquisition took.
+func (c *client) acquired(g *shell.Grant, id string) {
 	s := c.s
+	tok := g.Token
 	s.res.Acquisitions++
 	s.res.Tokens++
 	// I6, the fencing property: no token is granted twice, a token is
@@ -231,11 +217,22 @@ func (c *client) acquired(lk algorithm.Lock, at algorithm.Instant, att algorithm
 	// holders that overlap, grant order is not the counter's order, so I7
 	// follows from the lock's safety (I1, I2) and shares its limits.
 	//
-	// (A grant that would come after its deadline is never made, as in
-	// package lease (see cycle); only a mutant makes one.)
-	live := c.monoAt(s.now) < at.Mono+s.renew()
+	// (A grant that would come after its deadline is never made by the
+	// shell; only a mutant makes one.)
+	live := c.monoAt(s.now) < g.Start.Mono+s.renew()
 	m, ok := s.minted[c]
 	delete(s.minted, c)
+	// The holder's lock is, by the server's own record, the last file
+	// this process created and put at the lock path; never merely
+	// whatever sits there when Acquire says it acquired (id).
+	c.since = c.trueAt(g.Start.Mono)
+	c.claim = s.placed[c]
+	if c.claim == "" {
+		s.violate("I1", "%s acquired, but the server never saw it put a lock of its own at the lock path (there: %q)", c.name(), id)
+	} else if id != c.claim {
+		s.tracef(c, "its lock %s was gone when Acquire returned (there: %q)", c.claim, id)
+	}
+	id = c.claim
 	switch {
 	case s.tokens[tok] != nil:
 		s.oops(c, "I6", "%s granted token %d, already granted to %s", c.name(), tok, s.tokens[tok].name())
@@ -252,60 +249,71 @@ func (c *client) acquired(lk algorithm.Lock, at algorithm.Instant, att algorithm
 	case live && s.lockIdentity() != id:
 		s.oops(c, "I7", "%s granted token %d but its lock is gone (lock %q, acquired %q)", c.name(), tok, s.lockIdentity(), id)
 	case live && tok <= s.lastToken:
-		s.oops(c, "I7", "%s granted token %d after token %d was granted", c.name(), tok, s.lastToken)
+		// Grants out of the counter's order follow from an overlap of
+		// holders: excused with it.
+		ex := s.excuseFor(c)
+		if ex == "" {
+			ex = s.excuseFor(s.tokens[s.lastToken])
+		}
+		s.violateExcused("I7", ex, "%s granted token %d after token %d was granted", c.name(), tok, s.lastToken)
 	}
 	s.tokens[tok] = c
 	s.lastToken = max(s.lastToken, tok)
-	c.k = keeper.New(at.Mono, s.renew(), s.refresh())
-	c.k.Mutation = s.cfg.KeeperMutation
-	c.claim = id
-	for _, h := range s.clients {
-		if h != c && h.holding {
-			s.oops(h, "I1", "%s acquired while %s holds", c.name(), h.name())
+	var h *shell.Hold
+	h = shell.NewHold(s.params, g, c.now, func(reason error) {
+		// The shell's loss report: held is cancelled.
+		if c.h == h && c.holding {
+			c.endHeld("lost: " + reason.Error())
+		}
+	})
+	c.h = h
+	for _, o := range s.clients {
+		if o != c && o.holding {
+			// Excused with the holder's excuse, or when the acquirer's
+			// own lock was removed by an excused mechanism before its
+			// grant (it could not know).
+			ex := s.excuseFor(o)
+			if ex == "" {
+				ex = s.robbedOf(c)
+			}
+			s.violateExcused("I1", ex, "%s acquired while %s holds", c.name(), o.name())
 		}
 	}
-	s.claims[c.claim] = c
+	if c.claim != "" {
+		s.claims[c.claim] = c
+	}
 	c.holding, c.lostSeen = true, false
-	s.tracef(c, "ACQUIRED with token %d, deadline %v", tok, c.k.Deadline())
+	s.tracef(c, "ACQUIRED with token %d, deadline %v", tok, h.Deadline())
 	if c == s.prober {
 		s.probeOK = true
 	}
-	c.armDeadline()
+	c.armDeadline(h.Deadline())
 }
 
-// armDeadline schedules the deadline timer, which runs apart from the
-// refreshes (a refresh may hang in a partition) but not while the process
-// is paused.
-func (c *client) armDeadline() {
-	s, gen := c.s, c.gen
-	k := c.k
-	s.at(c.trueAt(k.Deadline()), func() {
-		if gen != c.gen || !c.alive || c.k != k || !c.holding {
+// armDeadline schedules the deadline timer at the client's monotonic time
+// at, as package lease's timer: it runs apart from the refreshes (a
+// refresh may hang in a partition) but not while the process is paused.
+func (c *client) armDeadline(at time.Duration) {
+	s, gen, h := c.s, c.gen, c.h
+	s.at(c.trueAt(at), func() {
+		if gen != c.gen || !c.alive || c.h != h || !c.holding {
 			return
 		}
 		if s.now < c.pausedUntil {
-			s.at(c.pausedUntil, func() { c.deadlineFired(gen, k) })
+			s.at(c.pausedUntil, func() { c.deadlineFired(gen, h) })
 			return
 		}
-		c.deadlineFired(gen, k)
+		c.deadlineFired(gen, h)
 	})
 }
 
-func (c *client) deadlineFired(gen int, k *keeper.Keeper) {
-	if gen != c.gen || !c.alive || c.k != k || !c.holding {
+func (c *client) deadlineFired(gen int, h *shell.Hold) {
+	if gen != c.gen || !c.alive || c.h != h || !c.holding {
 		return
 	}
-	if err := k.Check(c.monoAt(c.s.now)); err != nil {
-		c.endHeld("deadline: " + err.Error())
-		return
+	if again := h.CheckDeadline(); again > 0 {
+		c.armDeadline(c.monoAt(c.s.now) + again)
 	}
-	if c.monoAt(c.s.now) >= k.Deadline() {
-		// Only a deliberately broken keeper ignores its deadline: look
-		// again a refresh interval later rather than at the same instant.
-		c.s.at(c.s.now+c.s.refresh(), func() { c.deadlineFired(gen, k) })
-		return
-	}
-	c.armDeadline()
 }
 
 // endHeld cancels the held context.
@@ -320,11 +328,12 @@ func (c *client) endHeld(why string) {
 	s.tracef(c, "held ends: %s", why)
 }
 
-// hold keeps the lease for a random time, refreshing it, then releases.
-func (c *client) hold(lk algorithm.Lock) {
+// hold keeps the lease for a random time, refreshing it as package lease's
+// refresher does, then releases it as package lease's release does.
+func (c *client) hold() {
 	s := c.s
-	k := c.k
-	until := c.monoAt(s.now) + s.uniform(holdMax)
+	h := c.h
+	until := c.monoAt(s.now) + s.holdFor()
 	if c == s.prober {
 		until = c.monoAt(s.now)
 	}
@@ -337,44 +346,26 @@ func (c *client) hold(lk algorithm.Lock) {
 			break
 		}
 		if c.monoAt(s.now) >= until {
-			// Release as package lease does: held is cancelled first; a
-			// last refresh; then the lock goes only if the deadline has
-			// not passed.
-			c.endHeld("release")
-			st := c.now()
-			err := lk.Refresh(st)
-			k.Refreshed(st.Mono, c.now().Mono, err)
-			if k.Check(c.monoAt(s.now)) != nil {
-				s.tracef(c, "deadline passed at release: only our files go")
-				break
-			}
-			if err := lk.Release(); err != nil {
-				s.tracef(c, "release: %v", err)
-				if !errors.Is(err, algorithm.ErrNotHeld) {
-					s.res.CleanupErrors++
-				}
-			}
-			return
+			c.endHeld("release") // held is cancelled first
+			break
 		}
-		st := c.now()
-		err := lk.Refresh(st)
-		e := c.now()
-		wait := k.Refreshed(st.Mono, e.Mono, err)
-		s.tracef(c, "refresh took %v: %v", e.Mono-st.Mono, err)
-		switch {
-		case k.Lost() != nil && c.holding:
-			c.endHeld("lost: " + k.Lost().Error())
-		case k.Lost() == nil && !c.holding:
-			// Only a deliberately broken keeper gets here.
+		r := h.Refresh()
+		s.tracef(c, "refresh took %v: %v", r.Took, r.Err)
+		next = c.monoAt(s.now) + r.Next
+		if !c.holding && h.Lost() == nil {
+			// Only a deliberately broken shell gets here.
 			s.violate("I3", "%s: a refresh after the lease was lost revived it", c.name())
-			c.holding = true
-			s.claims[c.claim] = c
-			c.armDeadline()
 		}
-		next = c.monoAt(s.now) + wait
 	}
-	if err := lk.Close(algorithm.Instant{}); err != nil {
-		s.res.CleanupErrors++
+	f := h.Finish()
+	if f.Lost != nil {
+		s.tracef(c, "lease lost by release: only our files go")
+	}
+	if f.Err != nil {
+		s.tracef(c, "release: %v", f.Err)
+		if !errors.Is(f.Err, algorithm.ErrNotHeld) {
+			s.res.CleanupErrors++
+		}
 	}
 }
 
@@ -496,7 +487,7 @@ func (f *clientFS) OpenDir(name string) (fsops.Dir, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	cd := &clientDir{f: f, d: d, p: name}
+	cd := &clientDir{f: f, d: d, p: name, ino: identity(oracle.Ino(f.c.s.server, name))}
 	if s := f.c.s; s.prof.PathHandles {
 		if s.handles == nil {
 			s.handles = map[string][]*clientDir{}
@@ -515,6 +506,7 @@ type clientDir struct {
 	f      *clientFS
 	d      fsops.Dir // the server's handle
 	p      string    // with Profile.PathHandles: the path this host's node table gives it ("" once removed)
+	ino    string    // the identity of the directory it was opened on
 	closed bool
 }
 
@@ -528,9 +520,15 @@ func (d *clientDir) server() (dir fsops.Dir, done func(), err error) {
 	if d.p == "" {
 		return nil, nil, &fs.PathError{Op: "open", Path: d.d.Path(), Err: syscall.ENOENT}
 	}
-	sd, err := d.f.c.s.server.OpenDir(d.p)
+	s := d.f.c.s
+	sd, err := s.server.OpenDir(d.p)
 	if err != nil {
 		return nil, nil, err
+	}
+	if identity(oracle.Ino(s.server, d.p)) != d.ino {
+		// The path leads to another directory now: the call reaches
+		// it (ExcusePathHandle).
+		s.strayHandle = true
 	}
 	return sd, func() { _ = sd.Close() }, nil
 }
@@ -562,7 +560,7 @@ func (d *clientDir) call(op fsopstest.Op, namespace bool, apply func() result) r
 		var ino uint64
 		ok := false
 		d.with(func(sd fsops.Dir) result {
-			ino, ok = fsopstest.TrueDirIno(sd, path.Base(op.Path))
+			ino, ok = oracle.DirIno(sd, path.Base(op.Path))
 			return result{}
 		})
 		return identity(ino, ok)
@@ -583,7 +581,13 @@ func (d *clientDir) Stat() (fsops.FileInfo, error) {
 
 func (d *clientDir) CreateExcl(name string, data []byte, perm fs.FileMode) error {
 	return d.call(d.op("CreateExcl", name), true, func() result {
-		return d.with(func(sd fsops.Dir) result { return result{err: sd.CreateExcl(name, data, perm)} })
+		return d.with(func(sd fsops.Dir) result {
+			err := sd.CreateExcl(name, data, perm)
+			if err == nil {
+				d.f.c.s.created(d.f.c, identity(oracle.DirIno(sd, name)))
+			}
+			return result{err: err}
+		})
 	}).err
 }
 
@@ -646,5 +650,5 @@ func (f *clientFS) ReadDir(dir string) ([]string, error) {
 // the margin) and the break lock by a crashed breaker (half a lifetime plus
 // the margin), plus a poll interval and some round trips.
 func proberBound(p Profile) time.Duration {
-	return lifetime + lifetime/2 + 2*algorithm.StaleMargin + pollMax + 20*p.Latency + time.Second
+	return lifetime + lifetime/2 + 2*proto.StaleMargin + params(p).PollMax + 20*p.Latency + time.Second
 }

@@ -20,6 +20,9 @@ type Profile struct {
 	Timeo     time.Duration
 	LateDup   float64       // per namespace call: a duplicate arrives at the server up to DupDelay later and runs again
 	DupDelay  time.Duration // (its result goes nowhere)
+	Delay     float64       // per request and per reply: delayed by up to DelayMax (congestion, a server stall)
+	DelayMax  time.Duration //
+	ReplyCut  float64       // per call: a partition (up to PartMax) begins after the server applied it, cutting off its reply
 
 	Crash     float64       // per acquisition cycle: the process dies at a random point (its files stay)
 	Pause     float64       // per acquisition cycle: the process freezes once, for up to PauseMax
@@ -54,11 +57,6 @@ type Profile struct {
 	// replaced reaches the new directory at that path. A host's own
 	// renames move its handles along, and its own rmdir detaches them.
 	PathHandles bool
-
-	// BeyondAssumptions marks a profile whose faults exceed the documented
-	// assumptions (pauses longer than the margin): double holders are
-	// counted separately there, not as violations.
-	BeyondAssumptions bool
 }
 
 const (
@@ -91,7 +89,7 @@ var Profiles = []Profile{
 	{Name: "nfsv3-soft", Doc: "NFSv3 soft mount: attribute caches, lost replies with a weak duplicate request cache (30% misses), partitions that time calls out with ETIMEDOUT (some applied)", Latency: 3 * ms,
 		AttrCache: 3 * s, AttrCacheMax: 60 * s, LostReply: 0.03, DRCMiss: 0.3, Timeo: 600 * ms, Partition: 0.03, PartMax: 5 * s, SoftErr: syscall.ETIMEDOUT},
 	{Name: "pause", Doc: "process pauses of up to 3 lifetimes (beyond the assumptions)", Latency: 2 * ms,
-		Pause: 0.05, PauseMax: 9 * s, BeyondAssumptions: true},
+		Pause: 0.05, PauseMax: 9 * s},
 }
 
 // ProfileByName returns the named profile.

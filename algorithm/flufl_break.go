@@ -1,0 +1,207 @@
+package algorithm
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"syscall"
+
+	"github.com/nfslease/nfslease/internal/proto"
+)
+
+// breakStale breaks the lock judged stale in l.obs. It never removes a
+// lock other than the one judged: it moves whatever is at the lock name to
+// a name only we use, checks that it is the judged version, and puts it
+// back otherwise. Breakers take turns through the break lock, so that one
+// breaker's rename cannot catch the fresh lock another breaker's break let
+// someone take. See docs/protocol.md for what remains.
+func (l *fluflLock) breakStale(now proto.Instant) (bool, error) {
+	judged := l.obs.v
+	if l.mut(mBreakUnlinkByName) {
+		l.obs = observation{}
+		return l.mutantBreakByName(judged)
+	}
+	if ok, err := l.takeBreakLock(now); !ok || err != nil {
+		return false, err // another breaker is at work; keep watching
+	}
+	defer l.dropBreakLock()
+	l.obs = observation{}
+
+	// Look once more, fresh, immediately before acting.
+	data, fi, err := l.fs.ReadFile(l.path, maxClaimLen)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		return false, fmt.Errorf("algorithm: re-reading stale lock %s: %w", l.path, err)
+	}
+	if versionOf(data, fi) != judged {
+		return false, nil // it changed: a live holder, or a new one
+	}
+	removed, err := l.removeIfUnchanged(l.path, judged)
+	if !removed || err != nil {
+		return false, err
+	}
+	// It was the stale lock. Remove the stale holder's claim too, but only
+	// if the name is a well-formed claim of this very lock in this
+	// directory and it is still the version judged stale, untouched: a
+	// holder that was only slow touches its claim before it links it
+	// again, and may hold the lock again by now. Best effort: a leftover
+	// claim harms no one, and the sweep removes it later.
+	if c, err := parseClaim(judged.content, fluflSep); err == nil && filepath.Base(c.Lock) == l.base {
+		victim := filepath.Join(l.dir, filepath.Base(judged.content))
+		if victim != l.claim {
+			vdata, vfi, err := l.fs.ReadFile(victim, maxClaimLen)
+			if err == nil && string(vdata) == judged.content && vfi.ModTime.UnixNano() == judged.mtime {
+				_, _ = l.removeIfUnchanged(victim, judged)
+			}
+		}
+	}
+	return true, nil
+}
+
+// removeIfUnchanged removes name if it still is the version judged. It
+// moves whatever is at name to our tomb (rename(2) is atomic: exactly what
+// is there at that instant moves), compares it with judged, and removes it
+// there if it matches, or puts it back at name otherwise.
+func (l *fluflLock) removeIfUnchanged(name string, judged version) (bool, error) {
+	l.tombUsed = true
+	if err := l.fs.Rename(name, l.tomb); err != nil {
+		// Any error, even ENOENT, may come from a rename that was applied
+		// and whose reply was lost (a retransmission that missed the
+		// server's duplicate request cache answers ENOENT). If the tomb
+		// exists, carry on with it; it may hold a live lock to put back.
+		if _, _, terr := l.fs.ReadFile(l.tomb, maxClaimLen); terr != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return false, nil // gone already (released or broken)
+			}
+			return false, fmt.Errorf("algorithm: breaking stale %s: %w", name, err)
+		}
+	}
+	tdata, tfi, err := l.fs.ReadFile(l.tomb, maxClaimLen)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		// We cannot tell what we moved. Try to put it back.
+		l.restore(name)
+		return false, fmt.Errorf("algorithm: checking broken %s: %w", name, err)
+	}
+	// rename(2) may change ctime and, on filesystems without real inode
+	// numbers, the reported inode; the content (a claim unique to one
+	// acquisition) and the mtime (moved by every refresh) identify the
+	// version.
+	if string(tdata) != judged.content || tfi.ModTime.UnixNano() != judged.mtime || tfi.Size != judged.size {
+		// Not what we judged: a new holder took the name between our
+		// check and the rename. Put it back.
+		l.restore(name)
+		return false, nil
+	}
+	if err := l.removeRetry(l.tomb); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return true, fmt.Errorf("algorithm: removing broken %s (moved to %s): %w", name, l.tomb, err)
+	}
+	l.tombUsed = false
+	return true, nil
+}
+
+// restore puts back at name what we moved to our tomb but must not
+// remove. If name has been taken meanwhile, the moved lock's holder has
+// lost it; it notices at its next refresh, when it finds the lock is not
+// its claim.
+func (l *fluflLock) restore(name string) {
+	want, _, err := l.fs.ReadFile(l.tomb, maxClaimLen)
+	if err != nil {
+		return // nothing we can read back; Close tries to remove the tomb
+	}
+	for range 3 {
+		lerr := l.fs.Link(l.tomb, name)
+		data, _, err := l.fs.ReadFile(name, maxClaimLen)
+		switch {
+		case err == nil && string(data) == string(want):
+			_ = l.fs.Remove(l.tomb) // put back; the tomb is a second name
+			return
+		case err == nil:
+			// Someone else took the name: the moved holder has lost its
+			// lock and finds out at its next refresh.
+			_ = l.fs.Remove(l.tomb)
+			return
+		case lerr != nil && !errors.Is(lerr, fs.ErrExist) && !proto.Transient(lerr) && !errors.Is(err, fs.ErrNotExist):
+			return
+		}
+		// The name is still free (or unreadable): try again.
+	}
+	// Keep the tomb rather than lose the only name of a live lock; its
+	// holder will see its lock gone and give up. Close removes the tomb.
+}
+
+// breakLockSuffix names the break lock: "<lock>|break". It holds the
+// separator, so it is never a lock or claim anyone else uses.
+const breakLockSuffix = "|break"
+
+// takeBreakLock takes the break lock, a file created exclusively that
+// holds our claim while we break. If another breaker holds it, it watches
+// it like a lock; one left unchanged for half its holder's lifetime plus
+// StaleMargin (its holder died mid-break) is removed the same careful way.
+func (l *fluflLock) takeBreakLock(now proto.Instant) (bool, error) {
+	err := l.fs.CreateExcl(l.breakLock, []byte(l.claim), l.cfg.Perm)
+	if err == nil {
+		l.breakHeld = true
+		return true, nil
+	}
+	if !errors.Is(err, fs.ErrExist) && !errors.Is(err, syscall.EPERM) && !proto.Transient(err) {
+		return false, fmt.Errorf("algorithm: taking break lock of %s: %w", l.path, err)
+	}
+	data, fi, rerr := l.fs.ReadFile(l.breakLock, maxClaimLen)
+	switch {
+	case rerr == nil && string(data) == l.claim:
+		l.breakHeld = true // our own create, replayed after a lost reply
+		return true, nil
+	case errors.Is(rerr, fs.ErrNotExist):
+		return false, nil // released meanwhile: next time
+	case rerr != nil:
+		return false, fmt.Errorf("algorithm: reading break lock of %s: %w", l.path, rerr)
+	}
+	v := versionOf(data, fi)
+	switch {
+	case !l.breakObs.valid || l.breakObs.v != v:
+		l.breakObs = observation{valid: true, v: v, pending: true}
+		return false, nil
+	case l.breakObs.pending:
+		l.breakObs.since, l.breakObs.pending = now.Mono, false
+		return false, nil
+	}
+	lifetime := l.cfg.Lifetime
+	if c, err := parseClaim(string(data), fluflSep); err == nil && c.Lifetime > 0 {
+		lifetime = c.Lifetime
+	}
+	if now.Mono-l.breakObs.since < lifetime/2+proto.StaleMargin {
+		return false, nil
+	}
+	l.breakObs = observation{}
+	_, err = l.removeIfUnchanged(l.breakLock, v)
+	return false, err
+}
+
+// dropBreakLock removes the break lock if we hold it and it is still ours.
+func (l *fluflLock) dropBreakLock() {
+	if !l.breakHeld {
+		return
+	}
+	l.breakHeld = false
+	if data, _, err := l.fs.ReadFile(l.breakLock, maxClaimLen); err == nil && string(data) == l.claim {
+		_ = l.removeRetry(l.breakLock)
+	}
+}
+
+// mutantBreakByName breaks the way flufl.lock does: remove whatever is at
+// the lock name, then the claim it named, with no check in between.
+func (l *fluflLock) mutantBreakByName(judged version) (bool, error) {
+	_ = l.fs.Remove(l.path)
+	if c, err := parseClaim(judged.content, fluflSep); err == nil && filepath.Base(c.Lock) == l.base {
+		if victim := filepath.Join(l.dir, filepath.Base(judged.content)); victim != l.claim {
+			_ = l.fs.Remove(victim)
+		}
+	}
+	return true, nil
+}

@@ -1,0 +1,208 @@
+package algorithm
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"syscall"
+
+	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/proto"
+)
+
+// Refresh implements Lock.Refresh.
+func (l *fluflLock) Refresh(now proto.Instant) error {
+	if !l.held {
+		return fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, proto.ErrNotHeld)
+	}
+	// Touch our claim, which while we hold the lock is the lock's inode.
+	// Touching by the claim name never refreshes someone else's lock.
+	exp := now.Wall.Add(l.cfg.Lifetime)
+	if err := l.fs.Chtimes(l.claim, exp, exp); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			l.held = false
+			return fmt.Errorf("algorithm: refreshing lock %s: our claim was removed: %w", l.path, proto.ErrNotHeld)
+		}
+		return fmt.Errorf("algorithm: refreshing lock %s: %w", l.path, err)
+	}
+	l.lastTouch = &now
+	if err := l.verify(); err != nil {
+		if errors.Is(err, proto.ErrNotHeld) {
+			l.held = false
+		}
+		return err
+	}
+	return nil
+}
+
+// verify checks, by reading the lock back, that it is still ours.
+func (l *fluflLock) verify() error {
+	data, fi, err := l.fs.ReadFile(l.path, maxClaimLen)
+	switch {
+	case err == nil:
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("algorithm: lock %s was removed: %w", l.path, proto.ErrNotHeld)
+	case errors.Is(err, fsops.ErrNotRegular), errors.Is(err, fsops.ErrTooLarge), errors.Is(err, syscall.ELOOP):
+		return fmt.Errorf("algorithm: lock %s was replaced by something else: %w", l.path, proto.ErrNotHeld)
+	default:
+		return fmt.Errorf("algorithm: checking lock %s: %w", l.path, err)
+	}
+	if string(data) != l.claim {
+		return fmt.Errorf("algorithm: lock %s now belongs to %q: %w", l.path, data, proto.ErrNotHeld)
+	}
+	if l.realInodes && !fsops.SameFile(fi, l.claimInfo) {
+		return fmt.Errorf("algorithm: lock %s is a different file with our claim: %w", l.path, proto.ErrNotHeld)
+	}
+	return nil
+}
+
+// Release implements Lock.Release.
+func (l *fluflLock) Release() error {
+	var notOurs error
+	if l.mut(mReleaseUnchecked) {
+		l.held = false
+		_ = l.fs.Remove(l.path)
+		return l.removeClaim()
+	}
+	if l.held {
+		l.held = false
+		if err := l.verify(); err != nil {
+			if !errors.Is(err, proto.ErrNotHeld) {
+				// Ambiguous: leave the lock to expire rather than risk
+				// removing someone else's.
+				_ = l.removeClaim()
+				return err
+			}
+			notOurs = err
+		} else if ours, err := l.removeLockIfOurs(); err != nil {
+			_ = l.removeClaim()
+			return fmt.Errorf("algorithm: releasing lock %s: %w", l.path, err)
+		} else if !ours {
+			notOurs = fmt.Errorf("algorithm: lock %s was no longer ours at release: %w", l.path, proto.ErrNotHeld)
+		}
+	} else {
+		notOurs = fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, proto.ErrNotHeld)
+	}
+	if err := l.removeClaim(); err != nil {
+		return err
+	}
+	return notOurs
+}
+
+// removeLockIfOurs removes the lock name if it holds our claim, without
+// ever unlinking it by name: it moves whatever is at the name to our tomb,
+// removes it there if it is ours, and puts it back otherwise. An unlink by
+// name that hung (a partition on a hard mount) could land after a waiter
+// broke our expired lock and another took it, and would remove that; a
+// rename that lands late moves it, and it is put back.
+func (l *fluflLock) removeLockIfOurs() (bool, error) {
+	l.tombUsed = true
+	if err := l.fs.Rename(l.path, l.tomb); err != nil {
+		// As in removeIfUnchanged: the rename may have been applied.
+		if _, _, terr := l.fs.ReadFile(l.tomb, maxClaimLen); terr != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return false, nil
+			}
+			return false, err
+		}
+	}
+	data, _, err := l.fs.ReadFile(l.tomb, maxClaimLen)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		l.restore(l.path)
+		return false, err
+	case string(data) != l.claim:
+		l.restore(l.path)
+		return false, nil
+	}
+	if err := l.removeRetry(l.tomb); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return true, err
+	}
+	l.tombUsed = false
+	return true, nil
+}
+
+// Close implements Lock.Close.
+func (l *fluflLock) Close(now proto.Instant) error {
+	if !l.created {
+		return l.removeUnsureClaim()
+	}
+	if l.mut(mReleaseUnchecked) {
+		_ = l.fs.Remove(l.path)
+	}
+	// A link whose success reply was lost leaves the lock ours without our
+	// knowing. Remove it only while no one could judge it stale yet.
+	if l.lastTouch != nil && now != (proto.Instant{}) && now.Mono-l.lastTouch.Mono >= 0 && now.Mono-l.lastTouch.Mono < l.cfg.Lifetime/2 {
+		if data, _, err := l.fs.ReadFile(l.path, maxClaimLen); err == nil && string(data) == l.claim {
+			_, _ = l.removeLockIfOurs()
+		}
+	}
+	l.held = false
+	return l.removeClaim()
+}
+
+func (l *fluflLock) removeClaim() error {
+	if l.tombUsed {
+		if err := l.removeRetry(l.tomb); err == nil || errors.Is(err, fs.ErrNotExist) {
+			l.tombUsed = false
+		}
+	}
+	if !l.created {
+		return nil
+	}
+	if err := l.removeRetry(l.claim); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("algorithm: removing claim of lock %s: %w", l.path, err)
+	}
+	l.created = false
+	return nil
+}
+
+// removeUnsureClaim removes our claim file after a create that failed
+// ambiguously, if it exists and holds our claim. Its name carries 64
+// random bits and our content, so such a file is ours; anything else
+// there is left alone.
+func (l *fluflLock) removeUnsureClaim() error {
+	if !l.unsure {
+		return nil
+	}
+	data, _, err := l.fs.ReadFile(l.claim, maxClaimLen)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("algorithm: checking claim of lock %s: %w", l.path, err)
+	case string(data) == l.claim:
+		if err := l.removeRetry(l.claim); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("algorithm: removing claim of lock %s: %w", l.path, err)
+		}
+	}
+	l.unsure = false
+	return nil
+}
+
+// removeRetry removes a file of ours, trying again a few times on a
+// transient error, so that a passing EIO does not leave it behind. (A
+// replayed remove of a name only we use harms no one.)
+func (l *fluflLock) removeRetry(name string) error {
+	return retry(func() error { return l.fs.Remove(name) })
+}
+
+// Mint implements Lock.Mint: it mints a token, reads the lock back, as
+// Refresh does, to check it is still ours, and checks that no one minted
+// since (see mintVerified).
+func (l *fluflLock) Mint(proto.Instant) (uint64, error) {
+	if !l.held {
+		return 0, fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, proto.ErrNotHeld)
+	}
+	tok, err := mintVerified(l.fs, l.dir, l.base, l.cfg, func(tok uint64) error {
+		if err := l.verify(); err != nil {
+			return fmt.Errorf("algorithm: after minting token %d: %w", tok, err)
+		}
+		return nil
+	}, l.mut)
+	if errors.Is(err, proto.ErrNotHeld) {
+		l.held = false
+	}
+	return tok, err
+}

@@ -1,0 +1,17 @@
+package shell
+
+// A mutation is a deliberate bug of the shell. Mutated shells exist only in
+// builds with the nfslease_mutants tag (see mutant_on.go), where the
+// simulator uses them to show that it catches each bug; in every other
+// build on reports false and the compiler drops the mutated paths.
+type mutation uint32
+
+const (
+	mLateGrant          mutation = 1 << iota // hand out a grant whose attempt began more than the renew deadline ago, its deadline counted from the grant
+	mReleaseUnchecked                        // release by name at the end without the last check that the lease is still valid
+	mLateRefreshRevives                      // a successful refresh after the lease was lost revives it
+	mNoDeadline                              // failed refreshes never lose the lease; only proof of loss does
+	mNoFinalRefresh                          // release without the last refresh that pushes staleness a lifetime away
+	mSlowRefreshCounts                       // a refresh that took longer than the refresh interval still counts
+	mDeadlineFromEnd                         // a counted refresh moves the deadline from its end, not its start
+)

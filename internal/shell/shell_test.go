@@ -1,0 +1,319 @@
+package shell
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/internal/proto"
+)
+
+const s = time.Second
+
+// fakeLock is a scripted proto.Lock: each method returns the next
+// scripted result and records the call, and every call advances the fake
+// monotonic clock by its cost.
+type fakeLock struct {
+	clk      *fakeClock
+	attempts []attemptResult
+	refresh  []error
+	mint     []mintResult
+	cost     time.Duration // how long each call takes
+	calls    []string
+}
+
+type attemptResult struct {
+	att proto.Attempt
+	err error
+}
+
+type mintResult struct {
+	tok uint64
+	err error
+}
+
+type fakeClock struct{ mono time.Duration }
+
+func (c *fakeClock) now() proto.Instant {
+	return proto.Instant{Wall: time.Unix(0, 0).Add(c.mono), Mono: c.mono}
+}
+
+func (l *fakeLock) call(name string) {
+	l.calls = append(l.calls, name)
+	l.clk.mono += l.cost
+}
+
+func (l *fakeLock) Acquire(proto.Instant) (proto.Attempt, error) {
+	l.call("Acquire")
+	if len(l.attempts) == 0 {
+		return proto.Attempt{}, errors.New("fakeLock: no more attempts scripted")
+	}
+	r := l.attempts[0]
+	l.attempts = l.attempts[1:]
+	return r.att, r.err
+}
+
+func (l *fakeLock) Refresh(proto.Instant) error {
+	l.call("Refresh")
+	if len(l.refresh) == 0 {
+		return nil
+	}
+	err := l.refresh[0]
+	l.refresh = l.refresh[1:]
+	return err
+}
+
+func (l *fakeLock) Release() error            { l.call("Release"); return nil }
+func (l *fakeLock) Close(proto.Instant) error { l.call("Close"); return nil }
+func (l *fakeLock) Path() string              { return "/x/a.lock" }
+
+func (l *fakeLock) Mint(proto.Instant) (uint64, error) {
+	l.call("Mint")
+	if len(l.mint) == 0 {
+		return 1, nil
+	}
+	r := l.mint[0]
+	l.mint = l.mint[1:]
+	return r.tok, r.err
+}
+
+func testParams(t *testing.T) Params {
+	t.Helper()
+	p, err := Params{Lifetime: 15 * s}.Defaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaults(t *testing.T) {
+	p := testParams(t)
+	want := Params{Lifetime: 15 * s, RenewDeadline: 10 * s, Refresh: 3 * s, PollMin: PollMin, PollMax: s}
+	if p != want {
+		t.Errorf("Defaults() = %+v, want %+v", p, want)
+	}
+	bad := []struct {
+		p    Params
+		want string
+	}{
+		{Params{Lifetime: 15 * s, RenewDeadline: -s}, "renew deadline -1s must be positive"},
+		{Params{Lifetime: 15 * s, Refresh: time.Microsecond}, "refresh interval 1µs is under 1ms"},
+		{Params{Lifetime: 15 * s, RenewDeadline: 4 * s, Refresh: 3 * s}, "at most half the renew deadline"},
+		{Params{Lifetime: 15 * s, RenewDeadline: 14 * s, Refresh: 2 * s}, "must be shorter than the lifetime"},
+		{Params{Lifetime: 100 * s, RenewDeadline: 96 * s, Refresh: 3 * s}, "leave too small a margin"},
+		{Params{Lifetime: 15 * s, PollMax: 16 * s}, "poll interval 16s must be between 1ms and the lifetime"},
+		{Params{Lifetime: 0}, "lifetime 0s must be positive"},
+	}
+	for _, tt := range bad {
+		if _, err := tt.p.Defaults(); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v.Defaults() = %v, want an error containing %q", tt.p, err, tt.want)
+		}
+	}
+}
+
+func TestRefresh(t *testing.T) {
+	const g, r = 10 * s, 3 * s // the renew deadline and refresh interval of testParams
+	eio := fmt.Errorf("refresh: %w", syscall.EIO)
+	tests := []struct {
+		name         string
+		at, took     time.Duration
+		err          error
+		wantDeadline time.Duration
+		wantNext     time.Duration
+		wantLost     bool
+	}{
+		{"fast success moves the deadline from its start", 5 * s, 100 * time.Millisecond, nil, 15 * s, r, false},
+		{"slow success does not count", 5 * s, r + 1, nil, 10 * s, r / 4, false},
+		{"success started after the deadline does not count", 10 * s, 1, nil, 10 * s, r / 4, false},
+		{"transient error retries sooner", 5 * s, 0, eio, 10 * s, r / 4, false},
+		{"proof of loss loses at once", 5 * s, 0, algorithm.ErrNotHeld, 10 * s, r, true},
+		{"an old refresh never moves the deadline back", 0, 0, nil, 10 * s, r, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := &fakeClock{}
+			lk := &fakeLock{clk: clk, refresh: []error{tt.err}, cost: tt.took}
+			var lost []error
+			h := NewHold(testParams(t), &Grant{Lock: lk, Start: clk.now()}, clk.now, func(err error) { lost = append(lost, err) })
+			clk.mono = tt.at
+			res := h.Refresh()
+			if res.Next != tt.wantNext || h.Deadline() != tt.wantDeadline || (h.Lost() != nil) != tt.wantLost {
+				t.Errorf("next %v deadline %v lost %v; want %v %v %v", res.Next, h.Deadline(), h.Lost(), tt.wantNext, tt.wantDeadline, tt.wantLost)
+			}
+			if (res.Lost != nil) != tt.wantLost || len(lost) != len(slicesOf(tt.wantLost)) {
+				t.Errorf("reported loss %v, onLost calls %d; want lost=%v once", res.Lost, len(lost), tt.wantLost)
+			}
+			if res.Counted != (h.Deadline() == tt.at+g) {
+				t.Errorf("Counted = %v with deadline %v", res.Counted, h.Deadline())
+			}
+		})
+	}
+}
+
+func slicesOf(b bool) []bool {
+	if b {
+		return []bool{b}
+	}
+	return nil
+}
+
+func TestDeadlineAndNeverRevive(t *testing.T) {
+	clk := &fakeClock{}
+	lk := &fakeLock{clk: clk, refresh: []error{syscall.EIO}}
+	var lost []error
+	h := NewHold(testParams(t), &Grant{Lock: lk, Start: clk.now()}, clk.now, func(err error) { lost = append(lost, err) })
+	clk.mono = s
+	h.Refresh()
+	clk.mono = 10*s - 1
+	if again := h.CheckDeadline(); again != 1 || h.Lost() != nil {
+		t.Fatalf("CheckDeadline before the deadline = %v, lost %v; want 1ns, not lost", again, h.Lost())
+	}
+	clk.mono = 10 * s
+	if again := h.CheckDeadline(); again != 0 {
+		t.Fatalf("CheckDeadline at the deadline = %v, want 0", again)
+	}
+	if err := h.Lost(); err == nil || !errors.Is(err, syscall.EIO) || len(lost) != 1 {
+		t.Fatalf("lost = %v (onLost calls %d), want lost once with the last error", err, len(lost))
+	}
+	clk.mono = 12 * s
+	h.Refresh()
+	if h.Lost() == nil || h.Deadline() != 10*s || len(lost) != 1 {
+		t.Errorf("a late refresh revived the lease: lost %v deadline %v", h.Lost(), h.Deadline())
+	}
+}
+
+func TestFinish(t *testing.T) {
+	tests := []struct {
+		name      string
+		at        time.Duration // when Finish runs
+		refresh   error         // its last refresh's result
+		wantCalls string
+		wantLost  bool
+	}{
+		{"valid: last refresh, then release", 5 * s, nil, "Refresh Release", false},
+		{"last refresh proves loss: only our files go", 5 * s, algorithm.ErrNotHeld, "Refresh Close", true},
+		{"past the deadline: only our files go", 11 * s, nil, "Refresh Close", true},
+		{"last refresh fails before the deadline: release", 5 * s, syscall.EIO, "Refresh Release", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := &fakeClock{}
+			lk := &fakeLock{clk: clk, refresh: []error{tt.refresh}}
+			h := NewHold(testParams(t), &Grant{Lock: lk, Start: clk.now()}, clk.now, nil)
+			clk.mono = tt.at
+			f := h.Finish()
+			if got := strings.Join(lk.calls, " "); got != tt.wantCalls || (f.Lost != nil) != tt.wantLost || f.Released == tt.wantLost {
+				t.Errorf("calls %q lost %v released %v; want %q lost=%v", got, f.Lost, f.Released, tt.wantCalls, tt.wantLost)
+			}
+			if again := h.CheckDeadline(); again != 0 {
+				t.Errorf("CheckDeadline after Finish = %v, want 0", again)
+			}
+		})
+	}
+}
+
+func TestAcquisition(t *testing.T) {
+	holder := func(claim string, staleIn time.Duration) attemptResult {
+		return attemptResult{att: proto.Attempt{Holder: &proto.Holder{Claim: claim}, StaleIn: staleIn}}
+	}
+	acquired := attemptResult{att: proto.Attempt{Acquired: true}}
+	broke := attemptResult{att: proto.Attempt{Broke: true}}
+	eio := attemptResult{err: fmt.Errorf("link: %w", syscall.EIO)}
+	eacces := attemptResult{err: fmt.Errorf("link: %w", syscall.EACCES)}
+	tests := []struct {
+		name     string
+		once     bool
+		attempts []attemptResult
+		mint     []mintResult
+		cost     time.Duration
+		want     string // the outcomes of the steps, and the calls made
+	}{
+		{"free", false, []attemptResult{acquired}, nil, 0, "acquired(1); Acquire Mint"},
+		{"held, then free", false, []attemptResult{holder("a", 0), acquired}, nil, 0, "wait; acquired(1); Acquire Acquire Mint"},
+		{"break, then take at once", false, []attemptResult{broke, acquired}, nil, 0, "wait 0s; acquired(1); Acquire Acquire Mint"},
+		{"transient errors are retried", false, []attemptResult{eio, acquired}, nil, 0, "wait; acquired(1); Acquire Acquire Mint"},
+		{"other errors fail", false, []attemptResult{eacces}, nil, 0, "failed(link: permission denied); Acquire Close"},
+		{"once: held", true, []attemptResult{holder("a", 0)}, nil, 0, "held(a); Acquire Close"},
+		{"once: no holder seen is tried again", true, []attemptResult{{}, acquired}, nil, 0, "wait 0s; acquired(1); Acquire Acquire Mint"},
+		{"once: transient errors fail", true, []attemptResult{eio}, nil, 0, "failed(link: input/output error); Acquire Close"},
+		{"mint retried after a transient error", false, []attemptResult{acquired}, []mintResult{{0, syscall.EIO}, {7, nil}}, 0, "acquired(7); Acquire Mint Mint"},
+		{"lost while minting: acquire again", false, []attemptResult{acquired, acquired}, []mintResult{{0, algorithm.ErrNotHeld}}, 0, "wait 0s; acquired(1); Acquire Mint Acquire Mint"},
+		{"mint fails: give the lock back", false, []attemptResult{acquired}, []mintResult{{0, syscall.EACCES}}, 0, "failed(minting a fencing token: permission denied); Acquire Mint Release Close"},
+		{"late grant is never handed out", false, []attemptResult{acquired}, nil, 6 * s, "wait 0s; Acquire Mint Close"},
+		{"once: late grant fails", true, []attemptResult{acquired}, nil, 6 * s, "failed(acquired 12s after the attempt began, past the renew deadline 10s; the lock is left to go stale); Acquire Mint Close"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := &fakeClock{}
+			lk := &fakeLock{clk: clk, attempts: tt.attempts, mint: tt.mint, cost: tt.cost}
+			news := 0
+			a, err := NewAcquisition(testParams(t), tt.once, func() (proto.Lock, error) {
+				news++
+				return lk, nil
+			}, clk.now, func() float64 { return 0.5 }, Hooks{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for range 4 {
+				st := a.Step()
+				switch st.Outcome {
+				case Wait:
+					if st.Wait == 0 {
+						out = append(out, "wait 0s")
+					} else {
+						out = append(out, "wait")
+					}
+				case Acquired:
+					out = append(out, fmt.Sprintf("acquired(%d)", st.Grant.Token))
+				case Held:
+					out = append(out, fmt.Sprintf("held(%s)", st.Holder.Claim))
+				case Failed:
+					out = append(out, fmt.Sprintf("failed(%v)", st.Err))
+				}
+				if st.Outcome != Wait || news > 1 {
+					break
+				}
+			}
+			got := strings.Join(out, "; ") + "; " + strings.Join(lk.calls, " ")
+			if got != tt.want {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestWaits checks the backoff: waits start at PollMin, double up to two
+// thirds of the poll interval, are jittered by ±50%, restart for a new
+// holder and never run past the moment the holder could be judged stale.
+func TestWaits(t *testing.T) {
+	p := testParams(t) // poll interval 1 s
+	attempts := []attemptResult{}
+	for _, claim := range []string{"a", "a", "a", "a", "a", "a", "a", "a", "b", "b"} {
+		attempts = append(attempts, attemptResult{att: proto.Attempt{Holder: &proto.Holder{Claim: claim}}})
+	}
+	attempts = append(attempts, attemptResult{att: proto.Attempt{Holder: &proto.Holder{Claim: "b"}, StaleIn: time.Millisecond}})
+	clk := &fakeClock{}
+	lk := &fakeLock{clk: clk, attempts: attempts}
+	jitter := []float64{0, 0.999, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5}
+	a, err := NewAcquisition(p, false, func() (proto.Lock, error) { return lk, nil }, clk.now, func() float64 {
+		j := jitter[0]
+		jitter = jitter[1:]
+		return j
+	}, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := time.Millisecond
+	want := []time.Duration{5 * ms, 30 * ms, 40 * ms, 80 * ms, 160 * ms, 320 * ms, 640 * ms, 667 * ms, 10 * ms, 20 * ms, time.Millisecond}
+	for i, w := range want {
+		st := a.Step()
+		if st.Outcome != Wait || st.Wait.Round(ms) != w.Round(ms) {
+			t.Errorf("step %d: %v wait %v, want wait %v", i, st.Outcome, st.Wait, w)
+		}
+	}
+}
