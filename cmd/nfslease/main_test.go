@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
 )
 
 // bin is the nfslease binary under test.
@@ -731,4 +732,87 @@ func TestBench(t *testing.T) {
 		t.Errorf("bench left %v in its directory", names)
 	}
 	t.Log("\n" + stdout)
+}
+
+// On a terminal, the command runs in its own process group and gets the
+// terminal: it can read from it (a background group would be stopped by
+// SIGTTIN), and nfslease takes the terminal back afterwards (with TOSTOP
+// set, its -v line after the command would stop it otherwise).
+func TestRunOnTerminal(t *testing.T) {
+	t.Parallel()
+	master, slave := openPTY(t)
+	tio, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tio.Lflag |= unix.TOSTOP
+	if err := unix.IoctlSetTermios(int(slave.Fd()), unix.TCSETS, tio); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "run", "-v", filepath.Join(dir, "a.lock"), "sh", "-c", `read x; echo "got $x"`)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var out syncBuffer
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		buf := make([]byte, 256)
+		for {
+			n, err := master.Read(buf)
+			out.Write(buf[:n])
+			if err != nil {
+				return
+			}
+		}
+	}()
+	if _, err := master.Write([]byte("hello\n")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("nfslease run on a terminal: %v; output %q", err, out.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("nfslease run on a terminal still running after 10s (the command stopped by SIGTTIN, or nfslease by SIGTTOU?); output %q", out.String())
+	}
+	master.Close()
+	<-read
+	if !strings.Contains(out.String(), "got hello") || !strings.Contains(out.String(), "nfslease: released") {
+		t.Errorf("the command did not read from the terminal, or nfslease did not report the release: output %q", out.String())
+	}
+}
+
+// openPTY opens a pseudo-terminal pair.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals: %v", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		m.Close()
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		m.Close()
+		t.Fatal(err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		m.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(); s.Close() })
+	return m, s
 }
