@@ -818,3 +818,36 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	t.Cleanup(func() { m.Close(); s.Close() })
 	return m, s
 }
+
+// -n and a crashed holder: while its recorded expiry is ahead, a conflict
+// at once (it may be alive); once it has passed, -n waits the holder out
+// as a blocking run would (lifetime + 1 s), instead of failing for good.
+func TestRunNonblockCrashedHolder(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	lock := filepath.Join(dir, "a.lock")
+	dead := start(t, "run", "--lifetime", "1s", lock, "sh", "-c", holderScript(dir))
+	waitFor(t, 10*time.Second, "the command to run", func() bool { return exists(filepath.Join(dir, "running")) })
+	child := readPid(t, filepath.Join(dir, "child.pid"))
+	dead.signal(syscall.SIGKILL)
+	syscall.Kill(-child, syscall.SIGKILL)
+	dead.wait(10 * time.Second)
+	var s statusJSON
+	_, js, _ := run(t, "status", "--json", lock)
+	if err := json.Unmarshal([]byte(js), &s); err != nil || s.Holder == nil || s.Holder.Expires == nil {
+		t.Fatalf("status of the crashed holder's lock: %q %v", js, err)
+	}
+	if time.Now().Before(*s.Holder.Expires) {
+		if st, _, _ := run(t, "run", "-n", lock, "true"); st != 1 {
+			t.Errorf("-n before the crashed holder's expiry: status %d, want 1", st)
+		}
+	}
+	time.Sleep(time.Until(*s.Holder.Expires) + 50*time.Millisecond)
+	t0 := time.Now()
+	st, _, stderr := run(t, "run", "-n", "-v", lock, "true")
+	took := time.Since(t0)
+	if st != 0 || took < time.Second || took > 8*time.Second {
+		t.Errorf("-n after the crashed holder's expiry: status %d after %v, stderr %q; want 0 after about lifetime + 1s", st, took, stderr)
+	}
+	t.Logf("-n took the crashed holder's lock after %v: %s", took.Round(time.Millisecond), strings.TrimSpace(stderr))
+}
