@@ -247,6 +247,9 @@ type outcome struct {
 // supervise runs the command while held is live: it forwards signals to
 // its process group and stops the group if held ends.
 func (r *runner) supervise(held context.Context) outcome {
+	if held.Err() != nil {
+		return outcome{lost: true} // lost before the command could start
+	}
 	tok, _ := lease.TokenOf(held)
 	cmd := exec.Command(r.prog)
 	cmd.Args = r.argv
