@@ -523,12 +523,12 @@ lock = Lock(sys.argv[1], lifetime=30)
 lock.lock()
 print("locked", os.getpid(), flush=True)
 sys.stdin.read()
-lock.unlock()
+print("is_locked", lock.is_locked, flush=True)
 `
 
-// status of a lock held by Python flufl.lock (python3-flufl.lock). .ci/run
-// installs it and sets NFSLEASE_REQUIRE_FLUFL=1: then this fails rather
-// than skips without it.
+// status, and break --force, of a lock held by Python flufl.lock
+// (python3-flufl.lock). .ci/run installs it and sets
+// NFSLEASE_REQUIRE_FLUFL=1: then this fails rather than skips without it.
 func TestStatusPythonFlufl(t *testing.T) {
 	t.Parallel()
 	out, err := exec.Command(python, "-c", "import flufl.lock; print(flufl.lock.__version__)").CombinedOutput()
@@ -549,7 +549,8 @@ func TestStatusPythonFlufl(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { stdin.Close(); py.Wait() }()
-	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	pyOut := bufio.NewReader(stdout)
+	line, _ := pyOut.ReadString('\n')
 	f := strings.Fields(line)
 	if len(f) != 2 || f[0] != "locked" {
 		t.Fatalf("Python said %q", line)
@@ -568,6 +569,24 @@ func TestStatusPythonFlufl(t *testing.T) {
 		t.Errorf("status of a Python lock: %q", text)
 	}
 	t.Logf("Python flufl.lock %s holds it: nfslease status: %s", strings.TrimSpace(string(out)), strings.TrimSpace(text))
+
+	// break --force breaks it at once (its expiry is 30 s away), and
+	// Python finds it is no longer locked.
+	st, stdout2, stderr := run(t, "break", "--force", lock)
+	if want := fmt.Sprintf("broke %s: held by pid %d", lock, pid); st != 0 || !strings.HasPrefix(stdout2, want) {
+		t.Fatalf("break --force of a Python lock: %d %q %q, want %q", st, stdout2, stderr, want)
+	}
+	if st, _, _ := run(t, "status", "--check", lock); st != 1 {
+		t.Errorf("status --check after the break: %d, want 1", st)
+	}
+	stdin.Close()
+	if line, _ := pyOut.ReadString('\n'); strings.TrimSpace(line) != "is_locked False" {
+		t.Errorf("Python after the break: %q, want is_locked False", line)
+	}
+	names, _ := os.ReadDir(dir)
+	for _, n := range names {
+		t.Errorf("left behind: %s", n.Name())
+	}
 }
 
 // break refuses a live lock (nothing changed) and removes the lock of a
