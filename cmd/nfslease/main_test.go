@@ -718,9 +718,10 @@ func TestLeadCampaignsAgain(t *testing.T) {
 		data, _ := os.ReadFile(filepath.Join(dir, "terms"))
 		return strings.Count(string(data), "\n")
 	}
-	waitFor(t, 10*time.Second, "the first term", func() bool { return terms() == 1 })
+	waitFor(t, 10*time.Second, "the first term", func() bool { return terms() >= 1 })
 	os.RemoveAll(lock)
-	waitFor(t, 10*time.Second, "a second term", func() bool { return terms() == 2 })
+	n := terms()
+	waitFor(t, 10*time.Second, "a second term", func() bool { return terms() > n })
 	if p.exited() {
 		t.Fatal("lead exited after a loss")
 	}
