@@ -719,8 +719,8 @@ func TestLeadCampaignsAgain(t *testing.T) {
 		return strings.Count(string(data), "\n")
 	}
 	waitFor(t, 10*time.Second, "the first term", func() bool { return terms() >= 1 })
-	os.RemoveAll(lock)
 	n := terms()
+	os.RemoveAll(lock)
 	waitFor(t, 10*time.Second, "a second term", func() bool { return terms() > n })
 	if p.exited() {
 		t.Fatal("lead exited after a loss")
