@@ -164,7 +164,7 @@ func Dial(ctx context.Context, target string, opts ...Option) (*FS, error) {
 	f.root = root
 	f.nfs = newRPCClient(nfsAddr, progNFS, 3, o.rpc, &f.stats)
 	// FSINFO gives the transfer sizes; it is also the first NFS call.
-	stop := context.AfterFunc(ctx, f.nfs.dropConn) // a context done mid-call cuts the connection
+	stop := context.AfterFunc(ctx, f.nfs.close) // a context done mid-call ends the (hard) call
 	d, st, err := f.call(procFsinfo, func(e *encoder) { e.opaque(root) })
 	stop()
 	if err == nil && st == 0 {
