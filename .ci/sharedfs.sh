@@ -4,7 +4,8 @@
 #
 #   .ci/sharedfs.sh up sshfs N [coherent|default]
 #   .ci/sharedfs.sh up gluster N
-#   .ci/sharedfs.sh down sshfs|gluster|all
+#   .ci/sharedfs.sh up nfs      # last line: export NFSLEASE_NFS=<target>
+#   .ci/sharedfs.sh down sshfs|gluster|nfs|all
 #   .ci/sharedfs.sh pids sshfs [coherent|default]   # pid of the FUSE daemon serving each mount
 #   .ci/sharedfs.sh pids gluster
 #
@@ -22,7 +23,12 @@
 # 10.214.0.1 <-> 10.214.0.2 reaches it); N FUSE mounts with client caches and
 # performance translators off.
 #
-# Needs root and /dev/fuse. Installs its Debian packages with apt-get when
+# nfs: nfs-ganesha and rpcbind in a private network and mount namespace,
+# reached over a veth link 10.215.0.1 <-> 10.215.0.2; nothing is mounted
+# (this kernel has no NFS client): the last line of "up nfs" is
+# "export NFSLEASE_NFS=10.215.0.2:/export", a target for fsops/nfs3.Dial.
+#
+# Needs root, and /dev/fuse for sshfs and gluster. Installs its Debian packages with apt-get when
 # they are missing. Everything lives under $NFSLEASE_SHAREDFS_DIR (default
 # /tmp/nfslease-sharedfs); "down" unmounts and ends only the processes it
 # started, by pid.
@@ -361,6 +367,149 @@ gluster_pids() {
 	)
 }
 
+# ---------------------------------------------------------------- nfs
+
+# nfs: nfs-ganesha 4.3 (VFS FSAL, NFSv3 over TCP) and the rpcbind it needs in
+# a private network and mount namespace, with a tmpfs over its /run so that
+# neither port 111 nor /run of the machine is touched; a veth link
+# $NNET.1 <-> $NNET.2 reaches it from the root namespace. There is no kernel
+# NFS client here: clients speak NFSv3 themselves (package fsops/nfs3).
+N="$ROOT/nfs"
+NNS="$N/ns"
+NNET=10.215.0
+NVETH=nfsln0
+
+in_nfs() { nsenter --net="$NNS/net" --mount="$NNS/mnt" -- "$@"; }
+
+# nfs_pids: live processes in the NFS server's network namespace (ganesha,
+# rpcbind): only what nfs_up started runs there.
+nfs_pids() {
+	local want p
+	ns_bound "$NNS/net" || return 0
+	want="net:[$(stat -L -c %i "$NNS/net")]"
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/ns/net" 2>/dev/null)" = "$want" ] || continue
+		alive "${p#/proc/}" "$(cat "$p/comm" 2>/dev/null)" && echo "${p#/proc/}"
+	done
+	true
+}
+
+ganesha_alive() { [ -f "$N/ganesha.pid" ] && alive "$(cat "$N/ganesha.pid")" ganesha.nfsd; }
+
+nfs_up() {
+	local p have reg
+	[ "$(id -u)" = 0 ] || die "must run as root"
+	command -v ip >/dev/null || apt_install iproute2
+	apt_install nfs-ganesha nfs-ganesha-vfs rpcbind
+	mkdir -p "$N/export" "$N/recov" "$NNS"
+	chmod 755 "$N" "$N/export"
+	if ! ns_bound "$NNS/mnt"; then
+		awk -v m="$NNS" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts || {
+			mount --bind "$NNS" "$NNS"
+			mount --make-private "$NNS"
+		}
+		touch "$NNS/net" "$NNS/mnt"
+		unshare --net="$NNS/net" --mount="$NNS/mnt" --propagation private sh -c "
+			mount -t tmpfs -o mode=755 nfslease-nfs-run /run && mkdir -p /run/rpcbind /run/ganesha &&
+			ip link set lo up && umount -l '$NNS'"
+		ip link add "$NVETH" type veth peer name nfslns0
+		ip link set nfslns0 netns "$NNS/net"
+		ip addr add "$NNET.1/24" dev "$NVETH"
+		ip link set "$NVETH" up
+		in_nfs ip addr add "$NNET.2/24" dev nfslns0
+		in_nfs ip link set nfslns0 up
+	fi
+	# No Bind_Addr: ganesha fails to resolve one of 127.0.0.1 in a
+	# namespace (getaddrinfo AI_ADDRCONFIG); it listens on all of the
+	# namespace's addresses. Graceless and RecoveryRoot keep NFSv4 state
+	# out of /var/lib/nfs. mount_path_pseudo: MOUNT takes /export, the
+	# pseudo path, rather than the directory's real path.
+	cat >"$N/ganesha.conf" <<-CONF
+		NFS_CORE_PARAM {
+			NFS_Port = 2049;
+			MNT_Port = 20048;
+			Enable_NLM = false;
+			Enable_RQUOTA = false;
+			Enable_UDP = false;
+			Protocols = 3;
+			mount_path_pseudo = true;
+		}
+		NFSV4 {
+			Graceless = true;
+			RecoveryRoot = $N/recov;
+		}
+		EXPORT {
+			Export_Id = 1;
+			Path = $N/export;
+			Pseudo = /export;
+			Access_Type = RW;
+			Squash = No_Root_Squash;
+			SecType = sys;
+			Protocols = 3;
+			Transports = TCP;
+			FSAL { Name = VFS; }
+		}
+		LOG { Default_Log_Level = EVENT; }
+	CONF
+	if ! ganesha_alive; then
+		# ganesha exits if it cannot register with a portmapper.
+		have=
+		for p in $(nfs_pids); do alive "$p" rpcbind && have=1; done
+		[ -n "$have" ] || in_nfs rpcbind -w
+		: >"$N/ganesha.log"
+		in_nfs ganesha.nfsd -f "$N/ganesha.conf" -L "$N/ganesha.log" -p "$N/ganesha.pid" -N NIV_EVENT
+		for _ in $(seq 150); do
+			grep -q "NFS SERVER INITIALIZED" "$N/ganesha.log" && break
+			grep -q FATAL "$N/ganesha.log" && break
+			sleep 0.1
+		done
+		grep -q "NFS SERVER INITIALIZED" "$N/ganesha.log" || {
+			grep -E "CRIT|MAJ|FATAL" "$N/ganesha.log" >&2
+			die "ganesha did not start; see $N/ganesha.log"
+		}
+		log "ganesha pid $(cat "$N/ganesha.pid") on $NNET.2 (nfs 2049, mount 20048)"
+	fi
+	# Reachable from here: the portmapper lists NFS v3 and MOUNT v3 over TCP.
+	reg="$(rpcinfo -p "$NNET.2" 2>&1)" || die "rpcinfo -p $NNET.2: $reg"
+	{ grep -Eq '100003 +3 +tcp' <<<"$reg" && grep -Eq '100005 +3 +tcp' <<<"$reg"; } ||
+		die "NFS v3 or MOUNT v3 over TCP not registered: $reg"
+	echo "export NFSLEASE_NFS=$NNET.2:/export"
+}
+
+nfs_down() {
+	local g pids t
+	[ -d "$N" ] || return 0
+	if ganesha_alive; then
+		g="$(cat "$N/ganesha.pid")"
+		kill -CONT "$g" 2>/dev/null || true
+		kill "$g" 2>/dev/null || true
+		for _ in $(seq 100); do
+			alive "$g" ganesha.nfsd || break
+			sleep 0.1
+		done
+	fi
+	pids="$(nfs_pids)" # rpcbind, and ganesha if it did not stop
+	if [ -n "$pids" ]; then
+		# shellcheck disable=SC2086 # a list of pids
+		kill $pids 2>/dev/null || true
+		for _ in $(seq 30); do
+			pids="$(nfs_pids)"
+			[ -z "$pids" ] && break
+			sleep 0.1
+		done
+		# shellcheck disable=SC2086
+		[ -n "$pids" ] && kill -9 $pids 2>/dev/null
+	fi
+	log "stopped ganesha and rpcbind"
+	for t in net mnt; do
+		if ns_bound "$NNS/$t"; then umount "$NNS/$t"; fi
+		rm -f "$NNS/$t"
+	done
+	if awk -v m="$NNS" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts; then umount "$NNS"; fi
+	ip link del "$NVETH" 2>/dev/null || true
+	rm -rf "$N"
+}
+
 # ---------------------------------------------------------------- common
 
 # smoke MOUNT...: a file written through the first mount reads back through the last.
@@ -372,7 +521,7 @@ smoke() {
 }
 
 usage() {
-	sed -n '2,10p' "$0" >&2
+	sed -n '2,11p' "$0" >&2
 	exit 2
 }
 
@@ -389,10 +538,13 @@ case "$cmd $fs" in
 	;;
 "down sshfs") sshfs_down ;;
 "down gluster") gluster_down ;;
+"up nfs") nfs_up ;;
+"down nfs") nfs_down ;;
 "down all")
 	rc=0
 	sshfs_down || rc=1
 	gluster_down || rc=1
+	nfs_down || rc=1
 	rmdir "$ROOT" 2>/dev/null || true
 	exit $rc
 	;;

@@ -130,26 +130,3 @@ func (c claim) String(sep byte) string {
 	}
 	return c.Lock + s + c.Host + s + pid + s + c.Field4
 }
-
-// RecordedHost is the host name h as the protocols record it in claim
-// names and owner records (see sanitizeHost).
-func RecordedHost(h string) string { return sanitizeHost(h) }
-
-// sanitizeHost makes a host name safe for a claim file name: characters
-// other than ASCII letters, digits, '.', '-' and '_' (including the
-// separator and '/') become '_'. An empty name becomes "localhost".
-func sanitizeHost(h string) string {
-	if h == "" {
-		return "localhost"
-	}
-	b := []byte(h)
-	for i, c := range b {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '.', c == '-', c == '_':
-		default:
-			b[i] = '_'
-		}
-	}
-	return string(b)
-}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 func TestParseClaim(t *testing.T) {
@@ -63,7 +64,7 @@ func TestSanitizeHost(t *testing.T) {
 		"hôte":           "h__te",
 		"web-01.example": "web-01.example",
 	} {
-		if got := sanitizeHost(in); got != want {
+		if got := proto.RecordedHost(in); got != want {
 			t.Errorf("sanitizeHost(%q) = %q, want %q", in, got, want)
 		}
 	}

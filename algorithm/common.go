@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // defaultPerm is the permission of the files a protocol creates when
@@ -19,7 +20,7 @@ const defaultPerm fs.FileMode = 0o644
 
 // withDefaults returns cfg with the defaults every protocol shares filled
 // in (Perm, Rand), or an error if Perm has bits other than permissions.
-func withDefaults(cfg Config) (Config, error) {
+func withDefaults(cfg proto.Config) (proto.Config, error) {
 	if cfg.Perm == 0 {
 		cfg.Perm = defaultPerm
 	}
@@ -38,7 +39,7 @@ func withDefaults(cfg Config) (Config, error) {
 }
 
 // randOf is cfg's source of randomness: Config.Rand, or crypto/rand.
-func randOf(cfg Config) io.Reader {
+func randOf(cfg proto.Config) io.Reader {
 	if cfg.Rand == nil {
 		return rand.Reader
 	}
@@ -48,7 +49,7 @@ func randOf(cfg Config) io.Reader {
 // checkLockPath checks what every protocol needs of a lock path and
 // returns it absolute, with its directory (with a trailing separator) and
 // base name.
-func checkLockPath(fsys fsops.FS, path string, cfg Config) (abs, dir, base string, err error) {
+func checkLockPath(fsys fsops.FS, path string, cfg proto.Config) (abs, dir, base string, err error) {
 	if fsys == nil {
 		return "", "", "", errors.New("algorithm: nil fsops.FS")
 	}
@@ -56,10 +57,10 @@ func checkLockPath(fsys fsops.FS, path string, cfg Config) (abs, dir, base strin
 		return "", "", "", fmt.Errorf("algorithm: lifetime %v must be positive", cfg.Lifetime)
 	}
 	if path == "" {
-		return "", "", "", fmt.Errorf("algorithm: empty lock path: %w", ErrBadPath)
+		return "", "", "", fmt.Errorf("algorithm: empty lock path: %w", proto.ErrBadPath)
 	}
 	if strings.ContainsRune(path, 0) {
-		return "", "", "", fmt.Errorf("algorithm: lock path %q contains NUL: %w", path, ErrBadPath)
+		return "", "", "", fmt.Errorf("algorithm: lock path %q contains NUL: %w", path, proto.ErrBadPath)
 	}
 	abs, err = filepath.Abs(path)
 	if err != nil {
@@ -73,7 +74,7 @@ func checkLockPath(fsys fsops.FS, path string, cfg Config) (abs, dir, base strin
 		base = ""
 	}
 	if base == "" || base == "." || base == ".." || strings.HasSuffix(path, string(filepath.Separator)) {
-		return "", "", "", fmt.Errorf("algorithm: lock path %q names a directory, not a file: %w", path, ErrBadPath)
+		return "", "", "", fmt.Errorf("algorithm: lock path %q names a directory, not a file: %w", path, proto.ErrBadPath)
 	}
 	return abs, dir, base, nil
 }
@@ -84,7 +85,7 @@ func checkLockPath(fsys fsops.FS, path string, cfg Config) (abs, dir, base strin
 func retry(fn func() error) error {
 	var err error
 	for range 4 {
-		if err = fn(); err == nil || !Transient(err) {
+		if err = fn(); err == nil || !proto.Transient(err) {
 			return err
 		}
 	}

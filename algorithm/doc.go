@@ -1,73 +1,40 @@
-// Package algorithm implements the lock protocols of nfslease as
-// deterministic step machines.
+// Package algorithm implements the lock protocols of nfslease, Strict and
+// Flufl, as deterministic step machines: each step is one bounded sequence
+// of filesystem calls, with no goroutines, sleeps, timers, globals or clock
+// of its own (the caller passes the time). Package lease drives them; the
+// simulator in internal/sim drives the very same steps under injected
+// faults. Users choose one with lease.WithProtocol and match the errors
+// below; docs/protocol.md gives both formats and every step.
 //
-// A Protocol makes a Lock for one path. Each method of a Lock performs one
-// bounded protocol step against an fsops.FS and returns: no goroutines, no
-// sleeps, no timers, no globals, and no clock: the caller passes the
-// current time. The lease's decisions (retries, backoff, the mint, the
-// deadline, the release) are internal/shell's; package lease drives it with
-// goroutines and timers, and the simulator drives the very same code under
-// injected faults.
+// Protocol is sealed: Flufl and Strict are its only implementations (its
+// methods name types of an internal package), because a lease is only as
+// safe as its protocol's semantics, and the simulator checks those of
+// these two.
 //
-// # Protocols
+// Strict (the default of package lease) publishes a generation directory
+// holding one owner record by rename(2). It refreshes, and removes an owner
+// record to break or release, only through a directory handle bound to one
+// generation (the rmdir that follows removes only an empty directory), so
+// that no call, replayed or late, can reach a newer holder's lock; it has
+// no claim file. It judges a
+// holder stale only by watching its record unchanged for the recorded
+// lifetime plus a one-second margin on the waiter's monotonic clock, and
+// never compares wall clocks. It needs rename, rmdir and handles that
+// behave as POSIX says, which it self-tests once per directory
+// (ErrUnsupportedFS).
 //
-// Flufl is on-disk compatible with Python's flufl.lock (5.x to 9.x): a claim
-// file named "<lock>|<host>|<pid>|<field4>" holding its own path, made the
-// lock by link(2); the lock's mtime is its expiry.
+// Flufl is on-disk compatible with Python's flufl.lock (5.x to 9.x): a
+// claim file made the lock by link(2) and refreshed by touching the claim
+// by its own name. It releases and breaks without unlinking the lock by
+// name: it moves whatever is there aside with rename(2), removes it only if
+// it is ours (release) or the very version judged stale (break), and puts
+// it back otherwise. It also judges by
+// flufl.lock's wall-clock rule, so wall clocks must agree within the skew
+// allowance.
 //
-// Strict, the default of package lease, publishes a generation directory
-// holding one owner record by rename(2), and removes a generation only
-// through a handle bound to the one judged stale (openat/unlinkat), then
-// rmdir, so no removal, replayed or late, can reach a newer lock. It
-// needs a filesystem whose rename, rmdir and handles behave as POSIX says;
-// SelfTester checks that once per directory. docs/protocol.md gives both
-// formats and every step.
-//
-// # Fencing tokens
-//
-// Lock.Mint, after an acquisition, moves a counter file next to the lock,
-// ".<base>.token.<N>", to N+1 with rename(2), then checks that the lock is
-// still ours: tokens of one path are unique and each is above every token
-// handed out before its mint began, even where the lock itself failed
-// (docs/fencing.md). Hints, shared by the Locks of one process, lets a
-// mint start from the last value it minted instead of a listing, and
-// spaces out Flufl's sweeps of leftovers; every hint is checked by the
-// filesystem or harmless when wrong.
-//
-// # Guarantees
-//
-//   - Ownership is decided by reading the lock back (its content, a claim
-//     unique to one acquisition, and its inode where the filesystem has real
-//     inode numbers), never by the link count or by the result of link(2)
-//     alone: NFS can report failure for a link it applied, and sshfs
-//     reports EPERM for EEXIST and a link count of 1.
-//   - A refresh touches our claim by its own name, so it can never extend
-//     someone else's lock, and it verifies that the lock is still ours.
-//   - A lock that records its lifetime (one made by this package) is judged
-//     stale only after it has been seen unchanged for that lifetime plus
-//     StaleMargin on the waiter's monotonic clock: no clock agreement is
-//     needed. Any lock is also stale when its recorded expiry is older than
-//     Config.SkewAllowance on the waiter's wall clock (flufl.lock's rule);
-//     that rule assumes wall clocks agree within the allowance.
-//   - A break moves the lock aside with rename(2) and removes it only if it
-//     is the very version that was judged stale; otherwise it puts it back.
-//   - Nothing is removed unless it is ours, or the stale lock judged, or the
-//     claim file of that stale lock, named by it, in the lock's directory,
-//     of this very lock, holding the same claim and untouched since it was
-//     judged, or a claim file of this lock that a crashed process of this
-//     package on this host left, untouched for long (at most 8 per
-//     acquisition; see Config.PidAlive), or a token counter file of this
-//     lock below the current one. Lock files are read with a bound of
-//     4 KiB, without following symbolic links and without blocking on
-//     FIFOs.
-//
-// # Non-guarantees
-//
-// The flufl.lock format cannot be made safe against everything:
-// docs/protocol.md lists the remaining windows (a replayed NFS REMOVE or
-// RENAME of the lock name, or one a hard mount held up during a partition,
-// that runs after a new holder has taken it; a
-// Python breaker racing a Go holder; the instant between moving a
-// wrongly-judged lock aside and putting it back). Timing assumptions (clock
-// rates, pauses) are those of any lease and are stated in package lease.
+// Both decide ownership by reading the lock back, never by the link count
+// or by link(2)'s result; remove nothing that is not theirs; and mint
+// fencing tokens that are unique and increasing per lock path
+// (docs/fencing.md). Not guaranteed: the flufl.lock format leaves windows
+// open under NFS replays and Python breakers (docs/protocol.md §2.8).
 package algorithm

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // Flufl is the flufl.lock-compatible protocol: Python processes using
@@ -30,16 +31,11 @@ func (fluflProtocol) Name() string { return "flufl" }
 // Python on Windows uses '^'; mixing the two on one share is unsupported.
 const fluflSep = '|'
 
-// EmptyFileWait is how long a Flufl waiter watches an empty file at the
-// lock path, unchanged, before it reports that it is not a lock: Python
-// flufl.lock empties its lock only while it rewrites it, for an instant.
-const EmptyFileWait = 2 * time.Second
-
 // tombSuffix is appended to our claim name to form the private name to
 // which we move a lock we are breaking.
 const tombSuffix = ".break"
 
-func (p fluflProtocol) New(fsys fsops.FS, path string, cfg Config) (Lock, error) {
+func (p fluflProtocol) New(fsys fsops.FS, path string, cfg proto.Config) (proto.Lock, error) {
 	// flufl.lock writes the claim path into the lock, and Python breakers
 	// in other directories can only remove our claim if it is absolute.
 	abs, dir, base, err := checkLockPath(fsys, path, cfg)
@@ -47,10 +43,10 @@ func (p fluflProtocol) New(fsys fsops.FS, path string, cfg Config) (Lock, error)
 		return nil, err
 	}
 	if strings.IndexByte(abs, fluflSep) >= 0 {
-		return nil, fmt.Errorf("algorithm: lock path %q contains the claim separator %q: %w", path, fluflSep, ErrBadPath)
+		return nil, fmt.Errorf("algorithm: lock path %q contains the claim separator %q: %w", path, fluflSep, proto.ErrBadPath)
 	}
 	if cfg.SkewAllowance == 0 {
-		cfg.SkewAllowance = DefaultSkewAllowance
+		cfg.SkewAllowance = proto.DefaultSkewAllowance
 	}
 	if cfg, err = withDefaults(cfg); err != nil {
 		return nil, err
@@ -64,7 +60,7 @@ func (p fluflProtocol) New(fsys fsops.FS, path string, cfg Config) (Lock, error)
 	}
 	c := claim{
 		Lock:   abs,
-		Host:   sanitizeHost(cfg.Hostname),
+		Host:   proto.RecordedHost(cfg.Hostname),
 		Pid:    cfg.Pid,
 		Field4: formatRecord(cfg.Lifetime, random),
 	}
@@ -101,7 +97,7 @@ func (p fluflProtocol) New(fsys fsops.FS, path string, cfg Config) (Lock, error)
 type fluflLock struct {
 	mutations mutation
 	fs        fsops.FS
-	cfg       Config
+	cfg       proto.Config
 	path      string // absolute lock path
 	dir       string // its directory, with a trailing separator
 	base      string // its base name
@@ -116,7 +112,7 @@ type fluflLock struct {
 	unsure     bool           // a create of our claim failed ambiguously: it may exist
 	swept      bool           // sweep has run (see sweep.go)
 	claimInfo  fsops.FileInfo // the claim's attributes just after creation
-	lastTouch  *Instant       // start of our last touch of the claim, if any
+	lastTouch  *proto.Instant // start of our last touch of the claim, if any
 	held       bool           // we hold the lock
 	realInodes bool           // the lock and our claim showed the same inode once held
 	eperm      int            // consecutive EPERM answers from link with no lock to show for them
@@ -128,21 +124,21 @@ type fluflLock struct {
 func (l *fluflLock) Path() string { return l.path }
 
 // Acquire implements Lock.Acquire.
-func (l *fluflLock) Acquire(now Instant) (Attempt, error) {
+func (l *fluflLock) Acquire(now proto.Instant) (proto.Attempt, error) {
 	if l.held {
-		return Attempt{}, fmt.Errorf("algorithm: %s: Acquire called while holding the lock", l.path)
+		return proto.Attempt{}, fmt.Errorf("algorithm: %s: Acquire called while holding the lock", l.path)
 	}
 	if !l.created {
 		if err := l.createClaim(); err != nil {
-			return Attempt{}, err
+			return proto.Attempt{}, err
 		}
 	}
 	if !l.swept {
 		// Once per Lock, and once per lifetime per process with shared
 		// Hints: remove claim files crashed processes left.
 		l.swept = true
-		if l.cfg.Hints.sweepDue(l.path, now, l.cfg.Lifetime) && l.sweep(now) {
-			l.cfg.Hints.setSwept(l.path, now)
+		if l.cfg.Hints.SweepDue(l.path, now, l.cfg.Lifetime) && l.sweep(now) {
+			l.cfg.Hints.SetSwept(l.path, now)
 		}
 	}
 	att, err := l.tryLink(now)
@@ -161,7 +157,7 @@ func (l *fluflLock) Acquire(now Instant) (Attempt, error) {
 	// The caller should try again at once, with a fresh now: breaking took
 	// several calls, and the touch before the link must carry the time of
 	// that attempt, as must the start of the lease's deadline.
-	return Attempt{Broke: true}, nil
+	return proto.Attempt{Broke: true}, nil
 }
 
 // createClaim makes our claim file, whose content is its own path.
@@ -174,12 +170,12 @@ func (l *fluflLock) createClaim() error {
 		switch data, _, rerr := l.fs.ReadFile(l.claim, maxClaimLen); {
 		case rerr == nil && string(data) == l.claim:
 			err = nil
-		case Transient(rerr):
+		case proto.Transient(rerr):
 			err = rerr // cannot tell yet whether it is ours: retry
 		}
 	}
 	if err != nil {
-		if Transient(err) {
+		if proto.Transient(err) {
 			// The create may have been applied and its reply lost: our
 			// claim may exist. Close removes it if it holds our claim.
 			l.unsure = true
@@ -209,7 +205,7 @@ func (l *fluflLock) createClaim() error {
 // back to learn the outcome. The result of link(2) alone decides nothing:
 // NFS may report failure for a link it applied (a lost reply) and sshfs
 // reports EPERM for EEXIST.
-func (l *fluflLock) tryLink(now Instant) (Attempt, error) {
+func (l *fluflLock) tryLink(now proto.Instant) (proto.Attempt, error) {
 	// Touch immediately before linking, so that the lock never appears
 	// with an old expiry (flufl.lock's "new lock already expired" bug).
 	exp := now.Wall.Add(l.cfg.Lifetime)
@@ -220,9 +216,9 @@ func (l *fluflLock) tryLink(now Instant) (Attempt, error) {
 			// Our claim was removed (a breaker judged an old lock of
 			// ours stale, or an administrator). Make a new one next time.
 			l.created = false
-			return Attempt{}, nil
+			return proto.Attempt{}, nil
 		}
-		return Attempt{}, fmt.Errorf("algorithm: touching claim of lock %s: %w", l.path, err)
+		return proto.Attempt{}, fmt.Errorf("algorithm: touching claim of lock %s: %w", l.path, err)
 	}
 	if !l.mut(mNoTouchBeforeLink) || l.lastTouch == nil {
 		l.lastTouch = &now
@@ -234,29 +230,29 @@ func (l *fluflLock) tryLink(now Instant) (Attempt, error) {
 		}
 	}
 	switch {
-	case lerr == nil, errors.Is(lerr, fs.ErrExist), errors.Is(lerr, syscall.EPERM), Transient(lerr):
+	case lerr == nil, errors.Is(lerr, fs.ErrExist), errors.Is(lerr, syscall.EPERM), proto.Transient(lerr):
 		// Decide by reading the lock back.
 	case errors.Is(lerr, fs.ErrNotExist):
 		// Our claim vanished between touch and link, or the directory
 		// did: find out which.
 		l.created = false
 		if _, err := l.fs.Lstat(l.dir); errors.Is(err, fs.ErrNotExist) {
-			return Attempt{}, fmt.Errorf("algorithm: lock %s: the directory %s does not exist: %w", l.path, l.dir, lerr)
+			return proto.Attempt{}, fmt.Errorf("algorithm: lock %s: the directory %s does not exist: %w", l.path, l.dir, lerr)
 		}
-		return Attempt{}, nil
+		return proto.Attempt{}, nil
 	default:
-		return Attempt{}, fmt.Errorf("algorithm: linking claim to lock %s: %w", l.path, lerr)
+		return proto.Attempt{}, fmt.Errorf("algorithm: linking claim to lock %s: %w", l.path, lerr)
 	}
 
 	data, fi, err := l.fs.ReadFile(l.path, maxClaimLen)
 	switch {
 	case err == nil:
 	case errors.Is(err, fs.ErrNotExist):
-		if Transient(lerr) {
+		if proto.Transient(lerr) {
 			// The link failed (a lost request) and there is no lock:
 			// report the link's error, so that the caller retries it
 			// as transient rather than take the lock for "held".
-			return Attempt{}, fmt.Errorf("algorithm: linking claim to lock %s: %w", l.path, lerr)
+			return proto.Attempt{}, fmt.Errorf("algorithm: linking claim to lock %s: %w", l.path, lerr)
 		}
 		if errors.Is(lerr, syscall.EPERM) {
 			// EPERM and no lock: either sshfs lost a race with a
@@ -264,28 +260,28 @@ func (l *fluflLock) tryLink(now Instant) (Attempt, error) {
 			// few in a row.
 			l.eperm++
 			if l.eperm > 3 {
-				return Attempt{}, fmt.Errorf("algorithm: linking claim to lock %s: %w", l.path, lerr)
+				return proto.Attempt{}, fmt.Errorf("algorithm: linking claim to lock %s: %w", l.path, lerr)
 			}
 		}
-		return Attempt{}, nil // freed meanwhile: try again at once
+		return proto.Attempt{}, nil // freed meanwhile: try again at once
 	case errors.Is(err, fsops.ErrTooLarge):
-		return Attempt{}, fmt.Errorf("algorithm: lock path %s holds a file over %d bytes, not a flufl lock: %w", l.path, maxClaimLen, ErrNotLock)
+		return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s holds a file over %d bytes, not a flufl lock: %w", l.path, maxClaimLen, proto.ErrNotLock)
 	case errors.Is(err, fsops.ErrNotRegular), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.EMLINK):
-		return Attempt{}, notLock(l.fs, l.path, "flufl")
+		return proto.Attempt{}, notLock(l.fs, l.path, "flufl")
 	default:
 		if lerr == nil {
 			// We linked but cannot confirm. Report the read error;
 			// Close or the next attempt sorts it out.
-			return Attempt{}, fmt.Errorf("algorithm: reading lock %s: %w", l.path, err)
+			return proto.Attempt{}, fmt.Errorf("algorithm: reading lock %s: %w", l.path, err)
 		}
-		return Attempt{}, fmt.Errorf("algorithm: reading lock %s: %w", l.path, err)
+		return proto.Attempt{}, fmt.Errorf("algorithm: reading lock %s: %w", l.path, err)
 	}
 	l.eperm = 0
 	if string(data) == l.claim && !l.mut(mTrustLinkReturn) && !l.mut(mTrustNlink) {
 		l.held = true
 		l.obs = observation{}
 		l.realInodes = fsops.SameFile(fi, l.claimInfo)
-		return Attempt{Acquired: true}, nil
+		return proto.Attempt{Acquired: true}, nil
 	}
 	return l.judge(now, data, fi)
 }
@@ -299,7 +295,7 @@ func (l *fluflLock) tryLink(now Instant) (Attempt, error) {
 //   - its expiry (mtime) is further in the past than SkewAllowance on our
 //     wall clock, flufl.lock's own rule, which assumes clocks agree within
 //     the allowance.
-func (l *fluflLock) judge(now Instant, data []byte, fi fsops.FileInfo) (Attempt, error) {
+func (l *fluflLock) judge(now proto.Instant, data []byte, fi fsops.FileInfo) (proto.Attempt, error) {
 	if len(data) == 0 {
 		// flufl.lock truncates and rewrites its claim (and so the lock)
 		// when lock() is called while holding: a moment of emptiness.
@@ -311,18 +307,18 @@ func (l *fluflLock) judge(now Instant, data []byte, fi fsops.FileInfo) (Attempt,
 		l.obs = observation{}
 		watched := l.emptyObs.see(versionOf(data, fi), now.Mono, false)
 		young := fi.ModTime.Add(max(l.cfg.SkewAllowance, l.cfg.Lifetime)).After(now.Wall)
-		if young && watched < EmptyFileWait {
-			return Attempt{Holder: &Holder{Protocol: "unknown", Expires: fi.ModTime}, StaleIn: max(EmptyFileWait-watched, LocalPoll)}, nil
+		if young && watched < proto.EmptyFileWait {
+			return proto.Attempt{Holder: &proto.Holder{Protocol: "unknown", Expires: fi.ModTime}, StaleIn: max(proto.EmptyFileWait-watched, proto.LocalPoll)}, nil
 		}
 		l.emptyObs = observation{}
-		return Attempt{}, fmt.Errorf("algorithm: lock path %s holds an empty file, unchanged since %v (flufl.lock empties its lock only for a moment): %w",
-			l.path, fi.ModTime.UTC().Format(time.RFC3339), ErrNotLock)
+		return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s holds an empty file, unchanged since %v (flufl.lock empties its lock only for a moment): %w",
+			l.path, fi.ModTime.UTC().Format(time.RFC3339), proto.ErrNotLock)
 	}
 	c, err := parseClaim(string(data), fluflSep)
 	if err != nil || filepath.Base(c.Lock) != l.base {
 		l.obs = observation{}
-		return Attempt{}, fmt.Errorf("algorithm: lock path %s holds a file that is not a lock of this name (%d bytes, mode %v): %w",
-			l.path, fi.Size, fi.Mode, ErrNotLock)
+		return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s holds a file that is not a lock of this name (%d bytes, mode %v): %w",
+			l.path, fi.Size, fi.Mode, proto.ErrNotLock)
 	}
 	h := fluflHolder(c, data, fi)
 	local, dead := localHolder(l.cfg, c.Proc, c.Pid, c.Host, l.mut)
@@ -331,7 +327,7 @@ func (l *fluflLock) judge(now Instant, data []byte, fi fsops.FileInfo) (Attempt,
 	const never = time.Duration(1<<63 - 1)
 	wait := never // time until stale; <= 0 means stale now
 	if c.Lifetime > 0 {
-		wait = c.Lifetime + StaleMargin - watched
+		wait = c.Lifetime + proto.StaleMargin - watched
 	}
 	if l.cfg.SkewAllowance >= 0 {
 		skew := l.cfg.SkewAllowance
@@ -352,30 +348,30 @@ func (l *fluflLock) judge(now Instant, data []byte, fi fsops.FileInfo) (Attempt,
 		// judged.
 		wait = 0
 	case local:
-		wait = min(wait, LocalPoll) // it can be proven dead any moment
+		wait = min(wait, proto.LocalPoll) // it can be proven dead any moment
 	}
 	if wait <= 0 {
-		return Attempt{Holder: h}, nil
+		return proto.Attempt{Holder: h}, nil
 	}
-	return Attempt{Holder: h, StaleIn: wait}, nil
+	return proto.Attempt{Holder: h, StaleIn: wait}, nil
 }
 
 // mutantLinkOutcome decides the outcome of a link the way the mutants that
 // trust link(2)'s result or the link count do. ok reports that it decided.
-func (l *fluflLock) mutantLinkOutcome(lerr error) (Attempt, bool, error) {
+func (l *fluflLock) mutantLinkOutcome(lerr error) (proto.Attempt, bool, error) {
 	if l.mut(mTrustLinkReturn) {
 		if lerr == nil {
 			l.held = true
-			return Attempt{Acquired: true}, true, nil
+			return proto.Attempt{Acquired: true}, true, nil
 		}
 		if errors.Is(lerr, syscall.EPERM) {
-			return Attempt{}, true, fmt.Errorf("algorithm: linking claim to lock %s: %w", l.path, lerr)
+			return proto.Attempt{}, true, fmt.Errorf("algorithm: linking claim to lock %s: %w", l.path, lerr)
 		}
-		return Attempt{}, false, nil
+		return proto.Attempt{}, false, nil
 	}
 	if fi, err := l.fs.Lstat(l.claim); err == nil && fi.Nlink == 2 {
 		l.held = true
-		return Attempt{Acquired: true}, true, nil
+		return proto.Attempt{Acquired: true}, true, nil
 	}
-	return Attempt{}, false, nil
+	return proto.Attempt{}, false, nil
 }

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"path/filepath"
 	"syscall"
+
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // breakStale breaks the lock judged stale in l.obs. It never removes a
@@ -14,7 +16,7 @@ import (
 // back otherwise. Breakers take turns through the break lock, so that one
 // breaker's rename cannot catch the fresh lock another breaker's break let
 // someone take. See docs/protocol.md for what remains.
-func (l *fluflLock) breakStale(now Instant) (bool, error) {
+func (l *fluflLock) breakStale(now proto.Instant) (bool, error) {
 	judged := l.obs.v
 	if l.mut(mBreakUnlinkByName) {
 		l.obs = observation{}
@@ -124,7 +126,7 @@ func (l *fluflLock) restore(name string) {
 			// lock and finds out at its next refresh.
 			_ = l.fs.Remove(l.tomb)
 			return
-		case lerr != nil && !errors.Is(lerr, fs.ErrExist) && !Transient(lerr) && !errors.Is(err, fs.ErrNotExist):
+		case lerr != nil && !errors.Is(lerr, fs.ErrExist) && !proto.Transient(lerr) && !errors.Is(err, fs.ErrNotExist):
 			return
 		}
 		// The name is still free (or unreadable): try again.
@@ -141,13 +143,13 @@ const breakLockSuffix = "|break"
 // holds our claim while we break. If another breaker holds it, it watches
 // it like a lock; one left unchanged for half its holder's lifetime plus
 // StaleMargin (its holder died mid-break) is removed the same careful way.
-func (l *fluflLock) takeBreakLock(now Instant) (bool, error) {
+func (l *fluflLock) takeBreakLock(now proto.Instant) (bool, error) {
 	err := l.fs.CreateExcl(l.breakLock, []byte(l.claim), l.cfg.Perm)
 	if err == nil {
 		l.breakHeld = true
 		return true, nil
 	}
-	if !errors.Is(err, fs.ErrExist) && !errors.Is(err, syscall.EPERM) && !Transient(err) {
+	if !errors.Is(err, fs.ErrExist) && !errors.Is(err, syscall.EPERM) && !proto.Transient(err) {
 		return false, fmt.Errorf("algorithm: taking break lock of %s: %w", l.path, err)
 	}
 	data, fi, rerr := l.fs.ReadFile(l.breakLock, maxClaimLen)
@@ -173,7 +175,7 @@ func (l *fluflLock) takeBreakLock(now Instant) (bool, error) {
 	if c, err := parseClaim(string(data), fluflSep); err == nil && c.Lifetime > 0 {
 		lifetime = c.Lifetime
 	}
-	if now.Mono-l.breakObs.since < lifetime/2+StaleMargin {
+	if now.Mono-l.breakObs.since < lifetime/2+proto.StaleMargin {
 		return false, nil
 	}
 	l.breakObs = observation{}

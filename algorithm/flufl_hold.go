@@ -7,12 +7,13 @@ import (
 	"syscall"
 
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // Refresh implements Lock.Refresh.
-func (l *fluflLock) Refresh(now Instant) error {
+func (l *fluflLock) Refresh(now proto.Instant) error {
 	if !l.held {
-		return fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, ErrNotHeld)
+		return fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, proto.ErrNotHeld)
 	}
 	// Touch our claim, which while we hold the lock is the lock's inode.
 	// Touching by the claim name never refreshes someone else's lock.
@@ -20,13 +21,13 @@ func (l *fluflLock) Refresh(now Instant) error {
 	if err := l.fs.Chtimes(l.claim, exp, exp); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			l.held = false
-			return fmt.Errorf("algorithm: refreshing lock %s: our claim was removed: %w", l.path, ErrNotHeld)
+			return fmt.Errorf("algorithm: refreshing lock %s: our claim was removed: %w", l.path, proto.ErrNotHeld)
 		}
 		return fmt.Errorf("algorithm: refreshing lock %s: %w", l.path, err)
 	}
 	l.lastTouch = &now
 	if err := l.verify(); err != nil {
-		if errors.Is(err, ErrNotHeld) {
+		if errors.Is(err, proto.ErrNotHeld) {
 			l.held = false
 		}
 		return err
@@ -40,17 +41,17 @@ func (l *fluflLock) verify() error {
 	switch {
 	case err == nil:
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("algorithm: lock %s was removed: %w", l.path, ErrNotHeld)
+		return fmt.Errorf("algorithm: lock %s was removed: %w", l.path, proto.ErrNotHeld)
 	case errors.Is(err, fsops.ErrNotRegular), errors.Is(err, fsops.ErrTooLarge), errors.Is(err, syscall.ELOOP):
-		return fmt.Errorf("algorithm: lock %s was replaced by something else: %w", l.path, ErrNotHeld)
+		return fmt.Errorf("algorithm: lock %s was replaced by something else: %w", l.path, proto.ErrNotHeld)
 	default:
 		return fmt.Errorf("algorithm: checking lock %s: %w", l.path, err)
 	}
 	if string(data) != l.claim {
-		return fmt.Errorf("algorithm: lock %s now belongs to %q: %w", l.path, data, ErrNotHeld)
+		return fmt.Errorf("algorithm: lock %s now belongs to %q: %w", l.path, data, proto.ErrNotHeld)
 	}
 	if l.realInodes && !fsops.SameFile(fi, l.claimInfo) {
-		return fmt.Errorf("algorithm: lock %s is a different file with our claim: %w", l.path, ErrNotHeld)
+		return fmt.Errorf("algorithm: lock %s is a different file with our claim: %w", l.path, proto.ErrNotHeld)
 	}
 	return nil
 }
@@ -66,7 +67,7 @@ func (l *fluflLock) Release() error {
 	if l.held {
 		l.held = false
 		if err := l.verify(); err != nil {
-			if !errors.Is(err, ErrNotHeld) {
+			if !errors.Is(err, proto.ErrNotHeld) {
 				// Ambiguous: leave the lock to expire rather than risk
 				// removing someone else's.
 				_ = l.removeClaim()
@@ -77,10 +78,10 @@ func (l *fluflLock) Release() error {
 			_ = l.removeClaim()
 			return fmt.Errorf("algorithm: releasing lock %s: %w", l.path, err)
 		} else if !ours {
-			notOurs = fmt.Errorf("algorithm: lock %s was no longer ours at release: %w", l.path, ErrNotHeld)
+			notOurs = fmt.Errorf("algorithm: lock %s was no longer ours at release: %w", l.path, proto.ErrNotHeld)
 		}
 	} else {
-		notOurs = fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, ErrNotHeld)
+		notOurs = fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, proto.ErrNotHeld)
 	}
 	if err := l.removeClaim(); err != nil {
 		return err
@@ -124,7 +125,7 @@ func (l *fluflLock) removeLockIfOurs() (bool, error) {
 }
 
 // Close implements Lock.Close.
-func (l *fluflLock) Close(now Instant) error {
+func (l *fluflLock) Close(now proto.Instant) error {
 	if !l.created {
 		return l.removeUnsureClaim()
 	}
@@ -133,7 +134,7 @@ func (l *fluflLock) Close(now Instant) error {
 	}
 	// A link whose success reply was lost leaves the lock ours without our
 	// knowing. Remove it only while no one could judge it stale yet.
-	if l.lastTouch != nil && now != (Instant{}) && now.Mono-l.lastTouch.Mono >= 0 && now.Mono-l.lastTouch.Mono < l.cfg.Lifetime/2 {
+	if l.lastTouch != nil && now != (proto.Instant{}) && now.Mono-l.lastTouch.Mono >= 0 && now.Mono-l.lastTouch.Mono < l.cfg.Lifetime/2 {
 		if data, _, err := l.fs.ReadFile(l.path, maxClaimLen); err == nil && string(data) == l.claim {
 			_, _ = l.removeLockIfOurs()
 		}
@@ -190,9 +191,9 @@ func (l *fluflLock) removeRetry(name string) error {
 // Mint implements Lock.Mint: it mints a token, reads the lock back, as
 // Refresh does, to check it is still ours, and checks that no one minted
 // since (see mintVerified).
-func (l *fluflLock) Mint(Instant) (uint64, error) {
+func (l *fluflLock) Mint(proto.Instant) (uint64, error) {
 	if !l.held {
-		return 0, fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, ErrNotHeld)
+		return 0, fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, proto.ErrNotHeld)
 	}
 	tok, err := mintVerified(l.fs, l.dir, l.base, l.cfg, func(tok uint64) error {
 		if err := l.verify(); err != nil {
@@ -200,7 +201,7 @@ func (l *fluflLock) Mint(Instant) (uint64, error) {
 		}
 		return nil
 	}, l.mut)
-	if errors.Is(err, ErrNotHeld) {
+	if errors.Is(err, proto.ErrNotHeld) {
 		l.held = false
 	}
 	return tok, err

@@ -12,6 +12,7 @@ import (
 	"github.com/nfslease/nfslease/clock"
 	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 const (
@@ -26,7 +27,7 @@ type env struct {
 	clk    *clock.Fake
 	mem    *fsopstest.Mem
 	inject func(fsopstest.Op) *fsopstest.Fault
-	hints  *algorithm.Hints // Config.Hints of the locks made
+	hints  *proto.Hints // Config.Hints of the locks made
 	fs     *fsopstest.Faulty
 }
 
@@ -47,20 +48,20 @@ func newEnv(t *testing.T, opts ...fsopstest.MemOption) *env {
 }
 
 // lock makes a Flufl lock through the faulty FS, or through fsys if given.
-func (e *env) lock(host string, lifetime time.Duration, fsys ...fsops.FS) algorithm.Lock {
+func (e *env) lock(host string, lifetime time.Duration, fsys ...fsops.FS) proto.Lock {
 	e.t.Helper()
 	var f fsops.FS = e.fs
 	if len(fsys) > 0 {
 		f = fsys[0]
 	}
-	lk, err := algorithm.Flufl.New(f, path, algorithm.Config{Lifetime: lifetime, Hostname: host, Pid: 1, Hints: e.hints})
+	lk, err := algorithm.Flufl.New(f, path, proto.Config{Lifetime: lifetime, Hostname: host, Pid: 1, Hints: e.hints})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return lk
 }
 
-func (e *env) mustAcquire(lk algorithm.Lock) {
+func (e *env) mustAcquire(lk proto.Lock) {
 	e.t.Helper()
 	att, err := lk.Acquire(e.now())
 	if err != nil || !att.Acquired {
@@ -70,14 +71,14 @@ func (e *env) mustAcquire(lk algorithm.Lock) {
 
 // now is the current Instant of the fake clock; its monotonic reading
 // counts from the epoch.
-func (e *env) now() algorithm.Instant {
+func (e *env) now() proto.Instant {
 	t := e.clk.Now()
-	return algorithm.Instant{Wall: t, Mono: t.Sub(epoch)}
+	return proto.Instant{Wall: t, Mono: t.Sub(epoch)}
 }
 
 // mustBreak expects one attempt that breaks a stale lock, then one that
 // takes it.
-func (e *env) mustBreak(lk algorithm.Lock) {
+func (e *env) mustBreak(lk proto.Lock) {
 	e.t.Helper()
 	if att, err := lk.Acquire(e.now()); err != nil || !att.Broke || att.Acquired {
 		e.t.Fatalf("Acquire = %+v, %v; want a break", att, err)
@@ -231,7 +232,7 @@ func TestRefreshTransientIsNotLoss(t *testing.T) {
 				e.mustAcquire(a)
 				e.inject = once(op, "", func(fsopstest.Op) *fsopstest.Fault { return &fsopstest.Fault{Err: errno} })
 				err := a.Refresh(e.now())
-				if err == nil || errors.Is(err, algorithm.ErrNotHeld) || !algorithm.Transient(err) {
+				if err == nil || errors.Is(err, algorithm.ErrNotHeld) || !proto.Transient(err) {
 					t.Fatalf("Refresh = %v, want a transient error that is not ErrNotHeld", err)
 				}
 				if err := a.Refresh(e.now()); err != nil {
@@ -255,7 +256,7 @@ func TestStaleJudgement(t *testing.T) {
 	w := e.lock("w", 15*time.Second)
 	// Stale after 15s + StaleMargin of watching it unchanged.
 	att, err := w.Acquire(e.now())
-	if err != nil || att.Acquired || att.StaleIn != 15*time.Second+algorithm.StaleMargin {
+	if err != nil || att.Acquired || att.StaleIn != 15*time.Second+proto.StaleMargin {
 		t.Fatalf("first look: %+v, %v; want StaleIn 16s", att, err)
 	}
 	if att.Holder.Lifetime != 15*time.Second || att.Holder.Protocol != "flufl" {
@@ -264,15 +265,15 @@ func TestStaleJudgement(t *testing.T) {
 	// The watch starts at the second look: the first step's start may
 	// precede its read by any amount (a hung call).
 	e.clk.Advance(100 * time.Millisecond)
-	if att, _ = w.Acquire(e.now()); att.StaleIn != 15*time.Second+algorithm.StaleMargin {
+	if att, _ = w.Acquire(e.now()); att.StaleIn != 15*time.Second+proto.StaleMargin {
 		t.Fatalf("second look: %+v; want StaleIn 16s", att)
 	}
 	e.clk.Advance(15 * time.Second)
 	att, _ = w.Acquire(e.now())
-	if att.Acquired || att.StaleIn != algorithm.StaleMargin {
+	if att.Acquired || att.StaleIn != proto.StaleMargin {
 		t.Fatalf("after 15s: %+v; want StaleIn 1s", att)
 	}
-	e.clk.Advance(algorithm.StaleMargin)
+	e.clk.Advance(proto.StaleMargin)
 	e.mustBreak(w)
 	// The dead holder's claim went with its lock.
 	if names := e.files(); len(names) != 2 {
@@ -302,8 +303,8 @@ func TestWallClockRule(t *testing.T) {
 	e.crashed(15 * time.Second)
 	// A waiter that first looks when the expiry is more than the skew
 	// allowance in the past breaks at once; with the rule off it waits.
-	e.clk.Advance(15*time.Second + algorithm.DefaultSkewAllowance + time.Nanosecond)
-	off, err := algorithm.Flufl.New(e.fs, path, algorithm.Config{Lifetime: 15 * time.Second, SkewAllowance: -1, Hostname: "off", Pid: 1})
+	e.clk.Advance(15*time.Second + proto.DefaultSkewAllowance + time.Nanosecond)
+	off, err := algorithm.Flufl.New(e.fs, path, proto.Config{Lifetime: 15 * time.Second, SkewAllowance: -1, Hostname: "off", Pid: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +322,7 @@ func TestBreakPutsBackAWrongVictim(t *testing.T) {
 	e := newEnv(t)
 	e.crashed(time.Second)
 	e.clk.Advance(time.Minute)
-	var newcomer algorithm.Lock
+	var newcomer proto.Lock
 	e.inject = once("Rename", path, func(fsopstest.Op) *fsopstest.Fault {
 		// Someone else breaks the dead lock and acquires, just before
 		// our rename reaches the server.
@@ -415,7 +416,7 @@ func TestStaleBreakLock(t *testing.T) {
 	e.mem.WriteFile(path+"|break", []byte(path+"|dead|2|nfslease1.l2000.r00"), 0o644)
 	e.clk.Advance(time.Minute)
 	w := e.lock("w", 2*time.Second)
-	var got algorithm.Attempt
+	var got proto.Attempt
 	broke := false
 	for range 100 {
 		var err error
@@ -534,7 +535,7 @@ func TestCloseAfterUnconfirmedLink(t *testing.T) {
 		return nil
 	}
 	lk := e.lock("a", 15*time.Second)
-	if _, err := lk.Acquire(e.now()); !algorithm.Transient(err) {
+	if _, err := lk.Acquire(e.now()); !proto.Transient(err) {
 		t.Fatalf("Acquire = %v, want a transient error", err)
 	}
 	e.inject = nil
@@ -549,7 +550,7 @@ func TestCloseAfterUnconfirmedLink(t *testing.T) {
 func TestNewRejectsBadPaths(t *testing.T) {
 	mem := fsopstest.NewMem(clock.NewFake(epoch))
 	for _, p := range []string{"", "/locks/", "/locks/a|b", "/locks/" + strings.Repeat("n", 220), "a\x00b"} {
-		_, err := algorithm.Flufl.New(mem, p, algorithm.Config{Lifetime: time.Second})
+		_, err := algorithm.Flufl.New(mem, p, proto.Config{Lifetime: time.Second})
 		if err == nil {
 			t.Errorf("New(%q) = nil error", p)
 		} else if !errors.Is(err, algorithm.ErrBadPath) && !errors.Is(err, syscall.ENAMETOOLONG) {
@@ -570,7 +571,7 @@ func TestTransient(t *testing.T) {
 		{algorithm.ErrNotLock, false},
 		{nil, false},
 	} {
-		if got := algorithm.Transient(tt.err); got != tt.want {
+		if got := proto.Transient(tt.err); got != tt.want {
 			t.Errorf("Transient(%v) = %v, want %v", tt.err, got, tt.want)
 		}
 	}

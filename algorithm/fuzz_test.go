@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // pythonLocks are lock contents written by Python flufl.lock 5.0.1
@@ -188,7 +189,7 @@ func FuzzLeftoverClaim(f *testing.F) {
 		if err := e.mem.Chtimes(p, old, old); err != nil {
 			t.Fatal(err)
 		}
-		lk, err := algorithm.Flufl.New(e.fs, path, algorithm.Config{
+		lk, err := algorithm.Flufl.New(e.fs, path, proto.Config{
 			Lifetime: 10 * time.Second, Hostname: "h", Pid: 1,
 			PidAlive: func(int) bool { return alive },
 		})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // TestNewRejectsDirectoryNames: a path whose last element is "." or ".."
@@ -23,12 +24,12 @@ import (
 func TestNewRejectsDirectoryNames(t *testing.T) {
 	e := newEnv(t)
 	for _, p := range []string{dir + "/.", dir + "/..", dir + "/a.lock/.", dir + "/a.lock/..", ".", "..", "a/.", "a/.."} {
-		for _, proto := range []algorithm.Protocol{algorithm.Flufl, algorithm.Strict} {
-			_, err := proto.New(e.fs, p, algorithm.Config{Lifetime: time.Second})
+		for _, prot := range []algorithm.Protocol{algorithm.Flufl, algorithm.Strict} {
+			_, err := prot.New(e.fs, p, proto.Config{Lifetime: time.Second})
 			if !errors.Is(err, algorithm.ErrBadPath) {
-				t.Errorf("%s: New(%q) = %v, want ErrBadPath", proto.Name(), p, err)
+				t.Errorf("%s: New(%q) = %v, want ErrBadPath", prot.Name(), p, err)
 			} else if !strings.Contains(err.Error(), p) {
-				t.Errorf("%s: New(%q): error %q does not name the path", proto.Name(), p, err)
+				t.Errorf("%s: New(%q): error %q does not name the path", prot.Name(), p, err)
 			}
 		}
 	}
@@ -50,7 +51,7 @@ func TestClaimCreateLostReply(t *testing.T) {
 			return nil
 		}
 		lk := e.lock("h", 10*time.Second)
-		if _, err := lk.Acquire(e.now()); !algorithm.Transient(err) {
+		if _, err := lk.Acquire(e.now()); !proto.Transient(err) {
 			t.Fatalf("Acquire = %v, want a transient error", err)
 		}
 		if len(e.files()) != 1 {
@@ -75,7 +76,7 @@ func TestClaimCreateLostReply(t *testing.T) {
 			return nil
 		}
 		lk := e.lock("h", 10*time.Second)
-		if _, err := lk.Acquire(e.now()); !algorithm.Transient(err) {
+		if _, err := lk.Acquire(e.now()); !proto.Transient(err) {
 			t.Fatalf("Acquire = %v, want a transient error", err)
 		}
 		e.mustAcquire(lk)
@@ -107,11 +108,11 @@ func TestUnsureClaimNotOurs(t *testing.T) {
 		}
 		return nil
 	}
-	lk, err := algorithm.Flufl.New(e.fs, path, algorithm.Config{Lifetime: 10 * time.Second, Hostname: "h", Pid: 1, Rand: fixedRand{}})
+	lk, err := algorithm.Flufl.New(e.fs, path, proto.Config{Lifetime: 10 * time.Second, Hostname: "h", Pid: 1, Rand: fixedRand{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := lk.Acquire(e.now()); !algorithm.Transient(err) {
+	if _, err := lk.Acquire(e.now()); !proto.Transient(err) {
 		t.Fatalf("Acquire = %v, want a transient error", err)
 	}
 	claim := path + "|h|1|nfslease1.l10000.rcdcdcdcdcdcdcdcd"
@@ -140,7 +141,7 @@ func TestLinkLostRequest(t *testing.T) {
 	}
 	lk := e.lock("h", 10*time.Second)
 	att, err := lk.Acquire(e.now())
-	if !errors.Is(err, syscall.ESTALE) || !algorithm.Transient(err) || att.Holder != nil {
+	if !errors.Is(err, syscall.ESTALE) || !proto.Transient(err) || att.Holder != nil {
 		t.Fatalf("Acquire = %+v, %v; want a transient ESTALE error and no holder", att, err)
 	}
 	if !strings.Contains(err.Error(), path) {
@@ -182,11 +183,11 @@ func TestSweep(t *testing.T) {
 	dead := map[int]bool{101: true, 102: true, 103: true, 104: true}
 	keep := map[string]string{}
 	gone := map[string]string{}
-	gone[e.leftover("h", 101, rec("01"), now.Add(-L-algorithm.StaleMargin-time.Second), L)] = "dead pid, untouched for L+margin+1s"
+	gone[e.leftover("h", 101, rec("01"), now.Add(-L-proto.StaleMargin-time.Second), L)] = "dead pid, untouched for L+margin+1s"
 	gone[e.leftover("h", 102, rec("02"), now.Add(-time.Hour), L)] = "dead pid, an hour old"
-	gone[e.leftover("h", 200, rec("03"), now.Add(-2*L-algorithm.StaleMargin-time.Second), L)] = "live pid (reused?), untouched for 2L+margin+1s"
+	gone[e.leftover("h", 200, rec("03"), now.Add(-2*L-proto.StaleMargin-time.Second), L)] = "live pid (reused?), untouched for 2L+margin+1s"
 	keep[e.leftover("h", 103, rec("04"), now.Add(-L), L)] = "dead pid, untouched for only L"
-	keep[e.leftover("h", 201, rec("05"), now.Add(-L-algorithm.StaleMargin-time.Second), L)] = "live pid, untouched for L+margin+1s"
+	keep[e.leftover("h", 201, rec("05"), now.Add(-L-proto.StaleMargin-time.Second), L)] = "live pid, untouched for L+margin+1s"
 	keep[e.leftover("other", 104, rec("06"), now.Add(-time.Hour), L)] = "another host"
 	keep[e.leftover("h", 104, "123456789", now.Add(-time.Hour), L)] = "Python flufl.lock claim"
 	// A crashed breaker's tomb: named after its claim, holding the lock
@@ -218,7 +219,7 @@ func TestSweep(t *testing.T) {
 		removed bool
 		why     string
 	}{
-		{"104", "10", L + algorithm.StaleMargin + time.Second, true, "empty claim of a dead pid, old"},
+		{"104", "10", L + proto.StaleMargin + time.Second, true, "empty claim of a dead pid, old"},
 		{"104", "11", L, false, "empty claim of a dead pid, young"},
 		{"201", "12", time.Hour, false, "empty claim of a live pid"},
 	} {
@@ -264,7 +265,7 @@ func TestSweep(t *testing.T) {
 	keep[holder] = "the lock's claim"
 	keep[path] = "the lock"
 
-	lk, err := algorithm.Flufl.New(e.fs, path, algorithm.Config{
+	lk, err := algorithm.Flufl.New(e.fs, path, proto.Config{
 		Lifetime: L, Hostname: "h", Pid: 300, SkewAllowance: time.Hour,
 		PidAlive: func(pid int) bool { return !dead[pid] },
 	})
@@ -296,7 +297,7 @@ func TestSweep(t *testing.T) {
 // bound is not remembered as done).
 func TestSweepBounded(t *testing.T) {
 	const L = 10 * time.Second
-	for _, hints := range []*algorithm.Hints{nil, new(algorithm.Hints)} {
+	for _, hints := range []*proto.Hints{nil, new(proto.Hints)} {
 		e := newEnv(t)
 		old := e.clk.Now().Add(-time.Hour)
 		for i := range 20 {
@@ -304,7 +305,7 @@ func TestSweepBounded(t *testing.T) {
 		}
 		var counts []int
 		for range 4 {
-			lk, err := algorithm.Flufl.New(e.fs, path, algorithm.Config{Lifetime: L, Hostname: "h", Pid: 1, PidAlive: func(int) bool { return false }, Hints: hints})
+			lk, err := algorithm.Flufl.New(e.fs, path, proto.Config{Lifetime: L, Hostname: "h", Pid: 1, PidAlive: func(int) bool { return false }, Hints: hints})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -327,7 +328,7 @@ func TestSweepBounded(t *testing.T) {
 func TestSweepHints(t *testing.T) {
 	const L = 10 * time.Second
 	e := newEnv(t)
-	e.hints = new(algorithm.Hints)
+	e.hints = new(proto.Hints)
 	listings := 0
 	cycle := func() {
 		t.Helper()
@@ -378,7 +379,7 @@ func TestSweepRace(t *testing.T) {
 		}
 		return nil
 	}
-	lk, err := algorithm.Flufl.New(e.fs, path, algorithm.Config{Lifetime: L, Hostname: "h", Pid: 1, PidAlive: func(int) bool { return false }})
+	lk, err := algorithm.Flufl.New(e.fs, path, proto.Config{Lifetime: L, Hostname: "h", Pid: 1, PidAlive: func(int) bool { return false }})
 	if err != nil {
 		t.Fatal(err)
 	}

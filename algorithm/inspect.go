@@ -8,46 +8,22 @@ import (
 	"syscall"
 
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
-// Look is what one read-only look at a lock path shows.
-type Look struct {
-	// Holder describes the holder; nil if nothing holds the lock.
-	Holder *Holder
-
-	// Stale reports that the lock is provably stale from this one look:
-	// a lock whose holder is provably dead (Holder.Dead, either
-	// protocol), or a Flufl lock whose recorded expiry is older than the
-	// skew allowance on our wall clock. Otherwise one look cannot prove a
-	// Strict lock stale (that takes watching it unchanged).
-	Stale bool
-}
-
-// Inspector is implemented by protocols that can read a lock without
-// changing anything: no create, touch, rename or removal, and no
-// collection of other processes' leftovers. Both Strict and Flufl
-// implement it.
-type Inspector interface {
-	// Inspect reads the lock at path as of now. A missing path, or a
-	// Strict lock directory without an owner record (a release or break
-	// half done), is unlocked. Something at path that is not a lock of
-	// this protocol gives an error wrapping ErrNotLock.
-	Inspect(fsys fsops.FS, path string, cfg Config, now Instant) (Look, error)
-}
-
 // Inspect implements Inspector for Strict.
-func (strictProtocol) Inspect(fsys fsops.FS, path string, cfg Config, now Instant) (Look, error) {
+func (strictProtocol) Inspect(fsys fsops.FS, path string, cfg proto.Config, now proto.Instant) (proto.Look, error) {
 	if fsys == nil {
-		return Look{}, errors.New("algorithm: nil fsops.FS")
+		return proto.Look{}, errors.New("algorithm: nil fsops.FS")
 	}
 	fi, err := fsys.Lstat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return Look{}, nil
+		return proto.Look{}, nil
 	case err != nil:
-		return Look{}, fmt.Errorf("algorithm: inspecting lock %s: %w", path, err)
+		return proto.Look{}, fmt.Errorf("algorithm: inspecting lock %s: %w", path, err)
 	case !fi.Mode.IsDir():
-		return Look{}, fmt.Errorf("algorithm: lock path %s holds a %s, not a lock directory: %w", path, describeMode(fi.Mode), ErrNotLock)
+		return proto.Look{}, fmt.Errorf("algorithm: lock path %s holds a %s, not a lock directory: %w", path, describeMode(fi.Mode), proto.ErrNotLock)
 	}
 	data, ofi, err := fsys.ReadFile(path+"/"+ownerName, maxRecordLen)
 	switch {
@@ -58,71 +34,71 @@ func (strictProtocol) Inspect(fsys fsops.FS, path string, cfg Config, now Instan
 		names, derr := fsys.ReadDir(path)
 		if derr != nil {
 			if errors.Is(derr, fs.ErrNotExist) {
-				return Look{}, nil
+				return proto.Look{}, nil
 			}
-			return Look{}, fmt.Errorf("algorithm: inspecting lock %s: %w", path, derr)
+			return proto.Look{}, fmt.Errorf("algorithm: inspecting lock %s: %w", path, derr)
 		}
 		for _, n := range names {
 			if !isLitter(n) {
-				return Look{}, fmt.Errorf("algorithm: lock path %s is a directory with no owner record that holds %q: %w", path, n, ErrNotLock)
+				return proto.Look{}, fmt.Errorf("algorithm: lock path %s is a directory with no owner record that holds %q: %w", path, n, proto.ErrNotLock)
 			}
 		}
-		return Look{}, nil
+		return proto.Look{}, nil
 	case errors.Is(err, fsops.ErrNotRegular), errors.Is(err, fsops.ErrTooLarge), errors.Is(err, syscall.ELOOP):
-		return Look{}, fmt.Errorf("algorithm: lock path %s is a directory whose %q is not an owner record: %w", path, ownerName, ErrNotLock)
+		return proto.Look{}, fmt.Errorf("algorithm: lock path %s is a directory whose %q is not an owner record: %w", path, ownerName, proto.ErrNotLock)
 	default:
-		return Look{}, fmt.Errorf("algorithm: reading lock %s: %w", path, err)
+		return proto.Look{}, fmt.Errorf("algorithm: reading lock %s: %w", path, err)
 	}
 	rec, err := parseOwner(data)
 	if err != nil {
-		return Look{}, fmt.Errorf("algorithm: lock path %s is a directory whose %q is not an owner record (%d bytes): %w",
-			path, ownerName, len(data), ErrNotLock)
+		return proto.Look{}, fmt.Errorf("algorithm: lock path %s is a directory whose %q is not an owner record (%d bytes): %w",
+			path, ownerName, len(data), proto.ErrNotLock)
 	}
-	h := &Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime,
+	h := &proto.Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime,
 		Dead: localDead(cfg, rec.proc(), rec.Pid, rec.Host, noMutation)}
-	return Look{Holder: h, Stale: h.Dead}, nil
+	return proto.Look{Holder: h, Stale: h.Dead}, nil
 }
 
 // Inspect implements Inspector for Flufl. It reads locks made by Python
 // flufl.lock too; they record no lifetime.
-func (fluflProtocol) Inspect(fsys fsops.FS, path string, cfg Config, now Instant) (Look, error) {
+func (fluflProtocol) Inspect(fsys fsops.FS, path string, cfg proto.Config, now proto.Instant) (proto.Look, error) {
 	if fsys == nil {
-		return Look{}, errors.New("algorithm: nil fsops.FS")
+		return proto.Look{}, errors.New("algorithm: nil fsops.FS")
 	}
 	if cfg.SkewAllowance == 0 {
-		cfg.SkewAllowance = DefaultSkewAllowance
+		cfg.SkewAllowance = proto.DefaultSkewAllowance
 	}
 	data, fi, err := fsys.ReadFile(path, maxClaimLen)
 	switch {
 	case err == nil:
 	case errors.Is(err, fs.ErrNotExist):
-		return Look{}, nil
+		return proto.Look{}, nil
 	case errors.Is(err, fsops.ErrNotRegular), errors.Is(err, fsops.ErrTooLarge), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.EMLINK):
-		return Look{}, fmt.Errorf("algorithm: lock path %s: %w: %w", path, ErrNotLock, err)
+		return proto.Look{}, fmt.Errorf("algorithm: lock path %s: %w: %w", path, proto.ErrNotLock, err)
 	default:
-		return Look{}, fmt.Errorf("algorithm: reading lock %s: %w", path, err)
+		return proto.Look{}, fmt.Errorf("algorithm: reading lock %s: %w", path, err)
 	}
 	if len(data) == 0 {
 		// flufl.lock rewrites its lock in place: a moment of emptiness.
 		// Held by someone unknown; Acquire decides later.
-		return Look{Holder: &Holder{Protocol: "unknown", Expires: fi.ModTime}}, nil
+		return proto.Look{Holder: &proto.Holder{Protocol: "unknown", Expires: fi.ModTime}}, nil
 	}
 	c, err := parseClaim(string(data), fluflSep)
 	if err != nil || filepath.Base(c.Lock) != filepath.Base(path) {
-		return Look{}, fmt.Errorf("algorithm: lock path %s holds a file that is not a lock of this name (%d bytes, mode %v): %w",
-			path, fi.Size, fi.Mode, ErrNotLock)
+		return proto.Look{}, fmt.Errorf("algorithm: lock path %s holds a file that is not a lock of this name (%d bytes, mode %v): %w",
+			path, fi.Size, fi.Mode, proto.ErrNotLock)
 	}
 	h := fluflHolder(c, data, fi)
 	h.Dead = localDead(cfg, c.Proc, c.Pid, c.Host, noMutation)
 	// Judge's wall-clock rule: stale once expiry + allowance has come.
 	stale := h.Dead || cfg.SkewAllowance >= 0 && !fi.ModTime.Add(cfg.SkewAllowance).After(now.Wall)
-	return Look{Holder: h, Stale: stale}, nil
+	return proto.Look{Holder: h, Stale: stale}, nil
 }
 
 // fluflHolder describes the holder of a Flufl lock whose content data
 // parsed as c.
-func fluflHolder(c claim, data []byte, fi fsops.FileInfo) *Holder {
-	h := &Holder{Protocol: "flufl.lock", Claim: string(data), Host: c.Host, Pid: c.Pid, Expires: fi.ModTime}
+func fluflHolder(c claim, data []byte, fi fsops.FileInfo) *proto.Holder {
+	h := &proto.Holder{Protocol: "flufl.lock", Claim: string(data), Host: c.Host, Pid: c.Pid, Expires: fi.ModTime}
 	if c.Ours {
 		h.Protocol, h.Lifetime = "flufl", c.Lifetime
 	}

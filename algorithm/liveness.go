@@ -1,9 +1,8 @@
 package algorithm
 
 import (
-	"time"
-
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // A holder is provably dead when the identity its lock records names a
@@ -56,24 +55,16 @@ func sameMachine(self fsops.ProcID, selfHost string, rec fsops.ProcID, recHost s
 	return self.Known() && rec.Known() && rec.BootID == self.BootID && rec.PidNS == self.PidNS && recHost == selfHost
 }
 
-// LocalPoll bounds how long a waiter waits before it looks again at a lock
-// whose holder is a live process of this machine (same boot and pid
-// namespace): such a holder can be proven dead the moment it exits, so a
-// waiter takes its lock over within about LocalPoll of its death, not a
-// lifetime. Holders of other machines are looked at as the caller's
-// backoff decides.
-const LocalPoll = 50 * time.Millisecond
-
 // localHolder judges the holder whose record holds identity rec (complete
 // or not), pid recPid and host recHost, with cfg's process table and host
 // name: local reports that it is a process of this machine whose pid our
 // probes can judge, dead that it is provably dead (deadHolder). mut
 // reports the deliberate bugs of the Lock asking (see mutant.go).
-func localHolder(cfg Config, rec fsops.ProcID, recPid int, recHost string, mut func(mutation) bool) (local, dead bool) {
+func localHolder(cfg proto.Config, rec fsops.ProcID, recPid int, recHost string, mut func(mutation) bool) (local, dead bool) {
 	if cfg.Procs == nil {
 		return false, false
 	}
-	self, selfHost := cfg.Procs.Self(), sanitizeHost(cfg.Hostname)
+	self, selfHost := cfg.Procs.Self(), proto.RecordedHost(cfg.Hostname)
 	switch {
 	case mut(mLivenessHostOnly):
 		// (mutant) judge by the host name and the pid alone.
@@ -98,7 +89,7 @@ func localHolder(cfg Config, rec fsops.ProcID, recPid int, recHost string, mut f
 }
 
 // localDead reports whether the holder is provably dead (localHolder).
-func localDead(cfg Config, rec fsops.ProcID, recPid int, recHost string, mut func(mutation) bool) bool {
+func localDead(cfg proto.Config, rec fsops.ProcID, recPid int, recHost string, mut func(mutation) bool) bool {
 	_, dead := localHolder(cfg, rec, recPid, recHost, mut)
 	return dead
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // TestDeadLocalHolder runs both protocols with a fake process table: a
@@ -15,7 +16,7 @@ import (
 // must not judge is waited for as before (its lifetime plus the margin).
 func TestDeadLocalHolder(t *testing.T) {
 	const host = "build-7"
-	for _, proto := range []algorithm.Protocol{algorithm.Flufl, algorithm.Strict} {
+	for _, prot := range []algorithm.Protocol{algorithm.Flufl, algorithm.Strict} {
 		for _, tc := range []struct {
 			name string
 			// The holder's machine (default: the waiter's), its host
@@ -44,7 +45,7 @@ func TestDeadLocalHolder(t *testing.T) {
 			{name: "killed, recorded another host name", holderHost: "other", after: func(m *fsopstest.Machine, pid int) { m.Kill(pid) }},
 			{name: "killed, recorded no identity", hide: true, after: func(m *fsopstest.Machine, pid int) { m.Kill(pid) }},
 		} {
-			t.Run(proto.Name()+"/"+tc.name, func(t *testing.T) {
+			t.Run(prot.Name()+"/"+tc.name, func(t *testing.T) {
 				e := newEnv(t)
 				local := fsopstest.NewMachine("local", 4026531836)
 				hm := local
@@ -57,7 +58,7 @@ func TestDeadLocalHolder(t *testing.T) {
 				}
 				const lifetime = 10 * time.Second
 				holderID := hm.Start(42)
-				holder, err := proto.New(e.mem, path, algorithm.Config{Lifetime: lifetime, Hostname: hh, Pid: 42, Procs: hm.Procs(holderID, tc.hide)})
+				holder, err := prot.New(e.mem, path, proto.Config{Lifetime: lifetime, Hostname: hh, Pid: 42, Procs: hm.Procs(holderID, tc.hide)})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -65,7 +66,7 @@ func TestDeadLocalHolder(t *testing.T) {
 				tc.after(hm, 42)
 
 				waiterID := local.Start(43)
-				waiter, err := proto.New(e.mem, path, algorithm.Config{Lifetime: lifetime, Hostname: host, Pid: 43, Procs: local.Procs(waiterID, false)})
+				waiter, err := prot.New(e.mem, path, proto.Config{Lifetime: lifetime, Hostname: host, Pid: 43, Procs: local.Procs(waiterID, false)})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -87,15 +88,15 @@ func TestDeadLocalHolder(t *testing.T) {
 				if att.Broke || att.Acquired || att.Holder == nil || att.Holder.Dead || att.StaleIn <= 0 {
 					t.Fatalf("first look = %+v; want held, not dead, stale later", att)
 				}
-				if local := att.StaleIn <= algorithm.LocalPoll; local != tc.local {
-					t.Errorf("first look: StaleIn %v; want within LocalPoll (%v): %v", att.StaleIn, algorithm.LocalPoll, tc.local)
+				if local := att.StaleIn <= proto.LocalPoll; local != tc.local {
+					t.Errorf("first look: StaleIn %v; want within LocalPoll (%v): %v", att.StaleIn, proto.LocalPoll, tc.local)
 				}
 				// It goes stale by the lifetime rule, as before.
 				e.clk.Advance(time.Second)
 				if att, err := waiter.Acquire(e.now()); err != nil || att.Broke || att.Acquired {
 					t.Fatalf("second look = %+v, %v; want still held", att, err)
 				}
-				e.clk.Advance(lifetime + algorithm.StaleMargin)
+				e.clk.Advance(lifetime + proto.StaleMargin)
 				e.mustBreak(waiter)
 			})
 		}
@@ -105,21 +106,21 @@ func TestDeadLocalHolder(t *testing.T) {
 // TestDeadHolderInspect: Inspect reports a dead local holder as stale
 // and dead, for both protocols, and a live one as neither.
 func TestDeadHolderInspect(t *testing.T) {
-	for _, proto := range []algorithm.Protocol{algorithm.Flufl, algorithm.Strict} {
-		t.Run(proto.Name(), func(t *testing.T) {
+	for _, prot := range []algorithm.Protocol{algorithm.Flufl, algorithm.Strict} {
+		t.Run(prot.Name(), func(t *testing.T) {
 			e := newEnv(t)
 			m := fsopstest.NewMachine("local", 4026531836)
 			id := m.Start(42)
-			cfg := algorithm.Config{Lifetime: 10 * time.Second, Hostname: "h", Pid: 42, Procs: m.Procs(id, false)}
-			holder, err := proto.New(e.mem, path, cfg)
+			cfg := proto.Config{Lifetime: 10 * time.Second, Hostname: "h", Pid: 42, Procs: m.Procs(id, false)}
+			holder, err := prot.New(e.mem, path, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			e.mustAcquire(holder)
-			look := func() algorithm.Look {
+			look := func() proto.Look {
 				t.Helper()
-				cfg := algorithm.Config{Lifetime: 10 * time.Second, Hostname: "h", Pid: 43, Procs: m.Procs(m.Start(1000+int(e.clk.Now().Unix()%1000)), false)}
-				l, err := proto.(algorithm.Inspector).Inspect(e.mem, path, cfg, e.now())
+				cfg := proto.Config{Lifetime: 10 * time.Second, Hostname: "h", Pid: 43, Procs: m.Procs(m.Start(1000+int(e.clk.Now().Unix()%1000)), false)}
+				l, err := prot.(proto.Inspector).Inspect(e.mem, path, cfg, e.now())
 				if err != nil || l.Holder == nil {
 					t.Fatalf("Inspect = %+v, %v", l, err)
 				}

@@ -1,20 +1,16 @@
 package algorithm
 
 import (
-	"errors"
-	"io"
-	"io/fs"
-	"syscall"
-	"time"
-
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // Protocol is a lock protocol: an on-disk format and the steps that act on
-// it. A Protocol value is stateless and safe for concurrent use; the state
-// of one acquisition lives in the Lock that New returns.
+// it. Its only implementations are Flufl and Strict (see the package
+// documentation for why it is sealed). A Protocol value is stateless and
+// safe for concurrent use.
 type Protocol interface {
-	// Name identifies the protocol in logs, errors and Holder details.
+	// Name identifies the protocol in logs, errors and holder details.
 	Name() string
 
 	// New prepares a lock on path without touching the filesystem beyond
@@ -22,205 +18,26 @@ type Protocol interface {
 	// cfg cannot be used (an empty or directory-like path, a lock name that
 	// cannot carry the protocol's claim suffix within NAME_MAX, a separator
 	// character in the path).
-	New(fsys fsops.FS, path string, cfg Config) (Lock, error)
+	New(fsys fsops.FS, path string, cfg proto.Config) (proto.Lock, error)
 }
 
-// Config is what a protocol needs from its caller. The zero value of each
-// field means its documented default.
-type Config struct {
-	// Lifetime is how long the lock stays valid after each acquisition or
-	// refresh without a further refresh. Required (> 0).
-	Lifetime time.Duration
-
-	// SkewAllowance is how far another host's wall clock may be ahead of or
-	// behind ours. A lock whose stored expiry has passed by more than this
-	// on our wall clock is stale. Default: DefaultSkewAllowance. Negative
-	// disables the wall-clock rule (only locks whose lifetime is recorded,
-	// that is locks made by this package, can then be judged stale).
-	SkewAllowance time.Duration
-
-	// Hostname and Pid identify this process in the claim file name. Pid is
-	// written as decimal; Hostname is sanitised (see Flufl).
-	Hostname string
-	Pid      int
-
-	// Perm is the permission of files the protocol creates, before the
-	// umask. Default 0644.
-	Perm fs.FileMode
-
-	// Rand is the source of the random part of claim names. Default
-	// crypto/rand. A deterministic simulator sets its own.
-	Rand io.Reader
-
-	// PidAlive reports whether a process with this pid runs on this
-	// host. It lets an acquisition remove the claim files of crashed
-	// processes of this host sooner (see Flufl); nil means unknown, and
-	// such files are still removed, later. It must not block.
-	PidAlive func(pid int) bool
-
-	// Procs is this machine's process table. With it, every lock made
-	// records this process's identity on its machine (boot id, pid
-	// namespace, pid, start time; only if Procs.Self is complete and
-	// names Pid), and a lock whose record names a process of this very
-	// machine, boot and pid namespace that no longer runs is stale at
-	// once (Holder.Dead; the rule and what it assumes are in
-	// liveness.go). nil: nothing recorded, no holder judged dead, locks
-	// go stale by their lifetime only. When PidAlive is nil, Procs
-	// answers it too. Procs must not block.
-	Procs fsops.Procs
-
-	// Hints, if not nil, is what this process remembers across Locks to
-	// save filesystem calls (token counter values, sweep times). Share one
-	// per process; nil means every Lock starts from nothing.
-	Hints *Hints
-}
-
-// DefaultSkewAllowance is the default Config.SkewAllowance: flufl.lock's
-// CLOCK_SLOP, so that Go and Python waiters agree on when a lock without a
-// recorded lifetime is stale.
-const DefaultSkewAllowance = 10 * time.Second
-
-// StaleMargin is added to a holder's recorded lifetime before a waiter that
-// has watched the lock unchanged may judge it stale. It covers filesystems
-// whose timestamps have whole-second resolution (sshfs), on which a refresh
-// can leave the lock looking unchanged for up to one second.
-const StaleMargin = time.Second
-
-// Lock is one lock on one path, driven step by step by its caller. Each
-// method performs one bounded protocol step against the filesystem and
-// returns: no method sleeps, loops waiting, starts a goroutine or reads a
-// clock; the caller passes the current time. A Lock is not safe for
-// concurrent use.
-type Lock interface {
-	// Acquire makes one attempt to take the lock at time now: claim,
-	// link, verify, and, if the current holder is provably stale, break
-	// its lock (Attempt.Broke: the caller should attempt again at once).
-	//
-	// It returns Attempt.Acquired, or who holds the lock, or an error.
-	// Errors for which Transient reports true may be retried; any other
-	// error means the lock cannot be taken at this path as things stand.
-	Acquire(now Instant) (Attempt, error)
-
-	// Refresh extends a held lock to now+Lifetime and checks that the lock
-	// is still ours. It returns an error wrapping ErrNotHeld when the lock
-	// is provably no longer ours; any other error is ambiguous (the refresh
-	// may or may not have been applied) and must not be counted as success.
-	Refresh(now Instant) error
-
-	// Release removes the lock if it is still ours and then removes our
-	// claim. It returns an error wrapping ErrNotHeld if the lock was no
-	// longer ours (nothing that is not ours is removed). The caller must
-	// not call Release after its lease deadline has passed; use Close.
-	Release() error
-
-	// Close gives up without releasing: it removes our claim file and any
-	// other file that only we use. It removes the lock itself only when it
-	// is ours and was last touched less than Lifetime/2 before now (an
-	// acquisition whose success reply was lost), so that it never races a
-	// breaker; a zero now never removes it. Close is idempotent.
-	Close(now Instant) error
-
-	// Mint mints the lock's next fencing token while the lock is held,
-	// then checks that the lock is still ours (mint, then verify), so
-	// that a holder whose lock was broken before it minted never hands
-	// out its token. Tokens of one lock path are unique and increase in
-	// the order in which holders verified them. It returns an error
-	// wrapping ErrNotHeld when the lock is provably no longer ours; any
-	// other error means no token was minted that may be used (errors for
-	// which Transient reports true may be retried). See docs/fencing.md.
-	Mint(now Instant) (uint64, error)
-
-	// Path is the lock's path as used on disk (absolute).
-	Path() string
-}
-
-// Instant is the current time as the caller's clocks tell it. Wall is the
-// wall-clock time, written to disk as expiries and compared with what other
-// hosts wrote. Mono is a monotonic reading from an origin the caller fixes
-// (for example time.Since of a time taken at start-up): every duration the
-// protocol measures is a difference of two Mono values, so that wall-clock
-// steps do not affect it.
-type Instant struct {
-	Wall time.Time
-	Mono time.Duration
-}
-
-// Attempt is the outcome of Lock.Acquire.
-type Attempt struct {
-	// Acquired reports that the lock is now held by the caller.
-	Acquired bool
-
-	// Holder describes the current holder when the lock was not acquired
-	// and the lock file could be read.
-	Holder *Holder
-
-	// Broke reports that this step broke a stale lock. The lock was not
-	// taken in the same step: the caller should attempt again at once.
-	Broke bool
-
-	// StaleIn, when positive, is the earliest time from now at which the
-	// current holder could be judged stale, if nothing changes. A waiter
-	// should not sleep much past it.
-	StaleIn time.Duration
-}
-
-// Holder describes the holder of a lock, as read from the lock file.
-type Holder struct {
-	Protocol string        // name of the protocol that wrote the record, as far as can be told
-	Claim    string        // the holder's claim, exactly as recorded
-	Host     string        // host name recorded by the holder
-	Pid      int           // process id recorded by the holder
-	Lifetime time.Duration // recorded lifetime; 0 if the holder did not record one (Python flufl.lock)
-	Expires  time.Time     // recorded expiry (the lock file's mtime)
-
-	// Dead reports that the holder is provably dead: its record names a
-	// process of this machine, boot and pid namespace that no longer
-	// runs (Config.Procs), so its lock may be broken at once.
-	Dead bool
-}
-
+// The errors that callers match with errors.Is. They are the values the
+// protocols wrap.
 var (
-	// ErrNotHeld is wrapped by Refresh and Release when the lock is
-	// provably no longer ours: removed, replaced or broken.
-	ErrNotHeld = errors.New("lock is no longer ours")
+	// ErrNotHeld is wrapped when a lock is provably no longer ours:
+	// removed, replaced or broken.
+	ErrNotHeld = proto.ErrNotHeld
 
 	// ErrNotLock is wrapped when something that is not a lock of this
 	// protocol sits at the lock path (a directory, FIFO, device, symbolic
 	// link, or a file whose content is not a lock record). It is never
 	// removed.
-	ErrNotLock = errors.New("not a lock file")
+	ErrNotLock = proto.ErrNotLock
 
-	// ErrBadPath is wrapped by Protocol.New when a path cannot be used for
-	// a lock.
-	ErrBadPath = errors.New("unusable lock path")
+	// ErrBadPath is wrapped when a path cannot be used for a lock.
+	ErrBadPath = proto.ErrBadPath
+
+	// ErrUnsupportedFS is wrapped when the filesystem lacks a semantic the
+	// protocol relies on (Strict's self-test).
+	ErrUnsupportedFS = proto.ErrUnsupportedFS
 )
-
-// Transient reports whether err is worth retrying: an error that a network
-// filesystem returns for a call that may succeed later (EIO, ESTALE,
-// ETIMEDOUT, EINTR, EAGAIN, EBUSY, ENOLCK, and ENOTCONN, which GlusterFS
-// returns while its server is unreachable). Permission errors, missing
-// directories, read-only filesystems, full disks and ErrNotLock are not
-// transient.
-func Transient(err error) bool {
-	var errno syscall.Errno
-	if !errors.As(err, &errno) {
-		return false
-	}
-	switch errno {
-	case syscall.EIO, syscall.ESTALE, syscall.ETIMEDOUT, syscall.EINTR,
-		syscall.EAGAIN, syscall.EBUSY, syscall.ENOLCK, syscall.ENOTCONN:
-		return true
-	}
-	return false
-}
-
-// ErrUnsupportedFS is wrapped by SelfTest when the filesystem lacks a
-// semantic the protocol relies on.
-var ErrUnsupportedFS = errors.New("filesystem lacks a semantic the protocol relies on")
-
-// SelfTester is implemented by protocols that rely on filesystem semantics
-// beyond what every fsops.FS provides, and can check them. Package lease
-// runs SelfTest once per directory before the first acquisition there.
-type SelfTester interface {
-	SelfTest(fsys fsops.FS, dir string, cfg Config) error
-}

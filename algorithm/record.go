@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // The owner record of a Strict lock: a small text file, one "key value"
@@ -113,7 +114,7 @@ func parseOwner(data []byte) (owner, error) {
 			}
 			r.Gen = v
 		case "host":
-			if sanitizeHost(v) != v {
+			if proto.RecordedHost(v) != v {
 				return owner{}, errBadRecord
 			}
 			r.Host = v

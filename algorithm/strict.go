@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // Strict is the generation-directory protocol: a lock is a directory at the
@@ -49,7 +50,7 @@ const staleStageAge = 10
 // maxCollect bounds the private directories one collection removes.
 const maxCollect = 8
 
-func (p strictProtocol) New(fsys fsops.FS, path string, cfg Config) (Lock, error) {
+func (p strictProtocol) New(fsys fsops.FS, path string, cfg proto.Config) (proto.Lock, error) {
 	abs, dir, base, err := checkLockPath(fsys, path, cfg)
 	if err != nil {
 		return nil, err
@@ -76,7 +77,7 @@ func (p strictProtocol) New(fsys fsops.FS, path string, cfg Config) (Lock, error
 type strictLock struct {
 	mutations mutation
 	fs        fsops.FS
-	cfg       Config
+	cfg       proto.Config
 	path      string // absolute lock path: the generation directory
 	dir       string // its parent, with a trailing separator
 	base      string
@@ -107,13 +108,13 @@ type strictLock struct {
 func (l *strictLock) Path() string { return l.path }
 
 // Acquire implements Lock.Acquire.
-func (l *strictLock) Acquire(now Instant) (Attempt, error) {
+func (l *strictLock) Acquire(now proto.Instant) (proto.Attempt, error) {
 	if l.held {
-		return Attempt{}, fmt.Errorf("algorithm: %s: Acquire called while holding the lock", l.path)
+		return proto.Attempt{}, fmt.Errorf("algorithm: %s: Acquire called while holding the lock", l.path)
 	}
 	if l.stageDir == nil {
 		if err := l.prepare(now); err != nil {
-			return Attempt{}, err
+			return proto.Attempt{}, err
 		}
 	} else if now.Mono-l.stageTouch >= l.cfg.Lifetime {
 		// Keep a waiting stage fresh so that no one collects it.
@@ -125,7 +126,7 @@ func (l *strictLock) Acquire(now Instant) (Attempt, error) {
 	if !l.looked {
 		l.looked = true
 		if err := l.refuseOldEmptyDir(now); err != nil {
-			return Attempt{}, err
+			return proto.Attempt{}, err
 		}
 	}
 	err := l.fs.Rename(l.stage, l.path)
@@ -142,26 +143,26 @@ func (l *strictLock) Acquire(now Instant) (Attempt, error) {
 		// look at what is there.
 		return l.observe(now, err)
 	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EISDIR):
-		return Attempt{}, notLock(l.fs, l.path, "strict")
-	case errors.Is(err, fs.ErrNotExist), Transient(err):
+		return proto.Attempt{}, notLock(l.fs, l.path, "strict")
+	case errors.Is(err, fs.ErrNotExist), proto.Transient(err):
 		// The rename may have been applied with its reply lost, or
 		// replayed; or our stage was collected; or the directory is
 		// gone. Find out from the namespace.
 		return l.ambiguous(now, err, first)
 	default:
-		return Attempt{}, fmt.Errorf("algorithm: renaming staging directory to lock %s: %w", l.path, err)
+		return proto.Attempt{}, fmt.Errorf("algorithm: renaming staging directory to lock %s: %w", l.path, err)
 	}
 }
 
 // prepare makes a new staging directory holding our owner record.
-func (l *strictLock) prepare(now Instant) error {
+func (l *strictLock) prepare(now proto.Instant) error {
 	l.cleanLitter()
 	random := make([]byte, genLen/2)
 	if _, err := io.ReadFull(l.cfg.Rand, random); err != nil {
 		return fmt.Errorf("algorithm: reading randomness for the generation id: %w", err)
 	}
 	gen := hex.EncodeToString(random)
-	rec := owner{Gen: gen, Host: sanitizeHost(l.cfg.Hostname), Pid: l.cfg.Pid, Lifetime: l.cfg.Lifetime}
+	rec := owner{Gen: gen, Host: proto.RecordedHost(l.cfg.Hostname), Pid: l.cfg.Pid, Lifetime: l.cfg.Lifetime}
 	if l.cfg.Procs != nil {
 		rec = rec.withProc(l.cfg.Procs.Self())
 	}
@@ -173,7 +174,7 @@ func (l *strictLock) prepare(now Instant) error {
 		if errors.Is(merr, fs.ErrNotExist) {
 			return fmt.Errorf("algorithm: lock %s: the directory %s does not exist: %w", l.path, l.dir, merr)
 		}
-		if Transient(merr) {
+		if proto.Transient(merr) {
 			// The mkdir may have been applied with its reply lost.
 			l.removeStage(stage)
 		}
@@ -186,7 +187,7 @@ func (l *strictLock) prepare(now Instant) error {
 		return fmt.Errorf("algorithm: opening staging directory for lock %s: %w", l.path, err)
 	case err != nil && errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("algorithm: creating staging directory for lock %s: %w", l.path, merr)
-	case Transient(err):
+	case proto.Transient(err):
 		// Cannot look now. What our replayed mkdir made is empty, and
 		// rmdir removes nothing else.
 		l.removeEmptyStage(stage)
@@ -199,7 +200,7 @@ func (l *strictLock) prepare(now Instant) error {
 		// Our own mkdir replayed leaves an empty directory: one with
 		// entries is someone else's, left alone.
 		names, err := d.ReadDir()
-		if Transient(err) {
+		if proto.Transient(err) {
 			_ = d.Close()
 			l.removeEmptyStage(stage)
 			return fmt.Errorf("algorithm: listing staging directory for lock %s: %w", l.path, err)
@@ -216,7 +217,7 @@ func (l *strictLock) prepare(now Instant) error {
 		switch data, _, rerr := d.ReadFile(ownerName, maxRecordLen); {
 		case rerr == nil && string(data) == string(l.rec):
 			err = nil
-		case Transient(rerr):
+		case proto.Transient(rerr):
 			err = rerr // cannot tell yet whether it is ours: retry
 		}
 	}
@@ -242,16 +243,16 @@ func dirPerm(perm fs.FileMode) fs.FileMode {
 }
 
 // won records that our stage is now the lock.
-func (l *strictLock) won() Attempt {
+func (l *strictLock) won() proto.Attempt {
 	l.held = true
 	l.gdir, l.stageDir, l.stage = l.stageDir, nil, ""
 	l.closeObs()
 	l.eperm = 0
-	return Attempt{Acquired: true}
+	return proto.Attempt{Acquired: true}
 }
 
 // ambiguous sorts out a rename whose outcome is unknown.
-func (l *strictLock) ambiguous(now Instant, rerr error, first bool) (Attempt, error) {
+func (l *strictLock) ambiguous(now proto.Instant, rerr error, first bool) (proto.Attempt, error) {
 	data, _, err := l.fs.ReadFile(l.path+"/"+ownerName, maxRecordLen)
 	if err == nil && string(data) == string(l.rec) {
 		if first {
@@ -264,26 +265,26 @@ func (l *strictLock) ambiguous(now Instant, rerr error, first bool) (Attempt, er
 		// counted from now. Give it up, through our handle, and try
 		// again with a new stage.
 		l.releaseOwn()
-		return Attempt{}, nil
+		return proto.Attempt{}, nil
 	}
 	exists, err := l.stageExists()
 	if err != nil {
 		// Only the check's error is wrapped: it decides whether to retry.
-		return Attempt{}, fmt.Errorf("algorithm: renaming staging directory to lock %s: %v; checking the stage: %w", l.path, rerr, err)
+		return proto.Attempt{}, fmt.Errorf("algorithm: renaming staging directory to lock %s: %v; checking the stage: %w", l.path, rerr, err)
 	}
 	if !exists {
 		// Our stage is gone (collected, or it is the lock and someone
 		// already broke it): start again with a new one.
 		l.dropStage()
 		if _, err := l.fs.Lstat(l.dir); errors.Is(err, fs.ErrNotExist) {
-			return Attempt{}, fmt.Errorf("algorithm: lock %s: the directory %s does not exist: %w", l.path, l.dir, rerr)
+			return proto.Attempt{}, fmt.Errorf("algorithm: lock %s: the directory %s does not exist: %w", l.path, l.dir, rerr)
 		}
-		return Attempt{}, nil
+		return proto.Attempt{}, nil
 	}
-	if Transient(rerr) {
-		return Attempt{}, fmt.Errorf("algorithm: renaming staging directory to lock %s: %w", l.path, rerr)
+	if proto.Transient(rerr) {
+		return proto.Attempt{}, fmt.Errorf("algorithm: renaming staging directory to lock %s: %w", l.path, rerr)
 	}
-	return Attempt{}, nil
+	return proto.Attempt{}, nil
 }
 
 // stageExists reports whether our stage is still at its name.
@@ -322,7 +323,7 @@ func (l *strictLock) dropStage() {
 // removed now, it is tried again later like any stage of ours.
 func (l *strictLock) removeEmptyStage(stage string) {
 	err := retry(func() error { return l.fs.Rmdir(stage) })
-	if err != nil && !errors.Is(err, fs.ErrNotExist) && Transient(err) && !slices.Contains(l.litter, stage) {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) && proto.Transient(err) && !slices.Contains(l.litter, stage) {
 		l.litter = append(l.litter, stage)
 	}
 }
@@ -351,7 +352,7 @@ func (l *strictLock) removeStage(stage string) {
 // handle, so that a break acts on exactly the generation judged. No
 // inode number is compared: generations differ by their records'
 // random ids, which sshfs's path-derived inode numbers cannot hide.
-func (l *strictLock) observe(now Instant, rerr error) (Attempt, error) {
+func (l *strictLock) observe(now proto.Instant, rerr error) (proto.Attempt, error) {
 	d, err := l.fs.OpenDir(l.path)
 	switch {
 	case err == nil:
@@ -361,16 +362,16 @@ func (l *strictLock) observe(now Instant, rerr error) (Attempt, error) {
 			// EPERM and no lock: sshfs lost a race with a release, or
 			// a real permission problem. Give up after a few in a row.
 			if l.eperm++; l.eperm > 3 {
-				return Attempt{}, fmt.Errorf("algorithm: renaming staging directory to lock %s: %w", l.path, rerr)
+				return proto.Attempt{}, fmt.Errorf("algorithm: renaming staging directory to lock %s: %w", l.path, rerr)
 			}
 		}
-		return Attempt{}, nil // freed meanwhile: try again at once
+		return proto.Attempt{}, nil // freed meanwhile: try again at once
 	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.EMLINK):
 		l.closeObs()
-		return Attempt{}, notLock(l.fs, l.path, "strict")
+		return proto.Attempt{}, notLock(l.fs, l.path, "strict")
 	default:
 		l.closeObs()
-		return Attempt{}, fmt.Errorf("algorithm: opening lock %s: %w", l.path, err)
+		return proto.Attempt{}, fmt.Errorf("algorithm: opening lock %s: %w", l.path, err)
 	}
 	l.eperm = 0
 	if l.obsDir != nil {
@@ -384,16 +385,16 @@ func (l *strictLock) observe(now Instant, rerr error) (Attempt, error) {
 		return l.abandoned()
 	case errors.Is(err, fsops.ErrNotRegular), errors.Is(err, fsops.ErrTooLarge), errors.Is(err, syscall.ELOOP):
 		l.closeObs()
-		return Attempt{}, fmt.Errorf("algorithm: lock path %s is a directory whose %q is not an owner record: %w", l.path, ownerName, ErrNotLock)
+		return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s is a directory whose %q is not an owner record: %w", l.path, ownerName, proto.ErrNotLock)
 	default:
 		l.closeObs()
-		return Attempt{}, fmt.Errorf("algorithm: reading lock %s: %w", l.path, err)
+		return proto.Attempt{}, fmt.Errorf("algorithm: reading lock %s: %w", l.path, err)
 	}
 	rec, perr := parseOwner(data)
 	if perr != nil {
 		l.closeObs()
-		return Attempt{}, fmt.Errorf("algorithm: lock path %s is a directory whose %q is not an owner record (%d bytes): %w",
-			l.path, ownerName, len(data), ErrNotLock)
+		return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s is a directory whose %q is not an owner record (%d bytes): %w",
+			l.path, ownerName, len(data), proto.ErrNotLock)
 	}
 	if rec.Gen == l.gen {
 		// Our stage became the lock without our knowing (a replayed
@@ -401,7 +402,7 @@ func (l *strictLock) observe(now Instant, rerr error) (Attempt, error) {
 		// that became the lock is judged like any other generation.)
 		l.releaseOwn()
 		l.closeObs()
-		return Attempt{}, nil
+		return proto.Attempt{}, nil
 	}
 	if !l.obs.valid || l.obs.v.content != string(data) {
 		// A generation we have not looked at yet. It holds its owner
@@ -413,16 +414,16 @@ func (l *strictLock) observe(now Instant, rerr error) (Attempt, error) {
 			for _, n := range names {
 				if n != ownerName && !isLitter(n) {
 					l.closeObs()
-					return Attempt{}, fmt.Errorf("algorithm: lock path %s is a directory that holds %q, which no lock generation holds: %w", l.path, n, ErrNotLock)
+					return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s is a directory that holds %q, which no lock generation holds: %w", l.path, n, proto.ErrNotLock)
 				}
 			}
 		}
 	}
 	local, dead := localHolder(l.cfg, rec.proc(), rec.Pid, rec.Host, l.mut)
-	h := &Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime, Dead: dead}
+	h := &proto.Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime, Dead: dead}
 	v := versionOf(data, ofi)
 	watched := l.obs.see(v, now.Mono, l.mut(mStrictWatchFromFirstSight))
-	wait := rec.Lifetime + StaleMargin - watched
+	wait := rec.Lifetime + proto.StaleMargin - watched
 	switch {
 	case h.Dead:
 		// Its process is gone: nothing will refresh this version, so
@@ -430,13 +431,13 @@ func (l *strictLock) observe(now Instant, rerr error) (Attempt, error) {
 		// judged.
 		wait = 0
 	case local:
-		wait = min(wait, LocalPoll) // it can be proven dead any moment
+		wait = min(wait, proto.LocalPoll) // it can be proven dead any moment
 	}
 	if !l.collected {
 		l.collectStale(now)
 	}
 	if wait > 0 {
-		return Attempt{Holder: h, StaleIn: wait}, nil
+		return proto.Attempt{Holder: h, StaleIn: wait}, nil
 	}
 	return l.breakStale(v, h)
 }
@@ -461,7 +462,7 @@ const emptyDirAge = staleStageAge
 // clock: rename(2) would replace it, and it is not ours. It runs once per
 // acquisition, before the first rename; anything else at the lock path is
 // left to the rename and the look after it.
-func (l *strictLock) refuseOldEmptyDir(now Instant) error {
+func (l *strictLock) refuseOldEmptyDir(now proto.Instant) error {
 	fi, err := l.fs.Lstat(l.path)
 	if err != nil || !fi.Mode.IsDir() {
 		return nil
@@ -483,5 +484,5 @@ func (l *strictLock) refuseOldEmptyDir(now Instant) error {
 		return nil // an interrupted release, as far as can be told: replaced
 	}
 	return fmt.Errorf("algorithm: lock path %s is an empty directory, unchanged since %s: %w; nfslease does not remove it (if an interrupted release left it, remove it with rmdir)",
-		l.path, dfi.ModTime.UTC().Format(time.RFC3339), ErrNotLock)
+		l.path, dfi.ModTime.UTC().Format(time.RFC3339), proto.ErrNotLock)
 }

@@ -8,21 +8,23 @@ import (
 	"io/fs"
 	"strings"
 	"syscall"
+
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // abandoned handles a lock directory without an owner record: a
 // generation whose releaser or breaker stopped between removing the record
 // and removing the directory. rmdir removes it only if it is empty, and so
 // never a live generation.
-func (l *strictLock) abandoned() (Attempt, error) {
+func (l *strictLock) abandoned() (proto.Attempt, error) {
 	err := l.fs.Rmdir(l.path)
 	if err == nil || errors.Is(err, fs.ErrNotExist) {
 		l.closeObs()
-		return Attempt{}, nil
+		return proto.Attempt{}, nil
 	}
 	if !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, fs.ErrExist) && !errors.Is(err, syscall.EPERM) {
 		l.closeObs()
-		return Attempt{}, fmt.Errorf("algorithm: removing abandoned lock %s: %w", l.path, err)
+		return proto.Attempt{}, fmt.Errorf("algorithm: removing abandoned lock %s: %w", l.path, err)
 	}
 	// Not empty: a newer generation took the name (retry), or litter
 	// in the old one, or a directory that is not a lock.
@@ -32,14 +34,14 @@ func (l *strictLock) abandoned() (Attempt, error) {
 	defer d.Close()
 	l.closeObs()
 	if derr != nil || len(names) == 0 {
-		return Attempt{}, nil
+		return proto.Attempt{}, nil
 	}
 	for _, n := range names {
 		if n == ownerName {
-			return Attempt{}, nil // a record appeared: look again
+			return proto.Attempt{}, nil // a record appeared: look again
 		}
 		if !isLitter(n) {
-			return Attempt{}, fmt.Errorf("algorithm: lock path %s is a directory with no owner record that holds %q: %w", l.path, n, ErrNotLock)
+			return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s is a directory with no owner record that holds %q: %w", l.path, n, proto.ErrNotLock)
 		}
 	}
 	// Only NFS or FUSE litter (files still open somewhere when they were
@@ -48,7 +50,7 @@ func (l *strictLock) abandoned() (Attempt, error) {
 	for _, n := range names {
 		_ = d.Remove(n)
 	}
-	return Attempt{}, nil
+	return proto.Attempt{}, nil
 }
 
 // isLitter reports whether a name inside a generation directory is a file
@@ -62,21 +64,21 @@ func isLitter(name string) bool {
 // newer generation can be touched, even by a replayed call), then the
 // directory by path, which succeeds only if it is empty, and so never
 // removes a newer generation either.
-func (l *strictLock) breakStale(v version, h *Holder) (Attempt, error) {
+func (l *strictLock) breakStale(v version, h *proto.Holder) (proto.Attempt, error) {
 	d := l.obsDir
 	// A last look, fresh through open: the holder may have refreshed
 	// since our judgement.
 	data, ofi, err := d.ReadFile(ownerName, maxRecordLen)
 	if err != nil {
 		l.closeObs()
-		if errors.Is(err, fs.ErrNotExist) || Transient(err) {
-			return Attempt{}, nil
+		if errors.Is(err, fs.ErrNotExist) || proto.Transient(err) {
+			return proto.Attempt{}, nil
 		}
-		return Attempt{}, fmt.Errorf("algorithm: reading lock %s: %w", l.path, err)
+		return proto.Attempt{}, fmt.Errorf("algorithm: reading lock %s: %w", l.path, err)
 	}
 	if fresh := versionOf(data, ofi); fresh != v {
 		l.obs = observation{}
-		return Attempt{Holder: h, StaleIn: h.Lifetime + StaleMargin}, nil
+		return proto.Attempt{Holder: h, StaleIn: h.Lifetime + proto.StaleMargin}, nil
 	}
 	var rerr error
 	if l.mut(mStrictBreakByPath) {
@@ -86,11 +88,11 @@ func (l *strictLock) breakStale(v version, h *Holder) (Attempt, error) {
 	}
 	if rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 		l.closeObs()
-		return Attempt{}, fmt.Errorf("algorithm: breaking stale lock %s: %w", l.path, rerr)
+		return proto.Attempt{}, fmt.Errorf("algorithm: breaking stale lock %s: %w", l.path, rerr)
 	}
 	// The directory, if empty; a newer generation is never empty.
 	_, _ = l.abandoned()
-	return Attempt{Broke: true, Holder: h}, nil
+	return proto.Attempt{Broke: true, Holder: h}, nil
 }
 
 // collectStale removes, at most maxCollect at a time, private directories
@@ -101,7 +103,7 @@ func (l *strictLock) breakStale(v version, h *Holder) (Attempt, error) {
 // while we empty it. Ages are judged on our wall clock against times other
 // hosts wrote: a wrong judgement costs a live waiter only its stage (its
 // rename then fails, and it makes a new one), never a lock.
-func (l *strictLock) collectStale(now Instant) {
+func (l *strictLock) collectStale(now proto.Instant) {
 	l.collected = true
 	pd, err := l.fs.OpenDir(l.dir)
 	if err != nil {

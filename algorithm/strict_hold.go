@@ -8,18 +8,19 @@ import (
 	"syscall"
 
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // Refresh implements Lock.Refresh.
-func (l *strictLock) Refresh(now Instant) error {
+func (l *strictLock) Refresh(now proto.Instant) error {
 	if !l.held {
-		return fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, ErrNotHeld)
+		return fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, proto.ErrNotHeld)
 	}
 	exp := now.Wall.Add(l.cfg.Lifetime)
 	if err := l.gdir.Chtimes(ownerName, exp, exp); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			l.lose()
-			return fmt.Errorf("algorithm: refreshing lock %s: our owner record was removed: %w", l.path, ErrNotHeld)
+			return fmt.Errorf("algorithm: refreshing lock %s: our owner record was removed: %w", l.path, proto.ErrNotHeld)
 		}
 		return fmt.Errorf("algorithm: refreshing lock %s: %w", l.path, err)
 	}
@@ -27,12 +28,12 @@ func (l *strictLock) Refresh(now Instant) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		l.lose()
-		return fmt.Errorf("algorithm: lock %s: our owner record was removed: %w", l.path, ErrNotHeld)
+		return fmt.Errorf("algorithm: lock %s: our owner record was removed: %w", l.path, proto.ErrNotHeld)
 	case err != nil:
 		return fmt.Errorf("algorithm: checking lock %s: %w", l.path, err)
 	case string(data) != string(l.rec):
 		l.lose()
-		return fmt.Errorf("algorithm: lock %s: our generation holds a foreign record: %w", l.path, ErrNotHeld)
+		return fmt.Errorf("algorithm: lock %s: our generation holds a foreign record: %w", l.path, proto.ErrNotHeld)
 	}
 	return nil
 }
@@ -52,7 +53,7 @@ func (l *strictLock) lose() {
 // A replay of either call is harmless.
 func (l *strictLock) Release() error {
 	if !l.held {
-		return fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, ErrNotHeld)
+		return fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, proto.ErrNotHeld)
 	}
 	var err error
 	if l.mut(mStrictReleaseByPath) {
@@ -63,7 +64,7 @@ func (l *strictLock) Release() error {
 	l.lose()
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("algorithm: lock %s was broken before release: %w", l.path, ErrNotHeld)
+		return fmt.Errorf("algorithm: lock %s was broken before release: %w", l.path, proto.ErrNotHeld)
 	case err != nil:
 		// Ambiguous: the lock stays until it is judged stale.
 		return fmt.Errorf("algorithm: releasing lock %s: %w", l.path, err)
@@ -81,7 +82,7 @@ func (l *strictLock) Release() error {
 // if a lost rename reply made the stage the lock, this frees the lock,
 // which no one can have been given meanwhile (it is our generation). A
 // held lock is left to be broken when stale.
-func (l *strictLock) Close(Instant) error {
+func (l *strictLock) Close(proto.Instant) error {
 	l.closeObs()
 	l.dropStage()
 	l.lose()
@@ -111,23 +112,23 @@ func (l *strictLock) removeRetry(d fsops.Dir, name string) error {
 // generation is the lock (no one removes a non-empty generation, and no
 // rename replaces one), and checks that no one minted since (see
 // mintVerified).
-func (l *strictLock) Mint(Instant) (uint64, error) {
+func (l *strictLock) Mint(proto.Instant) (uint64, error) {
 	if !l.held {
-		return 0, fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, ErrNotHeld)
+		return 0, fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, proto.ErrNotHeld)
 	}
 	tok, err := mintVerified(l.fs, l.dir, l.base, l.cfg, func(tok uint64) error {
 		data, _, err := l.gdir.ReadFile(ownerName, maxRecordLen)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			return fmt.Errorf("algorithm: after minting token %d: lock %s: our owner record was removed: %w", tok, l.path, ErrNotHeld)
+			return fmt.Errorf("algorithm: after minting token %d: lock %s: our owner record was removed: %w", tok, l.path, proto.ErrNotHeld)
 		case err != nil:
 			return fmt.Errorf("algorithm: after minting token %d: checking lock %s: %w", tok, l.path, err)
 		case string(data) != string(l.rec):
-			return fmt.Errorf("algorithm: after minting token %d: lock %s: our generation holds a foreign record: %w", tok, l.path, ErrNotHeld)
+			return fmt.Errorf("algorithm: after minting token %d: lock %s: our generation holds a foreign record: %w", tok, l.path, proto.ErrNotHeld)
 		}
 		return nil
 	}, l.mut)
-	if errors.Is(err, ErrNotHeld) {
+	if errors.Is(err, proto.ErrNotHeld) {
 		l.lose()
 	}
 	return tok, err

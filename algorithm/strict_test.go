@@ -13,17 +13,18 @@ import (
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // strict makes a Strict lock through the faulty FS, or through fsys if
 // given.
-func (e *env) strict(host string, lifetime time.Duration, fsys ...fsops.FS) algorithm.Lock {
+func (e *env) strict(host string, lifetime time.Duration, fsys ...fsops.FS) proto.Lock {
 	e.t.Helper()
 	var f fsops.FS = e.fs
 	if len(fsys) > 0 {
 		f = fsys[0]
 	}
-	lk, err := algorithm.Strict.New(f, path, algorithm.Config{Lifetime: lifetime, Hostname: host, Pid: 1, Hints: e.hints})
+	lk, err := algorithm.Strict.New(f, path, proto.Config{Lifetime: lifetime, Hostname: host, Pid: 1, Hints: e.hints})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func TestStrictCycle(t *testing.T) {
 	b := e.strict("b", 15*time.Second)
 	att, err := b.Acquire(e.now())
 	if err != nil || att.Acquired || att.Holder == nil || att.Holder.Host != "a" || att.Holder.Protocol != "strict" ||
-		att.Holder.Lifetime != 15*time.Second || att.StaleIn != 15*time.Second+algorithm.StaleMargin {
+		att.Holder.Lifetime != 15*time.Second || att.StaleIn != 15*time.Second+proto.StaleMargin {
 		t.Fatalf("contender: %+v (holder %+v), %v", att, att.Holder, err)
 	}
 	if err := a.Refresh(e.now()); err != nil {
@@ -144,14 +145,14 @@ func TestStrictStaleBreak(t *testing.T) {
 	h := e.strict("h", 3*time.Second, e.mem)
 	e.mustAcquire(h)
 	w := e.strict("w", 3*time.Second)
-	if att, _ := w.Acquire(e.now()); att.StaleIn != 3*time.Second+algorithm.StaleMargin {
+	if att, _ := w.Acquire(e.now()); att.StaleIn != 3*time.Second+proto.StaleMargin {
 		t.Fatalf("first look: %+v", att)
 	}
 	e.clk.Advance(100 * time.Millisecond)
-	if att, _ := w.Acquire(e.now()); att.StaleIn != 3*time.Second+algorithm.StaleMargin {
+	if att, _ := w.Acquire(e.now()); att.StaleIn != 3*time.Second+proto.StaleMargin {
 		t.Fatalf("second look (the watch starts): %+v", att)
 	}
-	e.clk.Advance(3*time.Second + algorithm.StaleMargin - time.Millisecond)
+	e.clk.Advance(3*time.Second + proto.StaleMargin - time.Millisecond)
 	if att, _ := w.Acquire(e.now()); att.Acquired || att.Broke || att.StaleIn != time.Millisecond {
 		t.Fatalf("1ms early: %+v", att)
 	}
@@ -195,7 +196,7 @@ func TestStrictBreakNeverReachesANewerGeneration(t *testing.T) {
 	w.Acquire(e.now())
 	e.clk.Advance(time.Millisecond)
 	w.Acquire(e.now())
-	e.clk.Advance(3*time.Second + algorithm.StaleMargin)
+	e.clk.Advance(3*time.Second + proto.StaleMargin)
 	n := e.strict("n", 3*time.Second, e.mem)
 	e.inject = once("Dir.Remove", "", func(fsopstest.Op) *fsopstest.Fault {
 		if err := h.Release(); err != nil {
@@ -267,7 +268,7 @@ func TestStrictNeverRemovesWhatIsNotOurs(t *testing.T) {
 			lk := e.strict("a", time.Second)
 			for range 5 {
 				_, err := lk.Acquire(e.now())
-				if !errors.Is(err, algorithm.ErrNotLock) {
+				if !errors.Is(err, proto.ErrNotLock) {
 					t.Fatalf("Acquire = %v, want ErrNotLock", err)
 				}
 				if !strings.Contains(err.Error(), path) {
@@ -402,17 +403,17 @@ func TestStrictCloseLeavesNothing(t *testing.T) {
 func TestStrictNewRejectsLongNames(t *testing.T) {
 	e := newEnv(t)
 	long := dir + "/" + strings.Repeat("x", 250)
-	_, err := algorithm.Strict.New(e.fs, long, algorithm.Config{Lifetime: time.Second})
+	_, err := algorithm.Strict.New(e.fs, long, proto.Config{Lifetime: time.Second})
 	if !errors.Is(err, syscall.ENAMETOOLONG) {
 		t.Errorf("New = %v, want ENAMETOOLONG", err)
 	}
 }
 
 func TestStrictSelfTest(t *testing.T) {
-	st := algorithm.Strict.(algorithm.SelfTester)
+	st := algorithm.Strict.(proto.SelfTester)
 	t.Run("Mem", func(t *testing.T) {
 		e := newEnv(t)
-		if err := st.SelfTest(e.fs, dir, algorithm.Config{}); err != nil {
+		if err := st.SelfTest(e.fs, dir, proto.Config{}); err != nil {
 			t.Fatal(err)
 		}
 		if names := e.files(); len(names) != 0 {
@@ -422,14 +423,14 @@ func TestStrictSelfTest(t *testing.T) {
 	for _, typ := range []string{"ext4", "nfs4", "fuse.glusterfs"} {
 		t.Run("type "+typ, func(t *testing.T) {
 			e := newEnv(t)
-			if err := st.SelfTest(typed{e.mem, typ}, dir, algorithm.Config{}); err != nil {
+			if err := st.SelfTest(typed{e.mem, typ}, dir, proto.Config{}); err != nil {
 				t.Fatal(err)
 			}
 		})
 	}
 	t.Run("OS", func(t *testing.T) {
 		d := t.TempDir()
-		if err := st.SelfTest(fsops.OS(), d, algorithm.Config{}); err != nil {
+		if err := st.SelfTest(fsops.OS(), d, proto.Config{}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -444,6 +445,11 @@ func TestStrictSelfTest(t *testing.T) {
 		// come from paths, the mark of path-resolved handles.
 		{"sshfs: path inodes", []fsopstest.MemOption{fsopstest.WithPathInodes(), fsopstest.WithEPERMForEEXIST()}, func(m *fsopstest.Mem) fsops.FS { return m }},
 		{"a FUSE filesystem other than GlusterFS", nil, func(m *fsopstest.Mem) fsops.FS { return typed{m, "fuse.sshfs"} }},
+		// A Faulty must not hide what it wraps: a wrapped OS filesystem
+		// on sshfs is still refused.
+		{"a FUSE filesystem behind a Faulty", nil, func(m *fsopstest.Mem) fsops.FS {
+			return &fsopstest.Faulty{FS: typed{m, "fuse.sshfs"}}
+		}},
 		{"no hard links (sshfs -o disable_hardlink)", nil, func(m *fsopstest.Mem) fsops.FS {
 			return &fsopstest.Faulty{FS: m, Inject: func(op fsopstest.Op) *fsopstest.Fault {
 				if op.Name == "Link" {
@@ -456,7 +462,7 @@ func TestStrictSelfTest(t *testing.T) {
 	for _, tc := range broken {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, tc.opts...)
-			err := st.SelfTest(tc.fs(e.mem), dir, algorithm.Config{})
+			err := st.SelfTest(tc.fs(e.mem), dir, proto.Config{})
 			if !errors.Is(err, algorithm.ErrUnsupportedFS) || !strings.Contains(err.Error(), dir) {
 				t.Fatalf("SelfTest = %v, want ErrUnsupportedFS naming %s", err, dir)
 			}
@@ -522,7 +528,7 @@ func TestStrictOldEmptyDirectoryIsNotRemoved(t *testing.T) {
 	for range 2 {
 		lk := e.strict("a", time.Second)
 		_, err := lk.Acquire(e.now())
-		if !errors.Is(err, algorithm.ErrNotLock) || !strings.Contains(err.Error(), path+" is an empty directory") {
+		if !errors.Is(err, proto.ErrNotLock) || !strings.Contains(err.Error(), path+" is an empty directory") {
 			t.Fatalf("Acquire over an old empty directory = %v, want ErrNotLock naming it", err)
 		}
 		lk.Close(e.now())

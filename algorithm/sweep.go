@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // maxSweep bounds the leftover claim files one acquisition removes, so
@@ -42,7 +43,7 @@ const maxSweep = 8
 // lock meanwhile survives. Errors are ignored: a leftover harms no one.
 // It reports whether it looked at every name: false if it could not list
 // or read the lock, or stopped at its bound of maxSweep removals.
-func (l *fluflLock) sweep(now Instant) bool {
+func (l *fluflLock) sweep(now proto.Instant) bool {
 	lock, _, err := l.fs.ReadFile(l.path, maxClaimLen)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return false // cannot tell what the lock holds: leave everything alone
@@ -51,7 +52,7 @@ func (l *fluflLock) sweep(now Instant) bool {
 	if err != nil {
 		return false
 	}
-	host := sanitizeHost(l.cfg.Hostname)
+	host := proto.RecordedHost(l.cfg.Hostname)
 	prefix := l.base + string(fluflSep) + host + string(fluflSep)
 	ourName := filepath.Base(l.claim)
 	removed := 0
@@ -85,9 +86,9 @@ func (l *fluflLock) sweep(now Instant) bool {
 			continue
 		}
 		untouched := now.Wall.Sub(fi.ModTime.Add(-c.Lifetime))
-		limit := 2*c.Lifetime + StaleMargin
+		limit := 2*c.Lifetime + proto.StaleMargin
 		if l.cfg.PidAlive != nil && c.Pid > 0 && !l.cfg.PidAlive(c.Pid) {
-			limit = c.Lifetime + StaleMargin
+			limit = c.Lifetime + proto.StaleMargin
 		}
 		if untouched <= limit {
 			continue
@@ -128,7 +129,7 @@ func (l *fluflLock) deadTomb(full, host string) bool {
 // between creating its claim and writing it: its pid is no longer running
 // and the file (never touched: its mtime is its creation) is older than
 // the claim's lifetime plus StaleMargin.
-func (l *fluflLock) emptyLeftover(c claim, fi fsops.FileInfo, now Instant) bool {
+func (l *fluflLock) emptyLeftover(c claim, fi fsops.FileInfo, now proto.Instant) bool {
 	return l.cfg.PidAlive != nil && c.Pid > 0 && !l.cfg.PidAlive(c.Pid) &&
-		fi.IsRegular() && now.Wall.Sub(fi.ModTime) > c.Lifetime+StaleMargin
+		fi.IsRegular() && now.Wall.Sub(fi.ModTime) > c.Lifetime+proto.StaleMargin
 }

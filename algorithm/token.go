@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // The fencing-token counter of a lock is one small regular file next to
@@ -23,69 +22,9 @@ import (
 // (Flufl) and generation directory (Strict) are unchanged, so Python
 // flufl.lock still interoperates; it simply ignores the counter.
 
-// tokenInfix separates a lock's base name from the counter's value.
-const tokenInfix = ".token."
-
 // maxMintTries bounds one mint: each try lists the directory and renames
 // the counter once.
 const maxMintTries = 16
-
-// TokenName returns the name, in the lock's directory, of the counter file
-// of the lock named base when its value is n.
-func TokenName(base string, n uint64) string {
-	return "." + base + tokenInfix + strconv.FormatUint(n, 10)
-}
-
-// ParseTokenName reports whether name is a counter file name of the lock
-// named base, and returns its value. Numbers with leading zeros, signs or
-// anything else are not counter names.
-func ParseTokenName(name, base string) (uint64, bool) {
-	digits, ok := strings.CutPrefix(name, "."+base+tokenInfix)
-	if !ok || digits == "" || (len(digits) > 1 && digits[0] == '0') {
-		return 0, false
-	}
-	for _, r := range digits {
-		if r < '0' || r > '9' {
-			return 0, false
-		}
-	}
-	n, err := strconv.ParseUint(digits, 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	return n, true
-}
-
-// CurrentToken returns the counter's value for the lock named base in dir
-// (with a trailing separator), as one listing shows it: the largest value
-// listed, and false if there is no counter yet. It changes nothing.
-func CurrentToken(fsys fsops.FS, dir, base string) (uint64, bool, error) {
-	names, err := fsys.ReadDir(dir)
-	if err != nil {
-		return 0, false, err
-	}
-	n, _, ok := maxToken(names, base)
-	return n, ok, nil
-}
-
-// maxToken returns the largest counter value among names, and all values
-// listed.
-func maxToken(names []string, base string) (uint64, []uint64, bool) {
-	var (
-		top   uint64
-		all   []uint64
-		found bool
-	)
-	for _, name := range names {
-		if n, ok := ParseTokenName(name, base); ok {
-			all = append(all, n)
-			if !found || n > top {
-				top, found = n, true
-			}
-		}
-	}
-	return top, all, found
-}
 
 // mintVerified mints the next token of the lock named base in dir for a
 // holder, then runs verify, which checks the lock is still ours: a token
@@ -97,7 +36,7 @@ func maxToken(names []string, base string) (uint64, []uint64, bool) {
 // overlap (a lock that failed) the order in which they are handed out may
 // differ from it; a resource that keeps the largest token seen still
 // refuses the older holder.
-func mintVerified(fsys fsops.FS, dir, base string, cfg Config, verify func(tok uint64) error, mut func(mutation) bool) (uint64, error) {
+func mintVerified(fsys fsops.FS, dir, base string, cfg proto.Config, verify func(tok uint64) error, mut func(mutation) bool) (uint64, error) {
 	tok, err := mintToken(fsys, dir, base, cfg.Perm, cfg.Hints, mut)
 	if err != nil || mut(mMintUnverified) {
 		return tok, err
@@ -117,9 +56,9 @@ func mintVerified(fsys fsops.FS, dir, base string, cfg Config, verify func(tok u
 // with smaller values that a stale listing or a replayed create left,
 // never larger ones. The first try starts from the value in hints, if it
 // has one, without a listing.
-func mintToken(fsys fsops.FS, dir, base string, perm fs.FileMode, hints *Hints, mut func(mutation) bool) (uint64, error) {
+func mintToken(fsys fsops.FS, dir, base string, perm fs.FileMode, hints *proto.Hints, mut func(mutation) bool) (uint64, error) {
 	key := dir + base
-	hint, useHint := hints.token(key)
+	hint, useHint := hints.Token(key)
 	var lastErr error
 	for range maxMintTries {
 		var (
@@ -130,13 +69,13 @@ func mintToken(fsys fsops.FS, dir, base string, perm fs.FileMode, hints *Hints, 
 			var names []string
 			names, err = fsys.ReadDir(dir)
 			if err != nil {
-				if Transient(err) {
+				if proto.Transient(err) {
 					lastErr = err
 					continue
 				}
 				return 0, fmt.Errorf("algorithm: listing %s for the token counter: %w", dir, err)
 			}
-			top, all, ok = maxToken(names, base)
+			top, all, ok = proto.MaxToken(names, base)
 		}
 		if !ok {
 			// First use: create the counter at 0, then list again, even
@@ -145,39 +84,39 @@ func mintToken(fsys fsops.FS, dir, base string, perm fs.FileMode, hints *Hints, 
 			// shows now, and the mint continues from it (and removes
 			// ours). EEXIST means another acquirer (or our replayed
 			// create) made it.
-			err := fsys.CreateExcl(dir+TokenName(base, 0), nil, perm)
+			err := fsys.CreateExcl(dir+proto.TokenName(base, 0), nil, perm)
 			switch {
 			case err == nil, errors.Is(err, fs.ErrExist), errors.Is(err, syscall.EPERM):
-			case Transient(err):
+			case proto.Transient(err):
 				lastErr = err
 			default:
-				return 0, fmt.Errorf("algorithm: creating token counter %s: %w", dir+TokenName(base, 0), err)
+				return 0, fmt.Errorf("algorithm: creating token counter %s: %w", dir+proto.TokenName(base, 0), err)
 			}
 			continue
 		}
 		useHint = false
 		if top == math.MaxUint64 {
-			return 0, fmt.Errorf("algorithm: token counter %s is exhausted", dir+TokenName(base, top))
+			return 0, fmt.Errorf("algorithm: token counter %s is exhausted", dir+proto.TokenName(base, top))
 		}
-		err = fsys.Rename(dir+TokenName(base, top), dir+TokenName(base, top+1))
+		err = fsys.Rename(dir+proto.TokenName(base, top), dir+proto.TokenName(base, top+1))
 		switch {
 		case err == nil:
-			hints.setToken(key, top+1)
+			hints.SetToken(key, top+1)
 			for _, n := range all {
 				if n < top {
-					_ = fsys.Remove(dir + TokenName(base, n)) // best effort: litter harms no one
+					_ = fsys.Remove(dir + proto.TokenName(base, n)) // best effort: litter harms no one
 				}
 			}
 			return top + 1, nil
-		case Transient(err) && mut(mMintAdoptAmbiguous):
+		case proto.Transient(err) && mut(mMintAdoptAmbiguous):
 			return top + 1, nil
-		case errors.Is(err, fs.ErrNotExist), Transient(err):
+		case errors.Is(err, fs.ErrNotExist), proto.Transient(err):
 			lastErr = err
 		default:
-			return 0, fmt.Errorf("algorithm: minting token (renaming %s): %w", dir+TokenName(base, top), err)
+			return 0, fmt.Errorf("algorithm: minting token (renaming %s): %w", dir+proto.TokenName(base, top), err)
 		}
 	}
-	if !Transient(lastErr) {
+	if !proto.Transient(lastErr) {
 		// Others kept minting first: contention, worth retrying.
 		lastErr = errors.Join(lastErr, syscall.EAGAIN)
 	}

@@ -10,15 +10,16 @@ import (
 
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // tokenProtocols runs f for each protocol, with a fresh env and a maker
 // of locks on path.
-func tokenProtocols(t *testing.T, f func(t *testing.T, e *env, mk func() algorithm.Lock)) {
+func tokenProtocols(t *testing.T, f func(t *testing.T, e *env, mk func() proto.Lock)) {
 	for _, p := range []string{"flufl", "strict"} {
 		t.Run(p, func(t *testing.T) {
 			e := newEnv(t)
-			mk := func() algorithm.Lock {
+			mk := func() proto.Lock {
 				if p == "strict" {
 					return e.strict("h", 10*time.Second)
 				}
@@ -29,20 +30,20 @@ func tokenProtocols(t *testing.T, f func(t *testing.T, e *env, mk func() algorit
 	}
 }
 
-func tokenFile(n uint64) string { return dir + "/" + algorithm.TokenName("a.lock", n) }
+func tokenFile(n uint64) string { return dir + "/" + proto.TokenName("a.lock", n) }
 
 // tokenFiles lists the counter files of the lock.
 func (e *env) tokenFiles() []string {
 	var out []string
 	for _, n := range e.files() {
-		if _, ok := algorithm.ParseTokenName(n, "a.lock"); ok {
+		if _, ok := proto.ParseTokenName(n, "a.lock"); ok {
 			out = append(out, n)
 		}
 	}
 	return out
 }
 
-func mustMint(t *testing.T, e *env, lk algorithm.Lock) uint64 {
+func mustMint(t *testing.T, e *env, lk proto.Lock) uint64 {
 	t.Helper()
 	tok, err := lk.Mint(e.now())
 	if err != nil {
@@ -52,7 +53,7 @@ func mustMint(t *testing.T, e *env, lk algorithm.Lock) uint64 {
 }
 
 func TestMintFirstAndSuccessive(t *testing.T) {
-	tokenProtocols(t, func(t *testing.T, e *env, mk func() algorithm.Lock) {
+	tokenProtocols(t, func(t *testing.T, e *env, mk func() proto.Lock) {
 		var got []uint64
 		for range 3 {
 			lk := mk()
@@ -76,8 +77,8 @@ func TestMintFirstAndSuccessive(t *testing.T) {
 // another process's mint costs one failed rename and one listing, and
 // still yields the next token.
 func TestMintHints(t *testing.T) {
-	tokenProtocols(t, func(t *testing.T, e *env, mk func() algorithm.Lock) {
-		e.hints = new(algorithm.Hints)
+	tokenProtocols(t, func(t *testing.T, e *env, mk func() proto.Lock) {
+		e.hints = new(proto.Hints)
 		cycle := func() (tok uint64, listings int) {
 			t.Helper()
 			lk := mk()
@@ -125,7 +126,7 @@ func TestMintHints(t *testing.T) {
 }
 
 func TestMintNotHeld(t *testing.T) {
-	tokenProtocols(t, func(t *testing.T, e *env, mk func() algorithm.Lock) {
+	tokenProtocols(t, func(t *testing.T, e *env, mk func() proto.Lock) {
 		if _, err := mk().Mint(e.now()); !errors.Is(err, algorithm.ErrNotHeld) {
 			t.Errorf("Mint before acquiring = %v, want ErrNotHeld", err)
 		}
@@ -138,7 +139,7 @@ func TestMintNotHeld(t *testing.T) {
 // TestMintAfterLoss: the lock is removed (broken) before the mint; the
 // mint happens but its token is not handed out.
 func TestMintAfterLoss(t *testing.T) {
-	tokenProtocols(t, func(t *testing.T, e *env, mk func() algorithm.Lock) {
+	tokenProtocols(t, func(t *testing.T, e *env, mk func() proto.Lock) {
 		lk := mk()
 		e.mustAcquire(lk)
 		if err := e.mem.Remove(path); err != nil { // Flufl: the lock file
@@ -158,7 +159,7 @@ func TestMintAfterLoss(t *testing.T) {
 // TestMintRace: another minter renames the counter between our listing
 // and our rename. Exactly one of us gets each value.
 func TestMintRace(t *testing.T) {
-	tokenProtocols(t, func(t *testing.T, e *env, mk func() algorithm.Lock) {
+	tokenProtocols(t, func(t *testing.T, e *env, mk func() proto.Lock) {
 		lk := mk()
 		e.mustAcquire(lk)
 		if err := e.mem.CreateExcl(tokenFile(4), nil, 0o644); err != nil {
@@ -194,7 +195,7 @@ func TestMintAmbiguous(t *testing.T) {
 		{"ESTALE after the server applied it", fsopstest.Fault{Err: syscall.ESTALE, After: true}, 3},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			tokenProtocols(t, func(t *testing.T, e *env, mk func() algorithm.Lock) {
+			tokenProtocols(t, func(t *testing.T, e *env, mk func() proto.Lock) {
 				lk := mk()
 				e.mustAcquire(lk)
 				if err := e.mem.CreateExcl(tokenFile(1), nil, 0o644); err != nil {
@@ -215,7 +216,7 @@ func TestMintAmbiguous(t *testing.T) {
 // TestMintCreateRace: the counter's first name is created by someone else
 // between our listing and our create.
 func TestMintCreateRace(t *testing.T) {
-	tokenProtocols(t, func(t *testing.T, e *env, mk func() algorithm.Lock) {
+	tokenProtocols(t, func(t *testing.T, e *env, mk func() proto.Lock) {
 		lk := mk()
 		e.mustAcquire(lk)
 		e.inject = once("CreateExcl", tokenFile(0), func(fsopstest.Op) *fsopstest.Fault {
@@ -234,7 +235,7 @@ func TestMintCreateRace(t *testing.T) {
 // listing) are removed after a mint; one above ours, which appeared after
 // our listing, is never removed.
 func TestMintLitter(t *testing.T) {
-	tokenProtocols(t, func(t *testing.T, e *env, mk func() algorithm.Lock) {
+	tokenProtocols(t, func(t *testing.T, e *env, mk func() proto.Lock) {
 		lk := mk()
 		e.mustAcquire(lk)
 		for _, n := range []uint64{0, 2, 5} {
@@ -260,7 +261,7 @@ func TestMintLitter(t *testing.T) {
 // TestMintBounded: a rename that always fails transiently gives up after
 // a bounded number of tries with a transient error.
 func TestMintBounded(t *testing.T) {
-	tokenProtocols(t, func(t *testing.T, e *env, mk func() algorithm.Lock) {
+	tokenProtocols(t, func(t *testing.T, e *env, mk func() proto.Lock) {
 		lk := mk()
 		e.mustAcquire(lk)
 		renames := 0
@@ -272,7 +273,7 @@ func TestMintBounded(t *testing.T) {
 			return nil
 		}
 		_, err := lk.Mint(e.now())
-		if err == nil || !algorithm.Transient(err) {
+		if err == nil || !proto.Transient(err) {
 			t.Errorf("Mint = %v, want a transient error", err)
 		}
 		if renames == 0 || renames > 16 {
@@ -303,12 +304,12 @@ func TestParseTokenName(t *testing.T) {
 		{".b.lock.token.1", 0, false},
 		{".a.lock.stage.1", 0, false},
 	} {
-		n, ok := algorithm.ParseTokenName(tt.name, "a.lock")
+		n, ok := proto.ParseTokenName(tt.name, "a.lock")
 		if n != tt.n || ok != tt.ok {
 			t.Errorf("ParseTokenName(%q) = %d, %v; want %d, %v", tt.name, n, ok, tt.n, tt.ok)
 		}
 		if ok {
-			if back := algorithm.TokenName("a.lock", n); back != tt.name {
+			if back := proto.TokenName("a.lock", n); back != tt.name {
 				t.Errorf("TokenName(%d) = %q, want %q", n, back, tt.name)
 			}
 		}

@@ -2,17 +2,22 @@ package clock
 
 import "time"
 
-// Clock is the source of time for package lease: the current time and
-// timers. It is the whole of what the concurrent shell needs; the protocol
-// steps in package algorithm never read a clock and take "now" as an
-// argument instead.
+// Clock is the source of time for package lease: the wall time, a
+// monotonic time, and timers. It is the whole of what the concurrent shell
+// needs; the protocol steps in package algorithm never read a clock and
+// take "now" as an argument instead.
 //
 // Implementations must be safe for concurrent use.
 type Clock interface {
-	// Now returns the current time. Durations between two readings of the
-	// same Clock are measured on a monotonic clock where the Clock has one
-	// (Real does), so wall-clock steps do not affect them.
+	// Now returns the current wall time: what is written to disk and
+	// compared with other hosts' times. It may step backwards or forwards.
 	Now() time.Time
+
+	// Mono returns the time elapsed since an origin the Clock fixes, on a
+	// clock that a wall-clock step does not move. The times package lease
+	// gives the protocol steps, on which its deadlines and a waiter's
+	// watch are measured, are Mono readings. Timers run on the same clock.
+	Mono() time.Duration
 
 	// NewTimer creates a Timer that sends the current time on its channel
 	// after at least d.

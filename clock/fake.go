@@ -8,29 +8,30 @@ import (
 	"time"
 )
 
-// Fake is a manual Clock for tests and the deterministic simulator. Its time
-// moves only when Advance or Set is called; it never sleeps and never starts
-// goroutines, so a test using it runs as fast as the code under test and
-// fires timers in the same order every run.
+// Fake is a manual Clock for tests. Its time moves only when Advance or Set
+// is called; it never sleeps and never starts goroutines, so a test using it
+// runs as fast as the code under test and fires timers in the same order
+// every run.
 //
 // A Fake keeps two times. The wall time is what Now returns. The monotonic
-// time is what timers are measured on: it only moves forward, by Advance or
-// by Set to a later time, so a backward Set (a wall-clock step) neither
-// fires timers nor delays them, just as a step of the host's clock does not
-// affect *time.Timer. Times returned by Now carry no monotonic reading, so
-// Sub between two of them shows such a step, as it would for times read from
-// a file server.
+// time is what Mono returns and timers are measured on: it only moves
+// forward, by Advance. Set steps the wall time alone, forward or back (an
+// NTP correction, date(1)): it neither fires timers nor delays them and
+// leaves Mono where it was, just as a step of the host's clock does not
+// affect *time.Timer or time.Since. Times returned by Now carry no
+// monotonic reading, so Sub between two of them shows such a step, as it
+// would for times read from a file server.
 //
-// Timers fire only inside Advance and Set, in the goroutine that calls them:
+// Timers fire only inside Advance, in the goroutine that calls it:
 // a NewTimer timer sends the current time on its channel (buffered, capacity
 // 1; the send is dropped if a value is already pending, like *time.Timer),
 // and an AfterFunc timer calls its function synchronously after the Fake's
 // lock is released, so the function may use the Fake and its timers. A timer
 // armed with d <= 0 is due at once but, like every other, fires at the next
-// Advance or Set (Advance(0) will do).
+// Advance (Advance(0) will do).
 //
 // A Fake is safe for concurrent use. Time is meant to be driven by one
-// goroutine; concurrent calls to Advance and Set are safe and never move the
+// goroutine; concurrent calls to Advance are safe and never move the
 // monotonic time backwards, but how their steps interleave is unspecified.
 //
 // Use NewFake to make one; the zero value is a Fake whose wall time is the
@@ -66,6 +67,14 @@ func (f *Fake) Now() time.Time {
 	return f.wall
 }
 
+// Mono returns the Fake's monotonic time: the sum of the durations passed
+// to Advance since NewFake. Set does not change it.
+func (f *Fake) Mono() time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.mono
+}
+
 // NewTimer returns a Timer that sends the Fake's current time on its channel
 // once time has been advanced by at least d.
 func (f *Fake) NewTimer(d time.Duration) Timer {
@@ -77,8 +86,7 @@ func (f *Fake) NewTimer(d time.Duration) Timer {
 }
 
 // AfterFunc returns a Timer that calls fn once time has been advanced by at
-// least d. fn runs in the goroutine calling Advance or Set, which waits for
-// it; fn may Reset its own Timer to run again. The Timer's channel is nil.
+// least d. fn runs in the goroutine calling Advance, which waits for it; fn may Reset its own Timer to run again. The Timer's channel is nil.
 func (f *Fake) AfterFunc(d time.Duration, fn func()) Timer {
 	if fn == nil {
 		// time.AfterFunc would panic only when the timer fires, far from
@@ -110,24 +118,15 @@ func (f *Fake) Advance(d time.Duration) {
 	f.advanceTo(target)
 }
 
-// Set sets the wall time to t. If t is at or after the current time, Set is
-// Advance(t.Sub(Now())): time passes and timers fire. If t is before the
-// current time, Set models a step of the wall clock (an NTP correction, an
-// administrator's date command): only what Now returns moves back, no timer
-// fires, and every armed timer still fires after the same amount of further
-// Advance as before. Any monotonic reading in t is dropped.
+// Set steps the wall time to t, forward or back, as a correction of the
+// host's clock would (NTP, date(1)): only what Now returns moves. Mono does
+// not move, no timer fires, and every armed timer still fires after the
+// same amount of further Advance as before. Use Advance to let time pass.
+// Any monotonic reading in t is dropped.
 func (f *Fake) Set(t time.Time) {
-	t = t.Round(0)
 	f.mu.Lock()
-	d := t.Sub(f.wall)
-	if d < 0 {
-		f.wall = t
-		f.mu.Unlock()
-		return
-	}
-	target := addSat(f.mono, d)
-	f.mu.Unlock()
-	f.advanceTo(target)
+	defer f.mu.Unlock()
+	f.wall = t.Round(0)
 }
 
 // Waiters returns the number of active timers: armed, and neither fired nor
@@ -167,10 +166,10 @@ func (f *Fake) BlockUntil(ctx context.Context, n int) error {
 }
 
 // NextDeadline returns the wall time at which the earliest active timer is
-// due, and false if there is none. A simulator jumps to the next event with
-// Set(next) or Advance(next.Sub(Now())). The deadline is Now or earlier when
+// due, and false if there is none. A test jumps to the next event with
+// Advance(next.Sub(Now())). The deadline is Now or earlier when
 // a timer is due but not yet fired, for example one armed with d <= 0; it is
-// reckoned from the current wall time, so a later backward Set moves it back
+// reckoned from the current wall time, so a later Set moves it with the wall
 // too.
 func (f *Fake) NextDeadline() (time.Time, bool) {
 	f.mu.Lock()

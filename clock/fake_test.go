@@ -264,47 +264,54 @@ func TestFakeTimerArmedDuringAdvance(t *testing.T) {
 	}
 }
 
+// TestFakeSet: Set steps the wall clock alone, either way: Now moves, Mono
+// does not, no timer fires, and none is delayed or hastened.
 func TestFakeSet(t *testing.T) {
 	tests := []struct {
-		name      string
-		to        time.Duration // Set(epoch + to)
-		wantFired bool
-		wantLeft  time.Duration // further Advance after which the timer fires
+		name string
+		to   time.Duration // Set(epoch + advanced + to)
 	}{
-		{"backwards fires nothing", -time.Hour, false, 10 * time.Second},
-		{"forward short of deadline", 4 * time.Second, false, 6 * time.Second},
-		{"forward to deadline", 10 * time.Second, true, 0},
-		{"forward past deadline", time.Hour, true, 0},
-		{"same time", 0, false, 10 * time.Second},
+		{"backwards", -time.Hour},
+		{"forward short of deadline", 4 * time.Second},
+		{"forward to deadline", 6 * time.Second},
+		{"forward past deadline", time.Hour},
+		{"same time", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := clock.NewFake(epoch)
 			tm := f.NewTimer(10 * time.Second)
+			f.Advance(4 * time.Second)
+			wall := epoch.Add(4*time.Second + tt.to)
 
-			f.Set(epoch.Add(tt.to))
+			f.Set(wall)
 
-			if got := f.Now(); !got.Equal(epoch.Add(tt.to)) {
-				t.Errorf("Now() = %v, want %v", got, epoch.Add(tt.to))
+			if got := f.Now(); !got.Equal(wall) {
+				t.Errorf("Now() = %v, want %v", got, wall)
 			}
-			_, fired := recv(tm.C())
-			if fired != tt.wantFired {
-				t.Fatalf("fired = %v, want %v", fired, tt.wantFired)
+			if got := f.Mono(); got != 4*time.Second {
+				t.Errorf("Mono() = %v after Set, want 4s (as before)", got)
 			}
-			if fired {
-				return
+			if _, fired := recv(tm.C()); fired {
+				t.Fatal("Set fired a timer")
 			}
-			// A wall-clock step must not delay the timer either.
-			if d, _ := f.NextDeadline(); d.Sub(f.Now()) != tt.wantLeft {
-				t.Errorf("NextDeadline is Now+%v, want Now+%v", d.Sub(f.Now()), tt.wantLeft)
+			if d, _ := f.NextDeadline(); d.Sub(f.Now()) != 6*time.Second {
+				t.Errorf("NextDeadline is Now+%v, want Now+6s", d.Sub(f.Now()))
 			}
-			f.Advance(tt.wantLeft - 1)
+			f.Advance(6*time.Second - 1)
 			if _, ok := recv(tm.C()); ok {
 				t.Fatal("fired early")
 			}
 			f.Advance(1)
-			if _, ok := recv(tm.C()); !ok {
+			v, ok := recv(tm.C())
+			if !ok {
 				t.Fatal("did not fire after the remaining time")
+			}
+			if want := wall.Add(6 * time.Second); !v.Equal(want) {
+				t.Errorf("timer sent %v, want the wall time at its deadline %v", v, want)
+			}
+			if got := f.Mono(); got != 10*time.Second {
+				t.Errorf("Mono() = %v, want 10s", got)
 			}
 		})
 	}
@@ -346,7 +353,8 @@ func TestFakeWaitersAndNextDeadline(t *testing.T) {
 	if d, ok := f.NextDeadline(); !ok || !d.Equal(epoch.Add(5*time.Second)) {
 		t.Errorf("after Stop, NextDeadline() = %v, %v; want epoch+5s, true", d, ok)
 	}
-	f.Set(epoch.Add(5 * time.Second)) // a simulator's jump to the next event
+	d, _ := f.NextDeadline()
+	f.Advance(d.Sub(f.Now())) // a test's jump to the next event
 	if n := f.Waiters(); n != 0 {
 		t.Errorf("Waiters() = %d after all fired, want 0", n)
 	}

@@ -2,8 +2,9 @@ package clock
 
 import "time"
 
-// Real returns the Clock backed by the time package: time.Now,
-// time.NewTimer and time.AfterFunc. See the package documentation for what
+// Real returns the Clock backed by the time package: time.Now, time.Since
+// (of a time taken at start-up, for Mono), time.NewTimer and
+// time.AfterFunc. See the package documentation for what
 // it does not guarantee across system suspend.
 func Real() Clock { return realClock{} }
 
@@ -12,6 +13,12 @@ type realClock struct{}
 var _ Clock = realClock{}
 
 func (realClock) Now() time.Time { return time.Now() }
+
+// realOrigin is the origin of Real's Mono readings; it carries a monotonic
+// reading, so time.Since(realOrigin) is immune to wall-clock steps.
+var realOrigin = time.Now()
+
+func (realClock) Mono() time.Duration { return time.Since(realOrigin) }
 
 func (realClock) NewTimer(d time.Duration) Timer {
 	return realTimer{time.NewTimer(d)}

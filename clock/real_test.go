@@ -69,3 +69,15 @@ func TestRealNoStaleValue(t *testing.T) {
 		}
 	})
 }
+
+// Real's Mono never goes backwards and moves with time.Since.
+func TestRealMono(t *testing.T) {
+	c := clock.Real()
+	a := c.Mono()
+	start := time.Now()
+	time.Sleep(time.Millisecond)
+	b := c.Mono()
+	if a < 0 || b-a < time.Since(start)-time.Millisecond || b < a {
+		t.Errorf("Mono went %v -> %v over a sleep of at least 1ms", a, b)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/lease"
 )
 
@@ -35,11 +36,11 @@ func benchDirs(b *testing.B) map[string]string {
 func BenchmarkCycle(b *testing.B) {
 	for name, dir := range benchDirs(b) {
 		path := filepath.Join(dir, "bench.lock")
-		for _, proto := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
-			b.Run(proto.Name()+"/lease/"+name, func(b *testing.B) {
+		for _, prot := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
+			b.Run(prot.Name()+"/lease/"+name, func(b *testing.B) {
 				ctx := context.Background()
 				for b.Loop() {
-					_, release, err := lease.Acquire(ctx, path, lease.WithProtocol(proto))
+					_, release, err := lease.Acquire(ctx, path, lease.WithProtocol(prot))
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -49,20 +50,20 @@ func BenchmarkCycle(b *testing.B) {
 				}
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cycles/s")
 			})
-			b.Run(proto.Name()+"/algorithm/"+name, func(b *testing.B) {
-				cfg := algorithm.Config{Lifetime: 15 * time.Second, Hostname: "bench", Pid: os.Getpid()}
+			b.Run(prot.Name()+"/algorithm/"+name, func(b *testing.B) {
+				cfg := proto.Config{Lifetime: 15 * time.Second, Hostname: "bench", Pid: os.Getpid()}
 				for b.Loop() {
-					lk, err := proto.New(fsops.OS(), path, cfg)
+					lk, err := prot.New(fsops.OS(), path, cfg)
 					if err != nil {
 						b.Fatal(err)
 					}
-					if att, err := lk.Acquire(algorithm.Instant{Wall: time.Now()}); err != nil || !att.Acquired {
+					if att, err := lk.Acquire(proto.Instant{Wall: time.Now()}); err != nil || !att.Acquired {
 						b.Fatal(att, err)
 					}
 					if err := lk.Release(); err != nil {
 						b.Fatal(err)
 					}
-					if err := lk.Close(algorithm.Instant{}); err != nil {
+					if err := lk.Close(proto.Instant{}); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -84,13 +85,13 @@ func BenchmarkCycleHook(b *testing.B) {
 		}
 	}
 	path := filepath.Join(dir, "bench.lock")
-	for _, proto := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
+	for _, prot := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
 		for _, hooked := range []bool{false, true} {
-			name := proto.Name() + "/nohook"
-			opts := []lease.Option{lease.WithProtocol(proto)}
+			name := prot.Name() + "/nohook"
+			opts := []lease.Option{lease.WithProtocol(prot)}
 			var n atomic.Int64
 			if hooked {
-				name = proto.Name() + "/hook"
+				name = prot.Name() + "/hook"
 				opts = append(opts, lease.WithEventHook(func(lease.Event) { n.Add(1) }))
 			}
 			b.Run(name, func(b *testing.B) {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 var (
@@ -30,7 +30,31 @@ var (
 )
 
 // Holder describes the holder of a lock, as recorded in the lock file.
-type Holder = algorithm.Holder
+type Holder struct {
+	// Protocol names the protocol that wrote the record, as far as can be
+	// told: "strict", "flufl", "flufl.lock" (Python flufl.lock), or
+	// "unknown" (a lock file caught being rewritten).
+	Protocol string
+	Claim    string        // the holder's claim, exactly as recorded
+	Host     string        // host name recorded by the holder
+	Pid      int           // process id recorded by the holder
+	Lifetime time.Duration // recorded lifetime; 0 if the holder recorded none (Python flufl.lock)
+	Expires  time.Time     // recorded expiry (the lock's mtime)
+
+	// Dead reports that the holder is provably dead: a process of this
+	// machine (same boot id and pid namespace) that is gone, or whose pid
+	// now belongs to a process with another start time. Its lock is
+	// broken at once.
+	Dead bool
+}
+
+// holderOf converts a protocol's description of a holder; nil stays nil.
+func holderOf(h *proto.Holder) *Holder {
+	if h == nil {
+		return nil
+	}
+	return &Holder{Protocol: h.Protocol, Claim: h.Claim, Host: h.Host, Pid: h.Pid, Lifetime: h.Lifetime, Expires: h.Expires, Dead: h.Dead}
+}
 
 // HeldError is returned by TryAcquire when another holder has the lock.
 type HeldError struct {

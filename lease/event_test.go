@@ -9,7 +9,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/lease"
 )
 
@@ -106,47 +105,41 @@ func TestEventHookLost(t *testing.T) {
 }
 
 func TestEventHookBrokeStale(t *testing.T) {
-	for _, proto := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
-		t.Run(proto.Name(), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				w := newWorld(t)
-				w.proto = proto
-				var log eventLog
-				holdDead(t, w, proto, dir+"/a.lock", "gone", 7)
-				start := w.clk.Now()
-				done := make(chan error, 1)
-				go func() {
-					_, release, err := lease.Acquire(t.Context(), dir+"/a.lock", w.opts(lease.WithEventHook(log.hook))...)
-					if err == nil {
-						err = release()
-					}
-					done <- err
-				}()
-				for len(done) == 0 && w.clk.Now().Sub(start) < time.Minute {
-					w.advance(50 * time.Millisecond)
-				}
-				if err := <-done; err != nil {
-					t.Fatal(err)
-				}
-				es := log.take()
-				// 16 s of waiting: one EventWaiting, after 5 s.
-				if got := kinds(es); !slices.Equal(got, []lease.EventKind{lease.EventWaiting, lease.EventBrokeStale, lease.EventAcquired, lease.EventReleased}) {
-					t.Fatalf("events = %v, want waiting, broke stale, acquired, released", got)
-				}
-				if h, d := es[0].Holder, es[0].Duration; h == nil || h.Host != "gone" || h.Pid != 7 || d < 5*time.Second || d > 6*time.Second {
-					t.Errorf("waiting event: holder %+v after %v, want pid 7 on gone after 5 s", h, d)
-				}
-				es = es[1:]
-				if h := es[0].Holder; h == nil || h.Host != "gone" || h.Pid != 7 {
-					t.Errorf("stale holder = %+v, want pid 7 on gone", h)
-				}
-				if es[1].Duration < 15*time.Second {
-					t.Errorf("acquired after waiting %v, want at least the lifetime", es[1].Duration)
-				}
-				t.Logf("broke %v's lock, acquired after %v", es[0].Holder.Pid, es[1].Duration)
-			})
-		})
-	}
+	forEach(t, func(t *testing.T, w *world, f flavour) {
+		var log eventLog
+		holdDead(t, w, f.prot, dir+"/a.lock", "gone", 7)
+		start := w.clk.Now()
+		done := make(chan error, 1)
+		go func() {
+			_, release, err := lease.Acquire(t.Context(), dir+"/a.lock", w.opts(lease.WithEventHook(log.hook))...)
+			if err == nil {
+				err = release()
+			}
+			done <- err
+		}()
+		for len(done) == 0 && w.clk.Now().Sub(start) < time.Minute {
+			w.advance(50 * time.Millisecond)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		es := log.take()
+		// 16 s of waiting: one EventWaiting, after 5 s.
+		if got := kinds(es); !slices.Equal(got, []lease.EventKind{lease.EventWaiting, lease.EventBrokeStale, lease.EventAcquired, lease.EventReleased}) {
+			t.Fatalf("events = %v, want waiting, broke stale, acquired, released", got)
+		}
+		if h, d := es[0].Holder, es[0].Duration; h == nil || h.Host != "gone" || h.Pid != 7 || d < 5*time.Second || d > 6*time.Second {
+			t.Errorf("waiting event: holder %+v after %v, want pid 7 on gone after 5 s", h, d)
+		}
+		es = es[1:]
+		if h := es[0].Holder; h == nil || h.Host != "gone" || h.Pid != 7 {
+			t.Errorf("stale holder = %+v, want pid 7 on gone", h)
+		}
+		if es[1].Duration < 15*time.Second {
+			t.Errorf("acquired after waiting %v, want at least the lifetime", es[1].Duration)
+		}
+		t.Logf("broke %v's lock, acquired after %v", es[0].Holder.Pid, es[1].Duration)
+	})
 }
 
 func TestEventKindString(t *testing.T) {

@@ -26,6 +26,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/lease"
 )
 
@@ -624,7 +625,7 @@ func TestCrashLeftoversBounded(t *testing.T) {
 	}
 	// A dead process's claim is a leftover once untouched for its
 	// lifetime plus the stale margin.
-	time.Sleep(time.Second + algorithm.StaleMargin + 300*time.Millisecond)
+	time.Sleep(time.Second + proto.StaleMargin + 300*time.Millisecond)
 	var counts []int
 	for range 4 {
 		_, release, err := lease.Acquire(hctx(t), lock, opts...)

@@ -29,6 +29,7 @@ import (
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
+	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/lease"
 )
 
@@ -64,10 +65,6 @@ func hctx(t *testing.T) context.Context {
 func fast(p algorithm.Protocol, extra ...lease.Option) []lease.Option {
 	return append([]lease.Option{lease.WithLifetime(2 * time.Second), lease.WithProtocol(p)}, extra...)
 }
-
-// bothProtocols are the protocols every hardening case that applies to
-// both runs under.
-var bothProtocols = []algorithm.Protocol{algorithm.Flufl, algorithm.Strict}
 
 // forBoth runs f as a subtest for each protocol.
 func forBoth(t *testing.T, f func(t *testing.T, p algorithm.Protocol)) {
@@ -604,7 +601,7 @@ func (fixedRand) Read(p []byte) (int, error) {
 // can predict them; even so the create must fail with fs.ErrExist without
 // following the link or touching what is there.
 func TestSymlinkAtClaimName(t *testing.T) {
-	cfg := algorithm.Config{Lifetime: 2 * time.Second, Hostname: "host", Pid: 1, Rand: fixedRand{}}
+	cfg := proto.Config{Lifetime: 2 * time.Second, Hostname: "host", Pid: 1, Rand: fixedRand{}}
 	tests := []struct {
 		name  string
 		plant func(t *testing.T, claim, outside string)
@@ -674,7 +671,7 @@ func TestSymlinkAtClaimName(t *testing.T) {
 				}
 				tt.plant(t, claim, outside)
 				before := snapshot(t, root)
-				now := algorithm.Instant{Wall: time.Now()}
+				now := proto.Instant{Wall: time.Now()}
 				att, err := lk.Acquire(now)
 				if p == algorithm.Strict && tt.strictAdopts {
 					if err != nil || !att.Acquired {

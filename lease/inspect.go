@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // State is the state of a lock as Inspect sees it.
@@ -126,7 +127,7 @@ func Inspect(path string, opts ...Option) (Info, error) {
 	info := Info{Path: path, At: now}
 	if dir, base := filepath.Split(abs); base != "" {
 		// Best effort: a listing that fails leaves the token 0.
-		if n, ok, err := algorithm.CurrentToken(cfg.fs, dir, base); err == nil && ok {
+		if n, ok, err := proto.CurrentToken(cfg.fs, dir, base); err == nil && ok {
 			info.Token = n
 		}
 	}
@@ -142,22 +143,22 @@ func Inspect(path string, opts ...Option) (Info, error) {
 	case err != nil:
 		return Info{}, wrapPath(path, abs, err)
 	}
-	var proto algorithm.Protocol
+	var p algorithm.Protocol
 	switch {
 	case fi.Mode.IsDir():
-		proto = algorithm.Strict
+		p = algorithm.Strict
 	case fi.Mode.IsRegular():
-		proto = algorithm.Flufl
+		p = algorithm.Flufl
 	default:
-		proto = algorithm.Strict // which names what is there: not a lock
+		p = algorithm.Strict // which names what is there: not a lock
 	}
-	in, ok := proto.(algorithm.Inspector)
+	in, ok := p.(proto.Inspector)
 	if !ok {
-		return Info{}, fmt.Errorf("lease: inspect %s: protocol %s cannot inspect", path, proto.Name())
+		return Info{}, fmt.Errorf("lease: inspect %s: protocol %s cannot inspect", path, p.Name())
 	}
-	look, err := in.Inspect(cfg.fs, abs, cfg.algorithm(), instant(now))
+	look, err := in.Inspect(cfg.fs, abs, cfg.algorithm(), proto.Instant{Wall: now, Mono: cfg.clock.Mono()})
 	if err != nil {
-		return Info{}, wrapPath(path, abs, err)
+		return Info{}, fmt.Errorf("lease: inspect %s: %w", path, err)
 	}
 	h := look.Holder
 	if h == nil {
@@ -166,7 +167,7 @@ func Inspect(path string, opts ...Option) (Info, error) {
 	info.Protocol, info.Host, info.Pid = h.Protocol, h.Host, h.Pid
 	info.Expires, info.Lifetime, info.Dead = h.Expires, h.Lifetime, h.Dead
 	switch {
-	case h.Pid == cfg.pid && h.Host == algorithm.RecordedHost(cfg.hostname) && !h.Dead:
+	case h.Pid == cfg.pid && h.Host == proto.RecordedHost(cfg.hostname) && !h.Dead:
 		info.State = Ours
 	case look.Stale:
 		info.State = Stale

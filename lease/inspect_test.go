@@ -15,6 +15,7 @@ import (
 
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
+	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/lease"
 )
 
@@ -84,13 +85,13 @@ func inspectNoChange(t *testing.T, w *world, path string, opts ...lease.Option) 
 
 // holdDead makes a lock at path with proto for a holder that never
 // refreshes or releases it (a crashed process).
-func holdDead(t *testing.T, w *world, proto algorithm.Protocol, path string, host string, pid int) {
+func holdDead(t *testing.T, w *world, prot algorithm.Protocol, path string, host string, pid int) {
 	t.Helper()
-	lk, err := proto.New(w.mem, path, algorithm.Config{Lifetime: 15 * time.Second, Hostname: host, Pid: pid})
+	lk, err := prot.New(w.mem, path, proto.Config{Lifetime: 15 * time.Second, Hostname: host, Pid: pid})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if att, err := lk.Acquire(algorithm.Instant{Wall: w.clk.Now()}); err != nil || !att.Acquired {
+	if att, err := lk.Acquire(proto.Instant{Wall: w.clk.Now()}); err != nil || !att.Acquired {
 		t.Fatalf("acquire = %+v, %v", att, err)
 	}
 }
@@ -109,78 +110,67 @@ func TestInspectUnlocked(t *testing.T) {
 }
 
 func TestInspectHeld(t *testing.T) {
-	for _, proto := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
-		t.Run(proto.Name(), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				w := newWorld(t)
-				w.proto = proto
-				path := dir + "/a.lock"
-				_, release, err := lease.Acquire(t.Context(), path, w.opts(lease.WithIdentity("build-7", 4242))...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer release()
-				w.advance(2700 * time.Millisecond) // the refresh at 3s has not happened yet
-				info, err := inspectNoChange(t, w, path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want := lease.Info{Path: path, State: lease.Held, At: w.clk.Now(), Protocol: proto.Name(), Host: "build-7", Pid: 4242,
-					Expires: epoch.Add(15 * time.Second), Lifetime: 15 * time.Second, Token: 1}
-				if info != want {
-					t.Errorf("Inspect = %+v\nwant      %+v", info, want)
-				}
-				wantS := fmt.Sprintf("%s: held by pid 4242 on build-7 (%s, lifetime 15s), expires in 12.3s", path, proto.Name())
-				if info.String() != wantS {
-					t.Errorf("String = %q, want %q", info, wantS)
-				}
-				// Our own lease is Ours.
-				info, err = inspectNoChange(t, w, path, lease.WithIdentity("build-7", 4242))
-				if err != nil || info.State != lease.Ours {
-					t.Errorf("Inspect by the holder = %v, %v; want Ours", info, err)
-				}
-				if s := info.String(); !strings.Contains(s, "held by this process") {
-					t.Errorf("String = %q", s)
-				}
-			})
-		})
-	}
+	forEach(t, func(t *testing.T, w *world, f flavour) {
+		path := dir + "/a.lock"
+		_, release, err := lease.Acquire(t.Context(), path, w.opts(lease.WithIdentity("build-7", 4242))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
+		w.advance(2700 * time.Millisecond) // the refresh at 3s has not happened yet
+		info, err := inspectNoChange(t, w, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := lease.Info{Path: path, State: lease.Held, At: w.clk.Now(), Protocol: f.prot.Name(), Host: "build-7", Pid: 4242,
+			Expires: epoch.Add(15 * time.Second), Lifetime: 15 * time.Second, Token: 1}
+		if info != want {
+			t.Errorf("Inspect = %+v\nwant      %+v", info, want)
+		}
+		wantS := fmt.Sprintf("%s: held by pid 4242 on build-7 (%s, lifetime 15s), expires in 12.3s", path, f.prot.Name())
+		if info.String() != wantS {
+			t.Errorf("String = %q, want %q", info, wantS)
+		}
+		// Our own lease is Ours.
+		info, err = inspectNoChange(t, w, path, lease.WithIdentity("build-7", 4242))
+		if err != nil || info.State != lease.Ours {
+			t.Errorf("Inspect by the holder = %v, %v; want Ours", info, err)
+		}
+		if s := info.String(); !strings.Contains(s, "held by this process") {
+			t.Errorf("String = %q", s)
+		}
+	})
 }
 
 // A dead holder's Strict lock is Held (one look cannot prove it stale),
 // with its expiry in the past; a Flufl one is Stale once its expiry plus
 // the skew allowance has passed.
 func TestInspectDeadHolder(t *testing.T) {
-	for _, proto := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
-		t.Run(proto.Name(), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				w := newWorld(t)
-				path := dir + "/a.lock"
-				holdDead(t, w, proto, path, "gone", 7)
-				w.clk.Advance(24 * time.Second) // expiry +9s: within the 10s allowance
-				info, err := inspectNoChange(t, w, path)
-				if err != nil || info.State != lease.Held {
-					t.Fatalf("Inspect 9s after expiry = %v, %v; want held", info, err)
-				}
-				w.clk.Advance(time.Second)
-				info, err = inspectNoChange(t, w, path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want := lease.Held
-				if proto == algorithm.Flufl {
-					want = lease.Stale
-				}
-				if info.State != want {
-					t.Errorf("Inspect 10s after expiry: %v, want state %v", info, want)
-				}
-				if s := info.String(); !strings.HasSuffix(s, "expired 10s ago") {
-					t.Errorf("String = %q, want it to say expired 10s ago", s)
-				}
-				t.Log(info)
-			})
-		})
-	}
+	forEach(t, func(t *testing.T, w *world, f flavour) {
+		path := dir + "/a.lock"
+		holdDead(t, w, f.prot, path, "gone", 7)
+		w.clk.Advance(24 * time.Second) // expiry +9s: within the 10s allowance
+		info, err := inspectNoChange(t, w, path)
+		if err != nil || info.State != lease.Held {
+			t.Fatalf("Inspect 9s after expiry = %v, %v; want held", info, err)
+		}
+		w.clk.Advance(time.Second)
+		info, err = inspectNoChange(t, w, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := lease.Held
+		if f.prot == algorithm.Flufl {
+			want = lease.Stale
+		}
+		if info.State != want {
+			t.Errorf("Inspect 10s after expiry: %v, want state %v", info, want)
+		}
+		if s := info.String(); !strings.HasSuffix(s, "expired 10s ago") {
+			t.Errorf("String = %q, want it to say expired 10s ago", s)
+		}
+		t.Log(info)
+	})
 }
 
 func TestInspectNotALock(t *testing.T) {

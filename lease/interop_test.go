@@ -20,6 +20,7 @@ import (
 
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/lease"
 )
 
@@ -240,11 +241,11 @@ func TestInteropPythonBreaksStaleGo(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.lock")
 	// A Go holder that died: acquired, never refreshed or released.
-	lk, err := algorithm.Flufl.New(fsops.OS(), path, algorithm.Config{Lifetime: time.Second, Hostname: "dead", Pid: 1})
+	lk, err := algorithm.Flufl.New(fsops.OS(), path, proto.Config{Lifetime: time.Second, Hostname: "dead", Pid: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if att, err := lk.Acquire(algorithm.Instant{Wall: time.Now()}); err != nil || !att.Acquired {
+	if att, err := lk.Acquire(proto.Instant{Wall: time.Now()}); err != nil || !att.Acquired {
 		t.Fatalf("acquire = %+v, %v", att, err)
 	}
 	p := startPython(t, pyWait, path)

@@ -9,7 +9,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/lease"
 )
 
@@ -154,54 +153,48 @@ func TestLeadCancelledWhileCampaigning(t *testing.T) {
 // A leader that steps down hands over to a waiting process within the
 // poll interval, not the lifetime; the waiter saw the leader meanwhile.
 func TestLeadHandoff(t *testing.T) {
-	for _, proto := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
-		t.Run(proto.Name(), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				w := newWorld(t)
-				w.proto = proto
-				path := dir + "/a.lock"
-				stepDown := make(chan struct{})
-				doneA := goLead(t.Context(), path, func(leading context.Context) error {
-					<-stepDown
-					return nil
-				}, w.opts(lease.WithIdentity("a", 1))...)
-				synctest.Wait()
+	forEach(t, func(t *testing.T, w *world, f flavour) {
+		path := dir + "/a.lock"
+		stepDown := make(chan struct{})
+		doneA := goLead(t.Context(), path, func(leading context.Context) error {
+			<-stepDown
+			return nil
+		}, w.opts(lease.WithIdentity("a", 1))...)
+		synctest.Wait()
 
-				var startedB atomic.Pointer[time.Time]
-				var seen []lease.Holder
-				doneB := goLead(t.Context(), path, func(leading context.Context) error { return nil },
-					w.opts(lease.WithIdentity("b", 2), lease.WithLeaderCallbacks(lease.LeaderCallbacks{
-						OnStartedLeading: func() { now := w.clk.Now(); startedB.Store(&now) },
-						OnNewLeader:      func(h lease.Holder) { seen = append(seen, h) },
-					}))...)
-				w.advance(20 * time.Second) // B's backoff reaches the poll interval (1s)
-				if startedB.Load() != nil {
-					t.Fatal("B leads while A does")
-				}
-				close(stepDown)
-				synctest.Wait()
-				if err := <-doneA; err != nil {
-					t.Fatal(err)
-				}
-				released := w.clk.Now()
-				for startedB.Load() == nil && w.clk.Now().Sub(released) < time.Minute {
-					w.advance(10 * time.Millisecond)
-				}
-				handoff := startedB.Load().Sub(released)
-				t.Logf("handoff after release: %v (poll interval 1s, lifetime 15s)", handoff)
-				if handoff > time.Second+10*time.Millisecond {
-					t.Errorf("B took over %v after A released, want within the poll interval (1s)", handoff)
-				}
-				if err := <-doneB; err != nil {
-					t.Fatal(err)
-				}
-				if len(seen) != 1 || seen[0].Host != "a" || seen[0].Pid != 1 {
-					t.Errorf("OnNewLeader saw %+v, want A once", seen)
-				}
-				w.wantEmpty()
-			})
-		})
-	}
+		var startedB atomic.Pointer[time.Time]
+		var seen []lease.Holder
+		doneB := goLead(t.Context(), path, func(leading context.Context) error { return nil },
+			w.opts(lease.WithIdentity("b", 2), lease.WithLeaderCallbacks(lease.LeaderCallbacks{
+				OnStartedLeading: func() { now := w.clk.Now(); startedB.Store(&now) },
+				OnNewLeader:      func(h lease.Holder) { seen = append(seen, h) },
+			}))...)
+		w.advance(20 * time.Second) // B's backoff reaches the poll interval (1s)
+		if startedB.Load() != nil {
+			t.Fatal("B leads while A does")
+		}
+		close(stepDown)
+		synctest.Wait()
+		if err := <-doneA; err != nil {
+			t.Fatal(err)
+		}
+		released := w.clk.Now()
+		for startedB.Load() == nil && w.clk.Now().Sub(released) < time.Minute {
+			w.advance(10 * time.Millisecond)
+		}
+		handoff := startedB.Load().Sub(released)
+		t.Logf("handoff after release: %v (poll interval 1s, lifetime 15s)", handoff)
+		if handoff > time.Second+10*time.Millisecond {
+			t.Errorf("B took over %v after A released, want within the poll interval (1s)", handoff)
+		}
+		if err := <-doneB; err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) != 1 || seen[0].Host != "a" || seen[0].Pid != 1 {
+			t.Errorf("OnNewLeader saw %+v, want A once", seen)
+		}
+		w.wantEmpty()
+	})
 }
 
 // Lead rejects invalid options before campaigning.

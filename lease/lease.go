@@ -18,6 +18,7 @@ import (
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/clock"
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/internal/shell"
 )
 
@@ -63,7 +64,7 @@ import (
 // On failure Acquire returns an error naming the path, and leaves nothing
 // of its own behind, with one exception: a lock acquired past the renew
 // deadline (above), left to go stale, stays until a waiter breaks it after
-// lifetime + algorithm.StaleMargin. If ctx is done the error wraps
+// lifetime + proto.StaleMargin. If ctx is done the error wraps
 // ctx.Err() and says how long it waited and for whom: "lease:
 // /x/job.lock: gave up after 2.0s: held by pid 4242 on build-7 (strict,
 // expires in 9s): context deadline exceeded". A missing directory gives
@@ -147,17 +148,17 @@ func newAcquisition(cfg *config, path string, once bool) (*shell.Acquisition, *s
 		log *slog.Logger
 	)
 	a, err := shell.NewAcquisition(cfg.timing, once,
-		func() (algorithm.Lock, error) { return cfg.protocol.New(cfg.fs, path, cfg.algorithm()) },
-		func() algorithm.Instant { return instant(cfg.clock.Now()) },
+		func() (proto.Lock, error) { return cfg.protocol.New(cfg.fs, path, cfg.algorithm()) },
+		func() proto.Instant { return instant(cfg.clock) },
 		rand.Float64,
 		shell.Hooks{
-			Broke: func(stale *algorithm.Holder) {
+			Broke: func(stale *proto.Holder) {
 				log.Warn("broke a stale lock")
-				cfg.emit(Event{Kind: EventBrokeStale, Path: a.Lock().Path(), Holder: stale})
+				cfg.emit(Event{Kind: EventBrokeStale, Path: a.Lock().Path(), Holder: holderOf(stale)})
 			},
-			NewHolder: func(h algorithm.Holder) {
+			NewHolder: func(h proto.Holder) {
 				if cfg.onHolder != nil {
-					cfg.onHolder(h)
+					cfg.onHolder(*holderOf(&h))
 				}
 			},
 			Retrying: func(err error) { log.Warn("acquire failed, retrying", "err", err) },
@@ -192,14 +193,14 @@ func runAcquisition(ctx context.Context, cfg *config, a *shell.Acquisition, log 
 				// ctx ended during the successful attempt: give the lock
 				// back rather than return a lease that is already over.
 				_ = release()
-				return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
+				return nil, nil, &pathError{path: path, text: err.Error(), err: err}
 			}
 			cfg.emit(Event{Kind: EventAcquired, Path: g.Lock.Path(), Duration: clk.Now().Sub(start), Token: g.Token})
 			return held, release, nil
 		case shell.Held:
 			he := &HeldError{Path: a.Lock().Path(), At: clk.Now()}
 			if st.Holder != nil {
-				he.Holder = *st.Holder
+				he.Holder = *holderOf(st.Holder)
 			}
 			return nil, nil, he
 		case shell.Failed:
@@ -209,9 +210,9 @@ func runAcquisition(ctx context.Context, cfg *config, a *shell.Acquisition, log 
 			// A stuck job says why.
 			waited := now.Sub(start)
 			report = waited + waitingEvery
-			log.Info("waiting for the lock", "holder", describeHolder(st.Holder, now), "waited", roundDuration(waited))
-			h := *st.Holder
-			cfg.emit(Event{Kind: EventWaiting, Path: a.Lock().Path(), At: now, Duration: waited, Holder: &h})
+			h := holderOf(st.Holder)
+			log.Info("waiting for the lock", "holder", describeHolder(h, now), "waited", roundDuration(waited))
+			cfg.emit(Event{Kind: EventWaiting, Path: a.Lock().Path(), At: now, Duration: waited, Holder: h})
 		}
 		if st.Wait <= 0 {
 			continue
@@ -221,7 +222,7 @@ func runAcquisition(ctx context.Context, cfg *config, a *shell.Acquisition, log 
 			now := clk.Now()
 			text := fmt.Sprintf("gave up after %.1fs", now.Sub(start).Seconds())
 			if h := a.LastHolder(); h != nil {
-				text += ": " + describeHolder(h, now)
+				text += ": " + describeHolder(holderOf(h), now)
 			}
 			text += ": " + err.Error()
 			if attErr := a.LastErr(); attErr != nil {
@@ -274,15 +275,18 @@ func ExpiryOf(held context.Context) (time.Time, bool) {
 	if !ok {
 		return time.Time{}, false
 	}
-	return origin.Add(l.h.Deadline()), true
+	// The deadline is a reading of the clock's monotonic time: as a
+	// time, it is as far from now as it is from the current reading.
+	now, mono := l.cfg.clock.Now(), l.cfg.clock.Mono()
+	return now.Add(l.h.Deadline() - mono), true
 }
 
 // hints is what this process remembers across its leases to save
-// filesystem calls (see algorithm.Hints). Every hint is checked or
+// filesystem calls (see proto.Hints). Every hint is checked or
 // harmless when wrong, so leases on different filesystems that share a
 // path may share one: it costs them a failed rename or a later sweep,
 // never a wrong token or a leftover kept for good.
-var hints algorithm.Hints
+var hints proto.Hints
 
 // selfTested holds the (filesystem, directory, protocol) triples whose
 // self-test passed in this process.
@@ -297,7 +301,7 @@ type selfTestKey struct {
 // selfTest runs the protocol's self-test on dir once per process, if the
 // protocol has one. Only a pass is remembered: a failure may be transient.
 func selfTest(cfg *config, dir string) error {
-	st, ok := cfg.protocol.(algorithm.SelfTester)
+	st, ok := cfg.protocol.(proto.SelfTester)
 	if !ok {
 		return nil
 	}
@@ -330,30 +334,26 @@ func sleep(ctx context.Context, clk clock.Clock, d time.Duration) error {
 	}
 }
 
-// origin anchors the monotonic readings passed to the protocol steps. A
-// time from clock.Real carries a monotonic reading, so differences from
-// origin are immune to wall-clock steps.
-var origin = time.Now()
-
-// instant converts a clock reading for the protocol steps.
-func instant(t time.Time) algorithm.Instant {
-	return algorithm.Instant{Wall: t, Mono: t.Sub(origin)}
+// instant reads clk for the protocol steps: its wall time, and its
+// monotonic time, which wall-clock steps do not move.
+func instant(clk clock.Clock) proto.Instant {
+	return proto.Instant{Wall: clk.Now(), Mono: clk.Mono()}
 }
 
-// lease is one held lease: the background refresher and the state it
-// shares with the deadline timer and release. The decisions are the
-// shell's (h); lease adds the goroutine, the timers, the held context,
-// logs and events.
+// lease is one held lease. The decisions are the shell's (h); lease adds
+// the timers, the held context, logs and events. It has no goroutine of
+// its own: a refresh runs in a goroutine started when its timer fires, and
+// the end of the lease runs in release or, if the parent context ends
+// first, in the goroutine context.AfterFunc starts. So a process holding
+// many leases pays for goroutines only while refreshes are in flight.
 type lease struct {
 	token      uint64 // fencing token
 	cfg        *config
-	h          *shell.Hold // its lock is used by the refresher goroutine until done is closed
+	h          *shell.Hold // its lock is used by one refresh at a time, then by finish
 	path       string
 	log        *slog.Logger
 	parent     context.Context
 	cancel     context.CancelCauseFunc
-	stop       chan struct{} // closed by release
-	done       chan struct{} // closed when the refresher has returned
 	lost       atomic.Pointer[LostError]
 	lostLogged atomic.Bool
 	start      time.Time // when the lock was acquired, for EventReleased
@@ -361,6 +361,14 @@ type lease struct {
 	tmu     sync.Mutex  // guards timer and stopped
 	timer   clock.Timer // the deadline timer
 	stopped bool        // the timer must not be set again
+
+	rmu      sync.Mutex     // guards rtimer and rstopped
+	rtimer   clock.Timer    // the refresh timer
+	rstopped bool           // no refresh may start
+	inflight sync.WaitGroup // the refresh in progress, if any
+
+	stopWatch func() bool   // stops the parent context's watch
+	watchDone chan struct{} // closed when the watch has ended the lease
 
 	finishOnce sync.Once
 	result     error // set by finish
@@ -371,23 +379,25 @@ func startLease(ctx context.Context, cfg *config, g *shell.Grant, log *slog.Logg
 	held, cancel := context.WithCancelCause(ctx)
 	held = context.WithValue(held, tokenKey{}, g.Token)
 	l := &lease{
-		token:  g.Token,
-		cfg:    cfg,
-		path:   g.Lock.Path(),
-		log:    log,
-		parent: ctx,
-		cancel: cancel,
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
-		start:  cfg.clock.Now(),
+		token:     g.Token,
+		cfg:       cfg,
+		path:      g.Lock.Path(),
+		log:       log,
+		parent:    ctx,
+		cancel:    cancel,
+		start:     cfg.clock.Now(),
+		watchDone: make(chan struct{}),
 	}
-	now := func() algorithm.Instant { return instant(cfg.clock.Now()) }
+	now := func() proto.Instant { return instant(cfg.clock) }
 	l.h = shell.NewHold(cfg.timing, g, now, l.onLost)
 	held = context.WithValue(held, leaseKey{}, l)
 	l.tmu.Lock()
 	l.timer = cfg.clock.AfterFunc(l.h.Deadline()-now().Mono, l.checkDeadline)
 	l.tmu.Unlock()
-	go l.run()
+	l.rmu.Lock()
+	l.rtimer = cfg.clock.AfterFunc(cfg.timing.Refresh, l.refreshDue)
+	l.rmu.Unlock()
+	l.stopWatch = context.AfterFunc(ctx, l.parentDone)
 	return held, sync.OnceValue(l.release)
 }
 
@@ -439,27 +449,47 @@ func (l *lease) logLost() {
 	}
 }
 
-// run is the refresher goroutine: the only user of the lock until it
-// returns.
-func (l *lease) run() {
-	defer close(l.done)
-	t := l.cfg.clock.NewTimer(l.cfg.timing.Refresh)
-	defer t.Stop()
-	for {
-		select {
-		case <-l.parent.Done():
-			// Release promptly; held's cause is already the parent's.
-			l.finish(context.Cause(l.parent))
-			return
-		case <-l.stop:
-			return
-		case <-t.C():
-		}
-		if l.h.Lost() != nil {
-			continue // nothing more to do but wait for release or the parent
-		}
-		t.Reset(l.refreshed(l.h.Refresh()))
+// refreshDue runs when the refresh timer fires. The refresh itself runs
+// in a goroutine of its own (a clock.Fake runs timer functions inside
+// Advance, and a refresh may block in the filesystem), which stopRefresher
+// joins.
+func (l *lease) refreshDue() {
+	l.rmu.Lock()
+	defer l.rmu.Unlock()
+	if l.rstopped {
+		return
 	}
+	l.inflight.Add(1)
+	go func() {
+		defer l.inflight.Done()
+		if l.h.Lost() != nil {
+			return // nothing more to do but wait for release or the parent
+		}
+		next := l.refreshed(l.h.Refresh())
+		l.rmu.Lock()
+		if !l.rstopped {
+			l.rtimer.Reset(next)
+		}
+		l.rmu.Unlock()
+	}()
+}
+
+// stopRefresher stops the refresh timer for good and waits for a refresh in
+// progress: after it, finish is the only user of the lock.
+func (l *lease) stopRefresher() {
+	l.rmu.Lock()
+	l.rstopped = true
+	l.rtimer.Stop()
+	l.rmu.Unlock()
+	l.inflight.Wait()
+}
+
+// parentDone runs, in its own goroutine, when the parent context is done:
+// the lock is released promptly; held's cause is already the parent's.
+func (l *lease) parentDone() {
+	defer close(l.watchDone)
+	l.stopRefresher()
+	l.finish(context.Cause(l.parent))
 }
 
 // refreshed reports a refresh and returns when to refresh next.
@@ -486,15 +516,17 @@ func (l *lease) refreshed(r shell.Refreshed) time.Duration {
 
 // release is the function Acquire returns, wrapped in sync.OnceValue.
 func (l *lease) release() error {
-	close(l.stop)
-	<-l.done
+	if !l.stopWatch() {
+		<-l.watchDone // the parent ended first: parentDone ends the lease
+	}
+	l.stopRefresher()
 	l.finish(ErrReleased)
 	return l.result
 }
 
-// finish ends the lease once. It runs in the refresher goroutine (parent
-// done) or in release after the refresher has returned, so it never uses
-// the lock concurrently with it. Held is cancelled first: the holder stops
+// finish ends the lease once. It runs in parentDone or in release, each
+// after stopRefresher, so it never uses the lock concurrently with a
+// refresh. Held is cancelled first: the holder stops
 // before anyone else can take the lock. Then the shell ends the hold
 // (shell.Hold.Finish): a last refresh, and a release only if the lease is
 // still valid.

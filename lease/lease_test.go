@@ -19,6 +19,7 @@ import (
 	"github.com/nfslease/nfslease/clock"
 	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
+	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/lease"
 )
 
@@ -34,17 +35,17 @@ type world struct {
 	clk *clock.Fake
 	mem *fsopstest.Mem
 	fs  fsops.FS // what leases use: mem, or mem wrapped in faults
-	// proto is the protocol of the world's leases. The tests in this file
-	// look at files and calls of the Flufl format; strict_test.go has
-	// those of the Strict format.
-	proto algorithm.Protocol
+	// prot is the protocol of the world's leases: Flufl, whose files and
+	// calls the tests in this file look at, unless set (protocols_test.go
+	// runs tests over each protocol).
+	prot algorithm.Protocol
 
 	faults atomic.Pointer[func(fsopstest.Op) *fsopstest.Fault]
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{t: t, clk: clock.NewFake(epoch), proto: algorithm.Flufl}
+	w := &world{t: t, clk: clock.NewFake(epoch), prot: algorithm.Flufl}
 	w.mem = fsopstest.NewMem(w.clk)
 	if err := w.mem.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -68,7 +69,7 @@ func (w *world) inject(f func(fsopstest.Op) *fsopstest.Fault) {
 }
 
 func (w *world) opts(extra ...lease.Option) []lease.Option {
-	return append([]lease.Option{lease.WithFS(w.fs), lease.WithClock(w.clk), lease.WithIdentity("test", 1), lease.WithProtocol(w.proto)}, extra...)
+	return append([]lease.Option{lease.WithFS(w.fs), lease.WithClock(w.clk), lease.WithIdentity("test", 1), lease.WithProtocol(w.prot)}, extra...)
 }
 
 // advance moves the fake clock forward by d in small steps, letting every
@@ -107,7 +108,7 @@ func withoutToken(t *testing.T, names []string) []string {
 			continue
 		}
 		base := n[1:i]
-		if _, ok := algorithm.ParseTokenName(n, base); !ok {
+		if _, ok := proto.ParseTokenName(n, base); !ok {
 			out = append(out, n)
 			continue
 		}
@@ -133,167 +134,6 @@ func isDone(ctx context.Context) bool {
 	default:
 		return false
 	}
-}
-
-func TestAcquireRelease(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		w := newWorld(t)
-		held, release, err := lease.Acquire(t.Context(), dir+"/a.lock", w.opts()...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n := len(w.files()); n != 2 {
-			t.Errorf("while held: %d files %q, want the lock and its claim", n, w.files())
-		}
-		w.advance(time.Minute) // four lifetimes: refreshes keep it
-		if isDone(held) {
-			t.Fatalf("held done after refreshes: %v", context.Cause(held))
-		}
-		if err := release(); err != nil {
-			t.Fatalf("release: %v", err)
-		}
-		if !errors.Is(context.Cause(held), lease.ErrReleased) {
-			t.Errorf("cause after release = %v, want ErrReleased", context.Cause(held))
-		}
-		if err := release(); err != nil {
-			t.Errorf("second release: %v", err)
-		}
-		w.wantEmpty()
-	})
-}
-
-func TestLockRemovedByAnother(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		w := newWorld(t)
-		held, release, err := lease.Acquire(t.Context(), dir+"/a.lock", w.opts()...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer release()
-		w.advance(time.Second)
-		if err := w.mem.Remove(dir + "/a.lock"); err != nil {
-			t.Fatal(err)
-		}
-		removed := w.clk.Now()
-		for !isDone(held) && w.clk.Now().Sub(removed) < time.Minute {
-			w.advance(50 * time.Millisecond)
-		}
-		// Refresh every lifetime/5 = 3s: noticed within one refresh.
-		if got := w.clk.Now().Sub(removed); got > 3*time.Second {
-			t.Errorf("loss noticed after %v, want within one refresh interval (3s)", got)
-		}
-		cause := context.Cause(held)
-		var le *lease.LostError
-		if !errors.Is(cause, lease.ErrLost) || !errors.As(cause, &le) || !errors.Is(cause, algorithm.ErrNotHeld) {
-			t.Fatalf("cause = %v, want a *LostError wrapping ErrLost and algorithm.ErrNotHeld", cause)
-		}
-		if err := release(); !errors.Is(err, lease.ErrLost) {
-			t.Errorf("release after loss = %v, want ErrLost", err)
-		}
-		w.wantEmpty()
-	})
-}
-
-func eioOn(names ...string) func(fsopstest.Op) *fsopstest.Fault {
-	return func(op fsopstest.Op) *fsopstest.Fault {
-		for _, n := range names {
-			if op.Name == n {
-				return &fsopstest.Fault{Err: syscall.EIO}
-			}
-		}
-		return nil
-	}
-}
-
-func TestRefreshEIOUntilDeadline(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		w := newWorld(t)
-		held, release, err := lease.Acquire(t.Context(), dir+"/a.lock", w.opts()...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		acquired := w.clk.Now()
-		w.inject(eioOn("Chtimes", "ReadFile"))
-		for !isDone(held) && w.clk.Now().Sub(acquired) < time.Minute {
-			w.advance(50 * time.Millisecond)
-		}
-		lostAfter := w.clk.Now().Sub(acquired)
-		// Renew deadline 10s after the start of the last successful
-		// refresh (the acquisition): lost at 10s, well before the
-		// lifetime (15s) when others may judge the lock stale.
-		if lostAfter > 10*time.Second+50*time.Millisecond || lostAfter < 10*time.Second {
-			t.Errorf("lost %v after acquisition, want at the renew deadline (10s)", lostAfter)
-		}
-		cause := context.Cause(held)
-		if !errors.Is(cause, lease.ErrLost) || !errors.Is(cause, syscall.EIO) {
-			t.Errorf("cause = %v, want ErrLost with the last EIO", cause)
-		}
-		// Refreshes that succeed now never revive the lease.
-		w.inject(nil)
-		w.advance(10 * time.Second)
-		if !errors.Is(context.Cause(held), lease.ErrLost) {
-			t.Errorf("cause changed to %v", context.Cause(held))
-		}
-		if err := release(); !errors.Is(err, lease.ErrLost) {
-			t.Errorf("release after loss = %v, want ErrLost", err)
-		}
-		// The lock itself stays until it is judged stale: we never remove
-		// a lock after our deadline. Only our claim is gone.
-		if names := w.files(); len(names) != 1 || names[0] != "a.lock" {
-			t.Errorf("files after release of a lost lease: %q, want only the lock", names)
-		}
-	})
-}
-
-func TestRefreshTransientEIO(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		w := newWorld(t)
-		held, release, err := lease.Acquire(t.Context(), dir+"/a.lock", w.opts()...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.inject(eioOn("Chtimes"))
-		w.advance(7 * time.Second) // two failed rounds and retries, deadline at 10s
-		w.inject(nil)
-		w.advance(30 * time.Second)
-		if isDone(held) {
-			t.Fatalf("lost after transient errors: %v", context.Cause(held))
-		}
-		if err := release(); err != nil {
-			t.Fatalf("release: %v", err)
-		}
-		w.wantEmpty()
-	})
-}
-
-func TestSlowRefreshDoesNotCount(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		w := newWorld(t)
-		held, release, err := lease.Acquire(t.Context(), dir+"/a.lock", w.opts()...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer release()
-		acquired := w.clk.Now()
-		// Every refresh applies but takes 4s (longer than the 3s refresh
-		// interval): a waiter may have judged the lock before it landed,
-		// so it must not move the deadline.
-		w.inject(func(op fsopstest.Op) *fsopstest.Fault {
-			if op.Name == "Chtimes" {
-				w.clk.Advance(4 * time.Second)
-			}
-			return nil
-		})
-		for !isDone(held) && w.clk.Now().Sub(acquired) < time.Minute {
-			w.advance(50 * time.Millisecond)
-		}
-		if got := w.clk.Now().Sub(acquired); got > 15*time.Second {
-			t.Errorf("lost only %v after acquisition; slow refreshes extended it", got)
-		}
-		if !errors.Is(context.Cause(held), lease.ErrLost) {
-			t.Errorf("cause = %v, want ErrLost", context.Cause(held))
-		}
-	})
 }
 
 func TestReleaseAfterLossReportsLost(t *testing.T) {
@@ -330,162 +170,11 @@ func TestReleaseAfterLossReportsLost(t *testing.T) {
 	})
 }
 
-func TestParentCancelReleases(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		w := newWorld(t)
-		ctx, cancel := context.WithCancelCause(t.Context())
-		held, release, err := lease.Acquire(ctx, dir+"/a.lock", w.opts()...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		boom := errors.New("shutting down")
-		cancel(boom)
-		synctest.Wait()
-		if got := context.Cause(held); got != boom {
-			t.Errorf("cause = %v, want the parent's %v", got, boom)
-		}
-		w.wantEmpty() // released promptly, without waiting for release()
-		if err := release(); err != nil {
-			t.Errorf("release = %v", err)
-		}
-	})
-}
-
-func TestSameProcessExclusion(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		w := newWorld(t)
-		path := dir + "/a.lock"
-		_, release1, err := lease.Acquire(t.Context(), path, w.opts()...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _, err = lease.TryAcquire(t.Context(), path, w.opts()...)
-		var he *lease.HeldError
-		if !errors.Is(err, lease.ErrHeld) || !errors.As(err, &he) {
-			t.Fatalf("TryAcquire while held = %v, want ErrHeld", err)
-		}
-		if he.Holder.Host != "test" || he.Holder.Pid != 1 || he.Holder.Lifetime != lease.DefaultLifetime {
-			t.Errorf("holder = %+v, want host test pid 1 lifetime 15s", he.Holder)
-		}
-		if !strings.Contains(err.Error(), path) {
-			t.Errorf("error %q does not name the path", err)
-		}
-
-		got := make(chan error, 1)
-		var release2 func() error
-		go func() {
-			var err error
-			_, release2, err = lease.Acquire(t.Context(), path, w.opts()...)
-			got <- err
-		}()
-		w.advance(20 * time.Second) // longer than a lifetime: refreshes keep it ours
-		select {
-		case err := <-got:
-			t.Fatalf("second Acquire returned %v while the first held the lock", err)
-		default:
-		}
-		if err := release1(); err != nil {
-			t.Fatal(err)
-		}
-		released := w.clk.Now()
-		for len(got) == 0 {
-			w.advance(10 * time.Millisecond)
-		}
-		if err := <-got; err != nil {
-			t.Fatal(err)
-		}
-		if d := w.clk.Now().Sub(released); d > 1200*time.Millisecond {
-			t.Errorf("handoff took %v, want within the poll interval (1s)", d)
-		}
-		if err := release2(); err != nil {
-			t.Fatal(err)
-		}
-		w.wantEmpty()
-	})
-}
-
-func TestAcquireCancelledWhileWaiting(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		w := newWorld(t)
-		_, release, err := lease.Acquire(t.Context(), dir+"/a.lock", w.opts()...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer release()
-		ctx, cancel := context.WithCancel(t.Context())
-		got := make(chan error, 1)
-		go func() {
-			_, _, err := lease.Acquire(ctx, dir+"/a.lock", w.opts()...)
-			got <- err
-		}()
-		w.advance(2 * time.Second)
-		cancel()
-		synctest.Wait()
-		err = <-got
-		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), dir+"/a.lock") {
-			t.Errorf("Acquire = %v, want an error naming the path and wrapping context.Canceled", err)
-		}
-		if n := len(w.files()); n != 2 {
-			t.Errorf("files = %q, want only the holder's lock and claim", w.files())
-		}
-	})
-}
-
-// crash leaves a lock as a holder that died would: acquired with the
-// algorithm directly, then never refreshed or released.
-func crash(t *testing.T, w *world, path string, lifetime time.Duration) {
-	t.Helper()
-	lk, err := algorithm.Flufl.New(w.mem, path, algorithm.Config{Lifetime: lifetime, Hostname: "dead", Pid: 99})
-	if err != nil {
-		t.Fatal(err)
-	}
-	att, err := lk.Acquire(algorithm.Instant{Wall: w.clk.Now(), Mono: w.clk.Now().Sub(epoch)})
-	if err != nil || !att.Acquired {
-		t.Fatalf("crash: acquire = %+v, %v", att, err)
-	}
-}
-
-func TestBreakCrashedHolder(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		w := newWorld(t)
-		path := dir + "/a.lock"
-		crash(t, w, path, 15*time.Second)
-		crashed := w.clk.Now()
-
-		// TryAcquire cannot prove it stale yet.
-		if _, _, err := lease.TryAcquire(t.Context(), path, w.opts()...); !errors.Is(err, lease.ErrHeld) {
-			t.Fatalf("TryAcquire on a fresh crashed lock = %v, want ErrHeld", err)
-		}
-		got := make(chan error, 1)
-		var release func() error
-		go func() {
-			var err error
-			_, release, err = lease.Acquire(t.Context(), path, w.opts(lease.WithSkewAllowance(-1))...)
-			got <- err
-		}()
-		for len(got) == 0 && w.clk.Now().Sub(crashed) < time.Minute {
-			w.advance(10 * time.Millisecond)
-		}
-		if err := <-got; err != nil {
-			t.Fatal(err)
-		}
-		// Watched unchanged for the recorded lifetime plus the margin.
-		took := w.clk.Now().Sub(crashed)
-		if want := 15*time.Second + algorithm.StaleMargin; took < want || took > want+100*time.Millisecond {
-			t.Errorf("took over after %v, want %v", took, want)
-		}
-		if err := release(); err != nil {
-			t.Fatal(err)
-		}
-		w.wantEmpty() // the dead holder's claim went with the break
-	})
-}
-
 func TestTryAcquireBreaksExpired(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t)
 		path := dir + "/a.lock"
-		crash(t, w, path, 15*time.Second)
+		crash(t, w, algorithm.Flufl, path, 15*time.Second)
 		// Expired by more than the skew allowance (10s) on the wall clock.
 		w.clk.Advance(25*time.Second + time.Millisecond)
 		_, release, err := lease.TryAcquire(t.Context(), path, w.opts()...)
@@ -611,84 +300,78 @@ func dirNames(t *testing.T, dir string) []string {
 // stale, waits like any waiter, breaks it, and returns a live lease with
 // a fresh token.
 func TestAcquireLateGrantTriesAgain(t *testing.T) {
-	for _, proto := range []algorithm.Protocol{algorithm.Flufl, algorithm.Strict} {
-		t.Run(proto.Name(), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				w := newWorld(t)
-				w.proto = proto
-				lock := dir + "/a.lock"
-				hung := 0
-				w.inject(func(op fsopstest.Op) *fsopstest.Fault {
-					if op.Path2 == lock && hung == 0 {
-						// The call that takes the lock name hangs for
-						// longer than the renew deadline, then succeeds.
-						hung++
-						w.clk.Advance(time.Minute)
-					}
-					return nil
-				})
-				var (
-					mu     sync.Mutex
-					events []lease.EventKind
-				)
-				hook := lease.WithEventHook(func(e lease.Event) {
-					mu.Lock()
-					defer mu.Unlock()
-					events = append(events, e.Kind)
-				})
-				type result struct {
-					held    context.Context
-					release func() error
-					err     error
-				}
-				done := make(chan result, 1)
-				go func() {
-					held, release, err := lease.Acquire(t.Context(), lock, w.opts(hook)...)
-					done <- result{held, release, err}
-				}()
-				var r result
-				for r.held == nil && r.err == nil {
-					select {
-					case r = <-done:
-					default:
-						w.advance(time.Second)
-					}
-				}
-				if r.err != nil {
-					t.Fatal(r.err)
-				}
-				if hung != 1 {
-					t.Fatalf("%d calls hung, want 1: the test did not run its case", hung)
-				}
-				if isDone(r.held) {
-					t.Fatalf("Acquire returned a lease already over: %v", context.Cause(r.held))
-				}
-				if tok, _ := lease.TokenOf(r.held); tok != 2 {
-					t.Errorf("token = %d, want 2 (the late grant's token 1 was never handed out)", tok)
-				}
-				mu.Lock()
-				got := slices.Clone(events)
-				mu.Unlock()
-				got = slices.DeleteFunc(got, func(k lease.EventKind) bool { return k == lease.EventWaiting }) // reports of the wait
-				if !slices.Equal(got, []lease.EventKind{lease.EventBrokeStale, lease.EventAcquired}) {
-					t.Errorf("events = %v, want the late lock broken as stale, then one acquisition", got)
-				}
-				if err := r.release(); err != nil {
-					t.Fatal(err)
-				}
-				w.wantEmpty()
-
-				// TryAcquire makes one attempt: it says so and leaves
-				// the lock to go stale.
-				hung = 0
-				_, _, err := lease.TryAcquire(t.Context(), lock, w.opts()...)
-				if err == nil || !strings.Contains(err.Error(), "past the renew deadline") || !strings.Contains(err.Error(), lock) {
-					t.Fatalf("TryAcquire with a hung call = %v, want an error naming %s and the renew deadline", err, lock)
-				}
-				if hung != 1 {
-					t.Fatalf("TryAcquire: %d calls hung, want 1", hung)
-				}
-			})
+	forEach(t, func(t *testing.T, w *world, f flavour) {
+		lock := dir + "/a.lock"
+		hung := 0
+		w.inject(func(op fsopstest.Op) *fsopstest.Fault {
+			if op.Path2 == lock && hung == 0 {
+				// The call that takes the lock name hangs for
+				// longer than the renew deadline, then succeeds.
+				hung++
+				w.clk.Advance(time.Minute)
+			}
+			return nil
 		})
-	}
+		var (
+			mu     sync.Mutex
+			events []lease.EventKind
+		)
+		hook := lease.WithEventHook(func(e lease.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			events = append(events, e.Kind)
+		})
+		type result struct {
+			held    context.Context
+			release func() error
+			err     error
+		}
+		done := make(chan result, 1)
+		go func() {
+			held, release, err := lease.Acquire(t.Context(), lock, w.opts(hook)...)
+			done <- result{held, release, err}
+		}()
+		var r result
+		for r.held == nil && r.err == nil {
+			select {
+			case r = <-done:
+			default:
+				w.advance(time.Second)
+			}
+		}
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if hung != 1 {
+			t.Fatalf("%d calls hung, want 1: the test did not run its case", hung)
+		}
+		if isDone(r.held) {
+			t.Fatalf("Acquire returned a lease already over: %v", context.Cause(r.held))
+		}
+		if tok, _ := lease.TokenOf(r.held); tok != 2 {
+			t.Errorf("token = %d, want 2 (the late grant's token 1 was never handed out)", tok)
+		}
+		mu.Lock()
+		got := slices.Clone(events)
+		mu.Unlock()
+		got = slices.DeleteFunc(got, func(k lease.EventKind) bool { return k == lease.EventWaiting }) // reports of the wait
+		if !slices.Equal(got, []lease.EventKind{lease.EventBrokeStale, lease.EventAcquired}) {
+			t.Errorf("events = %v, want the late lock broken as stale, then one acquisition", got)
+		}
+		if err := r.release(); err != nil {
+			t.Fatal(err)
+		}
+		w.wantEmpty()
+
+		// TryAcquire makes one attempt: it says so and leaves
+		// the lock to go stale.
+		hung = 0
+		_, _, err := lease.TryAcquire(t.Context(), lock, w.opts()...)
+		if err == nil || !strings.Contains(err.Error(), "past the renew deadline") || !strings.Contains(err.Error(), lock) {
+			t.Fatalf("TryAcquire with a hung call = %v, want an error naming %s and the renew deadline", err, lock)
+		}
+		if hung != 1 {
+			t.Fatalf("TryAcquire: %d calls hung, want 1", hung)
+		}
+	})
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
+	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/lease"
 )
 
@@ -151,7 +152,7 @@ func TestMessageNotALock(t *testing.T) {
 }
 
 // TestMessageEmptyFlufl: an empty file at a Flufl lock path is reported
-// after a bounded wait (algorithm.EmptyFileWait), not polled until ctx
+// after a bounded wait (proto.EmptyFileWait), not polled until ctx
 // ends; it stays.
 func TestMessageEmptyFlufl(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "job.lock")
@@ -165,7 +166,7 @@ func TestMessageEmptyFlufl(t *testing.T) {
 	if !errors.Is(err, algorithm.ErrNotLock) || errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want ErrNotLock before ctx ends", err)
 	}
-	t.Logf("reported after %v (EmptyFileWait %v): %v", time.Since(start).Round(time.Millisecond), algorithm.EmptyFileWait, err)
+	t.Logf("reported after %v (EmptyFileWait %v): %v", time.Since(start).Round(time.Millisecond), proto.EmptyFileWait, err)
 	wantMessage(t, err, path, []string{"holds an empty file"}, nil)
 	if fi, err := os.Lstat(path); err != nil || fi.Size() != 0 {
 		t.Errorf("the empty file is gone or changed: %v %v", fi, err)
@@ -203,7 +204,7 @@ func TestInfoString(t *testing.T) {
 	forProtocols(t, func(t *testing.T, p algorithm.Protocol) {
 		synctest.Test(t, func(t *testing.T) {
 			w := newWorld(t)
-			w.proto = p
+			w.prot = p
 			m := fsopstest.NewMachine("build-7", 4026531836)
 			holder := m.Start(4242)
 			path := dir + "/job.lock"

@@ -11,6 +11,7 @@ import (
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/clock"
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/internal/shell"
 )
 
@@ -36,7 +37,7 @@ const (
 
 // WithLifetime sets how long the lock stays valid without a refresh
 // (default 15 s). Other processes may break the lock once it has gone
-// unrefreshed this long (plus algorithm.StaleMargin). Between MinLifetime
+// unrefreshed this long (plus a stale margin of one second). Between MinLifetime
 // and MaxLifetime.
 func WithLifetime(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.timing.Lifetime = d })
@@ -115,9 +116,11 @@ func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) { c.logger = l })
 }
 
-// withIdentity is for tests and the simulator: the host name and pid
-// recorded. A pid other than ours records no process identity, so that no
-// waiter judges the holder dead by it.
+// withIdentity sets the host name and pid recorded in claims and owner
+// records (default: the host's and this process's). Tests reach it as
+// WithIdentity (export_test.go).
+// A pid other than ours records no process identity, so that no waiter
+// judges the holder dead by it.
 func withIdentity(host string, pid int) Option {
 	return optionFunc(func(c *config) { c.hostname, c.pid = host, pid })
 }
@@ -173,9 +176,9 @@ func newConfig(opts []Option) (*config, error) {
 		return nil, fmt.Errorf("%w: file mode %v has bits other than permissions", ErrInvalidOption, c.perm)
 	}
 	if !c.skewSet {
-		c.skew = algorithm.DefaultSkewAllowance
+		c.skew = proto.DefaultSkewAllowance
 	} else if c.skew == 0 {
-		// algorithm.Config reads 0 as "default"; the smallest positive
+		// proto.Config reads 0 as "default"; the smallest positive
 		// value means "no allowance".
 		c.skew = 1
 	}
@@ -203,8 +206,8 @@ func newConfig(opts []Option) (*config, error) {
 	return c, nil
 }
 
-func (c *config) algorithm() algorithm.Config {
-	return algorithm.Config{
+func (c *config) algorithm() proto.Config {
+	return proto.Config{
 		Lifetime:      c.timing.Lifetime,
 		SkewAllowance: c.skew,
 		Hostname:      c.hostname,

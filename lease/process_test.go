@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/lease"
 )
 
@@ -141,13 +142,13 @@ func TestCrossProcessContention(t *testing.T) {
 	}
 }
 
-func testCrossProcessContention(t *testing.T, proto string) {
+func testCrossProcessContention(t *testing.T, name string) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.lock")
 	const procs, each = 3, 40
 	var cmds []*exec.Cmd
 	for range procs {
-		cmd := helperCmd(t, "contend", path, countEnv+"="+strconv.Itoa(each), protoEnv+"="+proto)
+		cmd := helperCmd(t, "contend", path, countEnv+"="+strconv.Itoa(each), protoEnv+"="+name)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -173,11 +174,11 @@ func TestHolderKilled(t *testing.T) {
 	}
 }
 
-func testHolderKilled(t *testing.T, proto string) {
+func testHolderKilled(t *testing.T, name string) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.lock")
-	opts := []lease.Option{lease.WithLifetime(2 * time.Second), lease.WithProtocol(protocols[proto])}
-	cmd := helperCmd(t, "hold", path, protoEnv+"="+proto)
+	opts := []lease.Option{lease.WithLifetime(2 * time.Second), lease.WithProtocol(protocols[name])}
+	cmd := helperCmd(t, "hold", path, protoEnv+"="+name)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -206,11 +207,11 @@ func testHolderKilled(t *testing.T, proto string) {
 		t.Fatal(err)
 	}
 	took := time.Since(killed)
-	t.Logf("took over %v after SIGKILL (lifetime 2s, stale margin %v, poll interval 200ms)", took.Round(time.Millisecond), algorithm.StaleMargin)
+	t.Logf("took over %v after SIGKILL (lifetime 2s, stale margin %v, poll interval 200ms)", took.Round(time.Millisecond), proto.StaleMargin)
 	// A waiter that starts after the crash watches the lock unchanged for
 	// the recorded lifetime plus the margin; add one poll interval and
 	// generous scheduling slack. flufl.lock would wait lifetime + 10 s.
-	if limit := 2*time.Second + algorithm.StaleMargin + 200*time.Millisecond + 2*time.Second; took > limit {
+	if limit := 2*time.Second + proto.StaleMargin + 200*time.Millisecond + 2*time.Second; took > limit {
 		t.Errorf("took over after %v, want within %v", took, limit)
 	}
 	if err := release(); err != nil {

@@ -13,85 +13,74 @@ import (
 
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
+	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/lease"
 )
 
 func TestTokenOf(t *testing.T) {
-	for _, proto := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
-		t.Run(proto.Name(), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				w := newWorld(t)
-				w.proto = proto
-				if tok, ok := lease.TokenOf(context.Background()); ok || tok != 0 {
-					t.Errorf("TokenOf(Background) = %d, %v; want 0, false", tok, ok)
-				}
-				var log eventLog
-				var got []uint64
-				for i := range 3 {
-					try := lease.Acquire
-					if i == 1 {
-						try = lease.TryAcquire
-					}
-					held, release, err := try(t.Context(), dir+"/a.lock", w.opts(lease.WithEventHook(log.hook))...)
-					if err != nil {
-						t.Fatal(err)
-					}
-					tok, ok := lease.TokenOf(held)
-					if !ok {
-						t.Fatal("TokenOf(held) reports no token")
-					}
-					derived, cancel := context.WithCancel(context.WithValue(held, otherKey{}, 1))
-					if dtok, ok := lease.TokenOf(derived); !ok || dtok != tok {
-						t.Errorf("TokenOf(derived from held) = %d, %v; want %d, true", dtok, ok, tok)
-					}
-					cancel()
-					got = append(got, tok)
-					if err := release(); err != nil {
-						t.Fatal(err)
-					}
-					if tok2, ok := lease.TokenOf(held); !ok || tok2 != tok {
-						t.Errorf("TokenOf(held) after release = %d, %v; want %d, true", tok2, ok, tok)
-					}
-				}
-				if !slices.Equal(got, []uint64{1, 2, 3}) {
-					t.Errorf("tokens = %v, want [1 2 3]", got)
-				}
-				for _, e := range log.take() {
-					if e.Kind != lease.EventBrokeStale && e.Token == 0 {
-						t.Errorf("event %v has no token", e.Kind)
-					}
-				}
-				w.wantEmpty()
-			})
-		})
-	}
+	forEach(t, func(t *testing.T, w *world, f flavour) {
+		if tok, ok := lease.TokenOf(context.Background()); ok || tok != 0 {
+			t.Errorf("TokenOf(Background) = %d, %v; want 0, false", tok, ok)
+		}
+		var log eventLog
+		var got []uint64
+		for i := range 3 {
+			try := lease.Acquire
+			if i == 1 {
+				try = lease.TryAcquire
+			}
+			held, release, err := try(t.Context(), dir+"/a.lock", w.opts(lease.WithEventHook(log.hook))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok, ok := lease.TokenOf(held)
+			if !ok {
+				t.Fatal("TokenOf(held) reports no token")
+			}
+			derived, cancel := context.WithCancel(context.WithValue(held, otherKey{}, 1))
+			if dtok, ok := lease.TokenOf(derived); !ok || dtok != tok {
+				t.Errorf("TokenOf(derived from held) = %d, %v; want %d, true", dtok, ok, tok)
+			}
+			cancel()
+			got = append(got, tok)
+			if err := release(); err != nil {
+				t.Fatal(err)
+			}
+			if tok2, ok := lease.TokenOf(held); !ok || tok2 != tok {
+				t.Errorf("TokenOf(held) after release = %d, %v; want %d, true", tok2, ok, tok)
+			}
+		}
+		if !slices.Equal(got, []uint64{1, 2, 3}) {
+			t.Errorf("tokens = %v, want [1 2 3]", got)
+		}
+		for _, e := range log.take() {
+			if e.Kind != lease.EventBrokeStale && e.Token == 0 {
+				t.Errorf("event %v has no token", e.Kind)
+			}
+		}
+		w.wantEmpty()
+	})
 }
 
 // TestMintFailsTransiently: a mint that keeps failing gives up the
 // acquisition cleanly: the lock is released and only the counter stays.
 func TestMintFailsTransiently(t *testing.T) {
-	for _, proto := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
-		t.Run(proto.Name(), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				w := newWorld(t)
-				w.proto = proto
-				w.inject(func(op fsopstest.Op) *fsopstest.Fault {
-					if op.Name == "Rename" && filepath.Base(op.Path2) != "a.lock" {
-						if _, ok := algorithm.ParseTokenName(filepath.Base(op.Path2), "a.lock"); ok {
-							return &fsopstest.Fault{Err: syscall.EIO}
-						}
-					}
-					return nil
-				})
-				_, _, err := lease.Acquire(t.Context(), dir+"/a.lock", w.opts()...)
-				if err == nil || !errors.Is(err, syscall.EIO) {
-					t.Fatalf("Acquire = %v, want an EIO minting the token", err)
+	forEach(t, func(t *testing.T, w *world, f flavour) {
+		w.inject(func(op fsopstest.Op) *fsopstest.Fault {
+			if op.Name == "Rename" && filepath.Base(op.Path2) != "a.lock" {
+				if _, ok := proto.ParseTokenName(filepath.Base(op.Path2), "a.lock"); ok {
+					return &fsopstest.Fault{Err: syscall.EIO}
 				}
-				w.inject(nil)
-				w.wantEmpty()
-			})
+			}
+			return nil
 		})
-	}
+		_, _, err := lease.Acquire(t.Context(), dir+"/a.lock", w.opts()...)
+		if err == nil || !errors.Is(err, syscall.EIO) {
+			t.Fatalf("Acquire = %v, want an EIO minting the token", err)
+		}
+		w.inject(nil)
+		w.wantEmpty()
+	})
 }
 
 // Each acquisition carries a fencing token, larger than every earlier
@@ -139,15 +128,15 @@ func ExampleTokenOf() {
 // the check after the mint. Acquire acquires again, with a new token;
 // TryAcquire reports the loss.
 func TestLostWhileMinting(t *testing.T) {
-	for _, proto := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
+	for _, prot := range []algorithm.Protocol{algorithm.Strict, algorithm.Flufl} {
 		for _, try := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/try=%v", proto.Name(), try), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/try=%v", prot.Name(), try), func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
 					w := newWorld(t)
-					w.proto = proto
+					w.prot = prot
 					done := false
 					w.inject(func(op fsopstest.Op) *fsopstest.Fault {
-						if done || op.Name != "Rename" || filepath.Base(op.Path2) != algorithm.TokenName("a.lock", 1) {
+						if done || op.Name != "Rename" || filepath.Base(op.Path2) != proto.TokenName("a.lock", 1) {
 							return nil
 						}
 						done = true

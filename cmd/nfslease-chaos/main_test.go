@@ -2,7 +2,15 @@
 
 package main
 
-import "testing"
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 func TestCheck(t *testing.T) {
 	ms := int64(1e6)

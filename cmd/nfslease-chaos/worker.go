@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/fsops/nfs3"
 	"github.com/nfslease/nfslease/lease"
 )
 
@@ -33,6 +34,12 @@ type workerConfig struct {
 	// while held and a partition or kill can catch the holder inside.
 	LongP float64
 	Seed  uint64
+	// NFS, if set, is the NFSv3 target (through the parent's proxy) of
+	// the worker's own nfs3.FS, a hard mount with timeo NFSTimeo; Path
+	// is then a path within the export.
+	NFS      string
+	NFSTimeo time.Duration
+	NFSMount string // the server's MOUNT host:port, not through the proxy
 }
 
 // mono reads CLOCK_MONOTONIC, which every process on the machine shares, so
@@ -87,7 +94,17 @@ func worker() error {
 	rng := rand.New(rand.NewPCG(cfg.Seed, uint64(os.Getpid())))
 	term, stopSignals := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stopSignals()
-	opts := []lease.Option{
+	var opts []lease.Option
+	if cfg.NFS != "" {
+		nfsys, stopStats, err := dialNFS(cfg)
+		if err != nil {
+			return err
+		}
+		defer nfsys.Close()
+		defer stopStats()
+		opts = append(opts, lease.WithFS(nfsys))
+	}
+	opts = append(opts,
 		lease.WithLifetime(cfg.Lifetime),
 		lease.WithProtocol(proto),
 		lease.WithEventHook(func(e lease.Event) {
@@ -95,7 +112,7 @@ func worker() error {
 				emit("broke")
 			}
 		}),
-	}
+	)
 	between := func(lo, hi time.Duration) time.Duration {
 		if hi <= lo {
 			return lo
@@ -115,6 +132,42 @@ func worker() error {
 		sleepCtx(term, between(0, cfg.IdleMax))
 	}
 	return nil
+}
+
+// dialNFS mounts the worker's NFS client and starts reporting its
+// counters twice a second ("nfs <retransmits> <reconnects> <timeouts>
+// <late replies>"), until the returned stop, which reports them a last
+// time.
+func dialNFS(cfg workerConfig) (*nfs3.FS, func(), error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nfsys, err := nfs3.Dial(ctx, cfg.NFS, nfs3.WithTimeout(cfg.NFSTimeo, 2), nfs3.WithMountAddr(cfg.NFSMount))
+	if err != nil {
+		return nil, nil, err
+	}
+	report := func() {
+		s := nfsys.Stats()
+		emit("nfs %d %d %d %d", s.Retransmits, s.Reconnects, s.Timeouts, s.LateReplies)
+	}
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				report()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return nfsys, func() {
+		close(done)
+		<-stopped
+		report()
+	}, nil
 }
 
 // holdOnce acquires the lock, holds it for hold (or until the lease is

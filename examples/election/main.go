@@ -7,7 +7,7 @@
 // line when it starts leading. Once a leader has led for a moment, the
 // parent kills it; a crashed leader's lock cannot be released, so the
 // others take over once they have watched it unchanged for its lifetime
-// plus algorithm.StaleMargin. The parent prints the failover time, from
+// plus the one-second stale margin. The parent prints the failover time, from
 // the kill to the new leader's OnStartedLeading, then stops the others
 // (SIGTERM: they release and exit) and removes the directory.
 //

@@ -1,6 +1,8 @@
 package fsopstest
 
 import (
+	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"strings"
@@ -50,7 +52,10 @@ type Faulty struct {
 	Inject func(Op) *Fault
 }
 
-var _ fsops.FS = (*Faulty)(nil)
+var (
+	_ fsops.FS    = (*Faulty)(nil)
+	_ fsops.Typer = (*Faulty)(nil)
+)
 
 // CreateExcl implements fsops.FS.
 func (f *Faulty) CreateExcl(name string, data []byte, perm fs.FileMode) error {
@@ -114,6 +119,18 @@ func (f *Faulty) Mkdir(name string, perm fs.FileMode) error {
 // Rmdir implements fsops.FS.
 func (f *Faulty) Rmdir(name string) error {
 	return f.do(Op{Name: "Rmdir", Path: name}, func() error { return f.FS.Rmdir(name) })
+}
+
+// FSType implements fsops.Typer by asking FS, so that a wrapped filesystem
+// is still recognised for what it is (Strict refuses FUSE filesystems by
+// their type). It is never faulted. If FS is not an fsops.Typer, it
+// returns an error wrapping errors.ErrUnsupported.
+func (f *Faulty) FSType(dir string) (string, error) {
+	t, ok := f.FS.(fsops.Typer)
+	if !ok {
+		return "", fmt.Errorf("fsopstest: %T cannot tell the filesystem type of %s: %w", f.FS, dir, errors.ErrUnsupported)
+	}
+	return t.FSType(dir)
 }
 
 // OpenDir implements fsops.FS. The Dir it returns injects faults into its

@@ -169,3 +169,25 @@ func TestFaultySelective(t *testing.T) {
 		t.Errorf("ReadFile of the lock = %q, %+v, %v; want the claim with 2 links", data, fi, err)
 	}
 }
+
+// typedMem is a Mem that says which kind of filesystem it is.
+type typedMem struct {
+	*Mem
+	typ string
+}
+
+func (m typedMem) FSType(string) (string, error) { return m.typ, nil }
+
+// TestFaultyFSType: a Faulty reports the type of the filesystem it wraps,
+// unfaulted, and says plainly when that filesystem cannot tell.
+func TestFaultyFSType(t *testing.T) {
+	inject := func(Op) *Fault { return &Fault{} } // fault every call it can
+	f := &Faulty{FS: typedMem{NewMem(newTestClock()), "fuse.sshfs"}, Inject: inject}
+	if typ, err := f.FSType("/"); err != nil || typ != "fuse.sshfs" {
+		t.Errorf("FSType over a Typer = %q, %v; want fuse.sshfs, nil", typ, err)
+	}
+	f = &Faulty{FS: NewMem(newTestClock()), Inject: inject}
+	if typ, err := f.FSType("/"); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("FSType over a Mem = %q, %v; want an error wrapping errors.ErrUnsupported", typ, err)
+	}
+}

@@ -6,22 +6,18 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
-
-	"github.com/nfslease/nfslease/clock"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// testClock is a clock.Clock whose time moves only by Advance. Mem must
-// only read the time, so its timers panic.
+// testClock is a clock whose time moves only by Advance: all Mem reads of
+// a clock is Now.
 type testClock struct {
 	mu  sync.Mutex
 	now time.Time
 }
-
-var _ clock.Clock = (*testClock)(nil)
 
 // epoch is the start time of every testClock; its nanoseconds show any
 // truncation.
@@ -40,12 +36,4 @@ func (c *testClock) Advance(d time.Duration) time.Time {
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
 	return c.now
-}
-
-func (c *testClock) NewTimer(time.Duration) clock.Timer {
-	panic("fsopstest: Mem must not use timers")
-}
-
-func (c *testClock) AfterFunc(time.Duration, func()) clock.Timer {
-	panic("fsopstest: Mem must not use timers")
 }

@@ -13,13 +13,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nfslease/nfslease/clock"
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/oracle"
 )
 
 // Mem is an in-memory fsops.FS with the semantics of a local Linux
 // filesystem: the same results, the same errno for each failure, and
-// timestamps taken from a clock.Clock, so that lock protocols can be tested
+// timestamps taken from a clock of the test's choosing, so that lock protocols can be tested
 // deterministically and fast. Options add quirks of network filesystems.
 //
 // Names are cleaned (path/filepath.Clean, then slash-separated) and
@@ -36,7 +36,7 @@ import (
 //
 // A Mem is safe for concurrent use: every call is atomic.
 type Mem struct {
-	clk            clock.Clock
+	clk            interface{ Now() time.Time }
 	gran           time.Duration
 	pathInodes     bool
 	epermForEEXIST bool
@@ -103,10 +103,11 @@ func WithEPERMForEEXIST() MemOption {
 }
 
 // NewMem returns a Mem holding just the root directory "/". It reads the
-// time for timestamps from c (nil means clock.Real()), and only by c.Now.
-func NewMem(c clock.Clock, opts ...MemOption) *Mem {
+// time for timestamps from c.Now: a *clock.Fake, for example, or nil for
+// the host's time. It needs nothing else of a clock.
+func NewMem(c interface{ Now() time.Time }, opts ...MemOption) *Mem {
 	if c == nil {
-		c = clock.Real()
+		c = hostClock{}
 	}
 	m := &Mem{clk: c}
 	for _, o := range opts {
@@ -615,11 +616,22 @@ func (m *Mem) ReadDir(dir string) ([]string, error) {
 	return names, nil
 }
 
-// TrueIno returns the inode number of the file at name, without following
+func init() {
+	oracle.Ino = func(fsys fsops.FS, name string) (uint64, bool) {
+		m, ok := fsys.(*Mem)
+		if !ok {
+			return 0, false
+		}
+		return m.trueIno(name)
+	}
+	oracle.DirIno = trueDirIno
+}
+
+// trueIno returns the inode number of the file at name, without following
 // a symbolic link in its last component, ignoring WithPathInodes: the
 // identity of the file itself, for oracles that must not be fooled by
-// quirks or by equal content.
-func (m *Mem) TrueIno(name string) (uint64, bool) {
+// quirks or by equal content (see internal/oracle).
+func (m *Mem) trueIno(name string) (uint64, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	l, e := m.lookup(name, false)
@@ -629,8 +641,8 @@ func (m *Mem) TrueIno(name string) (uint64, bool) {
 	return l.node.ino, true
 }
 
-// TrueDirIno is TrueIno for the entry name of d, a Dir opened on a Mem.
-func TrueDirIno(d fsops.Dir, name string) (uint64, bool) {
+// trueDirIno is trueIno for the entry name of d, a Dir opened on a Mem.
+func trueDirIno(d fsops.Dir, name string) (uint64, bool) {
 	md, ok := d.(*memDir)
 	if !ok {
 		return 0, false
@@ -782,6 +794,11 @@ func (m *Mem) touch(d *inode) {
 }
 
 // now is the time to record for a change now.
+// hostClock is the host's time, for a Mem given no clock.
+type hostClock struct{}
+
+func (hostClock) Now() time.Time { return time.Now() }
+
 func (m *Mem) now() time.Time { return m.stamp(m.clk.Now()) }
 
 // stamp is t as stored in an inode: without a monotonic clock reading,

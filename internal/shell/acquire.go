@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // Hooks observe an acquisition's decisions, for logs, events and the
@@ -14,12 +15,12 @@ import (
 type Hooks struct {
 	// Attempted is called after every protocol attempt, before anything
 	// else is done with its result.
-	Attempted func(att algorithm.Attempt, err error)
+	Attempted func(att proto.Attempt, err error)
 	// Broke is called after an attempt broke a stale lock; holder is the
 	// stale holder, as far as it was seen (nil if never).
-	Broke func(holder *algorithm.Holder)
+	Broke func(holder *proto.Holder)
 	// NewHolder is called each time the attempts see another holder.
-	NewHolder func(holder algorithm.Holder)
+	NewHolder func(holder proto.Holder)
 	// Retrying is called when an attempt fails with a transient error
 	// other than the previous attempt's.
 	Retrying func(err error)
@@ -52,17 +53,17 @@ const (
 // Step is the outcome of one step of an acquisition.
 type Step struct {
 	Outcome Outcome
-	Wait    time.Duration     // for Wait
-	Grant   *Grant            // for Acquired
-	Holder  *algorithm.Holder // for Held; for Wait, the holder waited for
-	Err     error             // for Failed
+	Wait    time.Duration // for Wait
+	Grant   *Grant        // for Acquired
+	Holder  *proto.Holder // for Held; for Wait, the holder waited for
+	Err     error         // for Failed
 }
 
 // Grant is a lock taken and handed out.
 type Grant struct {
-	Lock  algorithm.Lock
-	Start algorithm.Instant // when the attempt that took it began
-	Token uint64            // its fencing token
+	Lock  proto.Lock
+	Start proto.Instant // when the attempt that took it began
+	Token uint64        // its fencing token
 }
 
 // Acquisition is one acquisition of a lock, step by step. It is not safe
@@ -70,15 +71,15 @@ type Grant struct {
 type Acquisition struct {
 	p       Params
 	once    bool
-	newLock func() (algorithm.Lock, error)
-	now     func() algorithm.Instant
+	newLock func() (proto.Lock, error)
+	now     func() proto.Instant
 	rand    func() float64
 	hooks   Hooks
 
-	lk         algorithm.Lock
+	lk         proto.Lock
 	backoff    time.Duration // the current wait, before jitter
 	lastHolder string        // claim of the last holder seen
-	lastSeen   *algorithm.Holder
+	lastSeen   *proto.Holder
 	lastErr    error // the last transient error reported by Retrying
 	attErr     error // the last attempt's error (or why it did not count)
 	tries      int   // single attempt: attempts that found no holder
@@ -91,7 +92,7 @@ const mintTries = 4
 // (called once now, and again after a lock left to go stale). once makes
 // a single attempt (TryAcquire). now reads the driver's clocks and rand
 // returns a uniform value in [0, 1) for the jitter of waits.
-func NewAcquisition(p Params, once bool, newLock func() (algorithm.Lock, error), now func() algorithm.Instant, rand func() float64, hooks Hooks) (*Acquisition, error) {
+func NewAcquisition(p Params, once bool, newLock func() (proto.Lock, error), now func() proto.Instant, rand func() float64, hooks Hooks) (*Acquisition, error) {
 	lk, err := newLock()
 	if err != nil {
 		return nil, err
@@ -100,10 +101,10 @@ func NewAcquisition(p Params, once bool, newLock func() (algorithm.Lock, error),
 }
 
 // Lock is the lock being acquired.
-func (a *Acquisition) Lock() algorithm.Lock { return a.lk }
+func (a *Acquisition) Lock() proto.Lock { return a.lk }
 
 // LastHolder is the last holder the attempts saw, or nil.
-func (a *Acquisition) LastHolder() *algorithm.Holder { return a.lastSeen }
+func (a *Acquisition) LastHolder() *proto.Holder { return a.lastSeen }
 
 // LastErr is the error of the last attempt, if it failed (or why a lock it
 // took was not handed out), for the driver's error when it gives up.
@@ -111,7 +112,7 @@ func (a *Acquisition) LastErr() error { return a.attErr }
 
 // Abandon gives the acquisition up (the driver's context is done): our
 // files go, and a lock taken by an attempt whose success reply was lost is
-// removed if it was touched recently enough (see algorithm.Lock.Close).
+// removed if it was touched recently enough (see proto.Lock.Close).
 func (a *Acquisition) Abandon() error { return a.lk.Close(a.now()) }
 
 // Step makes one attempt and decides what follows.
@@ -134,7 +135,7 @@ func (a *Acquisition) Step() Step {
 		return Step{Outcome: Wait} // take it at once, with a fresh attempt
 	case err == nil && att.Acquired:
 		return a.grant(now)
-	case err != nil && (a.once || !algorithm.Transient(err)):
+	case err != nil && (a.once || !proto.Transient(err)):
 		_ = a.lk.Close(a.now())
 		return Step{Outcome: Failed, Err: err}
 	case err != nil:
@@ -184,7 +185,7 @@ func (a *Acquisition) wait(staleIn time.Duration) time.Duration {
 // grant mints the fencing token of a lock just taken by an attempt that
 // began at start and hands it out, unless the lease would be over before
 // it is handed out.
-func (a *Acquisition) grant(start algorithm.Instant) Step {
+func (a *Acquisition) grant(start proto.Instant) Step {
 	tok, err := a.mint()
 	switch {
 	case errors.Is(err, algorithm.ErrNotHeld) && !a.once:
@@ -196,12 +197,12 @@ func (a *Acquisition) grant(start algorithm.Instant) Step {
 		}
 		return Step{Outcome: Wait}
 	case errors.Is(err, algorithm.ErrNotHeld):
-		_ = a.lk.Close(algorithm.Instant{})
+		_ = a.lk.Close(proto.Instant{})
 		return Step{Outcome: Failed, Err: err}
 	case err != nil:
 		// No usable token: give the lock back cleanly.
 		_ = a.lk.Release()
-		_ = a.lk.Close(algorithm.Instant{})
+		_ = a.lk.Close(proto.Instant{})
 		return Step{Outcome: Failed, Err: fmt.Errorf("minting a fencing token: %w", err)}
 	}
 	if late := a.now().Mono - start.Mono; late >= a.p.RenewDeadline && !a.p.on(mLateGrant) {
@@ -211,7 +212,7 @@ func (a *Acquisition) grant(start algorithm.Instant) Step {
 		// right now, so it is not released (a release by name would race
 		// them): it is left to go stale, our other files are removed,
 		// and we acquire again like any waiter.
-		_ = a.lk.Close(algorithm.Instant{}) // a zero instant never removes the lock
+		_ = a.lk.Close(proto.Instant{}) // a zero instant never removes the lock
 		a.attErr = fmt.Errorf("acquired %v after the attempt began, past the renew deadline %v; the lock is left to go stale", late, a.p.RenewDeadline)
 		if a.hooks.Late != nil {
 			a.hooks.Late(late)
@@ -240,7 +241,7 @@ func (a *Acquisition) mint() (uint64, error) {
 	for range mintTries {
 		var tok uint64
 		tok, err = a.lk.Mint(a.now())
-		if err == nil || !algorithm.Transient(err) {
+		if err == nil || !proto.Transient(err) {
 			return tok, err
 		}
 	}

@@ -2,7 +2,7 @@
 // how an acquisition waits, mints and hands a lock out (Acquisition), and
 // how a held lease is refreshed, lost and released (Hold). It has no
 // goroutines, timers, sleeps or clocks of its own: it is given the time
-// (a function returning an algorithm.Instant) and the protocol's lock, and
+// (a function returning an proto.Instant) and the protocol's lock, and
 // returns what to do next and when.
 //
 // Package lease drives it with one goroutine and real timers per lease;

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // Hold is one held lease: its deadline, its refreshes and its end. Its
@@ -16,11 +17,11 @@ import (
 // concurrently.
 //
 // All durations are monotonic readings from the driver's origin
-// (algorithm.Instant.Mono).
+// (proto.Instant.Mono).
 type Hold struct {
 	p      Params
-	lk     algorithm.Lock
-	now    func() algorithm.Instant
+	lk     proto.Lock
+	now    func() proto.Instant
 	onLost func(reason error)
 
 	mu       sync.Mutex
@@ -35,12 +36,12 @@ type Hold struct {
 // lost (it runs with the Hold's mutex held: it must not block or call the
 // Hold). The deadline counts from the start of the attempt that took the
 // lock: the lock was touched after it.
-func NewHold(p Params, g *Grant, now func() algorithm.Instant, onLost func(reason error)) *Hold {
+func NewHold(p Params, g *Grant, now func() proto.Instant, onLost func(reason error)) *Hold {
 	return &Hold{p: p, lk: g.Lock, now: now, onLost: onLost, deadline: g.Start.Mono + p.RenewDeadline}
 }
 
 // Lock is the lock the lease holds.
-func (h *Hold) Lock() algorithm.Lock { return h.lk }
+func (h *Hold) Lock() proto.Lock { return h.lk }
 
 // Deadline is the monotonic time at which the lease is lost unless a
 // counted refresh moves it.
@@ -211,7 +212,7 @@ func (h *Hold) Finish() Finished {
 	if f.Lost != nil && !h.p.on(mReleaseUnchecked) {
 		// Never remove a lock we may no longer own: someone may have
 		// judged it stale. Only our own files go.
-		f.Err = h.lk.Close(algorithm.Instant{})
+		f.Err = h.lk.Close(proto.Instant{})
 		return f
 	}
 	f.Err = h.lk.Release()

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 // Params are the timing parameters of a lease.
@@ -15,6 +15,7 @@ type Params struct {
 	PollMin       time.Duration // the first wait between attempts while contended
 	PollMax       time.Duration // the longest wait between attempts
 
+	//lint:ignore U1000 read only in builds with the nfslease_mutants tag (mutant_on.go)
 	mut mutation // deliberate bugs; see mutant.go
 }
 
@@ -58,7 +59,7 @@ func (p Params) Defaults() (Params, error) {
 		return p, fmt.Errorf("refresh interval %v must be at most half the renew deadline %v", p.Refresh, p.RenewDeadline)
 	case p.RenewDeadline+p.Refresh >= p.Lifetime:
 		return p, fmt.Errorf("renew deadline %v plus refresh interval %v must be shorter than the lifetime %v", p.RenewDeadline, p.Refresh, p.Lifetime)
-	case float64(p.RenewDeadline+p.Refresh+algorithm.StaleMargin)*MinRateTolerance > float64(p.Lifetime+algorithm.StaleMargin):
+	case float64(p.RenewDeadline+p.Refresh+proto.StaleMargin)*MinRateTolerance > float64(p.Lifetime+proto.StaleMargin):
 		return p, fmt.Errorf("renew deadline %v plus refresh interval %v leave too small a margin under the lifetime %v: (deadline + interval + 1s) × %.2f must not exceed lifetime + 1s (docs/protocol.md §3)",
 			p.RenewDeadline, p.Refresh, p.Lifetime, MinRateTolerance)
 	case p.PollMax < time.Millisecond || p.PollMax > p.Lifetime:

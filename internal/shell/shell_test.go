@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/nfslease/nfslease/algorithm"
+	"github.com/nfslease/nfslease/internal/proto"
 )
 
 const s = time.Second
 
-// fakeLock is a scripted algorithm.Lock: each method returns the next
+// fakeLock is a scripted proto.Lock: each method returns the next
 // scripted result and records the call, and every call advances the fake
 // monotonic clock by its cost.
 type fakeLock struct {
@@ -26,7 +27,7 @@ type fakeLock struct {
 }
 
 type attemptResult struct {
-	att algorithm.Attempt
+	att proto.Attempt
 	err error
 }
 
@@ -37,8 +38,8 @@ type mintResult struct {
 
 type fakeClock struct{ mono time.Duration }
 
-func (c *fakeClock) now() algorithm.Instant {
-	return algorithm.Instant{Wall: time.Unix(0, 0).Add(c.mono), Mono: c.mono}
+func (c *fakeClock) now() proto.Instant {
+	return proto.Instant{Wall: time.Unix(0, 0).Add(c.mono), Mono: c.mono}
 }
 
 func (l *fakeLock) call(name string) {
@@ -46,17 +47,17 @@ func (l *fakeLock) call(name string) {
 	l.clk.mono += l.cost
 }
 
-func (l *fakeLock) Acquire(algorithm.Instant) (algorithm.Attempt, error) {
+func (l *fakeLock) Acquire(proto.Instant) (proto.Attempt, error) {
 	l.call("Acquire")
 	if len(l.attempts) == 0 {
-		return algorithm.Attempt{}, errors.New("fakeLock: no more attempts scripted")
+		return proto.Attempt{}, errors.New("fakeLock: no more attempts scripted")
 	}
 	r := l.attempts[0]
 	l.attempts = l.attempts[1:]
 	return r.att, r.err
 }
 
-func (l *fakeLock) Refresh(algorithm.Instant) error {
+func (l *fakeLock) Refresh(proto.Instant) error {
 	l.call("Refresh")
 	if len(l.refresh) == 0 {
 		return nil
@@ -66,11 +67,11 @@ func (l *fakeLock) Refresh(algorithm.Instant) error {
 	return err
 }
 
-func (l *fakeLock) Release() error                { l.call("Release"); return nil }
-func (l *fakeLock) Close(algorithm.Instant) error { l.call("Close"); return nil }
-func (l *fakeLock) Path() string                  { return "/x/a.lock" }
+func (l *fakeLock) Release() error            { l.call("Release"); return nil }
+func (l *fakeLock) Close(proto.Instant) error { l.call("Close"); return nil }
+func (l *fakeLock) Path() string              { return "/x/a.lock" }
 
-func (l *fakeLock) Mint(algorithm.Instant) (uint64, error) {
+func (l *fakeLock) Mint(proto.Instant) (uint64, error) {
 	l.call("Mint")
 	if len(l.mint) == 0 {
 		return 1, nil
@@ -217,10 +218,10 @@ func TestFinish(t *testing.T) {
 
 func TestAcquisition(t *testing.T) {
 	holder := func(claim string, staleIn time.Duration) attemptResult {
-		return attemptResult{att: algorithm.Attempt{Holder: &algorithm.Holder{Claim: claim}, StaleIn: staleIn}}
+		return attemptResult{att: proto.Attempt{Holder: &proto.Holder{Claim: claim}, StaleIn: staleIn}}
 	}
-	acquired := attemptResult{att: algorithm.Attempt{Acquired: true}}
-	broke := attemptResult{att: algorithm.Attempt{Broke: true}}
+	acquired := attemptResult{att: proto.Attempt{Acquired: true}}
+	broke := attemptResult{att: proto.Attempt{Broke: true}}
 	eio := attemptResult{err: fmt.Errorf("link: %w", syscall.EIO)}
 	eacces := attemptResult{err: fmt.Errorf("link: %w", syscall.EACCES)}
 	tests := []struct {
@@ -250,7 +251,7 @@ func TestAcquisition(t *testing.T) {
 			clk := &fakeClock{}
 			lk := &fakeLock{clk: clk, attempts: tt.attempts, mint: tt.mint, cost: tt.cost}
 			news := 0
-			a, err := NewAcquisition(testParams(t), tt.once, func() (algorithm.Lock, error) {
+			a, err := NewAcquisition(testParams(t), tt.once, func() (proto.Lock, error) {
 				news++
 				return lk, nil
 			}, clk.now, func() float64 { return 0.5 }, Hooks{})
@@ -293,13 +294,13 @@ func TestWaits(t *testing.T) {
 	p := testParams(t) // poll interval 1 s
 	attempts := []attemptResult{}
 	for _, claim := range []string{"a", "a", "a", "a", "a", "a", "a", "a", "b", "b"} {
-		attempts = append(attempts, attemptResult{att: algorithm.Attempt{Holder: &algorithm.Holder{Claim: claim}}})
+		attempts = append(attempts, attemptResult{att: proto.Attempt{Holder: &proto.Holder{Claim: claim}}})
 	}
-	attempts = append(attempts, attemptResult{att: algorithm.Attempt{Holder: &algorithm.Holder{Claim: "b"}, StaleIn: time.Millisecond}})
+	attempts = append(attempts, attemptResult{att: proto.Attempt{Holder: &proto.Holder{Claim: "b"}, StaleIn: time.Millisecond}})
 	clk := &fakeClock{}
 	lk := &fakeLock{clk: clk, attempts: attempts}
 	jitter := []float64{0, 0.999, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5}
-	a, err := NewAcquisition(p, false, func() (algorithm.Lock, error) { return lk, nil }, clk.now, func() float64 {
+	a, err := NewAcquisition(p, false, func() (proto.Lock, error) { return lk, nil }, clk.now, func() float64 {
 		j := jitter[0]
 		jitter = jitter[1:]
 		return j

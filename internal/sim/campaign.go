@@ -13,56 +13,6 @@ import (
 	"github.com/nfslease/nfslease/internal/shell"
 )
 
-// KnownLimits lists, per protocol name, the profiles whose faults the
-// protocol is documented not to survive (docs/simulation.md). Violations
-// there are reported, but separately from violations within the
-// protocol's guarantees.
-var KnownLimits = map[string][]string{
-	// A REMOVE or RENAME of the shared lock name that runs twice on the
-	// server (a duplicate request cache miss) can remove a lock taken
-	// since: no check on the client can prevent it in flufl.lock's format.
-	"flufl": {"replay", "nfsv3-soft"},
-	// sshfs resolves a directory handle's path again at each call
-	// (Profile.PathHandles), so a handle can reach a newer generation at
-	// the lock's name. Strict's self-test refuses sshfs for that reason
-	// (path-numbered inodes give it away); the profile shows what would
-	// happen if it did not.
-	"strict": {"sshfs"},
-}
-
-// Unconditional lists the invariants that no known limit excuses: the
-// fencing tokens (I6) stay unique and increasing even under the faults a
-// protocol's lock does not survive, since fencing is what protects a
-// resource on the day the lock fails.
-var Unconditional = map[string]bool{"I6": true}
-
-// KnownLimitViolation reports whether a violation of invariant inv by
-// protocol under profile is within the protocol's documented limits.
-func KnownLimitViolation(protocol, profile, inv string) bool {
-	return IsKnownLimit(protocol, profile) && !Unconditional[inv]
-}
-
-// LateCallLimit lists the protocols that are documented not to survive a
-// rename or removal of the lock name that the server applies late: held up
-// by a hard mount's partition for longer than a lock can go unrefreshed
-// before it may be judged stale (lifetime − renew deadline + StaleMargin),
-// after the check it follows, and moving or removing a lock that is not
-// its caller's. It is the same limit as a replay (KnownLimits), met in any
-// profile with hard partitions, so it is judged per violation: an I1, I2
-// or I7 violation within a lifetime plus the stale margin and a second of
-// such a call is within the limit (Violation.Limit).
-var LateCallLimit = map[string]bool{"flufl": true}
-
-// IsKnownLimit reports whether profile is a documented limit of protocol.
-func IsKnownLimit(protocol, profile string) bool {
-	for _, p := range KnownLimits[protocol] {
-		if p == profile {
-			return true
-		}
-	}
-	return false
-}
-
 // Mutation is a deliberate bug of the shell (internal/shell, the code
 // package lease runs) for mutant runs; the zero value is none.
 type Mutation struct {
@@ -79,8 +29,8 @@ type Tally struct {
 	Faults            int
 	Breaks            int
 	Tokens            int // fencing tokens granted (checked by I6)
-	Overlaps          int
 	Events            int
+	Ex                Exercised
 	Violations        map[string]int // per invariant
 	excused           int            // violations within documented limits
 	firstIsExcused    bool
@@ -98,13 +48,8 @@ func (t *Tally) Count() int {
 	return n
 }
 
-// KnownLimit reports whether the profile is a documented limit of the
-// protocol.
-func (t *Tally) KnownLimit() bool { return IsKnownLimit(t.Protocol, t.Profile) }
-
-// Excused returns the number of violations within the protocol's
-// documented limits (see KnownLimitViolation and LateCallLimit); the rest
-// are failures.
+// Excused returns the number of violations that a mechanism excuses (see
+// Excuses); the rest are failures.
 func (t *Tally) Excused() int { return t.excused }
 
 // Failures returns the number of violations outside documented limits.
@@ -116,8 +61,8 @@ func (t *Tally) add(r Result) {
 	t.Faults += r.Faults
 	t.Breaks += r.Breaks
 	t.Tokens += r.Tokens
-	t.Overlaps += r.Overlaps
 	t.Events += r.Events
+	t.Ex.Add(r.Ex)
 	for _, v := range r.Violations {
 		t.Violations[v.Invariant]++
 		excused := !t.fails(v)
@@ -133,10 +78,8 @@ func (t *Tally) add(r Result) {
 	}
 }
 
-// fails reports whether v is outside the protocol's documented limits.
-func (t *Tally) fails(v Violation) bool {
-	return v.Limit == "" && !KnownLimitViolation(t.Protocol, t.Profile, v.Invariant)
-}
+// fails reports whether no mechanism excuses v.
+func (t *Tally) fails(v Violation) bool { return v.Excuse == "" }
 
 // Line is the tally on one line.
 func (t *Tally) Line() string {
@@ -145,17 +88,12 @@ func (t *Tally) Line() string {
 		inv = append(inv, fmt.Sprintf("%s=%d", k, v))
 	}
 	sort.Strings(inv)
-	s := fmt.Sprintf("sim: protocol=%s profile=%s seeds=%d acquisitions=%d faults=%d breaks=%d tokens=%d I6=%d violations=%d overlaps-beyond-assumptions=%d",
-		t.Protocol, t.Profile, t.Seeds, t.Acquisitions, t.Faults, t.Breaks, t.Tokens, t.Violations["I6"], t.Count(), t.Overlaps)
+	s := fmt.Sprintf("sim: protocol=%s profile=%s seeds=%d acquisitions=%d faults=%d tokens=%d I6=%d violations=%d failures=%d",
+		t.Protocol, t.Profile, t.Seeds, t.Acquisitions, t.Faults, t.Tokens, t.Violations["I6"], t.Count(), t.Failures())
 	if len(inv) > 0 {
 		s += " (" + strings.Join(inv, " ") + ")"
 	}
-	switch ex := t.Excused(); {
-	case ex > 0 && ex == t.Count():
-		s += " [known limit]"
-	case ex > 0:
-		s += fmt.Sprintf(" [%d within a known limit]", ex)
-	}
+	s += " " + t.Ex.String()
 	if t.First != nil {
 		s += fmt.Sprintf(" first: seed %d %s", t.FirstSeed, t.First)
 	}

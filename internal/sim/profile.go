@@ -20,6 +20,9 @@ type Profile struct {
 	Timeo     time.Duration
 	LateDup   float64       // per namespace call: a duplicate arrives at the server up to DupDelay later and runs again
 	DupDelay  time.Duration // (its result goes nowhere)
+	Delay     float64       // per request and per reply: delayed by up to DelayMax (congestion, a server stall)
+	DelayMax  time.Duration //
+	ReplyCut  float64       // per call: a partition (up to PartMax) begins after the server applied it, cutting off its reply
 
 	Crash     float64       // per acquisition cycle: the process dies at a random point (its files stay)
 	Pause     float64       // per acquisition cycle: the process freezes once, for up to PauseMax
@@ -58,17 +61,12 @@ type Profile struct {
 	// Machines gives every pair of processes a machine of its own (a
 	// fsopstest.Machine: a boot id, a process table) and records each
 	// process's identity in its locks, so that a waiter breaks a dead
-	// holder of its own machine at once (algorithm.Config.Procs). Machines
+	// holder of its own machine at once (proto.Config.Procs). Machines
 	// share host names in pairs, pids are the lowest free ones of their
 	// host name (so a dead process's pid is soon reused), and of each new
 	// process one in four records no identity (a system without /proc)
 	// and one in four is another user's (probes learn only that it runs).
 	Machines bool
-
-	// BeyondAssumptions marks a profile whose faults exceed the documented
-	// assumptions (pauses longer than the margin): double holders are
-	// counted separately there, not as violations.
-	BeyondAssumptions bool
 }
 
 const (
@@ -103,7 +101,7 @@ var Profiles = []Profile{
 	{Name: "local", Doc: "processes know their identity on their machine and break dead local holders at once; machines share host names in pairs, pids are reused, some records lack the identity, some processes are another user's; crashes", Latency: 2 * ms,
 		Crash: 0.05, Machines: true},
 	{Name: "pause", Doc: "process pauses of up to 3 lifetimes (beyond the assumptions)", Latency: 2 * ms,
-		Pause: 0.05, PauseMax: 9 * s, BeyondAssumptions: true},
+		Pause: 0.05, PauseMax: 9 * s},
 }
 
 // ProfileByName returns the named profile.

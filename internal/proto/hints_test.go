@@ -1,4 +1,4 @@
-package algorithm
+package proto
 
 import (
 	"strconv"
@@ -12,13 +12,13 @@ func TestHintsBounded(t *testing.T) {
 	var h Hints
 	for i := range 3 * maxHints {
 		key := "/locks/" + strconv.Itoa(i)
-		h.setToken(key, uint64(i))
-		h.setSwept(key, Instant{Mono: time.Duration(i)})
+		h.SetToken(key, uint64(i))
+		h.SetSwept(key, Instant{Mono: time.Duration(i)})
 		if len(h.tokens) > maxHints || len(h.swept) > maxHints {
 			t.Fatalf("after %d paths: %d token and %d sweep hints, want at most %d each", i+1, len(h.tokens), len(h.swept), maxHints)
 		}
 	}
-	if n, ok := h.token("/locks/" + strconv.Itoa(3*maxHints-1)); !ok || n != 3*maxHints-1 {
+	if n, ok := h.Token("/locks/" + strconv.Itoa(3*maxHints-1)); !ok || n != 3*maxHints-1 {
 		t.Errorf("the latest hint = %d, %v; want it kept", n, ok)
 	}
 }

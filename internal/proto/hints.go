@@ -1,4 +1,4 @@
-package algorithm
+package proto
 
 import (
 	"sync"
@@ -26,7 +26,7 @@ type Hints struct {
 // maxHints bounds each map of Hints.
 const maxHints = 4096
 
-func (h *Hints) token(key string) (uint64, bool) {
+func (h *Hints) Token(key string) (uint64, bool) {
 	if h == nil {
 		return 0, false
 	}
@@ -36,7 +36,7 @@ func (h *Hints) token(key string) (uint64, bool) {
 	return n, ok
 }
 
-func (h *Hints) setToken(key string, n uint64) {
+func (h *Hints) SetToken(key string, n uint64) {
 	if h == nil {
 		return
 	}
@@ -48,14 +48,14 @@ func (h *Hints) setToken(key string, n uint64) {
 	h.tokens[key] = n
 }
 
-// sweepDue reports whether the lock at path is due a sweep at now: no
-// sweep that found everything it could remove (see setSwept) ran in the
+// SweepDue reports whether the lock at path is due a sweep at now: no
+// sweep that found everything it could remove (see SetSwept) ran in the
 // last interval every. A leftover can be removed only once it has been
 // untouched for more than a lifetime (see sweep), so one such sweep per
 // lifetime per process finds what more frequent sweeps would, at most a
 // lifetime later. A reading before the last sweep (another clock) makes
 // it due.
-func (h *Hints) sweepDue(path string, now Instant, every time.Duration) bool {
+func (h *Hints) SweepDue(path string, now Instant, every time.Duration) bool {
 	if h == nil {
 		return true
 	}
@@ -65,10 +65,10 @@ func (h *Hints) sweepDue(path string, now Instant, every time.Duration) bool {
 	return !ok || now.Mono < last || now.Mono-last >= every
 }
 
-// setSwept records a sweep of the lock at path at now that removed all it
+// SetSwept records a sweep of the lock at path at now that removed all it
 // could. A sweep that stopped at its bound is not recorded, so the next
 // acquisition sweeps again.
-func (h *Hints) setSwept(path string, now Instant) {
+func (h *Hints) SetSwept(path string, now Instant) {
 	if h == nil {
 		return
 	}
