@@ -322,7 +322,7 @@ func (l *fluflLock) judge(now proto.Instant, data []byte, fi fsops.FileInfo) (pr
 	}
 	h := fluflHolder(c, data, fi)
 	local, dead := localHolder(l.cfg, c.Proc, c.Pid, c.Host, l.mut)
-	h.Dead = dead
+	h.Dead, h.ThisMachine = dead, local
 	watched := l.obs.see(versionOf(data, fi), now.Mono, false)
 	const never = time.Duration(1<<63 - 1)
 	wait := never // time until stale; <= 0 means stale now

@@ -54,8 +54,8 @@ func (strictProtocol) Inspect(fsys fsops.FS, path string, cfg proto.Config, now 
 		return proto.Look{}, fmt.Errorf("algorithm: lock path %s is a directory whose %q is not an owner record (%d bytes): %w",
 			path, ownerName, len(data), proto.ErrNotLock)
 	}
-	h := &proto.Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime,
-		Dead: localDead(cfg, rec.proc(), rec.Pid, rec.Host, noMutation)}
+	h := &proto.Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime}
+	h.ThisMachine, h.Dead = localHolder(cfg, rec.proc(), rec.Pid, rec.Host, noMutation)
 	return proto.Look{Holder: h, Stale: h.Dead}, nil
 }
 
@@ -89,7 +89,7 @@ func (fluflProtocol) Inspect(fsys fsops.FS, path string, cfg proto.Config, now p
 			path, fi.Size, fi.Mode, proto.ErrNotLock)
 	}
 	h := fluflHolder(c, data, fi)
-	h.Dead = localDead(cfg, c.Proc, c.Pid, c.Host, noMutation)
+	h.ThisMachine, h.Dead = localHolder(cfg, c.Proc, c.Pid, c.Host, noMutation)
 	// Judge's wall-clock rule: stale once expiry + allowance has come.
 	stale := h.Dead || cfg.SkewAllowance >= 0 && !fi.ModTime.Add(cfg.SkewAllowance).After(now.Wall)
 	return proto.Look{Holder: h, Stale: stale}, nil

@@ -87,9 +87,3 @@ func localHolder(cfg proto.Config, rec fsops.ProcID, recPid int, recHost string,
 	}
 	return true, deadHolder(self, selfHost, rec, recHost, cfg.Procs.Probe)
 }
-
-// localDead reports whether the holder is provably dead (localHolder).
-func localDead(cfg proto.Config, rec fsops.ProcID, recPid int, recHost string, mut func(mutation) bool) bool {
-	_, dead := localHolder(cfg, rec, recPid, recHost, mut)
-	return dead
-}

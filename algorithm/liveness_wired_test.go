@@ -88,6 +88,9 @@ func TestDeadLocalHolder(t *testing.T) {
 				if att.Broke || att.Acquired || att.Holder == nil || att.Holder.Dead || att.StaleIn <= 0 {
 					t.Fatalf("first look = %+v; want held, not dead, stale later", att)
 				}
+				if att.Holder.ThisMachine != tc.local {
+					t.Errorf("Holder.ThisMachine = %v, want %v", att.Holder.ThisMachine, tc.local)
+				}
 				if local := att.StaleIn <= proto.LocalPoll; local != tc.local {
 					t.Errorf("first look: StaleIn %v; want within LocalPoll (%v): %v", att.StaleIn, proto.LocalPoll, tc.local)
 				}

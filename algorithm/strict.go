@@ -420,7 +420,7 @@ func (l *strictLock) observe(now proto.Instant, rerr error) (proto.Attempt, erro
 		}
 	}
 	local, dead := localHolder(l.cfg, rec.proc(), rec.Pid, rec.Host, l.mut)
-	h := &proto.Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime, Dead: dead}
+	h := &proto.Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime, Dead: dead, ThisMachine: local}
 	v := versionOf(data, ofi)
 	watched := l.obs.see(v, now.Mono, l.mut(mStrictWatchFromFirstSight))
 	wait := rec.Lifetime + proto.StaleMargin - watched

@@ -46,6 +46,11 @@ type Holder struct {
 	// now belongs to a process with another start time. Its lock is
 	// broken at once.
 	Dead bool
+
+	// ThisMachine reports that the holder is a process of this machine
+	// whose liveness can be judged: Dead is then true or false. Otherwise
+	// Dead is false and says nothing.
+	ThisMachine bool
 }
 
 // holderOf converts a protocol's description of a holder; nil stays nil.
@@ -53,7 +58,7 @@ func holderOf(h *proto.Holder) *Holder {
 	if h == nil {
 		return nil
 	}
-	return &Holder{Protocol: h.Protocol, Claim: h.Claim, Host: h.Host, Pid: h.Pid, Lifetime: h.Lifetime, Expires: h.Expires, Dead: h.Dead}
+	return &Holder{Protocol: h.Protocol, Claim: h.Claim, Host: h.Host, Pid: h.Pid, Lifetime: h.Lifetime, Expires: h.Expires, Dead: h.Dead, ThisMachine: h.ThisMachine}
 }
 
 // HeldError is returned by TryAcquire when another holder has the lock.

@@ -56,7 +56,11 @@ type Info struct {
 	Expires  time.Time     // the recorded expiry (the lock's mtime), on the holder's wall clock
 	Lifetime time.Duration // the recorded lifetime; 0 for Python flufl.lock locks, which record none
 	Dead     bool          // the holder is a process of this machine that is gone (see Holder.Dead)
-	Token    uint64        // the lock's fencing-token counter: the last token minted (by the holder, if held); 0 if none yet
+	// ThisMachine: the holder is a process of this machine whose
+	// liveness can be judged (Dead is true or false); otherwise Dead is
+	// false and says nothing.
+	ThisMachine bool
+	Token       uint64 // the lock's fencing-token counter: the last token minted (by the holder, if held); 0 if none yet
 }
 
 // String describes the lock for a person, for example
@@ -165,7 +169,7 @@ func Inspect(path string, opts ...Option) (Info, error) {
 		return info, nil
 	}
 	info.Protocol, info.Host, info.Pid = h.Protocol, h.Host, h.Pid
-	info.Expires, info.Lifetime, info.Dead = h.Expires, h.Lifetime, h.Dead
+	info.Expires, info.Lifetime, info.Dead, info.ThisMachine = h.Expires, h.Lifetime, h.Dead, h.ThisMachine
 	switch {
 	case h.Pid == cfg.pid && h.Host == proto.RecordedHost(cfg.hostname) && !h.Dead:
 		info.State = Ours

@@ -491,11 +491,11 @@ func TestStatusJSON(t *testing.T) {
 	h := got.Holder
 	if got.Schema != 1 || got.State != "held" || !got.Live || got.Abs != lock || h == nil || h.Pid != p.cmd.Process.Pid ||
 		h.Protocol != "strict" || h.Host != host || !h.Local || h.LifetimeMs == nil || *h.LifetimeMs != 2000 ||
-		h.Token == nil || *h.Token != got.LastToken || got.LastToken == 0 || h.Expires == nil || h.ExpiresInMs == nil || h.Dead != nil {
+		h.Token == nil || *h.Token != got.LastToken || got.LastToken == 0 || h.Expires == nil || h.ExpiresInMs == nil || h.Dead == nil || *h.Dead {
 		t.Errorf("status --json of a held lock: %s", stdout)
 	}
-	if !strings.Contains(stdout, `"dead": null`) {
-		t.Errorf("holder.dead must be present and null until the library can tell: %s", stdout)
+	if !strings.Contains(stdout, `"dead": false`) {
+		t.Errorf("holder.dead of a live holder of this machine must be false: %s", stdout)
 	}
 	st, stdout, _ = run(t, "status", lock)
 	if want := fmt.Sprintf("held by pid %d on %s (strict, lifetime 2s)", p.cmd.Process.Pid, host); st != 0 || !strings.Contains(stdout, want) {

@@ -162,6 +162,12 @@ type Holder struct {
 	// process of this machine, boot and pid namespace that no longer
 	// runs (Config.Procs), so its lock may be broken at once.
 	Dead bool
+
+	// ThisMachine reports that the record names a process of this very
+	// machine, boot and pid namespace, whose liveness a probe can judge:
+	// Dead is then true or false. Otherwise Dead is false and says
+	// nothing.
+	ThisMachine bool
 }
 
 var (
