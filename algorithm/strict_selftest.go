@@ -45,7 +45,7 @@ func (strictProtocol) SelfTest(fsys fsops.FS, dir string, cfg proto.Config) (err
 		return fmt.Errorf("algorithm: reading randomness: %w", err)
 	}
 	scratch := filepath.Join(dir, ".nfslease-selftest."+hex.EncodeToString(random))
-	st := &selfTest{fs: fsys, dir: dir, scratch: scratch, a: scratch + "/a", b: scratch + "/b", c: scratch + "/c"}
+	st := &selfTest{fs: fsys, dir: dir, scratch: scratch, a: scratch + "/a", b: scratch + "/b", c: scratch + "/c", d: scratch + "/d"}
 	if err := st.fuseType(); err != nil {
 		return err
 	}
@@ -71,39 +71,76 @@ const (
 )
 
 // selfTest is one run of Strict's self-test: the checks run in order in
-// the scratch directories a, b and c, each starting from what the one
+// the scratch directories a, b, c and d, each starting from what the one
 // before left.
+//
+// On NFS a call can also be executed again long after its reply (a late
+// duplicate the server's duplicate request cache missed), so no check
+// relies on a name that an earlier check's calls may still change, but
+// where it must: replaceEmpty renames d, not a, which a late rename of a
+// onto b, once b is removed, moves away.
 type selfTest struct {
-	fs      fsops.FS
-	dir     string // the directory tested
-	scratch string // the scratch directory, in dir
-	state   scratchState
-	a, b, c string // scratch directories, in scratch
+	fs         fsops.FS
+	dir        string // the directory tested
+	scratch    string // the scratch directory, in dir
+	state      scratchState
+	a, b, c, d string // scratch directories, in scratch
 }
 
 // cleanup removes what the steps may have left in the scratch directory,
-// whatever they returned (err), and then the scratch directory itself. The
-// names are the steps' own, in a directory whose random name no one else
-// uses; rmdir removes nothing but an empty directory.
+// whatever they returned (err), and then the scratch directory itself.
+// Everything in it is ours: we made it, and no one else uses its random
+// name. rmdir removes nothing but an empty directory.
+//
+// The steps' own names go first; whatever is still there then (a late
+// duplicate of an earlier call, executed again, may have made it) is
+// found by listing, for a few rounds.
 func (st *selfTest) cleanup(err error) error {
 	fsys := st.fs
 	switch st.state {
 	case scratchAbsent:
 		return err
 	case scratchMade:
-		a, b, c := st.a, st.b, st.c
-		for _, f := range []string{a + "/x", b + "/x", c + "/x", b + "/y", b + "/z"} {
+		a, b, c, d := st.a, st.b, st.c, st.d
+		for _, f := range []string{a + "/x", b + "/x", c + "/x", d + "/x", b + "/y", b + "/z"} {
 			_ = retry(func() error { return fsys.Remove(f) })
 		}
-		for _, d := range []string{a, b, c} {
+		for _, d := range []string{a, b, c, d} {
 			_ = retry(func() error { return fsys.Rmdir(d) })
 		}
 	}
-	_ = retry(func() error { return fsys.Rmdir(st.scratch) })
+	for round := 0; ; round++ {
+		rerr := retry(func() error { return fsys.Rmdir(st.scratch) })
+		if rerr == nil || errors.Is(rerr, fs.ErrNotExist) || st.state != scratchMade || round == 3 {
+			break
+		}
+		st.removeAll(st.scratch, 2)
+	}
 	if _, lerr := st.lstat(st.scratch); lerr == nil && err == nil {
 		err = fmt.Errorf("algorithm: strict protocol self-test could not remove %s", st.scratch)
 	}
 	return err
+}
+
+// removeAll removes, best effort, what the directory d in the scratch
+// directory holds, down to depth levels.
+func (st *selfTest) removeAll(d string, depth int) {
+	names, err := retry1(func() ([]string, error) { return st.fs.ReadDir(d) })
+	if err != nil {
+		return
+	}
+	for _, n := range names {
+		p := d + "/" + n
+		fi, err := st.lstat(p)
+		switch {
+		case err != nil:
+		case fi.Mode.IsDir() && depth > 1:
+			st.removeAll(p, depth-1)
+			_ = retry(func() error { return st.fs.Rmdir(p) })
+		case !fi.Mode.IsDir():
+			_ = retry(func() error { return st.fs.Remove(p) })
+		}
+	}
 }
 
 // unsupported is the error for a semantic the filesystem lacks; got is
@@ -321,7 +358,20 @@ func (st *selfTest) boundHandle() error {
 	if err := st.settle(h.Remove("x"), gone(b+"/x")); err != nil {
 		return err
 	}
-	if err := st.settle(fsys.Rmdir(b), gone(b)); err != nil {
+	// A late duplicate of the create of x, executed again, can put it
+	// back: then it is removed again, a few times.
+	err = fsys.Rmdir(b)
+	for range 3 {
+		if err == nil || !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, fs.ErrExist) {
+			break
+		}
+		if again, rerr := st.exists(b + "/x"); rerr != nil || !again {
+			break
+		}
+		_ = retry(func() error { return h.Remove("x") })
+		err = fsys.Rmdir(b)
+	}
+	if err := st.settle(err, gone(b)); err != nil {
 		return err
 	}
 	if err := st.mkdir(b); err != nil {
@@ -386,16 +436,18 @@ func (st *selfTest) hardLinkInodes() error {
 
 // replaceEmpty: rename of a directory onto an empty one replaces it.
 // Whether it did is read back from c: a rename applied and answered with
-// the error of its replay (ENOENT) has moved a there.
+// the error of its replay (ENOENT) has moved d there.
 func (st *selfTest) replaceEmpty() error {
-	fsys, a, c := st.fs, st.a, st.c
-	if err := st.mkdir(c); err != nil {
+	fsys, c, d := st.fs, st.c, st.d
+	for _, dir := range []string{c, d} {
+		if err := st.mkdir(dir); err != nil {
+			return err
+		}
+	}
+	if err := st.create(d+"/x", "a"); err != nil {
 		return err
 	}
-	if err := st.create(a+"/x", "a"); err != nil {
-		return err
-	}
-	rerr := fsys.Rename(a, c)
+	rerr := fsys.Rename(d, c)
 	data, err := st.readFile(c + "/x")
 	switch {
 	case err == nil && string(data) == "a":
