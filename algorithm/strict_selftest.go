@@ -38,7 +38,8 @@ func boundHandleFUSE(typ string) bool { return typ == "fuse.glusterfs" }
 // step's outcome by reading back, and judges the filesystem only on what
 // it read. A transient error (proto.Transient) it cannot resolve so is
 // returned as it came, never as ErrUnsupportedFS. It removes the scratch
-// directory on every path, retrying transient errors.
+// directory on every path, retrying transient errors; a late duplicate of
+// its mkdir executed after it returned can still make it again (empty).
 func (strictProtocol) SelfTest(fsys fsops.FS, dir string, cfg proto.Config) (err error) {
 	random := make([]byte, 8)
 	if _, err := io.ReadFull(randOf(cfg), random); err != nil {
