@@ -28,6 +28,13 @@ func withDefaults(cfg proto.Config) (proto.Config, error) {
 		return cfg, fmt.Errorf("algorithm: file mode %v has bits other than permissions", cfg.Perm)
 	}
 	cfg.Rand = randOf(cfg)
+	if cfg.PidAlive == nil && cfg.Procs != nil {
+		procs := cfg.Procs
+		cfg.PidAlive = func(pid int) bool {
+			state, _ := procs.Probe(pid)
+			return state != fsops.ProcGone // unknown counts as alive
+		}
+	}
 	return cfg, nil
 }
 

@@ -22,4 +22,7 @@ const (
 
 	mMintUnverified     // mint a fencing token without checking afterwards that the lock is still ours
 	mMintAdoptAmbiguous // take a counter rename that failed transiently (lost reply, timeout) as minted
+
+	mLivenessHostOnly     // judge a holder dead by its host name and pid alone (no boot id, namespace or start time)
+	mLivenessUnknownStart // judge a running holder whose start time cannot be read (another user's) dead
 )

@@ -129,6 +129,9 @@ func (r rngReader) Read(p []byte) (int, error) {
 func (c *client) cycle() {
 	s := c.s
 	cfg := proto.Config{Lifetime: lifetime, Hostname: c.host, Pid: c.pid, Rand: rngReader{s}, Hints: c.hints}
+	if c.machine != nil {
+		cfg.Procs = c.machine.Procs(c.proc, c.hide)
+	}
 	newLock := func() (proto.Lock, error) { return s.cfg.Protocol.New(&clientFS{c}, lockPath, cfg) }
 	var id string // the identity of the lock the last successful attempt took
 	a, err := shell.NewAcquisition(s.params, false, newLock, c.now, s.rng.Float64, shell.Hooks{

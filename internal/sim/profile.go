@@ -57,6 +57,16 @@ type Profile struct {
 	// replaced reaches the new directory at that path. A host's own
 	// renames move its handles along, and its own rmdir detaches them.
 	PathHandles bool
+
+	// Machines gives every pair of processes a machine of its own (a
+	// fsopstest.Machine: a boot id, a process table) and records each
+	// process's identity in its locks, so that a waiter breaks a dead
+	// holder of its own machine at once (proto.Config.Procs). Machines
+	// share host names in pairs, pids are the lowest free ones of their
+	// host name (so a dead process's pid is soon reused), and of each new
+	// process one in four records no identity (a system without /proc)
+	// and one in four is another user's (probes learn only that it runs).
+	Machines bool
 }
 
 const (
@@ -88,6 +98,8 @@ var Profiles = []Profile{
 		AttrCache: s, AttrCacheMax: s, Partition: 0.05, PartMax: 10 * s, SoftErr: syscall.ENOTCONN, Timeo: 500 * ms, Crash: 0.02},
 	{Name: "nfsv3-soft", Doc: "NFSv3 soft mount: attribute caches, lost replies with a weak duplicate request cache (30% misses), partitions that time calls out with ETIMEDOUT (some applied)", Latency: 3 * ms,
 		AttrCache: 3 * s, AttrCacheMax: 60 * s, LostReply: 0.03, DRCMiss: 0.3, Timeo: 600 * ms, Partition: 0.03, PartMax: 5 * s, SoftErr: syscall.ETIMEDOUT},
+	{Name: "local", Doc: "processes know their identity on their machine and break dead local holders at once; machines share host names in pairs, pids are reused, some records lack the identity, some processes are another user's; crashes", Latency: 2 * ms,
+		Crash: 0.05, Machines: true},
 	{Name: "pause", Doc: "process pauses of up to 3 lifetimes (beyond the assumptions)", Latency: 2 * ms,
 		Pause: 0.05, PauseMax: 9 * s},
 }

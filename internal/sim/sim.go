@@ -139,8 +139,10 @@ type sim struct {
 
 	clients  []*client
 	nextPid  int
-	stopping bool // the acquisition budget is spent: no new cycles
-	calm     bool // faults have stopped (final phase)
+	machines []*fsopstest.Machine    // with Profile.Machines: one per pair of clients
+	pidsUsed map[string]map[int]bool // with Profile.Machines: host name → pids of its live processes
+	stopping bool                    // the acquisition budget is spent: no new cycles
+	calm     bool                    // faults have stopped (final phase)
 	prober   *client
 	probeAt  time.Duration
 	probeOK  bool
@@ -228,7 +230,18 @@ func newSim(cfg Config) *sim {
 		n = 2 + s.rng.IntN(15)
 	}
 	for i := range n {
-		c := s.newClient(fmt.Sprintf("h%d", i/2)) // two processes per host
+		host := fmt.Sprintf("h%d", i/2) // two processes per host
+		if s.prof.Machines {
+			// Two processes per machine, two machines per host name.
+			host = fmt.Sprintf("h%d", i/4)
+			if i%2 == 0 {
+				s.machines = append(s.machines, fsopstest.NewMachine(fmt.Sprintf("seed %d machine %d", cfg.Seed, i/2), 4026531836))
+			}
+		}
+		c := s.newClient(host)
+		if s.prof.Machines {
+			c.machine = s.machines[i/2]
+		}
 		s.at(time.Duration(s.rng.Int64N(int64(idleMax))), c.start)
 	}
 	return s
@@ -433,6 +446,12 @@ type client struct {
 	claim    string      // lock content while holding
 
 	hints *proto.Hints // the process's hints, as package lease keeps them
+
+	// With Profile.Machines: the client's machine, the identity of its
+	// current process there, and whether that process keeps it to itself.
+	machine *fsopstest.Machine
+	proc    fsops.ProcID
+	hide    bool
 }
 
 var errCrashed = errors.New("sim: process crashed")
@@ -474,6 +493,9 @@ func (c *client) start() {
 	c.gen++
 	s.nextPid++
 	c.pid = 1000 + s.nextPid
+	if c.machine != nil {
+		c.startProcess()
+	}
 	c.hints = new(proto.Hints) // a new process remembers nothing
 	c.alive = true
 	c.holding = false
@@ -496,7 +518,35 @@ func (c *client) kill() {
 	if c.alive {
 		c.alive = false
 		c.stop()
+		if c.machine != nil {
+			c.machine.Kill(c.pid)
+			delete(c.s.pidsUsed[c.host], c.pid)
+		}
 	}
+}
+
+// startProcess starts the process of a new incarnation on the client's
+// machine, with the lowest pid its host name has free (a dead process's
+// pid is reused, with another start time), and decides whether it keeps
+// its identity to itself and whether it is another user's.
+func (c *client) startProcess() {
+	s := c.s
+	if s.pidsUsed == nil {
+		s.pidsUsed = map[string]map[int]bool{}
+	}
+	used := s.pidsUsed[c.host]
+	if used == nil {
+		used = map[int]bool{}
+		s.pidsUsed[c.host] = used
+	}
+	c.pid = 1000
+	for used[c.pid] {
+		c.pid++
+	}
+	used[c.pid] = true
+	c.proc = c.machine.Start(c.pid)
+	c.hide = s.chance(0.25)
+	c.machine.SetOtherUser(c.pid, s.chance(0.25))
 }
 
 // resume runs the client until its next request, and submits it.
