@@ -132,11 +132,18 @@ func newAcquisition(cfg *config, path string, once bool) (*shell.Acquisition, *s
 func runAcquisition(ctx context.Context, cfg *config, a *shell.Acquisition, log *slog.Logger, path string) (context.Context, func() error, error) {
 	clk := cfg.clock
 	start := clk.Now()
+	w := joinWaiters(cfg, a.Lock().Path(), a.Once()) // wake.go: this process's queue for the lock, wake-ups
+	defer w.leave()
+	if err := w.waitTurn(ctx); err != nil {
+		_ = a.Abandon()
+		return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
+	}
 	for {
 		st := a.Step()
 		switch st.Outcome {
 		case shell.Acquired:
 			g := st.Grant
+			w.granted()
 			log.Debug("acquired", "waited", clk.Now().Sub(start), "token", g.Token)
 			held, release := startLease(ctx, cfg, g, log)
 			if err := ctx.Err(); err != nil {
@@ -159,7 +166,7 @@ func runAcquisition(ctx context.Context, cfg *config, a *shell.Acquisition, log 
 		if st.Wait <= 0 {
 			continue
 		}
-		if err := sleep(ctx, clk, st.Wait); err != nil {
+		if err := w.sleep(ctx, st); err != nil {
 			_ = a.Abandon()
 			if attErr := a.LastErr(); attErr != nil {
 				// Say why it never succeeded: a persistent EIO or ESTALE
@@ -410,6 +417,7 @@ func (l *lease) finish(cause error) {
 	l.finishOnce.Do(func() {
 		l.cancel(cause)
 		f := l.h.Finish()
+		released(l.cfg, l.path) // wake.go: wake this process's next waiter
 		l.stopTimer()
 		l.logLost() // the last refresh is not reported as a refresh event
 		switch {
