@@ -19,6 +19,9 @@
 // it holds a lock (leader election); Inspect reports who holds a lock
 // without changing anything; Break removes a lock proven stale (or, with
 // force, whoever holds it) through the protocol's identity-checked break.
+// Waiting polls with backoff; a release in this process, or (Linux, by
+// inotify) on this host, wakes a waiter early, and this process's waiters
+// on one lock take turns first come, first served (docs/lease.md).
 //
 // Guarantees, within the timing assumptions of docs/lease.md (monotonic
 // clock rates within a ratio of 1.14 at the defaults; for Flufl, wall

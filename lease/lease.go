@@ -29,7 +29,12 @@ import (
 // up to the poll interval (WithPollInterval; default min(1 s, lifetime/10)),
 // and each is randomised by ±50%. A change of holder resets the backoff, and
 // a wait never runs past the moment the holder could be judged stale. A
-// stale holder's lock is broken (see docs/protocol.md) and taken.
+// stale holder's lock is broken (see docs/protocol.md) and taken. A wait is
+// cut short when a lease of this process releases the lock, or, where the
+// filesystem can tell (fsops.Watcher: Linux, by inotify, for changes made
+// on this host), when the lock leaves its directory. Blocking Acquires of
+// one lock in one process take turns first come, first served: only the
+// first polls. See docs/lease.md, "Waiting and handoff".
 //
 // On success it returns held, a context derived from ctx that stays valid
 // while the lease does and carries the lease's fencing token (TokenOf),
