@@ -26,7 +26,9 @@ import (
 //     directory (unlink, rmdir, rename away), if the FS implements
 //     fsops.Watcher (the OS FS on Linux, by inotify): one watch per
 //     directory per process, shared by all its waiters, started by the
-//     first and stopped and joined when the last leaves. It sees only what
+//     first and stopped and joined when the last leaves (if the last took
+//     the lock, when its lease is released, so that the join does not
+//     delay the acquisition). It sees only what
 //     this host's kernel sees, so on a network filesystem it is a hint and
 //     polling stays the correctness path.
 //   - A burst of events cannot make a waiter spin: wake-ups are coalesced
@@ -71,7 +73,8 @@ type dirKey struct {
 // dirWatch is one watch of a directory and its subscribers, by the name of
 // the entry they wait for. Its dispatcher goroutine is owned by the
 // registry: started with the watch by the first subscriber, stopped and
-// joined by the last (unsubscribe).
+// joined by the last (leave), or, if the last took the lock, by its
+// lease's release (released).
 type dirWatch struct {
 	key   dirKey
 	watch fsops.DirWatch
@@ -108,6 +111,7 @@ type waiter struct {
 	woke     bool          // an attempt was caused by a wake-up, at lastWake
 	lastWake time.Duration
 	waited   bool      // the acquisition saw another holder
+	acquired bool      // the acquisition took the lock (granted)
 	dw       *dirWatch // the subscription, once the first wait started
 	watchErr bool      // the watch could not be started: do not try again
 }
@@ -223,6 +227,7 @@ func (w *waiter) sleep(ctx context.Context, st shell.Step) error {
 // granted records that w's acquisition took the lock; its lease will call
 // released.
 func (w *waiter) granted() {
+	w.acquired = true
 	if !w.queued || !w.waited {
 		return
 	}
@@ -264,7 +269,14 @@ func (w *waiter) leave() {
 			}
 		}
 		dw.refs--
-		if dw.refs == 0 {
+		switch {
+		case dw.refs > 0:
+		case w.acquired && reg.dirs[dw.key] == dw:
+			// Left open, idle, for the lease just granted to stop when
+			// it is released (released): joining the watch's goroutines
+			// here would delay the acquisition by a few scheduling
+			// rounds, and another waiter may start soon.
+		default:
 			if reg.dirs[dw.key] == dw {
 				delete(reg.dirs, dw.key)
 			}
@@ -286,12 +298,29 @@ func released(cfg *config, path string) {
 	if !comparable(cfg.fs) {
 		return
 	}
+	if dw := wakeQueue(cfg, path); dw != nil {
+		_ = dw.watch.Close()
+		<-dw.done
+	}
+}
+
+// wakeQueue does the work of released under reg.mu, and returns an idle
+// watch of the lock's directory for the caller to stop and join, if there
+// is one (see leave).
+func wakeQueue(cfg *config, path string) (stop *dirWatch) {
 	key := waitKey{cfg.fs, path}
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
+	if wr, ok := cfg.fs.(fsops.Watcher); ok && comparable(wr) {
+		dk := dirKey{wr, filepath.Dir(path)}
+		if dw := reg.dirs[dk]; dw != nil && dw.refs == 0 {
+			delete(reg.dirs, dk)
+			stop = dw
+		}
+	}
 	q := reg.queues[key]
 	if q == nil {
-		return
+		return stop
 	}
 	if q.armed > 0 {
 		q.armed--
@@ -307,6 +336,7 @@ func released(cfg *config, path string) {
 	if q.idle() {
 		delete(reg.queues, key)
 	}
+	return stop
 }
 
 // sweepCourtesies forgets the courtesies that are over, so that the

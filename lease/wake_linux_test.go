@@ -148,3 +148,46 @@ func TestWatchSharedAndJoined(t *testing.T) {
 		t.Errorf("registry after: %d queues, %d watches, %d subscribers; want %d, %d, %d as before", q, w, s, q0, w0, s0)
 	}
 }
+
+// TestWatchStoppedByRelease checks that the watch of a waiter that took
+// the lock is stopped and joined by its lease's release, not left behind.
+func TestWatchStoppedByRelease(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	path := filepath.Join(t.TempDir(), "a.lock")
+	opts := helperOptsFor("strict")
+	_, q0, _ := lease.RegistryCounts()
+	_, releaseA, err := lease.Acquire(t.Context(), path, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type res struct {
+		release func() error
+		err     error
+	}
+	b := make(chan res, 1)
+	go func() {
+		_, release, err := lease.Acquire(t.Context(), path, opts...)
+		b <- res{release, err}
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, w, _ := lease.RegistryCounts(); w == q0+1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the waiter did not start a watch")
+		}
+	}
+	if err := releaseA(); err != nil {
+		t.Fatal(err)
+	}
+	r := <-b
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if err := r.release(); err != nil {
+		t.Fatal(err)
+	}
+	if _, w, s := lease.RegistryCounts(); w != q0 || s != 0 {
+		t.Errorf("after the release: %d watches (%d before), %d subscribers; want the watch stopped", w, q0, s)
+	}
+}
