@@ -250,7 +250,7 @@ func run(c *config) error {
 		if base == "" {
 			continue
 		}
-		d, err := os.MkdirTemp(base, "nfslease-bench-")
+		d, err := os.MkdirTemp(base, "nfslease-harness-")
 		if err != nil {
 			return err
 		}

@@ -14,9 +14,9 @@ type Clock interface {
 	Now() time.Time
 
 	// Mono returns the time elapsed since an origin the Clock fixes, on a
-	// clock that a wall-clock step does not move. Every duration package
-	// lease measures (deadlines, waits, watches) is a difference of two
-	// Mono readings. Timers run on the same clock.
+	// clock that a wall-clock step does not move. The times package lease
+	// gives the protocol steps, on which its deadlines and a waiter's
+	// watch are measured, are Mono readings. Timers run on the same clock.
 	Mono() time.Duration
 
 	// NewTimer creates a Timer that sends the current time on its channel

@@ -261,20 +261,20 @@ func instant(clk clock.Clock) proto.Instant {
 	return proto.Instant{Wall: clk.Now(), Mono: clk.Mono()}
 }
 
-// lease is one held lease: the background refresher and the state it
-// shares with the deadline timer and release. The decisions are the
-// shell's (h); lease adds the goroutine, the timers, the held context,
-// logs and events.
+// lease is one held lease. The decisions are the shell's (h); lease adds
+// the timers, the held context, logs and events. It has no goroutine of
+// its own: a refresh runs in a goroutine started when its timer fires, and
+// the end of the lease runs in release or, if the parent context ends
+// first, in the goroutine context.AfterFunc starts. So a process holding
+// many leases pays for goroutines only while refreshes are in flight.
 type lease struct {
 	token      uint64 // fencing token
 	cfg        *config
-	h          *shell.Hold // its lock is used by the refresher goroutine until done is closed
+	h          *shell.Hold // its lock is used by one refresh at a time, then by finish
 	path       string
 	log        *slog.Logger
 	parent     context.Context
 	cancel     context.CancelCauseFunc
-	stop       chan struct{} // closed by release
-	done       chan struct{} // closed when the refresher has returned
 	lost       atomic.Pointer[LostError]
 	lostLogged atomic.Bool
 	start      time.Time // when the lock was acquired, for EventReleased
@@ -282,6 +282,14 @@ type lease struct {
 	tmu     sync.Mutex  // guards timer and stopped
 	timer   clock.Timer // the deadline timer
 	stopped bool        // the timer must not be set again
+
+	rmu      sync.Mutex     // guards rtimer and rstopped
+	rtimer   clock.Timer    // the refresh timer
+	rstopped bool           // no refresh may start
+	inflight sync.WaitGroup // the refresh in progress, if any
+
+	stopWatch func() bool   // stops the parent context's watch
+	watchDone chan struct{} // closed when the watch has ended the lease
 
 	finishOnce sync.Once
 	result     error // set by finish
@@ -292,22 +300,24 @@ func startLease(ctx context.Context, cfg *config, g *shell.Grant, log *slog.Logg
 	held, cancel := context.WithCancelCause(ctx)
 	held = context.WithValue(held, tokenKey{}, g.Token)
 	l := &lease{
-		token:  g.Token,
-		cfg:    cfg,
-		path:   g.Lock.Path(),
-		log:    log,
-		parent: ctx,
-		cancel: cancel,
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
-		start:  cfg.clock.Now(),
+		token:     g.Token,
+		cfg:       cfg,
+		path:      g.Lock.Path(),
+		log:       log,
+		parent:    ctx,
+		cancel:    cancel,
+		start:     cfg.clock.Now(),
+		watchDone: make(chan struct{}),
 	}
 	now := func() proto.Instant { return instant(cfg.clock) }
 	l.h = shell.NewHold(cfg.timing, g, now, l.onLost)
 	l.tmu.Lock()
 	l.timer = cfg.clock.AfterFunc(l.h.Deadline()-now().Mono, l.checkDeadline)
 	l.tmu.Unlock()
-	go l.run()
+	l.rmu.Lock()
+	l.rtimer = cfg.clock.AfterFunc(cfg.timing.Refresh, l.refreshDue)
+	l.rmu.Unlock()
+	l.stopWatch = context.AfterFunc(ctx, l.parentDone)
 	return held, sync.OnceValue(l.release)
 }
 
@@ -359,27 +369,47 @@ func (l *lease) logLost() {
 	}
 }
 
-// run is the refresher goroutine: the only user of the lock until it
-// returns.
-func (l *lease) run() {
-	defer close(l.done)
-	t := l.cfg.clock.NewTimer(l.cfg.timing.Refresh)
-	defer t.Stop()
-	for {
-		select {
-		case <-l.parent.Done():
-			// Release promptly; held's cause is already the parent's.
-			l.finish(context.Cause(l.parent))
-			return
-		case <-l.stop:
-			return
-		case <-t.C():
-		}
-		if l.h.Lost() != nil {
-			continue // nothing more to do but wait for release or the parent
-		}
-		t.Reset(l.refreshed(l.h.Refresh()))
+// refreshDue runs when the refresh timer fires. The refresh itself runs
+// in a goroutine of its own (a clock.Fake runs timer functions inside
+// Advance, and a refresh may block in the filesystem), which stopRefresher
+// joins.
+func (l *lease) refreshDue() {
+	l.rmu.Lock()
+	defer l.rmu.Unlock()
+	if l.rstopped {
+		return
 	}
+	l.inflight.Add(1)
+	go func() {
+		defer l.inflight.Done()
+		if l.h.Lost() != nil {
+			return // nothing more to do but wait for release or the parent
+		}
+		next := l.refreshed(l.h.Refresh())
+		l.rmu.Lock()
+		if !l.rstopped {
+			l.rtimer.Reset(next)
+		}
+		l.rmu.Unlock()
+	}()
+}
+
+// stopRefresher stops the refresh timer for good and waits for a refresh in
+// progress: after it, finish is the only user of the lock.
+func (l *lease) stopRefresher() {
+	l.rmu.Lock()
+	l.rstopped = true
+	l.rtimer.Stop()
+	l.rmu.Unlock()
+	l.inflight.Wait()
+}
+
+// parentDone runs, in its own goroutine, when the parent context is done:
+// the lock is released promptly; held's cause is already the parent's.
+func (l *lease) parentDone() {
+	defer close(l.watchDone)
+	l.stopRefresher()
+	l.finish(context.Cause(l.parent))
 }
 
 // refreshed reports a refresh and returns when to refresh next.
@@ -406,15 +436,17 @@ func (l *lease) refreshed(r shell.Refreshed) time.Duration {
 
 // release is the function Acquire returns, wrapped in sync.OnceValue.
 func (l *lease) release() error {
-	close(l.stop)
-	<-l.done
+	if !l.stopWatch() {
+		<-l.watchDone // the parent ended first: parentDone ends the lease
+	}
+	l.stopRefresher()
 	l.finish(ErrReleased)
 	return l.result
 }
 
-// finish ends the lease once. It runs in the refresher goroutine (parent
-// done) or in release after the refresher has returned, so it never uses
-// the lock concurrently with it. Held is cancelled first: the holder stops
+// finish ends the lease once. It runs in parentDone or in release, each
+// after stopRefresher, so it never uses the lock concurrently with a
+// refresh. Held is cancelled first: the holder stops
 // before anyone else can take the lock. Then the shell ends the hold
 // (shell.Hold.Finish): a last refresh, and a release only if the lease is
 // still valid.

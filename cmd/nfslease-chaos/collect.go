@@ -135,6 +135,7 @@ func (r *runner) report(ran time.Duration, left string) bool {
 	overlaps, tokViol, details := check(r.ivs)
 	takeAvg, takeMax := takeovers(st.holderKillAt, r.ivs)
 	nfsFigures := ""
+	exercised := true // the NFS faults asked for happened
 	if r.proxy != nil {
 		var n nfsCounts
 		for _, c := range r.children {
@@ -144,6 +145,10 @@ func (r *runner) report(ran time.Duration, left string) bool {
 			n.lateReplies += c.nfs.lateReplies
 		}
 		ps := &r.proxy.stats
+		if n.retransmits == 0 || (cfg.faults.Resets > 0 && ps.resets.Load() == 0) {
+			exercised = false
+			st.firstErrs = appendErr(st.firstErrs, "the NFS faults were not exercised: no retransmission, or no reset although resets were asked for")
+		}
 		nfsFigures = fmt.Sprintf(" retransmits=%d reconnects=%d late-replies=%d resets=%d dropped-requests=%d dropped-replies=%d duplicates=%d delayed=%d blackholed=%d",
 			n.retransmits, n.reconnects, n.lateReplies, ps.resets.Load(), ps.droppedRequests.Load(), ps.droppedReplies.Load(),
 			ps.duplicates.Load(), ps.delayed.Load(), ps.blackholed.Load())
@@ -164,7 +169,7 @@ func (r *runner) report(ran time.Duration, left string) bool {
 		fmt.Printf("chaos: REPORTED (not failed, -overlaps-report-only) fs=%s protocol=%s seed=%d overlaps=%d token-violations=%d\n", cfg.fsName, cfg.protocol, cfg.seed, overlaps, tokViol)
 		violations = false
 	}
-	ok := !violations && st.acquisitions > 0
+	ok := !violations && st.acquisitions > 0 && exercised
 	if !ok {
 		fmt.Printf("chaos: FAIL fs=%s protocol=%s seed=%d\n", cfg.fsName, cfg.protocol, cfg.seed)
 	}

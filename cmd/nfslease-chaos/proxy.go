@@ -55,7 +55,9 @@ type proxyFaults struct {
 	// NewPorts makes each upstream connection come from a new port, not
 	// from its client's: a reconnected client then reaches the server
 	// from another address, whose duplicate request cache (ganesha's is
-	// per client address and port) does not know its calls.
+	// per client address and port) does not know its calls. Late
+	// duplicates then go over a connection of their own too, and are
+	// executed again.
 	NewPorts bool
 }
 
@@ -309,7 +311,16 @@ func (p *proxy) requests(pp *pipe) {
 		}
 		if p.faults.DupDelay > 0 && p.chance(p.faults.DupRequests) {
 			p.stats.duplicates.Add(1)
-			sendLater(p.upTo(p.faults.DupDelay))
+			if p.faults.NewPorts {
+				d := p.upTo(p.faults.DupDelay)
+				later.Add(1)
+				go func() {
+					defer later.Done()
+					p.dupElsewhere(pp, rec, d)
+				}()
+			} else {
+				sendLater(p.upTo(p.faults.DupDelay))
+			}
 		}
 		if p.chance(p.faults.Resets) {
 			// Mid-call: the server has the request, the client will
@@ -318,6 +329,34 @@ func (p *proxy) requests(pp *pipe) {
 			time.Sleep(time.Millisecond) // let it reach the server first
 			return
 		}
+	}
+}
+
+// dupElsewhere sends rec to the server after d over a connection of its
+// own, from a new port, and discards the reply: a late duplicate that no
+// duplicate request cache of the client's connection can recognise.
+func (p *proxy) dupElsewhere(pp *pipe, rec []byte, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-pp.done:
+		return
+	}
+	if pp.blackholed() {
+		return
+	}
+	up, err := p.dialUp(0)
+	if err != nil {
+		return
+	}
+	defer func() {
+		_ = up.SetLinger(0)
+		up.Close()
+	}()
+	_ = up.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := up.Write(rec); err == nil {
+		_, _ = readRecord(up) // executed once the reply comes
 	}
 }
 

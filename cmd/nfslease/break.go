@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/lease"
 )
 
@@ -35,6 +36,10 @@ func breakCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	if !*force && before.State != lease.Unlocked && (*verbose || isTerminal(os.Stderr)) {
 		wait := "until it is proven stale"
+		if !before.Expires.IsZero() {
+			// The wall-clock rule: expiry + the 10s skew allowance.
+			wait = fmt.Sprintf("until its expiry + 10s (in %v) to prove it stale", time.Until(before.Expires.Add(proto.DefaultSkewAllowance)).Round(100*time.Millisecond))
+		}
 		if before.Lifetime > 0 {
 			wait = fmt.Sprintf("for up to %v (its lifetime + 1s) to prove it stale", before.Lifetime+time.Second)
 		}

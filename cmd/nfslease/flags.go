@@ -120,7 +120,7 @@ func (lf *leaseFlags) register(fs *pflag.FlagSet, lead bool) {
 	lf.lifetime = lease.DefaultLifetime
 	lf.protocol = algorithm.Strict
 	if !lead {
-		fs.BoolVarP(&lf.nonblock, "nonblock", "n", false, "fail at once (exit 1, or -E) if the lock is held elsewhere")
+		fs.BoolVarP(&lf.nonblock, "nonblock", "n", false, "fail at once (exit 1, or -E) if the lock is held elsewhere; a holder past its expiry is waited out (its lifetime + 1s)")
 		fs.BoolVar(&lf.nonblock, "nb", false, "same as --nonblock")
 		fs.Lookup("nb").Hidden = true
 		fs.VarP(&lf.wait, "wait", "w", "give up (exit 1, or -E) after this many seconds (2, 0.5) or this duration (1.5s); 0 is --nonblock")

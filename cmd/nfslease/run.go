@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/lease"
 )
 
@@ -69,7 +70,12 @@ func runCommand(args []string, lead bool, stdout, stderr io.Writer) int {
 
 	r := &runner{lf: &lf, path: path, abs: abs, prog: prog, argv: argv, sigs: sigs, stderr: stderr, opts: lf.options(stderr)}
 	for {
-		held, release, st, done := r.acquire(lead)
+		nonblock := r.lf.nonblock || (r.lf.wait.set && r.lf.wait.d == 0)
+		wait := time.Duration(0) // forever
+		if r.lf.wait.set {
+			wait = r.lf.wait.d
+		}
+		held, release, st, done := r.acquire(lead, nonblock, wait)
 		if done {
 			return st
 		}
@@ -116,21 +122,21 @@ type runner struct {
 	opts   []lease.Option
 }
 
-// acquire takes the lease, honouring -n, -w and the signals. done reports
-// that the command is over with status st: a conflict, an error, or a
-// signal while waiting.
-func (r *runner) acquire(lead bool) (held context.Context, release func() error, st int, done bool) {
+// acquire takes the lease: one attempt if nonblock, else waiting for up
+// to wait (0: forever), and stopping at a signal. done reports that the
+// command is over with status st: a conflict, an error, or a signal while
+// waiting.
+func (r *runner) acquire(lead, nonblock bool, wait time.Duration) (held context.Context, release func() error, st int, done bool) {
 	ctx, cancel := context.WithCancel(context.Background())
-	nonblock := r.lf.nonblock || (r.lf.wait.set && r.lf.wait.d == 0)
 	var (
 		mu       sync.Mutex
 		finished bool
 		timedOut bool
 	)
-	if r.lf.wait.set && r.lf.wait.d > 0 {
+	if !nonblock && wait > 0 {
 		// Not context.WithTimeout: held derives from ctx and must not
 		// end at the timeout once the lease is ours.
-		t := time.AfterFunc(r.lf.wait.d, func() {
+		t := time.AfterFunc(wait, func() {
 			mu.Lock()
 			defer mu.Unlock()
 			if !finished {
@@ -194,6 +200,25 @@ func (r *runner) acquire(lead bool) (held context.Context, release func() error,
 	mu.Unlock()
 	switch {
 	case errors.Is(res.err, lease.ErrHeld) && !lead:
+		var he *lease.HeldError
+		if errors.As(res.err, &he) && !he.Holder.Expires.IsZero() && time.Now().After(he.Holder.Expires) {
+			// Its recorded expiry has passed: the holder stopped
+			// refreshing (a live one keeps it 4/5 of a lifetime
+			// ahead), or its clock is far off. One look cannot prove
+			// it stale; wait it out as a blocking run would, for as
+			// long as that takes at most, so that a crashed holder
+			// does not turn every later -n into a conflict.
+			bound := he.Holder.Lifetime + time.Second
+			if he.Holder.Lifetime == 0 {
+				bound = proto.DefaultSkewAllowance // Python's: expiry + the skew allowance
+			}
+			bound += 2 * time.Second // polls and filesystem slack
+			if r.lf.verbose {
+				fmt.Fprintf(r.stderr, "nfslease: %s, expired %v ago: waiting up to %v to prove it stale\n",
+					message(res.err), time.Since(he.Holder.Expires).Round(100*time.Millisecond), bound)
+			}
+			return r.acquire(lead, false, bound)
+		}
 		if r.lf.verbose {
 			fmt.Fprintf(r.stderr, "nfslease: %s\n", message(res.err))
 		}
@@ -204,7 +229,7 @@ func (r *runner) acquire(lead bool) (held context.Context, release func() error,
 			if info, err := lease.Inspect(r.path); err == nil {
 				who = ": " + info.String()
 			}
-			fmt.Fprintf(r.stderr, "nfslease: timed out after %v waiting for %s%s\n", r.lf.wait.d, r.abs, who)
+			fmt.Fprintf(r.stderr, "nfslease: timed out after %v waiting for %s%s\n", wait, r.abs, who)
 		}
 		return nil, nil, r.lf.conflict, true
 	}
@@ -222,6 +247,9 @@ type outcome struct {
 // supervise runs the command while held is live: it forwards signals to
 // its process group and stops the group if held ends.
 func (r *runner) supervise(held context.Context) outcome {
+	if held.Err() != nil {
+		return outcome{lost: true} // lost before the command could start
+	}
 	tok, _ := lease.TokenOf(held)
 	cmd := exec.Command(r.prog)
 	cmd.Args = r.argv

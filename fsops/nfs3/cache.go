@@ -174,3 +174,11 @@ func (c *cache) dropName(dir []byte, name string) {
 	defer c.mu.Unlock()
 	delete(c.dents, dkey{string(dir), name})
 }
+
+// flush drops everything cached.
+func (c *cache) flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.attrs)
+	clear(c.dents)
+}

@@ -22,7 +22,10 @@
 //     create succeeds rather than fails, then SETATTR of the mode and of
 //     the times to the server's clock; GUARDED where EXCLUSIVE is not
 //     supported;
-//   - unlink and link refuse a directory before asking the server.
+//   - unlink and link refuse a directory before asking the server;
+//   - a call by path that fails with ESTALE is made once more with the
+//     caches dropped (the VFS's retry_estale); calls through a Dir never
+//     are.
 //
 // Guarantees: every error is an *fs.PathError or *os.LinkError naming the
 // paths, wrapping a syscall.Errno mapped from the NFS status as Linux maps

@@ -164,7 +164,7 @@ func Dial(ctx context.Context, target string, opts ...Option) (*FS, error) {
 	f.root = root
 	f.nfs = newRPCClient(nfsAddr, progNFS, 3, o.rpc, &f.stats)
 	// FSINFO gives the transfer sizes; it is also the first NFS call.
-	stop := context.AfterFunc(ctx, f.nfs.dropConn) // a context done mid-call cuts the connection
+	stop := context.AfterFunc(ctx, f.nfs.close) // a context done mid-call ends the (hard) call
 	d, st, err := f.call(procFsinfo, func(e *encoder) { e.opaque(root) })
 	stop()
 	if err == nil && st == 0 {
@@ -537,8 +537,8 @@ func pathErr(op, name string, err error) error {
 	return &fs.PathError{Op: op, Path: name, Err: err}
 }
 
-// CreateExcl implements fsops.FS.
-func (f *FS) CreateExcl(name string, data []byte, perm fs.FileMode) error {
+// createExclPath is one attempt of the fsops.FS method.
+func (f *FS) createExclPath(name string, data []byte, perm fs.FileMode) error {
 	dir, base, err := f.parent(name)
 	if err != nil {
 		return pathErr("open", name, err)
@@ -690,8 +690,8 @@ func (f *FS) write(fh []byte, data []byte) error {
 	return nil
 }
 
-// Link implements fsops.FS.
-func (f *FS) Link(oldname, newname string) error {
+// linkPath is one attempt of the fsops.FS method.
+func (f *FS) linkPath(oldname, newname string) error {
 	lerr := func(err error) error { return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: err} }
 	fh, a, err := f.walk(oldname, false)
 	if err != nil {
@@ -725,8 +725,8 @@ func (f *FS) Link(oldname, newname string) error {
 	return nil
 }
 
-// Rename implements fsops.FS.
-func (f *FS) Rename(oldname, newname string) error {
+// renamePath is one attempt of the fsops.FS method.
+func (f *FS) renamePath(oldname, newname string) error {
 	lerr := func(err error) error { return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: err} }
 	odir, obase, err := f.parent(oldname)
 	if err != nil {
@@ -761,8 +761,8 @@ func (f *FS) Rename(oldname, newname string) error {
 	return nil
 }
 
-// Lstat implements fsops.FS. The attributes may come from the cache.
-func (f *FS) Lstat(name string) (fsops.FileInfo, error) {
+// lstatPath is one attempt of the fsops.FS method. The attributes may come from the cache.
+func (f *FS) lstatPath(name string) (fsops.FileInfo, error) {
 	_, a, err := f.walk(name, false)
 	if err != nil {
 		return fsops.FileInfo{}, pathErr("lstat", name, err)
@@ -770,9 +770,9 @@ func (f *FS) Lstat(name string) (fsops.FileInfo, error) {
 	return a.info(), nil
 }
 
-// ReadFile implements fsops.FS: a LOOKUP (perhaps cached), a GETATTR
+// readFilePath is one attempt of the fsops.FS method: a LOOKUP (perhaps cached), a GETATTR
 // (close-to-open) and READs.
-func (f *FS) ReadFile(name string, limit int) ([]byte, fsops.FileInfo, error) {
+func (f *FS) readFilePath(name string, limit int) ([]byte, fsops.FileInfo, error) {
 	dir, base, err := f.parent(name)
 	if err != nil {
 		return nil, fsops.FileInfo{}, pathErr("open", name, err)
@@ -851,8 +851,8 @@ func (f *FS) readFile(dir []byte, base, shown string, limit int) ([]byte, fsops.
 	return data, a.info(), nil
 }
 
-// Chtimes implements fsops.FS: SETATTR with the client's times.
-func (f *FS) Chtimes(name string, atime, mtime time.Time) error {
+// chtimesPath is one attempt of the fsops.FS method: SETATTR with the client's times.
+func (f *FS) chtimesPath(name string, atime, mtime time.Time) error {
 	fh, _, err := f.walk(name, false)
 	if err == nil {
 		err = f.chtimes(fh, atime, mtime)
@@ -863,10 +863,10 @@ func (f *FS) Chtimes(name string, atime, mtime time.Time) error {
 	return nil
 }
 
-// Touch sets the access and modification times of name to the server's
+// touchPath is one attempt of Touch, which sets the access and modification times of name to the server's
 // clock (SETATTR SET_TO_SERVER_TIME, what utimes(name, NULL) sends on a
 // Linux client), without following a symbolic link.
-func (f *FS) Touch(name string) error {
+func (f *FS) touchPath(name string) error {
 	fh, _, err := f.walk(name, false)
 	if err == nil {
 		err = f.setattr(fh, sattr{atime: timeServer, mtime: timeServer})
@@ -877,9 +877,9 @@ func (f *FS) Touch(name string) error {
 	return nil
 }
 
-// Remove implements fsops.FS. Like unlink(2) on a Linux client it refuses
+// removePath is one attempt of the fsops.FS method. Like unlink(2) on a Linux client it refuses
 // a directory before asking the server.
-func (f *FS) Remove(name string) error {
+func (f *FS) removePath(name string) error {
 	dir, base, err := f.parent(name)
 	if err != nil {
 		return pathErr("remove", name, err)
@@ -911,8 +911,8 @@ func (f *FS) remove(dir []byte, base, shown string) error {
 	return nil
 }
 
-// ReadDir implements fsops.FS.
-func (f *FS) ReadDir(dir string) ([]string, error) {
+// readDirPath is one attempt of the fsops.FS method.
+func (f *FS) readDirPath(dir string) ([]string, error) {
 	fh, a, err := f.walk(dir, true)
 	if err == nil && a.typ != nf3Dir {
 		err = syscall.ENOTDIR
@@ -972,8 +972,8 @@ func (f *FS) readdir(fh []byte) ([]string, error) {
 	return names, nil
 }
 
-// Mkdir implements fsops.FS.
-func (f *FS) Mkdir(name string, perm fs.FileMode) error {
+// mkdirPath is one attempt of the fsops.FS method.
+func (f *FS) mkdirPath(name string, perm fs.FileMode) error {
 	dir, base, err := f.parent(name)
 	if err != nil {
 		return pathErr("mkdir", name, err)
@@ -1004,8 +1004,8 @@ func (f *FS) Mkdir(name string, perm fs.FileMode) error {
 	return nil
 }
 
-// Rmdir implements fsops.FS.
-func (f *FS) Rmdir(name string) error {
+// rmdirPath is one attempt of the fsops.FS method.
+func (f *FS) rmdirPath(name string) error {
 	dir, base, err := f.parent(name)
 	if err != nil {
 		return pathErr("rmdir", name, err)
@@ -1025,10 +1025,10 @@ func (f *FS) Rmdir(name string) error {
 	return nil
 }
 
-// OpenDir implements fsops.FS: the Dir holds the directory's NFS file
+// openDirPath is one attempt of the fsops.FS method: the Dir holds the directory's NFS file
 // handle, which names that directory and no other, whatever its name
 // later; once it is removed the server answers NFS3ERR_STALE (ESTALE).
-func (f *FS) OpenDir(name string) (fsops.Dir, error) {
+func (f *FS) openDirPath(name string) (fsops.Dir, error) {
 	dir, base, err := f.parent(name)
 	var fh []byte
 	var a fattr

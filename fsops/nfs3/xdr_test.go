@@ -2,6 +2,7 @@ package nfs3
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"net"
@@ -365,5 +366,17 @@ func TestCloseUnblocksHardCall(t *testing.T) {
 	c.close()
 	if err := <-done; !errors.Is(err, errClosed) {
 		t.Errorf("call after close = %v, want errClosed", err)
+	}
+}
+
+// Dial gives up when its context is done, whatever the server does.
+func TestDialContext(t *testing.T) {
+	s := newFakeServer(t, func(uint32, int, *net.TCPAddr) []byte { return nil }) // answers nothing
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	addr := s.ln.Addr().String()
+	_, err := Dial(ctx, addr+":/export", WithMountAddr(addr))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Dial = %v, want context.DeadlineExceeded", err)
 	}
 }
