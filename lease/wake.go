@@ -80,8 +80,15 @@ type dirWatch struct {
 	watch fsops.DirWatch
 	refs  int                             // subscribers, guarded by reg.mu
 	subs  map[string]map[*waiter]struct{} // guarded by reg.mu
+	idle  bool                            // no subscribers, left open for a lease's release; guarded by reg.mu
 	done  chan struct{}                   // closed when the dispatcher has returned
 }
+
+// maxIdleWatches bounds the watches left open, idle, for the release of a
+// lease whose acquisition had one (see leave): inotify instances are few
+// (128 per user by default), so a process holding many contended leases
+// in many directories does not keep one per directory.
+const maxIdleWatches = 4
 
 // reg is the process's registry of waiters and directory watches.
 var reg struct {
@@ -90,6 +97,7 @@ var reg struct {
 	dirs       map[dirKey]*dirWatch
 	courtesies int // queues with a courtesy set
 	sweepAt    int // sweep the courtesies when there are more than this
+	idle       int // idle watches in dirs
 }
 
 // waiter is one blocking acquisition's place in the registry. It is used by
@@ -271,11 +279,12 @@ func (w *waiter) leave() {
 		dw.refs--
 		switch {
 		case dw.refs > 0:
-		case w.acquired && reg.dirs[dw.key] == dw:
+		case w.acquired && reg.dirs[dw.key] == dw && !dw.dead() && reg.idle < maxIdleWatches:
 			// Left open, idle, for the lease just granted to stop when
 			// it is released (released): joining the watch's goroutines
 			// here would delay the acquisition by a few scheduling
 			// rounds, and another waiter may start soon.
+			dw.setIdle(true)
 		default:
 			if reg.dirs[dw.key] == dw {
 				delete(reg.dirs, dw.key)
@@ -313,7 +322,8 @@ func wakeQueue(cfg *config, path string) (stop *dirWatch) {
 	defer reg.mu.Unlock()
 	if wr, ok := cfg.fs.(fsops.Watcher); ok && comparable(wr) {
 		dk := dirKey{wr, filepath.Dir(path)}
-		if dw := reg.dirs[dk]; dw != nil && dw.refs == 0 {
+		if dw := reg.dirs[dk]; dw != nil && dw.idle {
+			dw.setIdle(false)
 			delete(reg.dirs, dk)
 			stop = dw
 		}
@@ -389,7 +399,23 @@ func (w *waiter) subscribe() {
 	}
 	key := dirKey{wr, w.dir}
 	reg.mu.Lock()
-	dw := reg.dirs[key]
+	var dw *dirWatch
+	for {
+		dw = reg.dirs[key]
+		if dw == nil || !dw.idle {
+			break
+		}
+		dw.setIdle(false)
+		if !dw.dead() {
+			break
+		}
+		// It ended (its directory went) while idle: replace it.
+		delete(reg.dirs, key)
+		reg.mu.Unlock()
+		_ = dw.watch.Close()
+		<-dw.done
+		reg.mu.Lock()
+	}
 	if dw == nil {
 		// Started under reg.mu: one watch per directory. WatchDir is two
 		// quick system calls on a local filesystem.
@@ -431,10 +457,32 @@ func (dw *dirWatch) dispatch() {
 		reg.mu.Unlock()
 	}
 	// The watch ended by itself (its directory went) or was closed: new
-	// waiters start another one.
+	// waiters start another one. An idle watch stays where its stopper
+	// (a release, or the next subscriber) finds it.
 	reg.mu.Lock()
-	if reg.dirs[dw.key] == dw {
+	if reg.dirs[dw.key] == dw && !dw.idle {
 		delete(reg.dirs, dw.key)
 	}
 	reg.mu.Unlock()
+}
+
+// dead reports whether the dispatcher has returned.
+func (dw *dirWatch) dead() bool {
+	select {
+	case <-dw.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// setIdle sets dw.idle, counting the idle watches; reg.mu is held.
+func (dw *dirWatch) setIdle(on bool) {
+	switch {
+	case on && !dw.idle:
+		reg.idle++
+	case !on && dw.idle:
+		reg.idle--
+	}
+	dw.idle = on
 }

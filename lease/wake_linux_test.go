@@ -191,3 +191,63 @@ func TestWatchStoppedByRelease(t *testing.T) {
 		t.Errorf("after the release: %d watches (%d before), %d subscribers; want the watch stopped", w, q0, s)
 	}
 }
+
+// TestIdleWatchesBounded checks that at most a few watches stay open for
+// the releases of leases that were acquired after a wait, however many
+// directories they are in, and none after the releases.
+func TestIdleWatchesBounded(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	opts := helperOptsFor("strict")
+	_, w0, _ := lease.RegistryCounts()
+	const dirs = 6
+	type res struct {
+		release func() error
+		err     error
+	}
+	var holders []func() error
+	var waiters []chan res
+	for range dirs {
+		path := filepath.Join(t.TempDir(), "a.lock")
+		_, release, err := lease.Acquire(t.Context(), path, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		holders = append(holders, release)
+		ch := make(chan res, 1)
+		go func() {
+			_, release, err := lease.Acquire(t.Context(), path, opts...)
+			ch <- res{release, err}
+		}()
+		waiters = append(waiters, ch)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, w, _ := lease.RegistryCounts(); w-w0 == dirs {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the waiters did not start their watches")
+		}
+	}
+	var releases []func() error
+	for i, h := range holders {
+		if err := h(); err != nil {
+			t.Fatal(err)
+		}
+		r := <-waiters[i]
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		releases = append(releases, r.release)
+	}
+	if _, w, _ := lease.RegistryCounts(); w-w0 > 4 {
+		t.Errorf("%d watches left open for %d held leases, want at most 4", w-w0, dirs)
+	}
+	for _, r := range releases {
+		if err := r(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, w, _ := lease.RegistryCounts(); w != w0 {
+		t.Errorf("%d watches after the releases, want %d", w, w0)
+	}
+}
