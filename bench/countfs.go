@@ -13,7 +13,7 @@ import (
 // an open directory handle.
 var fsOps = []string{
 	"CreateExcl", "Link", "Rename", "Lstat", "ReadFile", "Chtimes", "Remove",
-	"ReadDir", "Mkdir", "Rmdir", "OpenDir", "FSType",
+	"ReadDir", "Mkdir", "Rmdir", "OpenDir", "FSType", "WatchDir",
 	"dir.Stat", "dir.CreateExcl", "dir.ReadFile", "dir.Chtimes", "dir.Remove",
 	"dir.ReadDir", "dir.Close",
 }
@@ -94,10 +94,26 @@ func (f typedCountFS) FSType(dir string) (string, error) {
 	return f.inner.(fsops.Typer).FSType(dir)
 }
 
-// newCountFS wraps inner, keeping its optional fsops.Typer.
+// watchCountFS is a countFS over an FS that implements fsops.Typer and
+// fsops.Watcher (the OS on Linux). A watch counts as one call when it
+// starts; the events it delivers are no filesystem calls.
+type watchCountFS struct{ typedCountFS }
+
+func (f watchCountFS) WatchDir(dir string) (fsops.DirWatch, error) {
+	f.c.add("WatchDir")
+	return f.inner.(fsops.Watcher).WatchDir(dir)
+}
+
+// newCountFS wraps inner, keeping its optional fsops.Typer and
+// fsops.Watcher.
 func newCountFS(inner fsops.FS, c *counts) fsops.FS {
 	f := &countFS{inner: inner, c: c}
-	if _, ok := inner.(fsops.Typer); ok {
+	_, typer := inner.(fsops.Typer)
+	_, watcher := inner.(fsops.Watcher)
+	switch {
+	case typer && watcher:
+		return watchCountFS{typedCountFS{f}}
+	case typer:
 		return typedCountFS{f}
 	}
 	return f

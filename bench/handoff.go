@@ -45,10 +45,19 @@ type hrec struct {
 // measures the handoffs (a release by one process to the next acquisition
 // by another) from the CLOCK_MONOTONIC stamps the workers print.
 //
+// exe is the binary of nfslease's workers: "" for this one; another
+// (-baseline) labels the result <system>-baseline.
+//
 // With more than one path in d (mounts of one shared filesystem), worker i
 // uses the lock through d[i % len(d)].
-func runHandoff(t *tools, s system, d []fsDir, procs int, hold, idle, dur time.Duration) *handoffResult {
-	r := &handoffResult{System: s.key, FS: d[0].Name, Procs: procs, Hold: hold.String(), Idle: idle.String(), Duration: dur.String()}
+func runHandoff(t *tools, s system, exe string, d []fsDir, procs int, hold, idle, dur time.Duration) *handoffResult {
+	key := s.key
+	if exe == "" {
+		exe = self()
+	} else {
+		key += "-baseline"
+	}
+	r := &handoffResult{System: key, FS: d[0].Name, Procs: procs, Hold: hold.String(), Idle: idle.String(), Duration: dur.String()}
 	if ok, why := t.has(s); !ok {
 		r.Err = why
 		return r
@@ -68,7 +77,7 @@ func runHandoff(t *tools, s system, d []fsDir, procs int, hold, idle, dur time.D
 		case sysPy.key:
 			cmd = exec.Command(t.python, t.pydrv, "handoff", path, num(hold.Nanoseconds()), num(idle.Nanoseconds()), num(start), num(end))
 		default:
-			cmd = exec.Command(self(), "worker", "handoff", "-system", s.key, "-path", path,
+			cmd = exec.Command(exe, "worker", "handoff", "-system", s.key, "-path", path,
 				"-hold", hold.String(), "-idle", idle.String(), "-start", num(start), "-end", num(end))
 		}
 		b, tw := new(bytes.Buffer), new(tailWriter)

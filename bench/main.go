@@ -52,6 +52,8 @@ type config struct {
 	waiterDur    time.Duration
 	waiterWarm   time.Duration
 	waiterNs     []int
+	baseline     string          // a bench binary of another tree, for before/after handoffs
+	systems      map[string]bool // lock systems of the handoff part (empty: all)
 }
 
 var allParts = []string{"cycle", "calls", "handoff", "failover", "many", "waiters"}
@@ -75,6 +77,8 @@ func main() {
 	flag.IntVar(&c.manyPerDir, "many-per-dir", 100, "leases per directory in the many-leases run (today's code lists a lock's directory at its first acquisition, so thousands in one directory take minutes to acquire)")
 	manyDur := flag.Duration("many-dur", 0, "how long they are held (default 60s; quick 2s)")
 	handoffDur := flag.Duration("handoff-dur", 0, "length of each handoff run (default 10s; quick 1.5s)")
+	flag.StringVar(&c.baseline, "baseline", "", "a bench binary built from another tree (e.g. main): the handoff part also runs nfslease's workers from it, each run right before the same run of this tree's, labelled <system>-baseline")
+	systems := flag.String("systems", "", "lock systems of the handoff part, comma-separated (default all: strict,flufl,py,c,flock)")
 	replot := flag.String("replot", "", "redraw results.md and handoff.svg into -out from this results.json, and run nothing")
 	flag.Parse()
 	if *replot != "" {
@@ -92,6 +96,12 @@ func main() {
 				os.Exit(2)
 			}
 			c.parts[p] = true
+		}
+	}
+	c.systems = map[string]bool{}
+	for _, k := range strings.Split(*systems, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			c.systems[k] = true
 		}
 	}
 	if *shared != "" {
@@ -127,6 +137,15 @@ func main() {
 		logf("%v", err)
 		os.Exit(1)
 	}
+}
+
+// exes are the worker binaries of a handoff run of s: the baseline's
+// first, if set and s is nfslease's, then this one's ("").
+func (c *config) exes(s system) []string {
+	if c.baseline != "" && (s.key == sysStrict.key || s.key == sysFlufl.key) {
+		return []string{c.baseline, ""}
+	}
+	return []string{""}
 }
 
 // timePart logs how long a part took, when the function it returns is called.
@@ -280,22 +299,32 @@ func run(c *config) error {
 		done := timePart("handoff")
 		for _, n := range c.handoffProcs {
 			for _, s := range lockSystems {
+				if len(c.systems) > 0 && !c.systems[s.key] {
+					continue
+				}
 				if c.quick && s.key == sysC.key {
 					res.Handoff = append(res.Handoff, &handoffResult{System: s.key, FS: disk.Name, Procs: n, Err: "skipped in -quick (its waiters sleep 5 s)"})
 					continue
 				}
-				r := runHandoff(t, s, []fsDir{disk}, n, 20*time.Millisecond, 10*time.Millisecond, c.handoffDur)
-				logf("handoff: %v %s", r, r.Err)
-				res.Handoff = append(res.Handoff, r)
+				for _, exe := range c.exes(s) {
+					r := runHandoff(t, s, exe, []fsDir{disk}, n, 20*time.Millisecond, 10*time.Millisecond, c.handoffDur)
+					logf("handoff: %v %s", r, r.Err)
+					res.Handoff = append(res.Handoff, r)
+				}
 			}
 		}
 		for _, s := range lockSystems {
+			if len(c.systems) > 0 && !c.systems[s.key] {
+				continue
+			}
 			if c.quick && s.key != sysStrict.key {
 				continue // the smoke run checks one
 			}
-			r := runHandoff(t, s, []fsDir{disk}, 4, 20*time.Millisecond, 0, c.handoffDur)
-			logf("re-take (no idle): %v %s", r, r.Err)
-			res.Retake = append(res.Retake, r)
+			for _, exe := range c.exes(s) {
+				r := runHandoff(t, s, exe, []fsDir{disk}, 4, 20*time.Millisecond, 0, c.handoffDur)
+				logf("re-take (no idle): %v %s", r, r.Err)
+				res.Retake = append(res.Retake, r)
+			}
 		}
 		if len(c.shared) == 2 {
 			// Through two mounts of a shared filesystem: no notifications,
@@ -303,7 +332,7 @@ func run(c *config) error {
 			name := mountType(c.shared[0]) + ", 2 mounts"
 			ds := []fsDir{{name, c.shared[0]}, {name, c.shared[1]}}
 			for _, s := range []system{sysStrict, sysFlufl, sysPy} {
-				r := runHandoff(t, s, ds, 4, 20*time.Millisecond, 10*time.Millisecond, c.handoffDur)
+				r := runHandoff(t, s, "", ds, 4, 20*time.Millisecond, 10*time.Millisecond, c.handoffDur)
 				logf("handoff through 2 mounts: %v %s", r, r.Err)
 				res.SharedHandoff = append(res.SharedHandoff, r)
 			}

@@ -13,6 +13,9 @@ var sysColor = map[string]string{
 	sysPy.key:     "#1f77b4",
 	sysC.key:      "#2ca02c",
 	sysFlock.key:  "#7f7f7f",
+	// -baseline runs of nfslease (another tree's workers)
+	sysStrict.key + "-baseline": "#f7a6a6",
+	sysFlufl.key + "-baseline":  "#ffd19a",
 }
 
 func sysLabel(key string) string {

@@ -149,3 +149,28 @@ func SameFile(a, b FileInfo) bool {
 func validEntry(name string) bool {
 	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\x00")
 }
+
+// Watcher is implemented by an FS that can tell, as it happens, that
+// entries left a directory (inotify(7) on Linux; OS implements it there).
+// It is a hint for waking a waiter early, never a fact to decide on: it
+// sees only the changes this host's kernel sees (not another NFS client's,
+// and a FUSE filesystem may report nothing), and events can be lost.
+type Watcher interface {
+	// WatchDir starts watching the directory dir. The caller must Close
+	// the watch.
+	WatchDir(dir string) (DirWatch, error)
+}
+
+// DirWatch is a running watch of one directory (see Watcher).
+type DirWatch interface {
+	// Left delivers the name of each entry removed from the directory or
+	// renamed out of it, in order, and "" when events were lost (any entry
+	// may have changed). It is closed when the watch ends: after Close, or
+	// when the directory itself is removed, moved or unmounted, or the
+	// watch fails.
+	Left() <-chan string
+
+	// Close stops the watch and waits until everything it started has
+	// returned. It is idempotent.
+	Close() error
+}

@@ -19,6 +19,9 @@
 // it holds a lock (leader election); Inspect reports who holds a lock
 // without changing anything; Break removes a lock proven stale (or, with
 // force, whoever holds it) through the protocol's identity-checked break.
+// Waiting polls with backoff; a release in this process, or (Linux, by
+// inotify) on this host, wakes a waiter early, and this process's waiters
+// on one lock take turns first come, first served (docs/lease.md).
 //
 // A crashed holder is taken over once its lock has gone unrefreshed for
 // its lifetime plus 1 s; one of this machine at once, by TryAcquire too:

@@ -40,6 +40,12 @@ import (
 // emits EventWaiting, naming the holder. See docs/tuning.md for the
 // durations.
 //
+// A wait is cut short when a lease of this process releases the lock, or,
+// where the filesystem can tell (fsops.Watcher: Linux, by inotify, for
+// changes made on this host), when the lock leaves its directory. Blocking
+// Acquires of one lock in one process take turns first come, first served:
+// only the first polls. See docs/lease.md, "Waiting and handoff".
+//
 // On success it returns held, a context derived from ctx that stays valid
 // while the lease does and carries the lease's fencing token (TokenOf),
 // minted after the lock was taken and verified still ours, and release.
@@ -181,12 +187,19 @@ func newAcquisition(cfg *config, path string, once bool) (*shell.Acquisition, *s
 func runAcquisition(ctx context.Context, cfg *config, a *shell.Acquisition, log *slog.Logger, path string) (context.Context, func() error, error) {
 	clk := cfg.clock
 	start := clk.Now()
-	report := waitingFirst // the time waited at which to report next
+	report := waitingFirst                           // the time waited at which to report next
+	w := joinWaiters(cfg, a.Lock().Path(), a.Once()) // wake.go: this process's queue for the lock, wake-ups
+	defer w.leave()
+	if err := w.waitTurn(ctx); err != nil {
+		_ = a.Abandon()
+		return nil, nil, &pathError{path: path, text: fmt.Sprintf("gave up after %.1fs, waiting behind this process's earlier acquisitions of the lock: %v", clk.Now().Sub(start).Seconds(), err), err: err}
+	}
 	for {
 		st := a.Step()
 		switch st.Outcome {
 		case shell.Acquired:
 			g := st.Grant
+			w.granted()
 			log.Debug("acquired", "waited", clk.Now().Sub(start), "token", g.Token)
 			held, release := startLease(ctx, cfg, g, log)
 			if err := ctx.Err(); err != nil {
@@ -217,7 +230,7 @@ func runAcquisition(ctx context.Context, cfg *config, a *shell.Acquisition, log 
 		if st.Wait <= 0 {
 			continue
 		}
-		if err := sleep(ctx, clk, st.Wait); err != nil {
+		if err := w.sleep(ctx, st); err != nil {
 			_ = a.Abandon()
 			now := clk.Now()
 			text := fmt.Sprintf("gave up after %.1fs", now.Sub(start).Seconds())
@@ -534,6 +547,7 @@ func (l *lease) finish(cause error) {
 	l.finishOnce.Do(func() {
 		l.cancel(cause)
 		f := l.h.Finish()
+		released(l.cfg, l.path) // wake.go: wake this process's next waiter
 		l.stopTimer()
 		l.logLost() // the last refresh is not reported as a refresh event
 		switch {

@@ -103,6 +103,9 @@ func NewAcquisition(p Params, once bool, newLock func() (proto.Lock, error), now
 // Lock is the lock being acquired.
 func (a *Acquisition) Lock() proto.Lock { return a.lk }
 
+// Once reports whether the acquisition makes a single attempt.
+func (a *Acquisition) Once() bool { return a.once }
+
 // LastHolder is the last holder the attempts saw, or nil.
 func (a *Acquisition) LastHolder() *proto.Holder { return a.lastSeen }
 
