@@ -26,11 +26,13 @@ const (
 	ExcuseReplayedLockCall = "replayed-lock-call"
 
 	// ExcuseLateLockCall: a REMOVE or RENAME of the lock name itself that
-	// a hard mount held up (a partition) for longer than a lock can go
-	// unrefreshed before it may be judged stale (lifetime − renew deadline
-	// + StaleMargin), reaching the server after the check it followed was
-	// out of date, and removing or moving a lock its caller did not
-	// create. It is the replay above with a delay instead of a duplicate.
+	// the server applied longer after the caller's previous call (the
+	// check it follows) than a lock can go unrefreshed before it may be
+	// judged stale (lifetime − renew deadline + StaleMargin): a hard mount
+	// held the request in a partition, or held the check's reply, so the
+	// check was out of date when the call took effect, and it removed or
+	// moved a lock taken since. It is the replay above with a delay
+	// instead of a duplicate (docs/protocol.md §2.8).
 	ExcuseLateLockCall = "late-lock-call"
 
 	// ExcusePathHandle: a call through a directory handle that resolves

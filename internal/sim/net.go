@@ -193,6 +193,14 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 	if (r.op.Name == "Rename" || r.op.Name == "Link") && r.op.Path2 == lockPath {
 		beforeLock = s.lockIdentity()
 	}
+	// A call on the lock name that the server applies long after it
+	// applied the caller's previous call (the check it follows): the
+	// request was held up in a partition, or the check's reply was.
+	late := !replay && (r.op.Name == "Remove" || r.op.Name == "Rename") && r.op.Path == lockPath &&
+		c.lastApplied > 0 && s.now-c.lastApplied > lifetime-s.renew()+proto.StaleMargin
+	if !replay {
+		c.lastApplied = s.now
+	}
 	s.strayHandle = false
 	res := r.apply()
 	stray := s.strayHandle
@@ -226,7 +234,7 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 		mech = ExcusePathHandle
 	case replay && (r.op.Name == "Remove" || r.op.Name == "Rename") && r.op.Path == lockPath:
 		mech = ExcuseReplayedLockCall
-	case r.late:
+	case late:
 		mech = ExcuseLateLockCall
 	case r.afterPause:
 		mech = ExcuseCallerPaused

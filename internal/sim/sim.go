@@ -423,6 +423,7 @@ type client struct {
 	pausedUntil time.Duration
 	partUntil   time.Duration
 	lastCallAt  time.Duration // when the process last made a call
+	lastApplied time.Duration // when the server last applied a call of the process (not a replay)
 	crashes     int
 	since       time.Duration // true time at which the attempt of the current grant began
 
