@@ -196,7 +196,7 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 	// A call on the lock name that the server applies long after it
 	// applied the caller's previous call (the check it follows): the
 	// request was held up in a partition, or the check's reply was.
-	late := !replay && (r.op.Name == "Remove" || r.op.Name == "Rename") && r.op.Path == lockPath &&
+	late := !replay && r.op.Name == "Rename" && r.op.Path == lockPath &&
 		c.lastApplied > 0 && s.now-c.lastApplied > lifetime-s.renew()+proto.StaleMargin
 	if !replay {
 		c.lastApplied = s.now
@@ -232,13 +232,13 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 	switch {
 	case stray:
 		mech = ExcusePathHandle
-	case replay && (r.op.Name == "Remove" || r.op.Name == "Rename") && r.op.Path == lockPath:
+	case replay && r.op.Name == "Rename" && r.op.Path == lockPath:
 		mech = ExcuseReplayedLockCall
 	case late:
 		mech = ExcuseLateLockCall
 	case r.afterPause:
 		mech = ExcuseCallerPaused
-	case (r.op.Name == "Remove" || r.op.Name == "Rename") && r.op.Path == lockPath && s.robbedOf(c) != "":
+	case r.op.Name == "Rename" && r.op.Path == lockPath && s.robbedOf(c) != "":
 		// The caller's own lock was removed or moved by an excused
 		// mechanism since it last checked it: acting on the lock name
 		// on that check, it can move the lock taken since.
