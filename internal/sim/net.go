@@ -246,6 +246,19 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 	}
 	switch r.op.Name {
 	case "Remove", "Dir.Remove":
+		if p := s.pending; p != nil && p.by == c && p.content == before && p.holder.holding && s.lockIdentity() == "" {
+			// The mover removes the live lock it moved aside, with the
+			// lock name still free: it never tried to put it back. Only
+			// a holder paused past its deadline excuses that (its lock
+			// was rightly judged stale); the gap before a restore is
+			// what is beyond a client's control, not the restore.
+			ex := ""
+			if s.holderPaused(p.holder) {
+				ex = ExcuseHolderPaused
+			}
+			s.violateExcused("I2", ex, "%s removed live holder %s's lock, which it had moved aside, instead of putting it back (%s)", c.name(), p.holder.name(), r.op.Path)
+			s.pending = nil
+		}
 		s.rob(c, before, mech)
 		// Removing a second name of a live lock that only the remover
 		// uses (a breaker's tomb, after it put the lock back) harms no
