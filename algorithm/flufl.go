@@ -301,11 +301,11 @@ func (l *fluflLock) judge(now proto.Instant, data []byte, fi fsops.FileInfo) (pr
 			l.path, fi.Size, fi.Mode, proto.ErrNotLock)
 	}
 	h := fluflHolder(c, data, fi)
-	watched := l.obs.see(versionOf(data, fi), now.Mono, false)
+	watched := l.obs.see(versionOf(data, fi), now.Mono, l.mut(mFluflWatchFromFirstSight))
 	const never = time.Duration(1<<63 - 1)
 	wait := never // time until stale; <= 0 means stale now
 	if c.Lifetime > 0 {
-		wait = c.Lifetime + proto.StaleMargin - watched
+		wait = c.Lifetime + l.staleMargin() - watched
 	}
 	if l.cfg.SkewAllowance >= 0 {
 		skew := l.cfg.SkewAllowance

@@ -47,4 +47,14 @@ var mutationNames = map[string]mutation{
 	"strict-watch-from-first-sight": mStrictWatchFromFirstSight,
 	"strict-mint-unverified":        mMintUnverified,
 	"strict-mint-adopt-ambiguous":   mMintAdoptAmbiguous,
+
+	"flufl-refresh-no-touch":       mRefreshNoTouch,
+	"strict-refresh-no-touch":      mRefreshNoTouch,
+	"flufl-no-margin":              mNoStaleMargin,
+	"strict-no-margin":             mNoStaleMargin,
+	"flufl-break-no-turns":         mBreakNoTurns,
+	"flufl-break-no-reread":        mBreakNoReread,
+	"strict-break-no-reread":       mBreakNoReread,
+	"flufl-break-no-compare":       mBreakNoCompare,
+	"flufl-watch-from-first-sight": mFluflWatchFromFirstSight,
 }

@@ -418,7 +418,7 @@ func (l *strictLock) observe(now proto.Instant, rerr error) (proto.Attempt, erro
 	h := &proto.Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime}
 	v := versionOf(data, ofi)
 	watched := l.obs.see(v, now.Mono, l.mut(mStrictWatchFromFirstSight))
-	wait := rec.Lifetime + proto.StaleMargin - watched
+	wait := rec.Lifetime + l.staleMargin() - watched
 	if !l.collected {
 		l.collectStale(now)
 	}

@@ -34,6 +34,7 @@ type Keeper struct {
 var Mutations = []string{
 	"keeper-late-refresh-revives", // a refresh that succeeds after the deadline revives the lease
 	"keeper-no-deadline",          // failed refreshes never lose the lease; only proof of loss does
+	"keeper-deadline-from-end",    // a refresh counts however long it took, and the deadline from its end, not its start
 }
 
 // New returns the Keeper of a lease acquired by an attempt that started at
@@ -89,6 +90,10 @@ func (k *Keeper) Refreshed(s, e time.Duration, err error) time.Duration {
 		return k.refresh
 	}
 	switch {
+	case err == nil && k.Mutation == "keeper-deadline-from-end" && s < k.deadline:
+		k.deadline = max(k.deadline, e+k.renewDeadline)
+		k.lastErr = nil
+		return k.refresh
 	case err == nil && e-s <= k.refresh && s < k.deadline:
 		k.deadline = max(k.deadline, s+k.renewDeadline)
 		k.lastErr = nil
