@@ -54,7 +54,6 @@ var mutationNames = map[string]mutation{
 	"strict-no-margin":             mNoStaleMargin,
 	"flufl-break-no-turns":         mBreakNoTurns,
 	"flufl-break-no-reread":        mBreakNoReread,
-	"strict-break-no-reread":       mBreakNoReread,
 	"flufl-break-no-compare":       mBreakNoCompare,
 	"flufl-watch-from-first-sight": mFluflWatchFromFirstSight,
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/internal/proto"
 )
 
@@ -69,14 +68,7 @@ func (l *strictLock) breakStale(v version, h *proto.Holder) (proto.Attempt, erro
 	d := l.obsDir
 	// A last look, fresh through open: the holder may have refreshed
 	// since our judgement.
-	var (
-		data []byte
-		ofi  fsops.FileInfo
-		err  error
-	)
-	if !l.mut(mBreakNoReread) {
-		data, ofi, err = d.ReadFile(ownerName, maxRecordLen)
-	}
+	data, ofi, err := d.ReadFile(ownerName, maxRecordLen)
 	if err != nil {
 		l.closeObs()
 		if errors.Is(err, fs.ErrNotExist) || proto.Transient(err) {
@@ -84,7 +76,7 @@ func (l *strictLock) breakStale(v version, h *proto.Holder) (proto.Attempt, erro
 		}
 		return proto.Attempt{}, fmt.Errorf("algorithm: reading lock %s: %w", l.path, err)
 	}
-	if fresh := versionOf(data, ofi); fresh != v && !l.mut(mBreakNoReread) {
+	if fresh := versionOf(data, ofi); fresh != v {
 		l.obs = observation{}
 		return proto.Attempt{Holder: h, StaleIn: h.Lifetime + proto.StaleMargin}, nil
 	}
