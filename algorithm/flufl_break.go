@@ -89,7 +89,7 @@ func (l *fluflLock) removeIfUnchanged(name string, judged version) (bool, error)
 			return false, nil
 		}
 		// We cannot tell what we moved. Try to put it back.
-		l.restore(name)
+		l.restore(name, nil)
 		return false, fmt.Errorf("algorithm: checking broken %s: %w", name, err)
 	}
 	// rename(2) may change ctime and, on filesystems without real inode
@@ -99,7 +99,7 @@ func (l *fluflLock) removeIfUnchanged(name string, judged version) (bool, error)
 	if (string(tdata) != judged.content || tfi.ModTime.UnixNano() != judged.mtime || tfi.Size != judged.size) && !l.mut(mBreakNoCompare) {
 		// Not what we judged: a new holder took the name between our
 		// check and the rename. Put it back.
-		l.restore(name)
+		l.restore(name, tdata)
 		return false, nil
 	}
 	if err := l.removeRetry(l.tomb); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -110,13 +110,20 @@ func (l *fluflLock) removeIfUnchanged(name string, judged version) (bool, error)
 }
 
 // restore puts back at name what we moved to our tomb but must not
-// remove. If name has been taken meanwhile, the moved lock's holder has
-// lost it; it notices at its next refresh, when it finds the lock is not
-// its claim.
-func (l *fluflLock) restore(name string) {
-	want, _, err := l.fs.ReadFile(l.tomb, maxClaimLen)
-	if err != nil {
-		return // nothing we can read back; Close tries to remove the tomb
+// remove; want is its content if the caller has read it (nil: read it
+// here, retrying transient errors, so that a passing EIO does not leave a
+// live lock in our tomb, where Close would remove it). If name has been
+// taken meanwhile, the moved lock's holder has lost it; it notices at its
+// next refresh, when it finds the lock is not its claim.
+func (l *fluflLock) restore(name string, want []byte) {
+	if want == nil {
+		if err := retry(func() error {
+			var err error
+			want, _, err = l.fs.ReadFile(l.tomb, maxClaimLen)
+			return err
+		}); err != nil {
+			return // nothing we can read back; Close tries to remove the tomb
+		}
 	}
 	for range 3 {
 		lerr := l.fs.Link(l.tomb, name)

@@ -120,10 +120,10 @@ func (l *fluflLock) removeLockIfOurs() (bool, error) {
 	case errors.Is(err, fs.ErrNotExist):
 		return false, nil
 	case err != nil:
-		l.restore(l.path)
+		l.restore(l.path, nil)
 		return false, err
 	case string(data) != l.claim:
-		l.restore(l.path)
+		l.restore(l.path, data)
 		return false, nil
 	}
 	if err := l.removeRetry(l.tomb); err != nil && !errors.Is(err, fs.ErrNotExist) {
