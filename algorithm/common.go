@@ -158,3 +158,18 @@ func versionOf(data []byte, fi fsops.FileInfo) version {
 	}
 	return v
 }
+
+// staleMargin is StaleMargin, or none for the mutant that omits it.
+func (l *fluflLock) staleMargin() time.Duration {
+	if l.mut(mNoStaleMargin) {
+		return 0
+	}
+	return proto.StaleMargin
+}
+
+func (l *strictLock) staleMargin() time.Duration {
+	if l.mut(mNoStaleMargin) {
+		return 0
+	}
+	return proto.StaleMargin
+}

@@ -323,11 +323,11 @@ func (l *fluflLock) judge(now proto.Instant, data []byte, fi fsops.FileInfo) (pr
 	h := fluflHolder(c, data, fi)
 	local, dead := localHolder(l.cfg, c.Proc, c.Pid, c.Host, l.mut)
 	h.Dead, h.ThisMachine = dead, local
-	watched := l.obs.see(versionOf(data, fi), now.Mono, false)
+	watched := l.obs.see(versionOf(data, fi), now.Mono, l.mut(mFluflWatchFromFirstSight))
 	const never = time.Duration(1<<63 - 1)
 	wait := never // time until stale; <= 0 means stale now
 	if c.Lifetime > 0 {
-		wait = c.Lifetime + proto.StaleMargin - watched
+		wait = c.Lifetime + l.staleMargin() - watched
 	}
 	if l.cfg.SkewAllowance >= 0 {
 		skew := l.cfg.SkewAllowance

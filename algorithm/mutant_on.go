@@ -51,4 +51,13 @@ var mutationNames = map[string]mutation{
 	"strict-mint-adopt-ambiguous":   mMintAdoptAmbiguous,
 	"strict-liveness-host-only":     mLivenessHostOnly,
 	"strict-liveness-unknown-start": mLivenessUnknownStart,
+
+	"flufl-refresh-no-touch":       mRefreshNoTouch,
+	"strict-refresh-no-touch":      mRefreshNoTouch,
+	"flufl-no-margin":              mNoStaleMargin,
+	"strict-no-margin":             mNoStaleMargin,
+	"flufl-break-no-turns":         mBreakNoTurns,
+	"flufl-break-no-reread":        mBreakNoReread,
+	"flufl-break-no-compare":       mBreakNoCompare,
+	"flufl-watch-from-first-sight": mFluflWatchFromFirstSight,
 }

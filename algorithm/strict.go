@@ -416,7 +416,7 @@ func (l *strictLock) observe(now proto.Instant, rerr error) (proto.Attempt, erro
 	h := &proto.Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime, Dead: dead, ThisMachine: local}
 	v := versionOf(data, ofi)
 	watched := l.obs.see(v, now.Mono, l.mut(mStrictWatchFromFirstSight))
-	wait := rec.Lifetime + proto.StaleMargin - watched
+	wait := rec.Lifetime + l.staleMargin() - watched
 	switch {
 	case h.Dead:
 		// Its process is gone: nothing will refresh this version, so

@@ -423,6 +423,9 @@ func (f *clientFS) Lstat(name string) (fsops.FileInfo, error) {
 
 func (f *clientFS) ReadFile(name string, limit int) ([]byte, fsops.FileInfo, error) {
 	srv := f.c.s.server
+	if f.c.s.negCached(f.c, name) {
+		return nil, fsops.FileInfo{}, &fs.PathError{Op: "open", Path: name, Err: syscall.ENOENT}
+	}
 	r := f.do(fsopstest.Op{Name: "ReadFile", Path: name}, false, func() result {
 		data, fi, err := srv.ReadFile(name, limit)
 		return result{data: data, fi: fi, err: err}
@@ -481,6 +484,9 @@ func (s *sim) movedHandles(host, oldname, newname string) {
 // to it, as an NFS file handle is.
 func (f *clientFS) OpenDir(name string) (fsops.Dir, error) {
 	srv := f.c.s.server
+	if f.c.s.negCached(f.c, name) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: syscall.ENOENT}
+	}
 	var d fsops.Dir
 	r := f.do(fsopstest.Op{Name: "OpenDir", Path: name}, false, func() result {
 		var err error

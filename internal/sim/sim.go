@@ -437,6 +437,7 @@ type client struct {
 	pausedUntil time.Duration
 	partUntil   time.Duration
 	lastCallAt  time.Duration // when the process last made a call
+	lastApplied time.Duration // when the server last applied a call of the process (not a replay)
 	crashes     int
 	since       time.Duration // true time at which the attempt of the current grant began
 
@@ -651,6 +652,25 @@ func (s *sim) cached(c *client, name string) (result, bool) {
 	return e.res, true
 }
 
+// negCached reports whether host c's lookup cache holds a valid negative
+// entry for name: open(2) revalidates a name it finds (close-to-open),
+// but with lookupcache=all (the default) a cached "no such file" stands
+// until the directory's cached attributes expire, so an open of a name
+// another host has created since can still fail with ENOENT.
+func (s *sim) negCached(c *client, name string) bool {
+	if s.prof.AttrCache == 0 {
+		return false
+	}
+	s.res.Ex.CacheLookups++
+	e, ok := s.attrs[c.host][name]
+	if !ok || s.now >= e.until || !errors.Is(e.res.err, fs.ErrNotExist) {
+		return false
+	}
+	s.res.Ex.CacheHits++
+	s.tracef(c, "open %s answered from the client's negative lookup cache", name)
+	return true
+}
+
 // cachedList returns host c's cached listing of dir, if the profile
 // caches attributes and the listing is still valid. An NFS client keeps a
 // directory's listing until its cached attributes of the directory
@@ -686,6 +706,11 @@ func (s *sim) cacheAfter(host string, op fsopstest.Op, r result) {
 		if r.err == nil || errors.Is(r.err, fs.ErrNotExist) {
 			res := result{fi: r.fi, err: r.err}
 			m[op.Path] = attrEntry{res: res, until: s.now + s.prof.AttrCache + s.uniform(s.prof.AttrCacheMax-s.prof.AttrCache)}
+		}
+	case "OpenDir":
+		delete(m, op.Path)
+		if errors.Is(r.err, fs.ErrNotExist) {
+			m[op.Path] = attrEntry{res: result{err: r.err}, until: s.now + s.prof.AttrCache + s.uniform(s.prof.AttrCacheMax-s.prof.AttrCache)}
 		}
 	case "ReadDir":
 		if r.err == nil {
