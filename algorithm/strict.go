@@ -102,7 +102,6 @@ type strictLock struct {
 
 	collected bool     // we collected stale private directories once
 	litter    []string // stages of ours we could not remove yet
-	looked    bool     // the first attempt looked for an old empty directory at the lock path
 }
 
 func (l *strictLock) Path() string { return l.path }
@@ -121,12 +120,6 @@ func (l *strictLock) Acquire(now proto.Instant) (proto.Attempt, error) {
 		exp := now.Wall.Add(l.cfg.Lifetime)
 		if err := l.stageDir.Chtimes(ownerName, exp, exp); err == nil {
 			l.stageTouch = now.Mono
-		}
-	}
-	if !l.looked {
-		l.looked = true
-		if err := l.refuseOldEmptyDir(now); err != nil {
-			return proto.Attempt{}, err
 		}
 	}
 	err := l.fs.Rename(l.stage, l.path)
@@ -447,42 +440,4 @@ func (l *strictLock) closeObs() {
 		_ = l.obsDir.Close()
 	}
 	l.obsDir, l.obs = nil, observation{}
-}
-
-// emptyDirAge is how long, in lifetimes of the waiter, a directory at the
-// lock path may have been empty and still be taken for a generation whose
-// release or break stopped between its two steps (removing the record,
-// then the directory), and so be replaced by the rename of a new
-// generation. One that has been empty for longer is a user's: it is never
-// removed or replaced. It is the age after which stages are collected.
-const emptyDirAge = staleStageAge
-
-// refuseOldEmptyDir returns an error wrapping ErrNotLock if the lock path
-// is an empty directory unchanged for emptyDirAge lifetimes on our wall
-// clock: rename(2) would replace it, and it is not ours. It runs once per
-// acquisition, before the first rename; anything else at the lock path is
-// left to the rename and the look after it.
-func (l *strictLock) refuseOldEmptyDir(now proto.Instant) error {
-	fi, err := l.fs.Lstat(l.path)
-	if err != nil || !fi.Mode.IsDir() {
-		return nil
-	}
-	d, err := l.fs.OpenDir(l.path)
-	if err != nil {
-		return nil
-	}
-	defer d.Close()
-	names, err := d.ReadDir()
-	if err != nil || len(names) > 0 {
-		return nil
-	}
-	dfi, err := d.Stat() // fresh on NFS: the open revalidated it
-	if err != nil {
-		return nil
-	}
-	if age := now.Wall.Sub(dfi.ModTime); age < emptyDirAge*l.cfg.Lifetime {
-		return nil // an interrupted release, as far as can be told: replaced
-	}
-	return fmt.Errorf("algorithm: lock path %s is an empty directory, unchanged since %s: %w; nfslease does not remove it (if an interrupted release left it, remove it with rmdir)",
-		l.path, dfi.ModTime.UTC().Format(time.RFC3339), proto.ErrNotLock)
 }

@@ -517,31 +517,24 @@ func (d pathDir) Remove(n string) error                  { return d.m.Remove(d.p
 func (d pathDir) ReadDir() ([]string, error)             { return d.m.ReadDir(d.path) }
 func (d pathDir) Close() error                           { return nil }
 
-// TestStrictOldEmptyDirectoryIsNotRemoved: an empty directory at the lock
-// path that has been empty for emptyDirAge lifetimes is a user's, not an
-// interrupted release: ErrNotLock naming it, by Acquire and again by a
-// later acquisition; it stays, unchanged.
-func TestStrictOldEmptyDirectoryIsNotRemoved(t *testing.T) {
+// TestStrictOldEmptyDirectoryIsReplaced: an empty directory at the lock
+// path cannot be told from a generation whose release stopped between
+// its two steps, however old: it is replaced (documented), and nothing
+// else is touched. Refusing old ones instead made waiters give up for good
+// when an interrupted release was not followed by an acquisition within
+// the age bound (the simulator's sshfs profile, seed 14: I4).
+func TestStrictOldEmptyDirectoryIsReplaced(t *testing.T) {
 	e := newEnv(t)
 	e.mem.MkdirAll(path, 0o755)
-	e.clk.Advance(10*time.Second + time.Millisecond) // 10 lifetimes of 1 s
-	for range 2 {
-		lk := e.strict("a", time.Second)
-		_, err := lk.Acquire(e.now())
-		if !errors.Is(err, proto.ErrNotLock) || !strings.Contains(err.Error(), path+" is an empty directory") {
-			t.Fatalf("Acquire over an old empty directory = %v, want ErrNotLock naming it", err)
-		}
-		lk.Close(e.now())
-		fi, err := e.mem.Lstat(path)
-		if err != nil || !fi.Mode.IsDir() {
-			t.Fatalf("the directory is gone: %v", err)
-		}
-		if names, _ := e.mem.ReadDir(path); len(names) > 0 {
-			t.Fatalf("the directory now holds %q", names)
-		}
+	e.clk.Advance(365 * 24 * time.Hour)
+	lk := e.strict("a", time.Second)
+	e.mustAcquire(lk)
+	if err := lk.Release(); err != nil {
+		t.Fatal(err)
 	}
+	lk.Close(e.now())
 	for _, n := range e.files() {
-		if n != "a.lock" {
+		if !strings.Contains(n, ".token.") {
 			t.Errorf("left behind: %s", n)
 		}
 	}

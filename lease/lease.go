@@ -33,9 +33,9 @@ import (
 // and each is randomised by ±50%. A change of holder resets the backoff, and
 // a wait never runs past the moment the holder could be judged stale. A
 // stale holder's lock is broken (see docs/protocol.md) and taken: one that
-// has gone unrefreshed for its lifetime plus algorithm.StaleMargin, or at
+// has gone unrefreshed for its lifetime plus 1 s (the stale margin), or at
 // once one whose holder was a process of this machine that is gone (while
-// such a holder lives, Acquire looks again every algorithm.LocalPoll).
+// such a holder lives, Acquire looks again every 50 ms).
 // After 5 s of waiting, and then every 30 s, it logs at Info level and
 // emits EventWaiting, naming the holder. See docs/tuning.md for the
 // durations.
@@ -85,7 +85,7 @@ func Acquire(ctx context.Context, path string, opts ...Option) (held context.Con
 // once, since a single look cannot watch a lock unchanged for its
 // lifetime: with either protocol, a lock whose holder was a process of
 // this machine (same boot, same pid namespace) that is gone or whose pid
-// now belongs to another process (algorithm.Holder.Dead); with
+// now belongs to another process (Holder.Dead); with
 // algorithm.Flufl also one whose recorded expiry is older than the skew
 // allowance. A crashed holder of another machine's Strict lock is ErrHeld
 // until an Acquire watches it go stale. If its attempt took longer than

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -72,7 +74,8 @@ func TestMessageGaveUp(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("err = %v, want it to wrap context.DeadlineExceeded", err)
 		}
-		wantMessage(t, err, path, []string{": gave up after 0.3s: held by pid 4242 on build-7 (" + p.Name() + ", expires in 1", ": context deadline exceeded"}, nil)
+		wantMessage(t, err, path, []string{": gave up after ", "s: held by pid 4242 on build-7 (" + p.Name() + ", expires in 1", ": context deadline exceeded"}, nil)
+		wantWaited(t, err, 300*time.Millisecond)
 		t.Logf("timed out: %v", err)
 
 		ctx, cancel = context.WithCancel(t.Context())
@@ -81,7 +84,8 @@ func TestMessageGaveUp(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("err = %v, want it to wrap context.Canceled", err)
 		}
-		wantMessage(t, err, path, []string{": gave up after 0.2s: held by pid 4242 on build-7", ": context canceled"}, nil)
+		wantMessage(t, err, path, []string{": gave up after ", "s: held by pid 4242 on build-7", ": context canceled"}, nil)
+		wantWaited(t, err, 200*time.Millisecond)
 
 		// TryAcquire's ErrHeld reads the same way.
 		_, _, err = lease.TryAcquire(t.Context(), path, lease.WithProtocol(p))
@@ -385,5 +389,19 @@ func TestLeadPanicReleases(t *testing.T) {
 			}
 			release()
 		})
+	}
+}
+
+// wantWaited fails unless err says it gave up after at least min (to
+// the 0.1 s it is given in), the time its context allowed.
+func wantWaited(t *testing.T, err error, min time.Duration) {
+	t.Helper()
+	m := regexp.MustCompile(`: gave up after ([0-9]+\.[0-9])s: `).FindStringSubmatch(err.Error())
+	if m == nil {
+		t.Fatalf("%q does not say how long it waited", err)
+	}
+	secs, _ := strconv.ParseFloat(m[1], 64)
+	if waited := time.Duration(secs * float64(time.Second)); waited < min-50*time.Millisecond {
+		t.Errorf("%q: waited %v, less than its context allowed (%v)", err, waited, min)
 	}
 }
