@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nfslease/nfslease/fsops"
 )
 
 // A flufl.lock claim is one string that is at once the claim file's name
@@ -21,7 +23,11 @@ import (
 //	nfslease1.l<lifetime in ms>.r<16 hex digits of randomness>
 //
 // Later fields may be added after the random part (".<letter><value>"); a
-// reader ignores letters it does not know.
+// reader ignores letters it does not know. Claims of processes that know
+// their identity on their machine add it (see identity.go and
+// liveness.go):
+//
+//	nfslease1.l15000.r<16 hex>.b<boot id, 32 hex>.n<pid namespace inode>.s<start time in ticks>
 
 // recordTag starts field 4 of every claim made by this package.
 const recordTag = "nfslease1"
@@ -45,6 +51,7 @@ type claim struct {
 	Field4   string        // field 4, raw
 	Lifetime time.Duration // from field 4 if it is our record, else 0
 	Ours     bool          // field 4 is a record of this package
+	Proc     fsops.ProcID  // the holder's process identity, from field 4 and the pid; zero fields if not recorded
 }
 
 var errMalformed = errors.New("malformed claim")
@@ -71,6 +78,9 @@ func parseClaim(content string, sep byte) (claim, error) {
 	}
 	c := claim{Lock: f[0], Host: f[1], Pid: pid, PidField: f[2], Field4: f[3]}
 	c.Lifetime, c.Ours = parseRecord(f[3])
+	if c.Ours {
+		c.Proc = parseIdentity(f[3], pid)
+	}
 	return c, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/internal/proto"
 )
 
@@ -77,6 +78,7 @@ func FuzzParseClaim(f *testing.F) {
 		"rel.lck|localhost|9208|851560836085268357",
 		"/d/x.lck|vm|42|nfslease1.l15000.r0123456789abcdef",
 		"/d/x.lck|vm|42|nfslease1.l1.r0.t9",
+		"/d/x.lck|vm|42|nfslease1.l15000.r0123456789abcdef.ba8d4a5fae9ea4c3fa95015c2322ca7f8.n4026531836.s77379",
 		"/etc/passwd", "../x|h|1|2", "", "||||", "a|b|c|d",
 	} {
 		f.Add(s)
@@ -91,6 +93,9 @@ func FuzzParseClaim(f *testing.F) {
 		}
 		if c.Lifetime < 0 || c.Lifetime > maxRecordedLifetime {
 			t.Fatalf("parseClaim(%q): lifetime %v out of range", s, c.Lifetime)
+		}
+		if c.Proc != (fsops.ProcID{}) && (!c.Ours || !c.Proc.Known() || c.Proc.Pid != c.Pid) {
+			t.Fatalf("parseClaim(%q): identity %+v of a claim ours=%v pid %d", s, c.Proc, c.Ours, c.Pid)
 		}
 		if c.Ours != (c.Lifetime > 0) {
 			t.Fatalf("parseClaim(%q): Ours=%v with lifetime %v", s, c.Ours, c.Lifetime)

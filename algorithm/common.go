@@ -28,6 +28,13 @@ func withDefaults(cfg proto.Config) (proto.Config, error) {
 		return cfg, fmt.Errorf("algorithm: file mode %v has bits other than permissions", cfg.Perm)
 	}
 	cfg.Rand = randOf(cfg)
+	if cfg.PidAlive == nil && cfg.Procs != nil {
+		procs := cfg.Procs
+		cfg.PidAlive = func(pid int) bool {
+			state, _ := procs.Probe(pid)
+			return state != fsops.ProcGone // unknown counts as alive
+		}
+	}
 	return cfg, nil
 }
 
@@ -150,4 +157,19 @@ func versionOf(data []byte, fi fsops.FileInfo) version {
 		v.ctime = fi.Ctime.UnixNano()
 	}
 	return v
+}
+
+// staleMargin is StaleMargin, or none for the mutant that omits it.
+func (l *fluflLock) staleMargin() time.Duration {
+	if l.mut(mNoStaleMargin) {
+		return 0
+	}
+	return proto.StaleMargin
+}
+
+func (l *strictLock) staleMargin() time.Duration {
+	if l.mut(mNoStaleMargin) {
+		return 0
+	}
+	return proto.StaleMargin
 }

@@ -64,6 +64,17 @@ func (p fluflProtocol) New(fsys fsops.FS, path string, cfg proto.Config) (proto.
 		Pid:    cfg.Pid,
 		Field4: formatRecord(cfg.Lifetime, random),
 	}
+	if cfg.Procs != nil {
+		// Record who we are on this machine, if it fits: a lock name
+		// that fitted without it keeps working, without it.
+		if id := cfg.Procs.Self(); id.Pid == cfg.Pid {
+			with := c
+			with.Field4 += formatIdentity(id)
+			if len(filepath.Base(with.String(fluflSep)))+len(tombSuffix) <= nameMax {
+				c = with
+			}
+		}
+	}
 	name := c.String(fluflSep)
 	if n := len(filepath.Base(name)) + len(tombSuffix); n > nameMax {
 		return nil, fmt.Errorf("algorithm: lock name %q is too long: its claim file name would be %d bytes, over the limit of %d: %w",
@@ -106,7 +117,8 @@ type fluflLock struct {
 	realInodes bool           // the lock and our claim showed the same inode once held
 	eperm      int            // consecutive EPERM answers from link with no lock to show for them
 
-	obs observation // what we last saw at the lock path while waiting
+	obs      observation // what we last saw at the lock path while waiting
+	emptyObs observation // an empty file at the lock path, watched
 }
 
 func (l *fluflLock) Path() string { return l.path }
@@ -252,8 +264,10 @@ func (l *fluflLock) tryLink(now proto.Instant) (proto.Attempt, error) {
 			}
 		}
 		return proto.Attempt{}, nil // freed meanwhile: try again at once
-	case errors.Is(err, fsops.ErrNotRegular), errors.Is(err, fsops.ErrTooLarge), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.EMLINK):
-		return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s: %w: %w", l.path, proto.ErrNotLock, err)
+	case errors.Is(err, fsops.ErrTooLarge):
+		return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s holds a file over %d bytes, not a flufl lock: %w", l.path, maxClaimLen, proto.ErrNotLock)
+	case errors.Is(err, fsops.ErrNotRegular), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.EMLINK):
+		return proto.Attempt{}, notLock(l.fs, l.path, "flufl")
 	default:
 		if lerr == nil {
 			// We linked but cannot confirm. Report the read error;
@@ -287,11 +301,17 @@ func (l *fluflLock) judge(now proto.Instant, data []byte, fi fsops.FileInfo) (pr
 		// when lock() is called while holding: a moment of emptiness.
 		// An empty file that stays empty is not a lock (an
 		// administrator's touch, say): never removed, reported.
+		// It is watched like a lock, on our monotonic clock, for
+		// EmptyFileWait; one that is already old by its mtime is
+		// reported at once.
 		l.obs = observation{}
-		if wait := fi.ModTime.Add(max(l.cfg.SkewAllowance, l.cfg.Lifetime)).Sub(now.Wall); wait > 0 {
-			return proto.Attempt{Holder: &proto.Holder{Protocol: "unknown", Expires: fi.ModTime}, StaleIn: wait}, nil
+		watched := l.emptyObs.see(versionOf(data, fi), now.Mono, false)
+		young := fi.ModTime.Add(max(l.cfg.SkewAllowance, l.cfg.Lifetime)).After(now.Wall)
+		if young && watched < proto.EmptyFileWait {
+			return proto.Attempt{Holder: &proto.Holder{Protocol: "unknown", Expires: fi.ModTime}, StaleIn: max(proto.EmptyFileWait-watched, proto.LocalPoll)}, nil
 		}
-		return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s holds an empty file, unchanged since %v: %w",
+		l.emptyObs = observation{}
+		return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s holds an empty file, unchanged since %v (flufl.lock empties its lock only for a moment): %w",
 			l.path, fi.ModTime.UTC().Format(time.RFC3339), proto.ErrNotLock)
 	}
 	c, err := parseClaim(string(data), fluflSep)
@@ -301,11 +321,13 @@ func (l *fluflLock) judge(now proto.Instant, data []byte, fi fsops.FileInfo) (pr
 			l.path, fi.Size, fi.Mode, proto.ErrNotLock)
 	}
 	h := fluflHolder(c, data, fi)
-	watched := l.obs.see(versionOf(data, fi), now.Mono, false)
+	local, dead := localHolder(l.cfg, c.Proc, c.Pid, c.Host, l.mut)
+	h.Dead, h.ThisMachine = dead, local
+	watched := l.obs.see(versionOf(data, fi), now.Mono, l.mut(mFluflWatchFromFirstSight))
 	const never = time.Duration(1<<63 - 1)
 	wait := never // time until stale; <= 0 means stale now
 	if c.Lifetime > 0 {
-		wait = c.Lifetime + proto.StaleMargin - watched
+		wait = c.Lifetime + l.staleMargin() - watched
 	}
 	if l.cfg.SkewAllowance >= 0 {
 		skew := l.cfg.SkewAllowance
@@ -318,6 +340,15 @@ func (l *fluflLock) judge(now proto.Instant, data []byte, fi fsops.FileInfo) (pr
 		// No recorded lifetime and the wall-clock rule is off: this lock
 		// can never be judged stale. Look again later all the same.
 		wait = maxRecordedLifetime
+	}
+	switch {
+	case h.Dead:
+		// Its process is gone: nothing will refresh this version, so
+		// it is stale now. breakStale still checks it is the version
+		// judged.
+		wait = 0
+	case local:
+		wait = min(wait, proto.LocalPoll) // it can be proven dead any moment
 	}
 	if wait <= 0 {
 		return proto.Attempt{Holder: h}, nil

@@ -22,22 +22,26 @@ func (l *fluflLock) breakStale(now proto.Instant) (bool, error) {
 		l.obs = observation{}
 		return l.mutantBreakByName(judged)
 	}
-	if ok, err := l.takeBreakLock(now); !ok || err != nil {
-		return false, err // another breaker is at work; keep watching
+	if !l.mut(mBreakNoTurns) {
+		if ok, err := l.takeBreakLock(now); !ok || err != nil {
+			return false, err // another breaker is at work; keep watching
+		}
+		defer l.dropBreakLock()
 	}
-	defer l.dropBreakLock()
 	l.obs = observation{}
 
 	// Look once more, fresh, immediately before acting.
-	data, fi, err := l.fs.ReadFile(l.path, maxClaimLen)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return false, nil
+	if !l.mut(mBreakNoReread) {
+		data, fi, err := l.fs.ReadFile(l.path, maxClaimLen)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return false, nil
+			}
+			return false, fmt.Errorf("algorithm: re-reading stale lock %s: %w", l.path, err)
 		}
-		return false, fmt.Errorf("algorithm: re-reading stale lock %s: %w", l.path, err)
-	}
-	if versionOf(data, fi) != judged {
-		return false, nil // it changed: a live holder, or a new one
+		if versionOf(data, fi) != judged {
+			return false, nil // it changed: a live holder, or a new one
+		}
 	}
 	removed, err := l.removeIfUnchanged(l.path, judged)
 	if !removed || err != nil {
@@ -85,17 +89,17 @@ func (l *fluflLock) removeIfUnchanged(name string, judged version) (bool, error)
 			return false, nil
 		}
 		// We cannot tell what we moved. Try to put it back.
-		l.restore(name)
+		l.restore(name, nil)
 		return false, fmt.Errorf("algorithm: checking broken %s: %w", name, err)
 	}
 	// rename(2) may change ctime and, on filesystems without real inode
 	// numbers, the reported inode; the content (a claim unique to one
 	// acquisition) and the mtime (moved by every refresh) identify the
 	// version.
-	if string(tdata) != judged.content || tfi.ModTime.UnixNano() != judged.mtime || tfi.Size != judged.size {
+	if (string(tdata) != judged.content || tfi.ModTime.UnixNano() != judged.mtime || tfi.Size != judged.size) && !l.mut(mBreakNoCompare) {
 		// Not what we judged: a new holder took the name between our
 		// check and the rename. Put it back.
-		l.restore(name)
+		l.restore(name, tdata)
 		return false, nil
 	}
 	if err := l.removeRetry(l.tomb); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -106,13 +110,20 @@ func (l *fluflLock) removeIfUnchanged(name string, judged version) (bool, error)
 }
 
 // restore puts back at name what we moved to our tomb but must not
-// remove. If name has been taken meanwhile, the moved lock's holder has
-// lost it; it notices at its next refresh, when it finds the lock is not
-// its claim.
-func (l *fluflLock) restore(name string) {
-	want, _, err := l.fs.ReadFile(l.tomb, maxClaimLen)
-	if err != nil {
-		return // nothing we can read back; Close tries to remove the tomb
+// remove; want is its content if the caller has read it (nil: read it
+// here, retrying transient errors, so that a passing EIO does not leave a
+// live lock in our tomb, where Close would remove it). If name has been
+// taken meanwhile, the moved lock's holder has lost it; it notices at its
+// next refresh, when it finds the lock is not its claim.
+func (l *fluflLock) restore(name string, want []byte) {
+	if want == nil {
+		if err := retry(func() error {
+			var err error
+			want, _, err = l.fs.ReadFile(l.tomb, maxClaimLen)
+			return err
+		}); err != nil {
+			return // nothing we can read back; Close tries to remove the tomb
+		}
 	}
 	for range 3 {
 		lerr := l.fs.Link(l.tomb, name)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"syscall"
+	"time"
 
 	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/internal/proto"
@@ -18,7 +19,7 @@ func (l *fluflLock) Refresh(now proto.Instant) error {
 	// Touch our claim, which while we hold the lock is the lock's inode.
 	// Touching by the claim name never refreshes someone else's lock.
 	exp := now.Wall.Add(l.cfg.Lifetime)
-	if err := l.fs.Chtimes(l.claim, exp, exp); err != nil {
+	if err := l.mutantChtimes(l.claim, exp); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			l.held = false
 			return fmt.Errorf("algorithm: refreshing lock %s: our claim was removed: %w", l.path, proto.ErrNotHeld)
@@ -33,6 +34,14 @@ func (l *fluflLock) Refresh(now proto.Instant) error {
 		return err
 	}
 	return nil
+}
+
+// mutantChtimes touches name, unless the mutant never touches on refresh.
+func (l *fluflLock) mutantChtimes(name string, exp time.Time) error {
+	if l.mut(mRefreshNoTouch) {
+		return nil
+	}
+	return l.fs.Chtimes(name, exp, exp)
 }
 
 // verify checks, by reading the lock back, that it is still ours.
@@ -111,10 +120,10 @@ func (l *fluflLock) removeLockIfOurs() (bool, error) {
 	case errors.Is(err, fs.ErrNotExist):
 		return false, nil
 	case err != nil:
-		l.restore(l.path)
+		l.restore(l.path, nil)
 		return false, err
 	case string(data) != l.claim:
-		l.restore(l.path)
+		l.restore(l.path, data)
 		return false, nil
 	}
 	if err := l.removeRetry(l.tomb); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -54,7 +54,9 @@ func (strictProtocol) Inspect(fsys fsops.FS, path string, cfg proto.Config, now 
 		return proto.Look{}, fmt.Errorf("algorithm: lock path %s is a directory whose %q is not an owner record (%d bytes): %w",
 			path, ownerName, len(data), proto.ErrNotLock)
 	}
-	return proto.Look{Holder: &proto.Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime}}, nil
+	h := &proto.Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime}
+	h.ThisMachine, h.Dead = localHolder(cfg, rec.proc(), rec.Pid, rec.Host, noMutation)
+	return proto.Look{Holder: h, Stale: h.Dead}, nil
 }
 
 // Inspect implements Inspector for Flufl. It reads locks made by Python
@@ -87,8 +89,9 @@ func (fluflProtocol) Inspect(fsys fsops.FS, path string, cfg proto.Config, now p
 			path, fi.Size, fi.Mode, proto.ErrNotLock)
 	}
 	h := fluflHolder(c, data, fi)
+	h.ThisMachine, h.Dead = localHolder(cfg, c.Proc, c.Pid, c.Host, noMutation)
 	// Judge's wall-clock rule: stale once expiry + allowance has come.
-	stale := cfg.SkewAllowance >= 0 && !fi.ModTime.Add(cfg.SkewAllowance).After(now.Wall)
+	stale := h.Dead || cfg.SkewAllowance >= 0 && !fi.ModTime.Add(cfg.SkewAllowance).After(now.Wall)
 	return proto.Look{Holder: h, Stale: stale}, nil
 }
 
@@ -101,3 +104,6 @@ func fluflHolder(c claim, data []byte, fi fsops.FileInfo) *proto.Holder {
 	}
 	return h
 }
+
+// noMutation is the mutation set of a look, which has none.
+func noMutation(mutation) bool { return false }

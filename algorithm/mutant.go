@@ -22,4 +22,16 @@ const (
 
 	mMintUnverified     // mint a fencing token without checking afterwards that the lock is still ours
 	mMintAdoptAmbiguous // take a counter rename that failed transiently (lost reply, timeout) as minted
+
+	mLivenessHostOnly     // judge a holder dead by its host name and pid alone (no boot id, namespace or start time)
+	mLivenessUnknownStart // judge a running holder whose start time cannot be read (another user's) dead
+
+	// The break races of research/nfs-correctness.md §2.2 and the timing
+	// rules of docs/protocol.md §3–4, one mutant each.
+	mRefreshNoTouch           // §3: Refresh checks the lock but never touches it (the lock is never kept fresh)
+	mNoStaleMargin            // §4, R6: judge stale after the recorded lifetime, without StaleMargin
+	mBreakNoTurns             // R1: breakers do not take turns through the break lock
+	mBreakNoReread            // R2: break on the judgement, without the fresh look immediately before acting
+	mBreakNoCompare           // R2, R4: remove what the break moved aside without comparing it with the version judged
+	mFluflWatchFromFirstSight // §2.3: start the staleness watch when a version is first seen, not at the next step
 )

@@ -31,15 +31,17 @@ func Mutant(name string) (Protocol, bool) {
 }
 
 var mutationNames = map[string]mutation{
-	"flufl-break-unlink-by-name": mBreakUnlinkByName,
-	"flufl-no-touch-before-link": mNoTouchBeforeLink,
-	"flufl-no-skew-allowance":    mNoSkewAllowance,
-	"flufl-release-unchecked":    mReleaseUnchecked,
-	"flufl-claim-no-random":      mClaimNoRandom,
-	"flufl-trust-nlink":          mTrustNlink,
-	"flufl-trust-link-return":    mTrustLinkReturn,
-	"flufl-mint-unverified":      mMintUnverified,
-	"flufl-mint-adopt-ambiguous": mMintAdoptAmbiguous,
+	"flufl-break-unlink-by-name":   mBreakUnlinkByName,
+	"flufl-no-touch-before-link":   mNoTouchBeforeLink,
+	"flufl-no-skew-allowance":      mNoSkewAllowance,
+	"flufl-release-unchecked":      mReleaseUnchecked,
+	"flufl-claim-no-random":        mClaimNoRandom,
+	"flufl-trust-nlink":            mTrustNlink,
+	"flufl-trust-link-return":      mTrustLinkReturn,
+	"flufl-mint-unverified":        mMintUnverified,
+	"flufl-mint-adopt-ambiguous":   mMintAdoptAmbiguous,
+	"flufl-liveness-host-only":     mLivenessHostOnly,
+	"flufl-liveness-unknown-start": mLivenessUnknownStart,
 
 	"strict-break-by-path":          mStrictBreakByPath,
 	"strict-release-by-path":        mStrictReleaseByPath,
@@ -47,4 +49,15 @@ var mutationNames = map[string]mutation{
 	"strict-watch-from-first-sight": mStrictWatchFromFirstSight,
 	"strict-mint-unverified":        mMintUnverified,
 	"strict-mint-adopt-ambiguous":   mMintAdoptAmbiguous,
+	"strict-liveness-host-only":     mLivenessHostOnly,
+	"strict-liveness-unknown-start": mLivenessUnknownStart,
+
+	"flufl-refresh-no-touch":       mRefreshNoTouch,
+	"strict-refresh-no-touch":      mRefreshNoTouch,
+	"flufl-no-margin":              mNoStaleMargin,
+	"strict-no-margin":             mNoStaleMargin,
+	"flufl-break-no-turns":         mBreakNoTurns,
+	"flufl-break-no-reread":        mBreakNoReread,
+	"flufl-break-no-compare":       mBreakNoCompare,
+	"flufl-watch-from-first-sight": mFluflWatchFromFirstSight,
 }

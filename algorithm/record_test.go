@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nfslease/nfslease/fsops"
 )
 
 // FuzzParseOwner checks parseOwner against its own serialisation: any
@@ -18,6 +20,7 @@ func FuzzParseOwner(f *testing.F) {
 		rec,
 		owner{Gen: strings.Repeat("f", 32), Host: "h", Pid: 0, Lifetime: time.Millisecond}.String(),
 		owner{Gen: strings.Repeat("0", 32), Host: "localhost", Pid: 1 << 22, Lifetime: maxRecordedLifetime}.String(),
+		valid.withProc(fsops.ProcID{BootID: strings.Repeat("5e", 16), PidNS: 4026531836, Pid: 4242, Start: 77379}).String(),
 		// Near-valid: each must be rejected.
 		strings.TrimSuffix(rec, "\n"),
 		strings.ReplaceAll(rec, "\n", "\r\n"),

@@ -102,6 +102,7 @@ type strictLock struct {
 
 	collected bool     // we collected stale private directories once
 	litter    []string // stages of ours we could not remove yet
+	looked    bool     // the first attempt looked for an old empty directory at the lock path
 }
 
 func (l *strictLock) Path() string { return l.path }
@@ -122,6 +123,12 @@ func (l *strictLock) Acquire(now proto.Instant) (proto.Attempt, error) {
 			l.stageTouch = now.Mono
 		}
 	}
+	if !l.looked {
+		l.looked = true
+		if err := l.refuseOldEmptyDir(now); err != nil {
+			return proto.Attempt{}, err
+		}
+	}
 	err := l.fs.Rename(l.stage, l.path)
 	first := !l.tried
 	l.tried = true
@@ -136,8 +143,7 @@ func (l *strictLock) Acquire(now proto.Instant) (proto.Attempt, error) {
 		// look at what is there.
 		return l.observe(now, err)
 	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EISDIR):
-		return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s is not a directory (a flufl.lock-format lock, or a file that is not a lock): %w: %w",
-			l.path, proto.ErrNotLock, err)
+		return proto.Attempt{}, notLock(l.fs, l.path, "strict")
 	case errors.Is(err, fs.ErrNotExist), proto.Transient(err):
 		// The rename may have been applied with its reply lost, or
 		// replayed; or our stage was collected; or the directory is
@@ -157,6 +163,9 @@ func (l *strictLock) prepare(now proto.Instant) error {
 	}
 	gen := hex.EncodeToString(random)
 	rec := owner{Gen: gen, Host: proto.RecordedHost(l.cfg.Hostname), Pid: l.cfg.Pid, Lifetime: l.cfg.Lifetime}
+	if l.cfg.Procs != nil {
+		rec = rec.withProc(l.cfg.Procs.Self())
+	}
 	stage := l.dir + "." + l.base + stageInfix + gen
 	merr := l.fs.Mkdir(stage, dirPerm(l.cfg.Perm))
 	if merr != nil && !errors.Is(merr, fs.ErrExist) && !errors.Is(merr, syscall.EPERM) {
@@ -359,12 +368,7 @@ func (l *strictLock) observe(now proto.Instant, rerr error) (proto.Attempt, erro
 		return proto.Attempt{}, nil // freed meanwhile: try again at once
 	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.EMLINK):
 		l.closeObs()
-		kind := "file"
-		if fi, lerr := l.fs.Lstat(l.path); lerr == nil {
-			kind = describeMode(fi.Mode)
-		}
-		return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s holds a %s, not a lock directory (a flufl.lock-format lock, or not a lock): %w: %w",
-			l.path, kind, proto.ErrNotLock, err)
+		return proto.Attempt{}, notLock(l.fs, l.path, "strict")
 	default:
 		l.closeObs()
 		return proto.Attempt{}, fmt.Errorf("algorithm: opening lock %s: %w", l.path, err)
@@ -415,10 +419,20 @@ func (l *strictLock) observe(now proto.Instant, rerr error) (proto.Attempt, erro
 			}
 		}
 	}
-	h := &proto.Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime}
+	local, dead := localHolder(l.cfg, rec.proc(), rec.Pid, rec.Host, l.mut)
+	h := &proto.Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime, Dead: dead, ThisMachine: local}
 	v := versionOf(data, ofi)
 	watched := l.obs.see(v, now.Mono, l.mut(mStrictWatchFromFirstSight))
-	wait := rec.Lifetime + proto.StaleMargin - watched
+	wait := rec.Lifetime + l.staleMargin() - watched
+	switch {
+	case h.Dead:
+		// Its process is gone: nothing will refresh this version, so
+		// it is stale now. breakStale still checks it is the version
+		// judged.
+		wait = 0
+	case local:
+		wait = min(wait, proto.LocalPoll) // it can be proven dead any moment
+	}
 	if !l.collected {
 		l.collectStale(now)
 	}
@@ -433,4 +447,42 @@ func (l *strictLock) closeObs() {
 		_ = l.obsDir.Close()
 	}
 	l.obsDir, l.obs = nil, observation{}
+}
+
+// emptyDirAge is how long, in lifetimes of the waiter, a directory at the
+// lock path may have been empty and still be taken for a generation whose
+// release or break stopped between its two steps (removing the record,
+// then the directory), and so be replaced by the rename of a new
+// generation. One that has been empty for longer is a user's: it is never
+// removed or replaced. It is the age after which stages are collected.
+const emptyDirAge = staleStageAge
+
+// refuseOldEmptyDir returns an error wrapping ErrNotLock if the lock path
+// is an empty directory unchanged for emptyDirAge lifetimes on our wall
+// clock: rename(2) would replace it, and it is not ours. It runs once per
+// acquisition, before the first rename; anything else at the lock path is
+// left to the rename and the look after it.
+func (l *strictLock) refuseOldEmptyDir(now proto.Instant) error {
+	fi, err := l.fs.Lstat(l.path)
+	if err != nil || !fi.Mode.IsDir() {
+		return nil
+	}
+	d, err := l.fs.OpenDir(l.path)
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	names, err := d.ReadDir()
+	if err != nil || len(names) > 0 {
+		return nil
+	}
+	dfi, err := d.Stat() // fresh on NFS: the open revalidated it
+	if err != nil {
+		return nil
+	}
+	if age := now.Wall.Sub(dfi.ModTime); age < emptyDirAge*l.cfg.Lifetime {
+		return nil // an interrupted release, as far as can be told: replaced
+	}
+	return fmt.Errorf("algorithm: lock path %s is an empty directory, unchanged since %s: %w; nfslease does not remove it (if an interrupted release left it, remove it with rmdir)",
+		l.path, dfi.ModTime.UTC().Format(time.RFC3339), proto.ErrNotLock)
 }

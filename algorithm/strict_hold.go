@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"slices"
 	"syscall"
+	"time"
 
 	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/internal/proto"
@@ -17,7 +18,11 @@ func (l *strictLock) Refresh(now proto.Instant) error {
 		return fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, proto.ErrNotHeld)
 	}
 	exp := now.Wall.Add(l.cfg.Lifetime)
-	if err := l.gdir.Chtimes(ownerName, exp, exp); err != nil {
+	touch := l.gdir.Chtimes
+	if l.mut(mRefreshNoTouch) {
+		touch = func(string, time.Time, time.Time) error { return nil }
+	}
+	if err := touch(ownerName, exp, exp); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			l.lose()
 			return fmt.Errorf("algorithm: refreshing lock %s: our owner record was removed: %w", l.path, proto.ErrNotHeld)

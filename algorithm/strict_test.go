@@ -268,7 +268,7 @@ func TestStrictNeverRemovesWhatIsNotOurs(t *testing.T) {
 			lk := e.strict("a", time.Second)
 			for range 5 {
 				_, err := lk.Acquire(e.now())
-				if !errors.Is(err, algorithm.ErrNotLock) {
+				if !errors.Is(err, proto.ErrNotLock) {
 					t.Fatalf("Acquire = %v, want ErrNotLock", err)
 				}
 				if !strings.Contains(err.Error(), path) {
@@ -516,3 +516,33 @@ func (d pathDir) Chtimes(n string, a, m time.Time) error { return d.m.Chtimes(d.
 func (d pathDir) Remove(n string) error                  { return d.m.Remove(d.path + "/" + n) }
 func (d pathDir) ReadDir() ([]string, error)             { return d.m.ReadDir(d.path) }
 func (d pathDir) Close() error                           { return nil }
+
+// TestStrictOldEmptyDirectoryIsNotRemoved: an empty directory at the lock
+// path that has been empty for emptyDirAge lifetimes is a user's, not an
+// interrupted release: ErrNotLock naming it, by Acquire and again by a
+// later acquisition; it stays, unchanged.
+func TestStrictOldEmptyDirectoryIsNotRemoved(t *testing.T) {
+	e := newEnv(t)
+	e.mem.MkdirAll(path, 0o755)
+	e.clk.Advance(10*time.Second + time.Millisecond) // 10 lifetimes of 1 s
+	for range 2 {
+		lk := e.strict("a", time.Second)
+		_, err := lk.Acquire(e.now())
+		if !errors.Is(err, proto.ErrNotLock) || !strings.Contains(err.Error(), path+" is an empty directory") {
+			t.Fatalf("Acquire over an old empty directory = %v, want ErrNotLock naming it", err)
+		}
+		lk.Close(e.now())
+		fi, err := e.mem.Lstat(path)
+		if err != nil || !fi.Mode.IsDir() {
+			t.Fatalf("the directory is gone: %v", err)
+		}
+		if names, _ := e.mem.ReadDir(path); len(names) > 0 {
+			t.Fatalf("the directory now holds %q", names)
+		}
+	}
+	for _, n := range e.files() {
+		if n != "a.lock" {
+			t.Errorf("left behind: %s", n)
+		}
+	}
+}

@@ -23,6 +23,13 @@
 // inotify) on this host, wakes a waiter early, and this process's waiters
 // on one lock take turns first come, first served (docs/lease.md).
 //
+// A crashed holder is taken over once its lock has gone unrefreshed for
+// its lifetime plus 1 s; one of this machine at once, by TryAcquire too:
+// each lock records its holder's boot id, pid namespace, pid and start
+// time, and a waiter of the same boot and pid namespace that finds that
+// process gone breaks the lock at its first look (never by host name,
+// never without those fields, never for another user's live process).
+//
 // Guarantees, within the timing assumptions of docs/lease.md (monotonic
 // clock rates within a ratio of 1.14 at the defaults; for Flufl, wall
 // clocks within the skew allowance):
@@ -39,5 +46,6 @@
 // Not guaranteed: a lease is not a fence (a paused holder may still act
 // after its deadline; use TokenOf and check the token at the resource,
 // docs/fencing.md); Flufl has open windows under NFS replays and Python
-// breakers (docs/protocol.md); TryAcquire cannot break a stale Strict lock.
+// breakers (docs/protocol.md); TryAcquire cannot break a stale Strict lock
+// whose holder ran on another machine.
 package lease

@@ -3,6 +3,7 @@ package lease
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nfslease/nfslease/internal/proto"
@@ -39,6 +40,17 @@ type Holder struct {
 	Pid      int           // process id recorded by the holder
 	Lifetime time.Duration // recorded lifetime; 0 if the holder recorded none (Python flufl.lock)
 	Expires  time.Time     // recorded expiry (the lock's mtime)
+
+	// Dead reports that the holder is provably dead: a process of this
+	// machine (same boot id and pid namespace) that is gone, or whose pid
+	// now belongs to a process with another start time. Its lock is
+	// broken at once.
+	Dead bool
+
+	// ThisMachine reports that the holder is a process of this machine
+	// whose liveness can be judged: Dead is then true or false. Otherwise
+	// Dead is false and says nothing.
+	ThisMachine bool
 }
 
 // holderOf converts a protocol's description of a holder; nil stays nil.
@@ -46,25 +58,90 @@ func holderOf(h *proto.Holder) *Holder {
 	if h == nil {
 		return nil
 	}
-	return &Holder{Protocol: h.Protocol, Claim: h.Claim, Host: h.Host, Pid: h.Pid, Lifetime: h.Lifetime, Expires: h.Expires}
+	return &Holder{Protocol: h.Protocol, Claim: h.Claim, Host: h.Host, Pid: h.Pid, Lifetime: h.Lifetime, Expires: h.Expires, Dead: h.Dead, ThisMachine: h.ThisMachine}
 }
 
 // HeldError is returned by TryAcquire when another holder has the lock.
 type HeldError struct {
-	Path   string // the lock path
-	Holder Holder // who holds it, as far as the lock file tells
+	Path   string    // the lock path
+	Holder Holder    // who holds it, as far as the lock file tells
+	At     time.Time // when it was seen held (on the clock of WithClock); zero if unknown
 }
 
+// Error reads like "lease: /x/job.lock: held by pid 4242 on build-7
+// (strict, expires in 9s)".
 func (e *HeldError) Error() string {
-	h := e.Holder
-	if h.Host == "" && h.Pid == 0 {
-		return fmt.Sprintf("lease: %s is held by another holder", e.Path)
+	return "lease: " + e.Path + ": " + describeHolder(&e.Holder, e.At)
+}
+
+// describeHolder describes the holder h of a lock as seen at now (zero:
+// unknown, and expiries are given as times), for messages: "held by pid
+// 4242 on build-7 (strict, expires in 9s)".
+func describeHolder(h *Holder, now time.Time) string {
+	switch {
+	case h == nil || h.Host == "" && h.Pid == 0 && h.Protocol == "":
+		return "held by another holder"
+	case h.Protocol == "unknown":
+		// Only an empty file at a Flufl lock path reads this way.
+		return "held by an unknown holder (the lock file is empty: Python flufl.lock rewriting its lock, or not a lock)"
 	}
-	s := fmt.Sprintf("lease: %s is held by pid %d on %s (%s", e.Path, h.Pid, h.Host, h.Protocol)
+	s := fmt.Sprintf("held by pid %d on %s (%s", h.Pid, h.Host, h.Protocol)
 	if !h.Expires.IsZero() {
-		s += ", expires " + h.Expires.UTC().Format(time.RFC3339)
+		s += ", " + describeExpiry(h.Expires, now)
 	}
-	return s + ")"
+	s += ")"
+	if h.Dead {
+		s += ", dead: its process is gone"
+	}
+	return s
+}
+
+// describeExpiry says when a recorded expiry is, relative to now if now is
+// known: "expires in 9s", "expired 3.2s ago", or "expires 2026-12-01T11:30:07Z".
+func describeExpiry(exp, now time.Time) string {
+	if now.IsZero() {
+		return "expires " + exp.UTC().Format(time.RFC3339)
+	}
+	if d := exp.Sub(now); d < 0 {
+		return "expired " + roundDuration(-d).String() + " ago"
+	}
+	return "expires in " + roundDuration(exp.Sub(now)).String()
+}
+
+// roundDuration rounds d for people: to 100 ms under a minute, to seconds
+// above.
+func roundDuration(d time.Duration) time.Duration {
+	if d < time.Minute {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Second)
+}
+
+// pathError is an error of an operation on the lock at path, read as
+// "lease: <path>: <cause>": one prefix, the path once where the cause
+// names it too. It wraps the cause.
+type pathError struct {
+	path string
+	text string
+	err  error
+}
+
+func (e *pathError) Error() string { return "lease: " + e.path + ": " + e.text }
+func (e *pathError) Unwrap() error { return e.err }
+
+// wrapPath wraps err, an error of the lock at path (abs: the lock's
+// absolute path, as the protocols name it), as a pathError. The text of
+// an error from package algorithm loses its "algorithm: " prefix and a
+// leading mention of the lock path, which the prefix already gives.
+func wrapPath(path, abs string, err error) error {
+	text := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "algorithm: "), "lease: ")
+	for _, p := range []string{"lock path " + abs + ": ", "lock path " + abs + " ", "lock " + abs + ": ", "lock " + abs + " "} {
+		if rest, ok := strings.CutPrefix(text, p); ok {
+			text = rest
+			break
+		}
+	}
+	return &pathError{path: path, text: text, err: err}
 }
 
 // Is makes errors.Is(err, ErrHeld) true.

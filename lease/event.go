@@ -23,8 +23,13 @@ const (
 	// Err set, its removal failed). Duration is the time held.
 	EventReleased
 	// EventBrokeStale: a stale lock was broken while acquiring. Holder is
-	// the stale holder, when it could be read.
+	// the stale holder, when it could be read (Holder.Dead: its process
+	// was proven gone).
 	EventBrokeStale
+	// EventWaiting: an acquisition has been waiting for another holder
+	// for Duration; Holder is the holder it waits for. It comes after 5 s
+	// of waiting and then every 30 s, with a log line at Info level.
+	EventWaiting
 )
 
 func (k EventKind) String() string {
@@ -41,6 +46,8 @@ func (k EventKind) String() string {
 		return "released"
 	case EventBrokeStale:
 		return "broke stale"
+	case EventWaiting:
+		return "waiting"
 	}
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }
@@ -52,8 +59,8 @@ type Event struct {
 	Path     string        // the lock path (absolute)
 	At       time.Time     // when it happened (on the clock of WithClock)
 	Duration time.Duration // see the kinds
-	Token    uint64        // the lease's fencing token (see TokenOf); 0 for EventBrokeStale
-	Holder   *Holder       // EventBrokeStale: the stale holder
+	Token    uint64        // the lease's fencing token (see TokenOf); 0 for EventBrokeStale and EventWaiting
+	Holder   *Holder       // EventBrokeStale: the stale holder; EventWaiting: the holder waited for
 	Err      error         // EventRefreshFailed, EventLost; EventReleased if removal failed
 }
 
@@ -68,6 +75,13 @@ type Event struct {
 // and so risks the lease. It must not call the lease's release function:
 // called from the refresher, release would wait for itself. Nil means no
 // hook.
+//
+// A panic in fn is not recovered. Called from a background goroutine it
+// ends the program, as any unrecovered panic does; the lock is then a dead
+// holder's (taken at once by waiters of this machine, after its lifetime
+// by others). Called from Acquire, it goes up through Acquire and may leave
+// our claim or staging files behind, as a crash does (waiters collect
+// them).
 func WithEventHook(fn func(Event)) Option {
 	return optionFunc(func(c *config) { c.hook = fn })
 }

@@ -2,6 +2,7 @@ package lease_test
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -123,9 +124,14 @@ func TestEventHookBrokeStale(t *testing.T) {
 			t.Fatal(err)
 		}
 		es := log.take()
-		if got := kinds(es); len(got) != 3 || got[0] != lease.EventBrokeStale || got[1] != lease.EventAcquired || got[2] != lease.EventReleased {
-			t.Fatalf("events = %v, want broke stale, acquired, released", got)
+		// 16 s of waiting: one EventWaiting, after 5 s.
+		if got := kinds(es); !slices.Equal(got, []lease.EventKind{lease.EventWaiting, lease.EventBrokeStale, lease.EventAcquired, lease.EventReleased}) {
+			t.Fatalf("events = %v, want waiting, broke stale, acquired, released", got)
 		}
+		if h, d := es[0].Holder, es[0].Duration; h == nil || h.Host != "gone" || h.Pid != 7 || d < 5*time.Second || d > 6*time.Second {
+			t.Errorf("waiting event: holder %+v after %v, want pid 7 on gone after 5 s", h, d)
+		}
+		es = es[1:]
 		if h := es[0].Holder; h == nil || h.Host != "gone" || h.Pid != 7 {
 			t.Errorf("stale holder = %+v, want pid 7 on gone", h)
 		}

@@ -4,6 +4,10 @@ package lease
 // tests can tell holders apart.
 var WithIdentity = withIdentity
 
+// WithProcs sets the process table the lease records its identity from
+// and judges local holders by.
+var WithProcs = withProcs
+
 // Released wakes this process's waiters for the lock at path as a release
 // by a lease with opts would (wake.go).
 func Released(path string, opts ...Option) {

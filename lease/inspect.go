@@ -20,8 +20,10 @@ const (
 	// Held: another holder has the lock, and one look cannot prove it
 	// stale (a Strict lock never can be: see TryAcquire).
 	Held
-	// Stale: the holder's recorded expiry plus the skew allowance has
-	// passed on our wall clock (Flufl locks only). Acquire would break it.
+	// Stale: one look proves the lock stale: its holder is a process of
+	// this machine that is gone (Info.Dead; either protocol), or its
+	// recorded expiry plus the skew allowance has passed on our wall
+	// clock (Flufl locks only). Acquire would break it.
 	Stale
 	// Ours: the lock records this process's host and pid.
 	Ours
@@ -48,45 +50,51 @@ type Info struct {
 	At    time.Time // when the look was taken (on the clock of WithClock)
 
 	// The holder, as recorded in the lock; zero when Unlocked.
-	Protocol   string        // "strict", "flufl", or "flufl.lock" for a lock made by Python
-	Host       string        // host name recorded by the holder
-	Pid        int           // process id recorded by the holder
-	AcquiredAt time.Time     // when it was acquired, if recorded (no protocol records it yet: zero)
-	Expires    time.Time     // the recorded expiry (the lock's mtime), on the holder's wall clock
-	Lifetime   time.Duration // the recorded lifetime; 0 for Python flufl.lock locks, which record none
-	Token      uint64        // the lock's fencing-token counter: the last token minted (by the holder, if held); 0 if none yet
+	Protocol string        // "strict", "flufl", "flufl.lock" for a lock made by Python, or "unknown" for an empty lock file
+	Host     string        // host name recorded by the holder
+	Pid      int           // process id recorded by the holder
+	Expires  time.Time     // the recorded expiry (the lock's mtime), on the holder's wall clock
+	Lifetime time.Duration // the recorded lifetime; 0 for Python flufl.lock locks, which record none
+	Dead     bool          // the holder is a process of this machine that is gone (see Holder.Dead)
+	// ThisMachine: the holder is a process of this machine whose
+	// liveness can be judged (Dead is true or false); otherwise Dead is
+	// false and says nothing.
+	ThisMachine bool
+	Token       uint64 // the lock's fencing-token counter: the last token minted (by the holder, if held); 0 if none yet
 }
 
 // String describes the lock for a person, for example
-// "/x/a.lock: held by pid 4242 on build-7 (strict, lifetime 15s), expires in 12.3s".
+//
+//	/x/a.lock: unlocked
+//	/x/a.lock: held by pid 4242 on build-7 (strict, lifetime 15s), expires in 12.3s
+//	/x/a.lock: held by this process (pid 4242 on build-7; strict, lifetime 15s), expires in 12.3s
+//	/x/a.lock: held by pid 4242 on build-7, dead since 11:30:05 at the latest (its process is gone; strict, lifetime 15s): stale
+//	/x/a.lock: stale, held by pid 4242 on build-7 (flufl.lock, no recorded lifetime), expired 1m3s ago
+//	/x/a.lock: an empty file (Python flufl.lock rewriting its lock, or not a lock), modified 3.2s ago
 func (i Info) String() string {
-	if i.State == Unlocked {
+	switch {
+	case i.State == Unlocked:
 		return i.Path + ": unlocked"
+	case i.Protocol == "unknown":
+		return i.Path + ": an empty file (Python flufl.lock rewriting its lock, or not a lock), modified " + roundDuration(i.At.Sub(i.Expires)).String() + " ago"
 	}
-	var who string
-	switch i.State {
-	case Ours:
-		who = "held by this process"
-	case Stale:
-		who = "stale, held"
-	default:
-		who = "held"
+	what := fmt.Sprintf("%s, lifetime %v", i.Protocol, i.Lifetime)
+	if i.Lifetime <= 0 {
+		what = i.Protocol + ", no recorded lifetime"
 	}
-	s := fmt.Sprintf("%s: %s by pid %d on %s (%s", i.Path, who, i.Pid, i.Host, i.Protocol)
-	if i.Lifetime > 0 {
-		s += ", lifetime " + i.Lifetime.String()
-	} else {
-		s += ", no recorded lifetime"
+	switch {
+	case i.State == Ours:
+		return fmt.Sprintf("%s: held by this process (pid %d on %s; %s), %s", i.Path, i.Pid, i.Host, what, describeExpiry(i.Expires, i.At))
+	case i.Dead:
+		// It refreshed last at its expiry minus its lifetime, and was
+		// alive then.
+		since := i.Expires.Add(-i.Lifetime)
+		return fmt.Sprintf("%s: held by pid %d on %s, dead since %s at the latest (its process is gone; %s): stale",
+			i.Path, i.Pid, i.Host, since.Local().Format(time.TimeOnly), what)
+	case i.State == Stale:
+		return fmt.Sprintf("%s: stale, held by pid %d on %s (%s), %s", i.Path, i.Pid, i.Host, what, describeExpiry(i.Expires, i.At))
 	}
-	s += ")"
-	if !i.Expires.IsZero() {
-		if d := i.Expires.Sub(i.At); d >= 0 {
-			s += ", expires in " + d.Round(100*time.Millisecond).String()
-		} else {
-			s += ", expired " + (-d).Round(100*time.Millisecond).String() + " ago"
-		}
-	}
-	return s
+	return fmt.Sprintf("%s: held by pid %d on %s (%s), %s", i.Path, i.Pid, i.Host, what, describeExpiry(i.Expires, i.At))
 }
 
 // Inspect reports the state of the lock at path and who holds it,
@@ -98,23 +106,26 @@ func (i Info) String() string {
 // WithLifetime's validation) apply.
 //
 // The result is a snapshot: the lock may change the moment after. Stale
-// is reported only when one look proves it (a Flufl lock whose expiry plus
-// the skew allowance has passed); a Strict lock whose holder died is
-// reported Held, with an expiry in the past.
+// is reported only when one look proves it: a holder of this machine whose
+// process is gone (Info.Dead), or a Flufl lock whose expiry plus the skew
+// allowance has passed. A Strict lock whose holder died on another machine
+// is reported Held, with an expiry in the past.
 //
 // Errors name the path; one for something at path that is not a lock
-// wraps algorithm.ErrNotLock.
+// wraps algorithm.ErrNotLock, and one for a path whose directory does not
+// exist wraps fs.ErrNotExist (nothing can be locked there, so it is not
+// "unlocked").
 func Inspect(path string, opts ...Option) (Info, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
-		return Info{}, fmt.Errorf("lease: inspect %s: %w", path, err)
+		return Info{}, wrapPath(path, path, err)
 	}
 	if path == "" {
 		return Info{}, fmt.Errorf("lease: inspect: empty lock path: %w", algorithm.ErrBadPath)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return Info{}, fmt.Errorf("lease: inspect %s: %w", path, err)
+		return Info{}, wrapPath(path, path, err)
 	}
 	now := cfg.clock.Now()
 	info := Info{Path: path, At: now}
@@ -127,9 +138,14 @@ func Inspect(path string, opts ...Option) (Info, error) {
 	fi, err := cfg.fs.Lstat(abs)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		// Unlocked, if its directory exists: a lock cannot be taken
+		// where there is no directory.
+		if dfi, derr := cfg.fs.Lstat(filepath.Dir(abs)); derr != nil || !dfi.Mode.IsDir() {
+			return Info{}, failed(cfg, path, abs, err)
+		}
 		return info, nil
 	case err != nil:
-		return Info{}, fmt.Errorf("lease: inspect %s: %w", path, err)
+		return Info{}, wrapPath(path, abs, err)
 	}
 	var p algorithm.Protocol
 	switch {
@@ -153,9 +169,9 @@ func Inspect(path string, opts ...Option) (Info, error) {
 		return info, nil
 	}
 	info.Protocol, info.Host, info.Pid = h.Protocol, h.Host, h.Pid
-	info.Expires, info.Lifetime = h.Expires, h.Lifetime
+	info.Expires, info.Lifetime, info.Dead, info.ThisMachine = h.Expires, h.Lifetime, h.Dead, h.ThisMachine
 	switch {
-	case h.Pid == cfg.pid && h.Host == proto.RecordedHost(cfg.hostname):
+	case h.Pid == cfg.pid && h.Host == proto.RecordedHost(cfg.hostname) && !h.Dead:
 		info.State = Ours
 	case look.Stale:
 		info.State = Stale

@@ -8,6 +8,7 @@ package lease_test
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -162,6 +163,18 @@ func TestInteropGoHolds(t *testing.T) {
 	_, release, err := lease.Acquire(t.Context(), path, flufl)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Our claim records our process identity in field 4 where the OS
+	// tells it (Linux), which Python must ignore.
+	if id := fsops.OSProcs().Self(); id.Known() {
+		content, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf(".b%s.n%d.s%d", id.BootID, id.PidNS, id.Start); !strings.HasSuffix(string(content), want) {
+			t.Fatalf("our lock %q does not end with our identity %q", content, want)
+		}
+		t.Logf("our lock: %s", content)
 	}
 	p := startPython(t, pyContend, path)
 	// Python parses our lock: host, pid, lock path.

@@ -9,7 +9,9 @@ import (
 
 // LeaderCallbacks are optional observers of Lead. Each is called
 // synchronously from Lead's goroutine and must be fast; nil ones are
-// skipped.
+// skipped. A callback that panics is not recovered: the panic goes up
+// through Lead, as a panic of fn does, after the lease is released if it
+// was held (see WithEventHook for hooks).
 type LeaderCallbacks struct {
 	// OnStartedLeading is called when this process has become the
 	// leader, just before fn is called.
@@ -22,8 +24,9 @@ type LeaderCallbacks struct {
 	OnNewLeader func(Holder)
 }
 
-// WithLeaderCallbacks sets observers of Lead's leadership. Acquire and
-// TryAcquire ignore it.
+// WithLeaderCallbacks sets observers of Lead's leadership. It applies to
+// Lead only: Acquire and TryAcquire given it fail with an error wrapping
+// ErrInvalidOption.
 func WithLeaderCallbacks(cb LeaderCallbacks) Option {
 	return optionFunc(func(c *config) { c.leader = cb })
 }
@@ -51,19 +54,13 @@ func Lead(ctx context.Context, path string, fn func(leading context.Context) err
 		return fmt.Errorf("lease: lead %s: %w", path, err)
 	}
 	cb := cfg.leader
-	if cb.OnNewLeader != nil {
-		opts = append(slices.Clip(opts), optionFunc(func(c *config) { c.onHolder = cb.OnNewLeader }))
-	}
+	opts = append(slices.Clip(opts), optionFunc(func(c *config) { c.leading, c.onHolder = true, cb.OnNewLeader }))
 	for {
 		leading, release, err := acquire(ctx, path, opts, false)
 		if err != nil {
 			return err // names the path, and wraps ctx.Err() if ctx is done
 		}
-		if cb.OnStartedLeading != nil {
-			cb.OnStartedLeading()
-		}
-		ferr := fn(leading)
-		rerr := release()
+		ferr, rerr := lead(leading, release, fn, cb)
 		if cb.OnStoppedLeading != nil {
 			cb.OnStoppedLeading()
 		}
@@ -83,4 +80,20 @@ func Lead(ctx context.Context, path string, fn func(leading context.Context) err
 		}
 		return nil
 	}
+}
+
+// lead runs one term: OnStartedLeading, fn, and the release, which also
+// runs if OnStartedLeading or fn panics (the panic then goes on).
+func lead(leading context.Context, release func() error, fn func(context.Context) error, cb LeaderCallbacks) (ferr, rerr error) {
+	defer release() // idempotent: the call below has the result
+	if cb.OnStartedLeading != nil {
+		cb.OnStartedLeading()
+	}
+	ferr = fn(leading)
+	return ferr, release()
+}
+
+// set reports whether any callback is set.
+func (cb LeaderCallbacks) set() bool {
+	return cb.OnStartedLeading != nil || cb.OnStoppedLeading != nil || cb.OnNewLeader != nil
 }

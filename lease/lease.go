@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/nfslease/nfslease/algorithm"
@@ -29,12 +32,19 @@ import (
 // up to the poll interval (WithPollInterval; default min(1 s, lifetime/10)),
 // and each is randomised by ±50%. A change of holder resets the backoff, and
 // a wait never runs past the moment the holder could be judged stale. A
-// stale holder's lock is broken (see docs/protocol.md) and taken. A wait is
-// cut short when a lease of this process releases the lock, or, where the
-// filesystem can tell (fsops.Watcher: Linux, by inotify, for changes made
-// on this host), when the lock leaves its directory. Blocking Acquires of
-// one lock in one process take turns first come, first served: only the
-// first polls. See docs/lease.md, "Waiting and handoff".
+// stale holder's lock is broken (see docs/protocol.md) and taken: one that
+// has gone unrefreshed for its lifetime plus algorithm.StaleMargin, or at
+// once one whose holder was a process of this machine that is gone (while
+// such a holder lives, Acquire looks again every algorithm.LocalPoll).
+// After 5 s of waiting, and then every 30 s, it logs at Info level and
+// emits EventWaiting, naming the holder. See docs/tuning.md for the
+// durations.
+//
+// A wait is cut short when a lease of this process releases the lock, or,
+// where the filesystem can tell (fsops.Watcher: Linux, by inotify, for
+// changes made on this host), when the lock leaves its directory. Blocking
+// Acquires of one lock in one process take turns first come, first served:
+// only the first polls. See docs/lease.md, "Waiting and handoff".
 //
 // On success it returns held, a context derived from ctx that stays valid
 // while the lease does and carries the lease's fencing token (TokenOf),
@@ -61,7 +71,10 @@ import (
 // of its own behind, with one exception: a lock acquired past the renew
 // deadline (above), left to go stale, stays until a waiter breaks it after
 // lifetime + proto.StaleMargin. If ctx is done the error wraps
-// ctx.Err().
+// ctx.Err() and says how long it waited and for whom: "lease:
+// /x/job.lock: gave up after 2.0s: held by pid 4242 on build-7 (strict,
+// expires in 9s): context deadline exceeded". A missing directory gives
+// an error wrapping fs.ErrNotExist.
 func Acquire(ctx context.Context, path string, opts ...Option) (held context.Context, release func() error, err error) {
 	return acquire(ctx, path, opts, false)
 }
@@ -70,8 +83,12 @@ func Acquire(ctx context.Context, path string, opts ...Option) (held context.Con
 // holder has the lock it returns an error wrapping ErrHeld (a *HeldError
 // describing the holder). It breaks a lock only if it is provably stale at
 // once, since a single look cannot watch a lock unchanged for its
-// lifetime: with algorithm.Flufl, by its recorded expiry and the skew
-// allowance; with algorithm.Strict, never. If its attempt took longer than
+// lifetime: with either protocol, a lock whose holder was a process of
+// this machine (same boot, same pid namespace) that is gone or whose pid
+// now belongs to another process (algorithm.Holder.Dead); with
+// algorithm.Flufl also one whose recorded expiry is older than the skew
+// allowance. A crashed holder of another machine's Strict lock is ErrHeld
+// until an Acquire watches it go stale. If its attempt took longer than
 // the renew deadline, it returns an error and leaves the lock to go stale,
 // as Acquire does before it tries again.
 func TryAcquire(ctx context.Context, path string, opts ...Option) (held context.Context, release func() error, err error) {
@@ -79,22 +96,55 @@ func TryAcquire(ctx context.Context, path string, opts ...Option) (held context.
 }
 
 func acquire(ctx context.Context, path string, opts []Option, once bool) (context.Context, func() error, error) {
+	abs, aerr := filepath.Abs(path)
+	if aerr != nil {
+		abs = path
+	}
 	cfg, err := newConfig(opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
+		return nil, nil, wrapPath(path, abs, err)
+	}
+	if cfg.leader.set() && !cfg.leading {
+		return nil, nil, wrapPath(path, abs, fmt.Errorf("%w: WithLeaderCallbacks applies to Lead only, not to Acquire or TryAcquire", ErrInvalidOption))
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
+		return nil, nil, wrapPath(path, abs, err)
 	}
 	a, log, err := newAcquisition(cfg, path, once)
 	if err != nil {
-		return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
+		return nil, nil, failed(cfg, path, abs, err)
 	}
 	if err := selfTest(cfg, filepath.Dir(a.Lock().Path())); err != nil {
-		return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
+		return nil, nil, failed(cfg, path, abs, err)
 	}
 	return runAcquisition(ctx, cfg, a, log, path)
 }
+
+// failed is the error of an acquisition of path (abs: its absolute path)
+// that failed with err. A missing directory is said to be missing, and
+// nothing more: what failed in it (a self-test's scratch directory, a
+// claim file) is ours, not the caller's, to know.
+func failed(cfg *config, path, abs string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		dir := filepath.Dir(abs)
+		fi, lerr := cfg.fs.Lstat(dir)
+		var pe *fs.PathError
+		switch {
+		case lerr != nil && errors.As(lerr, &pe) && (errors.Is(lerr, fs.ErrNotExist) || errors.Is(lerr, syscall.ENOTDIR)):
+			return &pathError{path: path, text: fmt.Sprintf("the directory %s does not exist (%v)", dir, pe.Err), err: pe.Err}
+		case lerr == nil && !fi.Mode.IsDir():
+			return &pathError{path: path, text: fmt.Sprintf("%s is not a directory", dir), err: syscall.ENOTDIR}
+		}
+	}
+	return wrapPath(path, abs, err)
+}
+
+// The first EventWaiting of an acquisition comes after waitingFirst of
+// waiting, and then one every waitingEvery.
+const (
+	waitingFirst = 5 * time.Second
+	waitingEvery = 30 * time.Second
+)
 
 // newAcquisition starts the shell's acquisition of path, with hooks that
 // log and emit what it decides.
@@ -137,11 +187,12 @@ func newAcquisition(cfg *config, path string, once bool) (*shell.Acquisition, *s
 func runAcquisition(ctx context.Context, cfg *config, a *shell.Acquisition, log *slog.Logger, path string) (context.Context, func() error, error) {
 	clk := cfg.clock
 	start := clk.Now()
+	report := waitingFirst                           // the time waited at which to report next
 	w := joinWaiters(cfg, a.Lock().Path(), a.Once()) // wake.go: this process's queue for the lock, wake-ups
 	defer w.leave()
 	if err := w.waitTurn(ctx); err != nil {
 		_ = a.Abandon()
-		return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
+		return nil, nil, &pathError{path: path, text: fmt.Sprintf("gave up after %.1fs, waiting behind this process's earlier acquisitions of the lock: %v", clk.Now().Sub(start).Seconds(), err), err: err}
 	}
 	for {
 		st := a.Step()
@@ -155,30 +206,45 @@ func runAcquisition(ctx context.Context, cfg *config, a *shell.Acquisition, log 
 				// ctx ended during the successful attempt: give the lock
 				// back rather than return a lease that is already over.
 				_ = release()
-				return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
+				return nil, nil, &pathError{path: path, text: err.Error(), err: err}
 			}
 			cfg.emit(Event{Kind: EventAcquired, Path: g.Lock.Path(), Duration: clk.Now().Sub(start), Token: g.Token})
 			return held, release, nil
 		case shell.Held:
-			he := &HeldError{Path: a.Lock().Path()}
+			he := &HeldError{Path: a.Lock().Path(), At: clk.Now()}
 			if st.Holder != nil {
 				he.Holder = *holderOf(st.Holder)
 			}
 			return nil, nil, he
 		case shell.Failed:
-			return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, st.Err)
+			return nil, nil, failed(cfg, path, a.Lock().Path(), st.Err)
+		}
+		if now := clk.Now(); now.Sub(start) >= report && st.Holder != nil {
+			// A stuck job says why.
+			waited := now.Sub(start)
+			report = waited + waitingEvery
+			h := holderOf(st.Holder)
+			log.Info("waiting for the lock", "holder", describeHolder(h, now), "waited", roundDuration(waited))
+			cfg.emit(Event{Kind: EventWaiting, Path: a.Lock().Path(), At: now, Duration: waited, Holder: h})
 		}
 		if st.Wait <= 0 {
 			continue
 		}
 		if err := w.sleep(ctx, st); err != nil {
 			_ = a.Abandon()
+			now := clk.Now()
+			text := fmt.Sprintf("gave up after %.1fs", now.Sub(start).Seconds())
+			if h := a.LastHolder(); h != nil {
+				text += ": " + describeHolder(holderOf(h), now)
+			}
+			text += ": " + err.Error()
 			if attErr := a.LastErr(); attErr != nil {
 				// Say why it never succeeded: a persistent EIO or ESTALE
 				// is worth knowing about.
-				return nil, nil, fmt.Errorf("lease: acquire %s: %w (last attempt: %w)", path, err, attErr)
+				text += " (last attempt: " + strings.TrimPrefix(attErr.Error(), "algorithm: ") + ")"
+				return nil, nil, &pathError{path: path, text: text, err: errors.Join(err, attErr)}
 			}
-			return nil, nil, fmt.Errorf("lease: acquire %s: %w", path, err)
+			return nil, nil, &pathError{path: path, text: text, err: err}
 		}
 	}
 }
@@ -200,6 +266,32 @@ type tokenKey struct{}
 func TokenOf(held context.Context) (uint64, bool) {
 	tok, ok := held.Value(tokenKey{}).(uint64)
 	return tok, ok
+}
+
+// leaseKey is the context key of a held lease.
+type leaseKey struct{}
+
+// ExpiryOf returns the renew deadline of the lease whose held context is
+// held (or of the innermost such lease held derives from): the time, on
+// the clock of WithClock, at which held is cancelled unless a refresh
+// succeeds before it. Every counted refresh moves it later, and it always
+// falls before anyone else may judge the lock stale, so work bounded by it
+// (a context.WithDeadline taken anew after each refresh) ends while the
+// lease is valid. Once the lease has ended it returns the last deadline
+// that applied. It reports false for a context that derives from no held
+// lease.
+//
+// held.Deadline() is not this deadline: it is ctx's, unchanged, since a
+// deadline that moves would mislead code that reads it once.
+func ExpiryOf(held context.Context) (time.Time, bool) {
+	l, ok := held.Value(leaseKey{}).(*lease)
+	if !ok {
+		return time.Time{}, false
+	}
+	// The deadline is a reading of the clock's monotonic time: as a
+	// time, it is as far from now as it is from the current reading.
+	now, mono := l.cfg.clock.Now(), l.cfg.clock.Mono()
+	return now.Add(l.h.Deadline() - mono), true
 }
 
 // hints is what this process remembers across its leases to save
@@ -311,6 +403,7 @@ func startLease(ctx context.Context, cfg *config, g *shell.Grant, log *slog.Logg
 	}
 	now := func() proto.Instant { return instant(cfg.clock) }
 	l.h = shell.NewHold(cfg.timing, g, now, l.onLost)
+	held = context.WithValue(held, leaseKey{}, l)
 	l.tmu.Lock()
 	l.timer = cfg.clock.AfterFunc(l.h.Deadline()-now().Mono, l.checkDeadline)
 	l.tmu.Unlock()

@@ -119,8 +119,15 @@ func WithLogger(l *slog.Logger) Option {
 // withIdentity sets the host name and pid recorded in claims and owner
 // records (default: the host's and this process's). Tests reach it as
 // WithIdentity (export_test.go).
+// A pid other than ours records no process identity, so that no waiter
+// judges the holder dead by it.
 func withIdentity(host string, pid int) Option {
 	return optionFunc(func(c *config) { c.hostname, c.pid = host, pid })
+}
+
+// withProcs is for tests: the process table of this machine.
+func withProcs(p fsops.Procs) Option {
+	return optionFunc(func(c *config) { c.procs = p })
 }
 
 type config struct {
@@ -134,9 +141,11 @@ type config struct {
 	logger   *slog.Logger
 	hook     func(Event)
 	leader   LeaderCallbacks
+	leading  bool         // the acquisition is Lead's: leader callbacks are allowed
 	onHolder func(Holder) // called by Acquire for each new holder it sees (Lead)
 	hostname string
 	pid      int
+	procs    fsops.Procs // this machine's processes: fsops.OSProcs() but in tests
 }
 
 var hostname = sync.OnceValue(func() string {
@@ -191,6 +200,9 @@ func newConfig(opts []Option) (*config, error) {
 	if c.pid == 0 {
 		c.pid = os.Getpid()
 	}
+	if c.procs == nil {
+		c.procs = fsops.OSProcs()
+	}
 	return c, nil
 }
 
@@ -201,7 +213,7 @@ func (c *config) algorithm() proto.Config {
 		Hostname:      c.hostname,
 		Pid:           c.pid,
 		Perm:          c.perm,
-		PidAlive:      pidAlive,
+		Procs:         c.procs,
 		Hints:         &hints,
 	}
 }

@@ -214,8 +214,8 @@ func (r *runner) acquire(lead, nonblock bool, wait time.Duration) (held context.
 			}
 			bound += 2 * time.Second // polls and filesystem slack
 			if r.lf.verbose {
-				fmt.Fprintf(r.stderr, "nfslease: %s, expired %v ago: waiting up to %v to prove it stale\n",
-					message(res.err), time.Since(he.Holder.Expires).Round(100*time.Millisecond), bound)
+				// (The message says how long ago it expired.)
+				fmt.Fprintf(r.stderr, "nfslease: %s: waiting up to %v to prove it stale\n", message(res.err), bound)
 			}
 			return r.acquire(lead, false, bound)
 		}

@@ -36,7 +36,7 @@ type holderJSON struct {
 	ExpiresInMs *int64     `json:"expires_in_ms"` // expires - at, negative once expired; null if unknown
 	LifetimeMs  *int64     `json:"lifetime_ms"`   // recorded lifetime; null if none (Python flufl.lock)
 	Token       *uint64    `json:"token"`         // the holder's fencing token; null if the holder mints none (Python) or none yet
-	Dead        *bool      `json:"dead"`          // provably dead on this host; null while unknown (not yet detectable)
+	Dead        *bool      `json:"dead"`          // provably dead (true) or alive (false) on this machine; null if it cannot be told
 }
 
 func statusCommand(args []string, stdout, stderr io.Writer) int {
@@ -96,6 +96,10 @@ func toJSON(info lease.Info) statusJSON {
 	h := &holderJSON{Protocol: info.Protocol, Host: info.Host, Pid: info.Pid}
 	if host, err := os.Hostname(); err == nil {
 		h.Local = info.Host == proto.RecordedHost(host)
+		if info.ThisMachine {
+			dead := info.Dead
+			h.Dead = &dead
+		}
 	}
 	if !info.Expires.IsZero() {
 		e := info.Expires

@@ -8,10 +8,10 @@ type Look struct {
 	Holder *Holder
 
 	// Stale reports that the lock is provably stale from this one look:
-	// only a Flufl lock whose recorded expiry is older than the skew
-	// allowance on our wall clock. One look cannot prove a Strict lock
-	// stale (that takes watching it unchanged), so Stale is never set
-	// for one.
+	// a lock whose holder is provably dead (Holder.Dead, either
+	// protocol), or a Flufl lock whose recorded expiry is older than the
+	// skew allowance on our wall clock. Otherwise one look cannot prove a
+	// Strict lock stale (that takes watching it unchanged).
 	Stale bool
 }
 

@@ -43,6 +43,17 @@ type Config struct {
 	// such files are still removed, later. It must not block.
 	PidAlive func(pid int) bool
 
+	// Procs is this machine's process table. With it, every lock made
+	// records this process's identity on its machine (boot id, pid
+	// namespace, pid, start time; only if Procs.Self is complete and
+	// names Pid), and a lock whose record names a process of this very
+	// machine, boot and pid namespace that no longer runs is stale at
+	// once (Holder.Dead; the rule and what it assumes are in
+	// algorithm/liveness.go). nil: nothing recorded, no holder judged
+	// dead, locks go stale by their lifetime only. When PidAlive is nil,
+	// Procs answers it too. Procs must not block.
+	Procs fsops.Procs
+
 	// Hints, if not nil, is what this process remembers across Locks to
 	// save filesystem calls (token counter values, sweep times). Share one
 	// per process; nil means every Lock starts from nothing.
@@ -146,6 +157,17 @@ type Holder struct {
 	Pid      int           // process id recorded by the holder
 	Lifetime time.Duration // recorded lifetime; 0 if the holder did not record one (Python flufl.lock)
 	Expires  time.Time     // recorded expiry (the lock file's mtime)
+
+	// Dead reports that the holder is provably dead: its record names a
+	// process of this machine, boot and pid namespace that no longer
+	// runs (Config.Procs), so its lock may be broken at once.
+	Dead bool
+
+	// ThisMachine reports that the record names a process of this very
+	// machine, boot and pid namespace, whose liveness a probe can judge:
+	// Dead is then true or false. Otherwise Dead is false and says
+	// nothing.
+	ThisMachine bool
 }
 
 var (

@@ -129,6 +129,9 @@ func (r rngReader) Read(p []byte) (int, error) {
 func (c *client) cycle() {
 	s := c.s
 	cfg := proto.Config{Lifetime: lifetime, Hostname: c.host, Pid: c.pid, Rand: rngReader{s}, Hints: c.hints}
+	if c.machine != nil {
+		cfg.Procs = c.machine.Procs(c.proc, c.hide)
+	}
 	newLock := func() (proto.Lock, error) { return s.cfg.Protocol.New(&clientFS{c}, lockPath, cfg) }
 	var id string // the identity of the lock the last successful attempt took
 	a, err := shell.NewAcquisition(s.params, false, newLock, c.now, s.rng.Float64, shell.Hooks{
@@ -420,6 +423,9 @@ func (f *clientFS) Lstat(name string) (fsops.FileInfo, error) {
 
 func (f *clientFS) ReadFile(name string, limit int) ([]byte, fsops.FileInfo, error) {
 	srv := f.c.s.server
+	if f.c.s.negCached(f.c, name) {
+		return nil, fsops.FileInfo{}, &fs.PathError{Op: "open", Path: name, Err: syscall.ENOENT}
+	}
 	r := f.do(fsopstest.Op{Name: "ReadFile", Path: name}, false, func() result {
 		data, fi, err := srv.ReadFile(name, limit)
 		return result{data: data, fi: fi, err: err}
@@ -478,6 +484,9 @@ func (s *sim) movedHandles(host, oldname, newname string) {
 // to it, as an NFS file handle is.
 func (f *clientFS) OpenDir(name string) (fsops.Dir, error) {
 	srv := f.c.s.server
+	if f.c.s.negCached(f.c, name) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: syscall.ENOENT}
+	}
 	var d fsops.Dir
 	r := f.do(fsopstest.Op{Name: "OpenDir", Path: name}, false, func() result {
 		var err error

@@ -17,20 +17,26 @@ import (
 //
 // I3, I4, I5 and I6 are never excused.
 const (
-	// ExcuseReplayedLockCall: a REMOVE or RENAME of the lock name itself
-	// that the server ran a second time (a retransmission that missed the
-	// duplicate request cache, or a late duplicate), removing or moving a
-	// lock its caller did not create. No client check can prevent it when
-	// the lock is a name (Flufl's format, research R4); Strict never acts
-	// on the lock name but through rmdir, which cannot remove a live lock.
+	// ExcuseReplayedLockCall: a RENAME of the lock name itself (moving
+	// whatever is there aside, to be checked and put back if it is not
+	// the caller's) that the server ran a second time (a retransmission
+	// that missed the duplicate request cache, or a late duplicate), after
+	// its caller had finished: the lock it moved is never put back. No
+	// client check can prevent it when the lock is a name (Flufl's format,
+	// research R4). An unlink of the lock name is never excused: moving
+	// aside and checking is how a client avoids removing a lock taken
+	// since. Strict never acts on the lock name but through rmdir, which
+	// cannot remove a live lock.
 	ExcuseReplayedLockCall = "replayed-lock-call"
 
-	// ExcuseLateLockCall: a REMOVE or RENAME of the lock name itself that
-	// a hard mount held up (a partition) for longer than a lock can go
-	// unrefreshed before it may be judged stale (lifetime − renew deadline
-	// + StaleMargin), reaching the server after the check it followed was
-	// out of date, and removing or moving a lock its caller did not
-	// create. It is the replay above with a delay instead of a duplicate.
+	// ExcuseLateLockCall: a RENAME of the lock name itself (as above) that
+	// the server applied longer after the caller's previous call (the
+	// check it follows) than a lock can go unrefreshed before it may be
+	// judged stale (lifetime − renew deadline + StaleMargin): a hard mount
+	// held the request in a partition, or held the check's reply, so the
+	// check was out of date when the call took effect, and it removed or
+	// moved a lock taken since. It is the replay above with a delay
+	// instead of a duplicate (docs/protocol.md §2.8).
 	ExcuseLateLockCall = "late-lock-call"
 
 	// ExcusePathHandle: a call through a directory handle that resolves

@@ -193,6 +193,14 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 	if (r.op.Name == "Rename" || r.op.Name == "Link") && r.op.Path2 == lockPath {
 		beforeLock = s.lockIdentity()
 	}
+	// A call on the lock name that the server applies long after it
+	// applied the caller's previous call (the check it follows): the
+	// request was held up in a partition, or the check's reply was.
+	late := !replay && r.op.Name == "Rename" && r.op.Path == lockPath &&
+		c.lastApplied > 0 && s.now-c.lastApplied > lifetime-s.renew()+proto.StaleMargin
+	if !replay {
+		c.lastApplied = s.now
+	}
 	s.strayHandle = false
 	res := r.apply()
 	stray := s.strayHandle
@@ -224,13 +232,13 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 	switch {
 	case stray:
 		mech = ExcusePathHandle
-	case replay && (r.op.Name == "Remove" || r.op.Name == "Rename") && r.op.Path == lockPath:
+	case replay && r.op.Name == "Rename" && r.op.Path == lockPath:
 		mech = ExcuseReplayedLockCall
-	case r.late:
+	case late:
 		mech = ExcuseLateLockCall
 	case r.afterPause:
 		mech = ExcuseCallerPaused
-	case (r.op.Name == "Remove" || r.op.Name == "Rename") && r.op.Path == lockPath && s.robbedOf(c) != "":
+	case r.op.Name == "Rename" && r.op.Path == lockPath && s.robbedOf(c) != "":
 		// The caller's own lock was removed or moved by an excused
 		// mechanism since it last checked it: acting on the lock name
 		// on that check, it can move the lock taken since.
@@ -238,6 +246,19 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 	}
 	switch r.op.Name {
 	case "Remove", "Dir.Remove":
+		if p := s.pending; p != nil && p.by == c && p.content == before && p.holder.holding && s.lockIdentity() == "" {
+			// The mover removes the live lock it moved aside, with the
+			// lock name still free: it never tried to put it back. Only
+			// a holder paused past its deadline excuses that (its lock
+			// was rightly judged stale); the gap before a restore is
+			// what is beyond a client's control, not the restore.
+			ex := ""
+			if s.holderPaused(p.holder) {
+				ex = ExcuseHolderPaused
+			}
+			s.violateExcused("I2", ex, "%s removed live holder %s's lock, which it had moved aside, instead of putting it back (%s)", c.name(), p.holder.name(), r.op.Path)
+			s.pending = nil
+		}
 		s.rob(c, before, mech)
 		// Removing a second name of a live lock that only the remover
 		// uses (a breaker's tomb, after it put the lock back) harms no

@@ -57,6 +57,16 @@ type Profile struct {
 	// replaced reaches the new directory at that path. A host's own
 	// renames move its handles along, and its own rmdir detaches them.
 	PathHandles bool
+
+	// Machines gives every pair of processes a machine of its own (a
+	// fsopstest.Machine: a boot id, a process table) and records each
+	// process's identity in its locks, so that a waiter breaks a dead
+	// holder of its own machine at once (proto.Config.Procs). Machines
+	// share host names in pairs, pids are the lowest free ones of their
+	// host name (so a dead process's pid is soon reused), and of each new
+	// process one in four records no identity (a system without /proc)
+	// and one in four is another user's (probes learn only that it runs).
+	Machines bool
 }
 
 const (
@@ -68,26 +78,28 @@ const (
 var Profiles = []Profile{
 	{Name: "clean", Doc: "LAN latency, no faults", Latency: 2 * ms},
 	{Name: "crash", Doc: "processes die mid-protocol; their files stay", Latency: 2 * ms, Crash: 0.05},
-	{Name: "lossy", Doc: "lost replies; retransmissions always hit the duplicate request cache", Latency: 5 * ms,
-		LostReply: 0.05, Timeo: 300 * ms},
+	{Name: "lossy", Doc: "lost replies; retransmissions always hit the duplicate request cache; requests and replies delayed up to 3 s (0.5%)", Latency: 5 * ms,
+		LostReply: 0.05, Timeo: 300 * ms, Delay: 0.005, DelayMax: 3 * s},
 	{Name: "eio", Doc: "EIO/ESTALE before the server, ENOSPC on creates", Latency: 2 * ms, EIO: 0.05, ENOSPC: 0.01},
-	{Name: "partition", Doc: "clients cut off for up to two lifetimes (hard mount: calls hang, then complete)", Latency: 2 * ms,
-		Partition: 0.05, PartMax: 6 * s},
+	{Name: "partition", Doc: "clients cut off for up to two lifetimes (hard mount: calls hang, then complete), also right after the server applied a call (its reply waits for the heal; the retransmission hits the duplicate request cache)", Latency: 2 * ms,
+		Partition: 0.05, PartMax: 6 * s, ReplyCut: 0.001},
 	{Name: "skew", Doc: "wall clocks off by up to ±4 s plus steps of up to ±1.5 s (pairwise under the 11 s the defaults allow), monotonic rates within ±1%", Latency: 2 * ms,
 		Offset: 4 * s, Drift: 0.01, Step: 0.05, StepMax: 1500 * ms},
 	{Name: "sshfs", Doc: "sshfs quirks: nlink 1, path inodes, EPERM for EEXIST, whole-second times; lost replies, EIO, partitions; the tightest lease timing the options accept for a 200 ms refresh interval (renew deadline 2.6 s of a 3 s lifetime), so that several refreshes in one second leave the lock looking unchanged", Latency: 3 * ms,
-		SSHFS: true, PathHandles: true, LostReply: 0.02, Timeo: 300 * ms, EIO: 0.05, Partition: 0.05, PartMax: 6 * s,
+		SSHFS: true, PathHandles: true, LostReply: 0.02, Timeo: 300 * ms, EIO: 0.05, Partition: 0.05, PartMax: 6 * s, ReplyCut: 0.001,
 		RenewDeadline: 2600 * ms, RefreshInterval: 200 * ms},
 	{Name: "slow", Doc: "slow server: one-way latency up to 100 ms (a refresh's two calls take up to 400 ms of the 600 ms refresh interval), lost replies, crashes", Latency: 100 * ms,
-		LostReply: 0.02, Timeo: time.Second, Crash: 0.02},
+		LostReply: 0.02, Timeo: time.Second, Crash: 0.02, Delay: 0.005, DelayMax: 3 * s},
 	{Name: "replay", Doc: "duplicate request cache misses and late duplicates: non-idempotent calls run twice", Latency: 5 * ms,
-		LostReply: 0.05, DRCMiss: 0.5, Timeo: 300 * ms, LateDup: 0.02, DupDelay: 3 * s},
+		LostReply: 0.05, DRCMiss: 0.5, Timeo: 300 * ms, LateDup: 0.02, DupDelay: 3 * s, Delay: 0.005, DelayMax: 3 * s},
 	{Name: "cache", Doc: "NFS client caches: attributes and negative lookups cached for 3 to 60 s (acregmin, acregmax), with crashes and lost replies", Latency: 2 * ms,
-		AttrCache: 3 * s, AttrCacheMax: 60 * s, Crash: 0.03, LostReply: 0.02, Timeo: 300 * ms},
+		AttrCache: 3 * s, AttrCacheMax: 60 * s, Crash: 0.03, LostReply: 0.02, Timeo: 300 * ms, Delay: 0.005, DelayMax: 3 * s},
 	{Name: "gluster", Doc: "GlusterFS-like: 1 s attribute caches, clients cut off for up to 10 s get ENOTCONN (some calls applied first), crashes", Latency: 1 * ms,
-		AttrCache: s, AttrCacheMax: s, Partition: 0.05, PartMax: 10 * s, SoftErr: syscall.ENOTCONN, Timeo: 500 * ms, Crash: 0.02},
+		AttrCache: s, AttrCacheMax: s, Partition: 0.05, PartMax: 10 * s, SoftErr: syscall.ENOTCONN, Timeo: 500 * ms, Crash: 0.02, ReplyCut: 0.001},
 	{Name: "nfsv3-soft", Doc: "NFSv3 soft mount: attribute caches, lost replies with a weak duplicate request cache (30% misses), partitions that time calls out with ETIMEDOUT (some applied)", Latency: 3 * ms,
-		AttrCache: 3 * s, AttrCacheMax: 60 * s, LostReply: 0.03, DRCMiss: 0.3, Timeo: 600 * ms, Partition: 0.03, PartMax: 5 * s, SoftErr: syscall.ETIMEDOUT},
+		AttrCache: 3 * s, AttrCacheMax: 60 * s, LostReply: 0.03, DRCMiss: 0.3, Timeo: 600 * ms, Partition: 0.03, PartMax: 5 * s, SoftErr: syscall.ETIMEDOUT, ReplyCut: 0.001},
+	{Name: "local", Doc: "processes know their identity on their machine and break dead local holders at once; machines share host names in pairs, pids are reused, some records lack the identity, some processes are another user's; crashes", Latency: 2 * ms,
+		Crash: 0.05, Machines: true},
 	{Name: "pause", Doc: "process pauses of up to 3 lifetimes (beyond the assumptions)", Latency: 2 * ms,
 		Pause: 0.05, PauseMax: 9 * s},
 }

@@ -139,8 +139,10 @@ type sim struct {
 
 	clients  []*client
 	nextPid  int
-	stopping bool // the acquisition budget is spent: no new cycles
-	calm     bool // faults have stopped (final phase)
+	machines []*fsopstest.Machine    // with Profile.Machines: one per pair of clients
+	pidsUsed map[string]map[int]bool // with Profile.Machines: host name → pids of its live processes
+	stopping bool                    // the acquisition budget is spent: no new cycles
+	calm     bool                    // faults have stopped (final phase)
 	prober   *client
 	probeAt  time.Duration
 	probeOK  bool
@@ -228,7 +230,18 @@ func newSim(cfg Config) *sim {
 		n = 2 + s.rng.IntN(15)
 	}
 	for i := range n {
-		c := s.newClient(fmt.Sprintf("h%d", i/2)) // two processes per host
+		host := fmt.Sprintf("h%d", i/2) // two processes per host
+		if s.prof.Machines {
+			// Two processes per machine, two machines per host name.
+			host = fmt.Sprintf("h%d", i/4)
+			if i%2 == 0 {
+				s.machines = append(s.machines, fsopstest.NewMachine(fmt.Sprintf("seed %d machine %d", cfg.Seed, i/2), 4026531836))
+			}
+		}
+		c := s.newClient(host)
+		if s.prof.Machines {
+			c.machine = s.machines[i/2]
+		}
 		s.at(time.Duration(s.rng.Int64N(int64(idleMax))), c.start)
 	}
 	return s
@@ -424,6 +437,7 @@ type client struct {
 	pausedUntil time.Duration
 	partUntil   time.Duration
 	lastCallAt  time.Duration // when the process last made a call
+	lastApplied time.Duration // when the server last applied a call of the process (not a replay)
 	crashes     int
 	since       time.Duration // true time at which the attempt of the current grant began
 
@@ -433,6 +447,12 @@ type client struct {
 	claim    string      // lock content while holding
 
 	hints *proto.Hints // the process's hints, as package lease keeps them
+
+	// With Profile.Machines: the client's machine, the identity of its
+	// current process there, and whether that process keeps it to itself.
+	machine *fsopstest.Machine
+	proc    fsops.ProcID
+	hide    bool
 }
 
 var errCrashed = errors.New("sim: process crashed")
@@ -474,6 +494,9 @@ func (c *client) start() {
 	c.gen++
 	s.nextPid++
 	c.pid = 1000 + s.nextPid
+	if c.machine != nil {
+		c.startProcess()
+	}
 	c.hints = new(proto.Hints) // a new process remembers nothing
 	c.alive = true
 	c.holding = false
@@ -496,7 +519,35 @@ func (c *client) kill() {
 	if c.alive {
 		c.alive = false
 		c.stop()
+		if c.machine != nil {
+			c.machine.Kill(c.pid)
+			delete(c.s.pidsUsed[c.host], c.pid)
+		}
 	}
+}
+
+// startProcess starts the process of a new incarnation on the client's
+// machine, with the lowest pid its host name has free (a dead process's
+// pid is reused, with another start time), and decides whether it keeps
+// its identity to itself and whether it is another user's.
+func (c *client) startProcess() {
+	s := c.s
+	if s.pidsUsed == nil {
+		s.pidsUsed = map[string]map[int]bool{}
+	}
+	used := s.pidsUsed[c.host]
+	if used == nil {
+		used = map[int]bool{}
+		s.pidsUsed[c.host] = used
+	}
+	c.pid = 1000
+	for used[c.pid] {
+		c.pid++
+	}
+	used[c.pid] = true
+	c.proc = c.machine.Start(c.pid)
+	c.hide = s.chance(0.25)
+	c.machine.SetOtherUser(c.pid, s.chance(0.25))
 }
 
 // resume runs the client until its next request, and submits it.
@@ -601,6 +652,25 @@ func (s *sim) cached(c *client, name string) (result, bool) {
 	return e.res, true
 }
 
+// negCached reports whether host c's lookup cache holds a valid negative
+// entry for name: open(2) revalidates a name it finds (close-to-open),
+// but with lookupcache=all (the default) a cached "no such file" stands
+// until the directory's cached attributes expire, so an open of a name
+// another host has created since can still fail with ENOENT.
+func (s *sim) negCached(c *client, name string) bool {
+	if s.prof.AttrCache == 0 {
+		return false
+	}
+	s.res.Ex.CacheLookups++
+	e, ok := s.attrs[c.host][name]
+	if !ok || s.now >= e.until || !errors.Is(e.res.err, fs.ErrNotExist) {
+		return false
+	}
+	s.res.Ex.CacheHits++
+	s.tracef(c, "open %s answered from the client's negative lookup cache", name)
+	return true
+}
+
 // cachedList returns host c's cached listing of dir, if the profile
 // caches attributes and the listing is still valid. An NFS client keeps a
 // directory's listing until its cached attributes of the directory
@@ -636,6 +706,11 @@ func (s *sim) cacheAfter(host string, op fsopstest.Op, r result) {
 		if r.err == nil || errors.Is(r.err, fs.ErrNotExist) {
 			res := result{fi: r.fi, err: r.err}
 			m[op.Path] = attrEntry{res: res, until: s.now + s.prof.AttrCache + s.uniform(s.prof.AttrCacheMax-s.prof.AttrCache)}
+		}
+	case "OpenDir":
+		delete(m, op.Path)
+		if errors.Is(r.err, fs.ErrNotExist) {
+			m[op.Path] = attrEntry{res: result{err: r.err}, until: s.now + s.prof.AttrCache + s.uniform(s.prof.AttrCacheMax-s.prof.AttrCache)}
 		}
 	case "ReadDir":
 		if r.err == nil {
