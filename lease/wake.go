@@ -108,7 +108,8 @@ type waiter struct {
 	clk    clock.Clock
 	gap    time.Duration // the least time between two attempts caused by wake-ups
 	fs     fsops.FS
-	dir    string // the lock's directory and name, for the watch
+	path   string // the lock's path; its directory and name, for the watch, are set by subscribe
+	dir    string
 	name   string
 
 	wake chan struct{} // one pending wake-up at most
@@ -135,13 +136,11 @@ func joinWaiters(cfg *config, path string, once bool) *waiter {
 		clk:  cfg.clock,
 		gap:  cfg.timing.PollMin,
 		fs:   cfg.fs,
-		dir:  filepath.Dir(path),
-		name: filepath.Base(path),
+		path: path,
 		wake: make(chan struct{}, 1),
-		turn: make(chan struct{}),
+		turn: closedTurn,
 	}
 	if once || !comparable(cfg.fs) {
-		close(w.turn)
 		return w
 	}
 	w.key = waitKey{cfg.fs, path}
@@ -162,12 +161,17 @@ func joinWaiters(cfg *config, path string, once bool) *waiter {
 			w.courtesy = q.until
 		}
 		q.setCourtesy(false)
-		w.promote()
+		w.head = true // and its turn is closedTurn
+	} else {
+		w.turn = make(chan struct{})
 	}
 	return w
 }
 
-// promote makes w the head; reg.mu is held.
+// closedTurn is the turn of a waiter that is the head as soon as it comes.
+var closedTurn = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// promote makes w, which came after others, the head; reg.mu is held.
 func (w *waiter) promote() {
 	w.head = true
 	close(w.turn)
@@ -320,7 +324,7 @@ func wakeQueue(cfg *config, path string) (stop *dirWatch) {
 	key := waitKey{cfg.fs, path}
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
-	if wr, ok := cfg.fs.(fsops.Watcher); ok && comparable(wr) {
+	if wr, ok := cfg.fs.(fsops.Watcher); ok && len(reg.dirs) > 0 && comparable(wr) {
 		dk := dirKey{wr, filepath.Dir(path)}
 		if dw := reg.dirs[dk]; dw != nil && dw.idle {
 			dw.setIdle(false)
@@ -397,6 +401,7 @@ func (w *waiter) subscribe() {
 		w.watchErr = true
 		return
 	}
+	w.dir, w.name = filepath.Dir(w.path), filepath.Base(w.path)
 	key := dirKey{wr, w.dir}
 	reg.mu.Lock()
 	var dw *dirWatch
