@@ -148,7 +148,7 @@ func newAcquisition(cfg *config, path string, once bool) (*shell.Acquisition, *s
 		log *slog.Logger
 	)
 	a, err := shell.NewAcquisition(cfg.timing, once,
-		func() (proto.Lock, error) { return cfg.protocol.New(cfg.fs, path, cfg.algorithm()) },
+		func() (proto.Lock, error) { return cfg.protocol.New(cfg.fs, path, cfg.algorithm(filepath.Dir(path))) },
 		func() proto.Instant { return instant(cfg.clock) },
 		rand.Float64,
 		shell.Hooks{
@@ -313,7 +313,7 @@ func selfTest(cfg *config, dir string) error {
 			return nil
 		}
 	}
-	if err := st.SelfTest(cfg.fs, dir, cfg.algorithm()); err != nil {
+	if err := st.SelfTest(cfg.fs, dir, cfg.algorithm(dir)); err != nil {
 		return err
 	}
 	if cacheable {
