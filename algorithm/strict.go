@@ -125,7 +125,7 @@ func (l *strictLock) Acquire(now proto.Instant) (proto.Attempt, error) {
 	}
 	if !l.looked {
 		l.looked = true
-		if err := l.refuseOldEmptyDir(now); err != nil {
+		if err := l.refuseUnmarkedEmptyDir(); err != nil {
 			return proto.Attempt{}, err
 		}
 	}
@@ -167,7 +167,7 @@ func (l *strictLock) prepare(now proto.Instant) error {
 		rec = rec.withProc(l.cfg.Procs.Self())
 	}
 	stage := l.dir + "." + l.base + stageInfix + gen
-	merr := l.fs.Mkdir(stage, dirPerm(l.cfg.Perm))
+	merr := l.fs.Mkdir(stage, stageMode(l.cfg.Perm))
 	if merr != nil && !errors.Is(merr, fs.ErrExist) && !errors.Is(merr, syscall.EPERM) {
 		// (EEXIST, or sshfs's EPERM: the name is unique to us, so it is
 		// our own mkdir replayed; checked below.)
@@ -242,6 +242,26 @@ func dirPerm(perm fs.FileMode) fs.FileMode {
 	return perm | (perm&0o444)>>2 | 0o300
 }
 
+// stageMode is the mode a staging directory is made with: dirPerm(perm)
+// and, where it changes no one's rights, the sticky bit, genMark. The mark
+// tells a generation of ours left empty at the lock path (a release whose
+// rmdir failed) from an empty directory someone else made, without any
+// clock. The sticky bit lets only a file's owner remove it from the
+// directory, so it is set only where no one else may write the directory
+// anyway (no group or other write bit); a generation of a group-writable
+// mode carries no mark, and if left empty at the lock path it is refused
+// like anyone's.
+func stageMode(perm fs.FileMode) fs.FileMode {
+	m := dirPerm(perm)
+	if m&0o022 == 0 {
+		m |= genMark
+	}
+	return m
+}
+
+// genMark is the mode bit that marks a directory as a generation of ours.
+const genMark = fs.ModeSticky
+
 // won records that our stage is now the lock.
 func (l *strictLock) won() proto.Attempt {
 	l.held = true
@@ -303,7 +323,7 @@ func (l *strictLock) stageExists() (bool, error) {
 // lock path: its record through our handle, then the directory if empty.
 func (l *strictLock) releaseOwn() {
 	_ = l.removeRetry(l.stageDir, ownerName)
-	_ = l.fs.Rmdir(l.path)
+	_ = retry(func() error { return l.fs.Rmdir(l.path) })
 	l.dropStage()
 }
 
@@ -449,20 +469,15 @@ func (l *strictLock) closeObs() {
 	l.obsDir, l.obs = nil, observation{}
 }
 
-// emptyDirAge is how long, in lifetimes of the waiter, a directory at the
-// lock path may have been empty and still be taken for a generation whose
-// release or break stopped between its two steps (removing the record,
-// then the directory), and so be replaced by the rename of a new
-// generation. One that has been empty for longer is a user's: it is never
-// removed or replaced. It is the age after which stages are collected.
-const emptyDirAge = staleStageAge
-
-// refuseOldEmptyDir returns an error wrapping ErrNotLock if the lock path
-// is an empty directory unchanged for emptyDirAge lifetimes on our wall
-// clock: rename(2) would replace it, and it is not ours. It runs once per
-// acquisition, before the first rename; anything else at the lock path is
-// left to the rename and the look after it.
-func (l *strictLock) refuseOldEmptyDir(now proto.Instant) error {
+// refuseUnmarkedEmptyDir returns an error wrapping ErrNotLock if the lock
+// path is an empty directory without genMark: rename(2) would replace it,
+// and it is not a generation of ours. An empty directory with the mark is
+// one (a release or break that stopped between removing the record and
+// removing the directory), at any age: the rename replaces it. No clock is
+// consulted. It runs once per acquisition, before the first rename;
+// anything else at the lock path is left to the rename and the look after
+// it.
+func (l *strictLock) refuseUnmarkedEmptyDir() error {
 	fi, err := l.fs.Lstat(l.path)
 	if err != nil || !fi.Mode.IsDir() {
 		return nil
@@ -477,12 +492,9 @@ func (l *strictLock) refuseOldEmptyDir(now proto.Instant) error {
 		return nil
 	}
 	dfi, err := d.Stat() // fresh on NFS: the open revalidated it
-	if err != nil {
+	if err != nil || dfi.Mode&genMark != 0 {
 		return nil
 	}
-	if age := now.Wall.Sub(dfi.ModTime); age < emptyDirAge*l.cfg.Lifetime {
-		return nil // an interrupted release, as far as can be told: replaced
-	}
-	return fmt.Errorf("algorithm: lock path %s is an empty directory, unchanged since %s: %w; nfslease does not remove it (if an interrupted release left it, remove it with rmdir)",
-		l.path, dfi.ModTime.UTC().Format(time.RFC3339), proto.ErrNotLock)
+	return fmt.Errorf("algorithm: lock path %s is an empty directory that nfslease did not make (no sticky bit): %w; nfslease does not remove it (remove it with rmdir if it should be a lock)",
+		l.path, proto.ErrNotLock)
 }
