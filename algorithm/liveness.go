@@ -32,8 +32,14 @@ import (
 //
 // What it assumes: boot ids are unique among the machines sharing a lock.
 // A machine resumed from a snapshot of a running one (a cloned VM, a
-// restored microVM) shares the boot id of its original until it reboots;
-// two such clones must not share locks, or must run with the rule off.
+// restored microVM) shares the boot id, host name and init pid namespace
+// of its original until it reboots, and would judge its twin's live holder
+// dead. So the rule is for local filesystems by default: package lease
+// gives the protocols a process table (Config.Procs) only where the
+// lock's directory is on a local kind of filesystem, which no clone
+// reaches, or where lease.WithLocalTakeover forces it; elsewhere Procs is
+// nil and locks go stale by their lifetime only. A probe of a process in
+// another time namespace reports its start unknown (fsops.Procs.Probe).
 func deadHolder(self fsops.ProcID, selfHost string, rec fsops.ProcID, recHost string, probe func(pid int) (fsops.ProcState, uint64)) bool {
 	if !sameMachine(self, selfHost, rec, recHost) || probe == nil {
 		return false

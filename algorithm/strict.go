@@ -102,6 +102,7 @@ type strictLock struct {
 
 	collected bool     // we collected stale private directories once
 	litter    []string // stages of ours we could not remove yet
+	looked    bool     // the first attempt looked for an unmarked empty directory at the lock path
 }
 
 func (l *strictLock) Path() string { return l.path }
@@ -120,6 +121,12 @@ func (l *strictLock) Acquire(now proto.Instant) (proto.Attempt, error) {
 		exp := now.Wall.Add(l.cfg.Lifetime)
 		if err := l.stageDir.Chtimes(ownerName, exp, exp); err == nil {
 			l.stageTouch = now.Mono
+		}
+	}
+	if !l.looked {
+		l.looked = true
+		if err := l.refuseUnmarkedEmptyDir(); err != nil {
+			return proto.Attempt{}, err
 		}
 	}
 	err := l.fs.Rename(l.stage, l.path)
@@ -160,7 +167,7 @@ func (l *strictLock) prepare(now proto.Instant) error {
 		rec = rec.withProc(l.cfg.Procs.Self())
 	}
 	stage := l.dir + "." + l.base + stageInfix + gen
-	merr := l.fs.Mkdir(stage, dirPerm(l.cfg.Perm))
+	merr := l.fs.Mkdir(stage, stageMode(l.cfg.Perm))
 	if merr != nil && !errors.Is(merr, fs.ErrExist) && !errors.Is(merr, syscall.EPERM) {
 		// (EEXIST, or sshfs's EPERM: the name is unique to us, so it is
 		// our own mkdir replayed; checked below.)
@@ -235,6 +242,26 @@ func dirPerm(perm fs.FileMode) fs.FileMode {
 	return perm | (perm&0o444)>>2 | 0o300
 }
 
+// stageMode is the mode a staging directory is made with: dirPerm(perm)
+// and, where it changes no one's rights, the sticky bit, genMark. The mark
+// tells a generation of ours left empty at the lock path (a release whose
+// rmdir failed) from an empty directory someone else made, without any
+// clock. The sticky bit lets only a file's owner remove it from the
+// directory, so it is set only where no one else may write the directory
+// anyway (no group or other write bit); a generation of a group-writable
+// mode carries no mark, and if left empty at the lock path it is refused
+// like anyone's.
+func stageMode(perm fs.FileMode) fs.FileMode {
+	m := dirPerm(perm)
+	if m&0o022 == 0 {
+		m |= genMark
+	}
+	return m
+}
+
+// genMark is the mode bit that marks a directory as a generation of ours.
+const genMark = fs.ModeSticky
+
 // won records that our stage is now the lock.
 func (l *strictLock) won() proto.Attempt {
 	l.held = true
@@ -296,7 +323,7 @@ func (l *strictLock) stageExists() (bool, error) {
 // lock path: its record through our handle, then the directory if empty.
 func (l *strictLock) releaseOwn() {
 	_ = l.removeRetry(l.stageDir, ownerName)
-	_ = l.fs.Rmdir(l.path)
+	_ = retry(func() error { return l.fs.Rmdir(l.path) })
 	l.dropStage()
 }
 
@@ -440,4 +467,34 @@ func (l *strictLock) closeObs() {
 		_ = l.obsDir.Close()
 	}
 	l.obsDir, l.obs = nil, observation{}
+}
+
+// refuseUnmarkedEmptyDir returns an error wrapping ErrNotLock if the lock
+// path is an empty directory without genMark: rename(2) would replace it,
+// and it is not a generation of ours. An empty directory with the mark is
+// one (a release or break that stopped between removing the record and
+// removing the directory), at any age: the rename replaces it. No clock is
+// consulted. It runs once per acquisition, before the first rename;
+// anything else at the lock path is left to the rename and the look after
+// it.
+func (l *strictLock) refuseUnmarkedEmptyDir() error {
+	fi, err := l.fs.Lstat(l.path)
+	if err != nil || !fi.Mode.IsDir() {
+		return nil
+	}
+	d, err := l.fs.OpenDir(l.path)
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	names, err := d.ReadDir()
+	if err != nil || len(names) > 0 {
+		return nil
+	}
+	dfi, err := d.Stat() // fresh on NFS: the open revalidated it
+	if err != nil || dfi.Mode&genMark != 0 {
+		return nil
+	}
+	return fmt.Errorf("algorithm: lock path %s is an empty directory that nfslease did not make (no sticky bit): %w; nfslease does not remove it (remove it with rmdir if it should be a lock)",
+		l.path, proto.ErrNotLock)
 }

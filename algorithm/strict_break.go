@@ -17,7 +17,7 @@ import (
 // and removing the directory. rmdir removes it only if it is empty, and so
 // never a live generation.
 func (l *strictLock) abandoned() (proto.Attempt, error) {
-	err := l.fs.Rmdir(l.path)
+	err := retry(func() error { return l.fs.Rmdir(l.path) })
 	if err == nil || errors.Is(err, fs.ErrNotExist) {
 		l.closeObs()
 		return proto.Attempt{}, nil

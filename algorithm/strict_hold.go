@@ -74,10 +74,11 @@ func (l *strictLock) Release() error {
 		// Ambiguous: the lock stays until it is judged stale.
 		return fmt.Errorf("algorithm: releasing lock %s: %w", l.path, err)
 	}
-	if err := l.fs.Rmdir(l.path); err != nil && !errors.Is(err, fs.ErrNotExist) &&
+	if err := retry(func() error { return l.fs.Rmdir(l.path) }); err != nil && !errors.Is(err, fs.ErrNotExist) &&
 		!errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, fs.ErrExist) && !errors.Is(err, syscall.EPERM) {
-		// An empty generation left at the lock path harms no one: the
-		// next rename replaces it, and waiters remove it.
+		// An empty generation left at the lock path harms no one: it
+		// carries our mark (genMark), the next rename replaces it, and
+		// waiters remove it.
 		return fmt.Errorf("algorithm: removing released lock directory %s: %w", l.path, err)
 	}
 	return l.cleanLitter()

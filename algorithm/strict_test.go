@@ -289,11 +289,74 @@ func TestStrictNeverRemovesWhatIsNotOurs(t *testing.T) {
 
 func TestStrictAbandonedGenerationIsReplaced(t *testing.T) {
 	// A releaser or breaker that stopped between removing the record and
-	// the directory leaves an empty directory: rename replaces it.
+	// the directory leaves an empty generation, with our mark: rename
+	// replaces it.
 	e := newEnv(t)
-	e.mem.MkdirAll(path, 0o755)
+	e.mem.MkdirAll(path, 0o755|fs.ModeSticky)
 	lk := e.strict("a", time.Second)
 	e.mustAcquire(lk)
+}
+
+// TestStrictReleaseRetriesRmdir: one EIO on Release's rmdir of the lock
+// directory is retried: nothing is left.
+func TestStrictReleaseRetriesRmdir(t *testing.T) {
+	e := newEnv(t)
+	lk := e.strict("a", time.Second)
+	e.mustAcquire(lk)
+	e.inject = once("Rmdir", path, func(fsopstest.Op) *fsopstest.Fault { return &fsopstest.Fault{Err: syscall.EIO} })
+	if err := lk.Release(); err != nil {
+		t.Fatalf("Release = %v, want nil (the rmdir retried)", err)
+	}
+	lk.Close(e.now())
+	if names := e.files(); len(names) != 0 {
+		t.Errorf("left behind: %q", names)
+	}
+}
+
+// TestStrictOwnLeftoverReplacedAnyAge: a release whose rmdir kept failing
+// leaves our empty generation at the lock path; it carries our mark and
+// is replaced by the next acquisition however long after, and whatever
+// the waiter's wall clock says. No clock decides it.
+func TestStrictOwnLeftoverReplacedAnyAge(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		after  time.Duration
+		offset time.Duration // of the waiter's wall clock
+	}{
+		{"at once", 0, 0},
+		{"an hour later", time.Hour, 0},
+		{"an hour later, clock 5 h ahead", time.Hour, 5 * time.Hour},
+		{"an hour later, clock 5 h behind", time.Hour, -5 * time.Hour},
+		{"at once, clock 5 h ahead", 0, 5 * time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			lk := e.strict("a", time.Second)
+			e.mustAcquire(lk)
+			e.inject = func(op fsopstest.Op) *fsopstest.Fault {
+				if op.Name == "Rmdir" && op.Path == path {
+					return &fsopstest.Fault{Err: syscall.EIO}
+				}
+				return nil
+			}
+			if err := lk.Release(); err == nil {
+				t.Fatal("Release with every rmdir failing = nil, want an error")
+			}
+			lk.Close(e.now())
+			e.inject = nil
+			if names, err := e.mem.ReadDir(path); err != nil || len(names) != 0 {
+				t.Fatalf("lock path after the failed release: %q, %v; want an empty directory", names, err)
+			}
+			e.clk.Advance(tc.after)
+			w := e.strict("b", time.Second)
+			now := e.now()
+			now.Wall = now.Wall.Add(tc.offset)
+			att, err := w.Acquire(now)
+			if err != nil || !att.Acquired {
+				t.Fatalf("Acquire over our leftover = %+v, %v; want acquired", att, err)
+			}
+		})
+	}
 }
 
 func TestStrictAbandonedGenerationWithLitter(t *testing.T) {
@@ -517,24 +580,53 @@ func (d pathDir) Remove(n string) error                  { return d.m.Remove(d.p
 func (d pathDir) ReadDir() ([]string, error)             { return d.m.ReadDir(d.path) }
 func (d pathDir) Close() error                           { return nil }
 
-// TestStrictOldEmptyDirectoryIsReplaced: an empty directory at the lock
-// path cannot be told from a generation whose release stopped between
-// its two steps, however old: it is replaced (documented), and nothing
-// else is touched. Refusing old ones instead made waiters give up for good
-// when an interrupted release was not followed by an acquisition within
-// the age bound (the simulator's sshfs profile, seed 14: I4).
-func TestStrictOldEmptyDirectoryIsReplaced(t *testing.T) {
-	e := newEnv(t)
-	e.mem.MkdirAll(path, 0o755)
-	e.clk.Advance(365 * 24 * time.Hour)
-	lk := e.strict("a", time.Second)
-	e.mustAcquire(lk)
-	if err := lk.Release(); err != nil {
-		t.Fatal(err)
+// TestStrictUsersEmptyDirectoryIsNotRemoved: an empty directory at the
+// lock path without our mark is a user's, not an interrupted release,
+// whether it was made a moment ago or long ago and whatever the waiter's
+// wall clock says: ErrNotLock naming it, by Acquire and again by a later
+// acquisition; it stays, unchanged.
+func TestStrictUsersEmptyDirectoryIsNotRemoved(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		age    time.Duration
+		offset time.Duration // of the waiter's wall clock
+	}{
+		{"young", 0, 0},
+		{"old", 10*time.Second + time.Millisecond, 0}, // 10 lifetimes of 1 s
+		{"an hour old", time.Hour, 0},
+		{"young, clock 5 h ahead", 0, 5 * time.Hour},
+		{"an hour old, clock 5 h behind", time.Hour, -5 * time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.mem.MkdirAll(path, 0o755)
+			e.clk.Advance(tc.age)
+			refuseUsersEmptyDir(t, e, tc.offset)
+		})
 	}
-	lk.Close(e.now())
+}
+
+func refuseUsersEmptyDir(t *testing.T, e *env, offset time.Duration) {
+	t.Helper()
+	for range 2 {
+		lk := e.strict("a", time.Second)
+		now := e.now()
+		now.Wall = now.Wall.Add(offset)
+		_, err := lk.Acquire(now)
+		if !errors.Is(err, proto.ErrNotLock) || !strings.Contains(err.Error(), path+" is an empty directory that nfslease did not make") {
+			t.Fatalf("Acquire over a user's empty directory = %v, want ErrNotLock naming it", err)
+		}
+		lk.Close(e.now())
+		fi, err := e.mem.Lstat(path)
+		if err != nil || !fi.Mode.IsDir() {
+			t.Fatalf("the directory is gone: %v", err)
+		}
+		if names, _ := e.mem.ReadDir(path); len(names) > 0 {
+			t.Fatalf("the directory now holds %q", names)
+		}
+	}
 	for _, n := range e.files() {
-		if !strings.Contains(n, ".token.") {
+		if n != "a.lock" && !strings.Contains(n, ".token.") {
 			t.Errorf("left behind: %s", n)
 		}
 	}

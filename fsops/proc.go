@@ -27,9 +27,9 @@ func (p ProcID) Known() bool {
 }
 
 // ValidBootID reports whether s is a boot id as ProcID holds it: 32
-// lower-case hex digits.
+// lower-case hex digits, not all zero (the nil UUID names no boot).
 func ValidBootID(s string) bool {
-	if len(s) != 32 || strings.ToLower(s) != s {
+	if len(s) != 32 || strings.ToLower(s) != s || s == strings.Repeat("0", 32) {
 		return false
 	}
 	_, err := hex.DecodeString(s)

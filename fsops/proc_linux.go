@@ -1,6 +1,8 @@
 package fsops
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"strconv"
 	"sync"
@@ -59,5 +61,24 @@ func (osProcs) Probe(pid int) (ProcState, uint64) {
 	if err != nil || p != pid {
 		return ProcRunning, 0
 	}
+	if !sameTimeNS(pid) {
+		return ProcRunning, 0
+	}
 	return ProcRunning, start
+}
+
+// sameTimeNS reports whether pid is in our time namespace. Since Linux
+// 5.6 field 22 of /proc/PID/stat is shown shifted by the boot-time offset
+// of the reader's time namespace: the start a holder under another offset
+// recorded for itself is not the number we read for it, and comparing the
+// two would judge a live process dead. Only when both links read the same
+// (or both are missing: a kernel without time namespaces) is the start
+// comparable; anything else is unknown, and unknown is alive.
+func sameTimeNS(pid int) bool {
+	ours, errOurs := os.Readlink("/proc/self/ns/time")
+	theirs, errTheirs := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/time")
+	if errOurs != nil || errTheirs != nil {
+		return errors.Is(errOurs, fs.ErrNotExist) && errors.Is(errTheirs, fs.ErrNotExist)
+	}
+	return ours == theirs
 }

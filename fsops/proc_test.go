@@ -99,6 +99,7 @@ func TestParseBootID(t *testing.T) {
 		{"a8d4a5fa-e9ea-4c3f-a950-15c2322ca7fg\n", "", false},
 		{"a8d4a5fa-e9ea-4c3f-a950-15c2322ca7f8\n\n", "", false},
 		{"", "", false},
+		{"00000000-0000-0000-0000-000000000000\n", "", false},
 	} {
 		got, ok := fsops.ParseBootID([]byte(tc.in))
 		if got != tc.want || ok != tc.ok {

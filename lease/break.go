@@ -86,7 +86,7 @@ func Break(ctx context.Context, path string, force bool, opts ...Option) (Info, 
 	if info.Protocol == algorithm.Strict.Name() {
 		cfg.protocol = algorithm.Strict
 	}
-	acfg := cfg.algorithm()
+	acfg := cfg.algorithm(filepath.Dir(path))
 	if force {
 		// The forced steps see a clock running ahead: keep them away
 		// from this process's shared hints (sweep times, tokens).

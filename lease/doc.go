@@ -29,6 +29,9 @@
 // time, and a waiter of the same boot and pid namespace that finds that
 // process gone breaks the lock at its first look (never by host name,
 // never without those fields, never for another user's live process).
+// That takeover is for locks on local filesystems (ext4, xfs, tmpfs, ...)
+// by default: machines cloned from one snapshot share boot ids, so on
+// filesystems other machines reach it is off unless WithLocalTakeover.
 //
 // Guarantees, within the timing assumptions of docs/lease.md (monotonic
 // clock rates within a ratio of 1.14 at the defaults; for Flufl, wall

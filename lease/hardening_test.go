@@ -11,6 +11,7 @@ package lease_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -271,9 +272,10 @@ func TestHostileLockPath(t *testing.T) {
 			write(t, filepath.Join(lock, "inside"), []byte("x"))
 			setMtime(t, filepath.Join(lock, "inside"), longAgo)
 		}},
-		// However old, it cannot be told from a generation whose release
-		// was interrupted (TestStrictOldEmptyDirectoryIsReplaced).
-		{name: "empty directory", strictTakes: true, setup: func(t *testing.T, lock, outside string) {
+		// Without our mark (the sticky bit): not an interrupted release
+		// (those carry it and are replaced:
+		// TestStrictAbandonedGenerationIsReplaced).
+		{name: "empty directory", setup: func(t *testing.T, lock, outside string) {
 			if err := os.Mkdir(lock, 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -1038,13 +1040,19 @@ func TestFileModes(t *testing.T) {
 				if p == algorithm.Strict {
 					// The lock is a directory, with search permission
 					// wherever the mode grants read, and write and search
-					// permission for its owner (before the umask); its
+					// permission for its owner (before the umask), and
+					// the sticky bit (Strict's mark of its generations)
+					// unless the mode grants group or other write; its
 					// owner record has the file mode.
 					fi, err := os.Lstat(lock)
 					if err != nil {
 						t.Fatal(err)
 					}
-					if want := fs.ModeDir | tt.want | (tt.want&0o444)>>2 | (0o300 &^ fs.FileMode(tt.umask)); fi.Mode() != want {
+					want := fs.ModeDir | tt.want | (tt.want&0o444)>>2 | (0o300 &^ fs.FileMode(tt.umask))
+					if requested := cmp.Or(tt.opt, 0o644); requested&0o022 == 0 {
+						want |= fs.ModeSticky
+					}
+					if fi.Mode() != want {
 						t.Errorf("lock directory: mode %v, want %v", fi.Mode(), want)
 					}
 					if !slices.Equal(files, []string{"a.lock"}) {

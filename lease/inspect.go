@@ -160,7 +160,7 @@ func Inspect(path string, opts ...Option) (Info, error) {
 	if !ok {
 		return Info{}, fmt.Errorf("lease: inspect %s: protocol %s cannot inspect", path, p.Name())
 	}
-	look, err := in.Inspect(cfg.fs, abs, cfg.algorithm(), proto.Instant{Wall: now, Mono: cfg.clock.Mono()})
+	look, err := in.Inspect(cfg.fs, abs, cfg.algorithm(filepath.Dir(abs)), proto.Instant{Wall: now, Mono: cfg.clock.Mono()})
 	if err != nil {
 		return Info{}, fmt.Errorf("lease: inspect %s: %w", path, err)
 	}

@@ -154,7 +154,7 @@ func newAcquisition(cfg *config, path string, once bool) (*shell.Acquisition, *s
 		log *slog.Logger
 	)
 	a, err := shell.NewAcquisition(cfg.timing, once,
-		func() (proto.Lock, error) { return cfg.protocol.New(cfg.fs, path, cfg.algorithm()) },
+		func() (proto.Lock, error) { return cfg.protocol.New(cfg.fs, path, cfg.algorithm(filepath.Dir(path))) },
 		func() proto.Instant { return instant(cfg.clock) },
 		rand.Float64,
 		shell.Hooks{
@@ -326,7 +326,7 @@ func selfTest(cfg *config, dir string) error {
 			return nil
 		}
 	}
-	if err := st.SelfTest(cfg.fs, dir, cfg.algorithm()); err != nil {
+	if err := st.SelfTest(cfg.fs, dir, cfg.algorithm(dir)); err != nil {
 		return err
 	}
 	if cacheable {

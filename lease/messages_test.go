@@ -203,7 +203,8 @@ func TestMessageLeaderCallbacksNotForAcquire(t *testing.T) {
 }
 
 // TestInfoString: Info.String() for our own lock, another live holder and
-// a dead local holder (with a fake process table).
+// a dead local holder (with a fake process table; the in-memory
+// filesystem tells no kind, so the local-takeover rule is forced on).
 func TestInfoString(t *testing.T) {
 	forProtocols(t, func(t *testing.T, p algorithm.Protocol) {
 		synctest.Test(t, func(t *testing.T) {
@@ -212,7 +213,7 @@ func TestInfoString(t *testing.T) {
 			m := fsopstest.NewMachine("build-7", 4026531836)
 			holder := m.Start(4242)
 			path := dir + "/job.lock"
-			_, release, err := lease.Acquire(t.Context(), path, w.opts(lease.WithIdentity("build-7", 4242), lease.WithProcs(m.Procs(holder, false)))...)
+			_, release, err := lease.Acquire(t.Context(), path, w.opts(lease.WithIdentity("build-7", 4242), lease.WithProcs(m.Procs(holder, false)), lease.WithLocalTakeover(true))...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -220,7 +221,7 @@ func TestInfoString(t *testing.T) {
 			w.advance(2 * time.Second)
 			look := func(pid int) string {
 				t.Helper()
-				info, err := lease.Inspect(path, w.opts(lease.WithIdentity("build-7", pid), lease.WithProcs(m.Procs(fsops.ProcID{BootID: m.BootID(), PidNS: 4026531836, Pid: pid, Start: 1}, false)))...)
+				info, err := lease.Inspect(path, w.opts(lease.WithIdentity("build-7", pid), lease.WithProcs(m.Procs(fsops.ProcID{BootID: m.BootID(), PidNS: 4026531836, Pid: pid, Start: 1}, false)), lease.WithLocalTakeover(true))...)
 				if err != nil {
 					t.Fatal(err)
 				}

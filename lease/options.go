@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"reflect"
 	"sync"
 	"time"
 
@@ -116,6 +117,24 @@ func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) { c.logger = l })
 }
 
+// WithLocalTakeover forces the rule that breaks at once the lock of a
+// provably dead holder of this machine (same boot, pid namespace and host
+// name, its pid gone or reused; see docs/tuning.md) on (true) or off
+// (false). Without this option the rule applies only where the lock's
+// directory is on a filesystem that no other machine can reach: a local
+// kind, as the filesystem tells it (fsops.Typer: ext2, ext3, ext4, xfs,
+// btrfs, tmpfs, f2fs, zfs, bcachefs, ramfs). Anywhere else (NFS, FUSE,
+// SMB, Ceph, GlusterFS, a filesystem that cannot tell its kind) the lock
+// goes stale by its lifetime only, because machines restored from one
+// snapshot (cloned VMs, microVMs) share the boot id, host name and pid
+// namespace that the rule compares: a holder on one clone would be judged
+// dead by another, where its pid is absent. Force it on for a network
+// filesystem only if no two clones of one machine ever share the lock.
+// Off, no process identity is recorded and none is judged.
+func WithLocalTakeover(on bool) Option {
+	return optionFunc(func(c *config) { c.takeover, c.takeoverSet = on, true })
+}
+
 // withIdentity sets the host name and pid recorded in claims and owner
 // records (default: the host's and this process's). Tests reach it as
 // WithIdentity (export_test.go).
@@ -146,6 +165,9 @@ type config struct {
 	hostname string
 	pid      int
 	procs    fsops.Procs // this machine's processes: fsops.OSProcs() but in tests
+
+	takeover    bool // WithLocalTakeover's value, if takeoverSet
+	takeoverSet bool
 }
 
 var hostname = sync.OnceValue(func() string {
@@ -206,14 +228,68 @@ func newConfig(opts []Option) (*config, error) {
 	return c, nil
 }
 
-func (c *config) algorithm() proto.Config {
+// algorithm is the protocols' configuration for locks in dir. Its process
+// table is nil where the local-takeover rule is off (localTakeover).
+func (c *config) algorithm(dir string) proto.Config {
+	var procs fsops.Procs
+	if c.localTakeover(dir) {
+		procs = c.procs
+	}
 	return proto.Config{
 		Lifetime:      c.timing.Lifetime,
 		SkewAllowance: c.skew,
 		Hostname:      c.hostname,
 		Pid:           c.pid,
 		Perm:          c.perm,
-		Procs:         c.procs,
+		Procs:         procs,
 		Hints:         &hints,
 	}
+}
+
+// localKinds are the filesystem types (as fsops.Typer names them) that
+// only the machine mounting them reaches.
+var localKinds = map[string]bool{
+	"ext2": true, "ext3": true, "ext4": true, "xfs": true, "btrfs": true,
+	"tmpfs": true, "f2fs": true, "zfs": true, "bcachefs": true, "ramfs": true,
+	"overlay": true, // a container's root: writes land in its local upper layer
+}
+
+// dirKinds holds, per (filesystem, directory), whether the directory's
+// filesystem is of a local kind, learned once per process. Only answers
+// are remembered: an error may be transient.
+var dirKinds sync.Map
+
+type dirKindKey struct {
+	fs  fsops.FS
+	dir string
+}
+
+// localTakeover reports whether the local-takeover rule applies to locks
+// in dir: as WithLocalTakeover forced it, or else whether dir's
+// filesystem is of a local kind. An FS that cannot tell (no fsops.Typer,
+// an error) is not local.
+func (c *config) localTakeover(dir string) bool {
+	if c.takeoverSet {
+		return c.takeover
+	}
+	t, ok := c.fs.(fsops.Typer)
+	if !ok {
+		return false
+	}
+	key := dirKindKey{c.fs, dir}
+	cacheable := reflect.TypeOf(c.fs).Comparable()
+	if cacheable {
+		if v, ok := dirKinds.Load(key); ok {
+			return v.(bool)
+		}
+	}
+	kind, err := t.FSType(dir)
+	if err != nil {
+		return false
+	}
+	local := localKinds[kind]
+	if cacheable {
+		dirKinds.Store(key, local)
+	}
+	return local
 }

@@ -3,6 +3,7 @@ package fsopstest
 import (
 	"errors"
 	"io/fs"
+	"runtime"
 	"slices"
 	"syscall"
 	"testing"
@@ -29,6 +30,26 @@ func mkdirTests() []fsTest {
 		{"missing parent", func(t *testing.T, e *env) {
 			p := e.path("no/d")
 			wantPathError(t, e.fs.Mkdir(p, 0o755), p, fs.ErrNotExist)
+		}},
+		// Strict marks its generation directories with the sticky bit.
+		{"keeps the sticky bit", func(t *testing.T, e *env) {
+			if runtime.GOOS == "windows" {
+				t.Skip("Windows has no sticky bit (and no Strict)")
+			}
+			p := e.path("d")
+			if err := e.fs.Mkdir(p, 0o755|fs.ModeSticky); err != nil {
+				t.Fatal(err)
+			}
+			if fi := e.lstat(p); fi.Mode&fs.ModeSticky == 0 || !fi.Mode.IsDir() {
+				t.Errorf("mode = %v, want a directory with the sticky bit", fi.Mode)
+			}
+			q := e.path("e")
+			if err := e.fs.Mkdir(q, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if fi := e.lstat(q); fi.Mode&fs.ModeSticky != 0 {
+				t.Errorf("mode = %v, want no sticky bit", fi.Mode)
+			}
 		}},
 	}
 	for _, f := range fixtures {
