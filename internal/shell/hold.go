@@ -147,13 +147,14 @@ func (h *Hold) refreshedLocked(s, e time.Duration, err error) time.Duration {
 		}
 		return h.p.Refresh
 	}
-	from := s
-	if h.p.on(mDeadlineFromEnd) {
-		from = e
-	}
 	switch {
+	case err == nil && h.p.on(mDeadlineFromEnd) && s < h.deadline:
+		// However long it took, and from its end.
+		h.deadline = max(h.deadline, e+h.p.RenewDeadline)
+		h.lastErr = nil
+		return h.p.Refresh
 	case err == nil && (e-s <= h.p.Refresh || h.p.on(mSlowRefreshCounts)) && s < h.deadline:
-		h.deadline = max(h.deadline, from+h.p.RenewDeadline)
+		h.deadline = max(h.deadline, s+h.p.RenewDeadline)
 		h.lastErr = nil
 		return h.p.Refresh
 	case err == nil:

@@ -13,5 +13,5 @@ const (
 	mNoDeadline                              // failed refreshes never lose the lease; only proof of loss does
 	mNoFinalRefresh                          // release without the last refresh that pushes staleness a lifetime away
 	mSlowRefreshCounts                       // a refresh that took longer than the refresh interval still counts
-	mDeadlineFromEnd                         // a counted refresh moves the deadline from its end, not its start
+	mDeadlineFromEnd                         // a refresh counts however long it took, and moves the deadline from its end, not its start
 )
