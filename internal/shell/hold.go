@@ -153,7 +153,7 @@ func (h *Hold) refreshedLocked(s, e time.Duration, err error) time.Duration {
 		h.deadline = max(h.deadline, e+h.p.RenewDeadline)
 		h.lastErr = nil
 		return h.p.Refresh
-	case err == nil && (e-s <= h.p.Refresh || h.p.on(mSlowRefreshCounts)) && s < h.deadline:
+	case err == nil && e-s <= h.p.Refresh && s < h.deadline:
 		h.deadline = max(h.deadline, s+h.p.RenewDeadline)
 		h.lastErr = nil
 		return h.p.Refresh
@@ -198,7 +198,7 @@ type Finished struct {
 // our own files go, since a breaker may already be at work.
 func (h *Hold) Finish() Finished {
 	var f Finished
-	if h.Lost() == nil && !h.p.on(mNoFinalRefresh) {
+	if h.Lost() == nil {
 		r := h.Refresh()
 		f.Final = &r
 		f.NewlyLost = r.Lost != nil
@@ -210,7 +210,7 @@ func (h *Hold) Finish() Finished {
 	}
 	f.Lost = h.lost
 	h.mu.Unlock()
-	if f.Lost != nil && !h.p.on(mReleaseUnchecked) {
+	if f.Lost != nil {
 		// Never remove a lock we may no longer own: someone may have
 		// judged it stale. Only our own files go.
 		f.Err = h.lk.Close(proto.Instant{})

@@ -8,10 +8,7 @@ type mutation uint32
 
 const (
 	mLateGrant          mutation = 1 << iota // hand out a grant whose attempt began more than the renew deadline ago, its deadline counted from the grant
-	mReleaseUnchecked                        // release by name at the end without the last check that the lease is still valid
 	mLateRefreshRevives                      // a successful refresh after the lease was lost revives it
 	mNoDeadline                              // failed refreshes never lose the lease; only proof of loss does
-	mNoFinalRefresh                          // release without the last refresh that pushes staleness a lifetime away
-	mSlowRefreshCounts                       // a refresh that took longer than the refresh interval still counts
 	mDeadlineFromEnd                         // a refresh counts however long it took, and moves the deadline from its end, not its start
 )

@@ -9,13 +9,11 @@ import (
 
 func (p *Params) on(m mutation) bool { return p.mut&m != 0 }
 
+// mutationNames are the shell mutants the simulator must catch.
 var mutationNames = map[string]mutation{
 	"shell-late-grant":           mLateGrant,
-	"shell-release-unchecked":    mReleaseUnchecked,
 	"shell-late-refresh-revives": mLateRefreshRevives,
 	"shell-no-deadline":          mNoDeadline,
-	"shell-no-final-refresh":     mNoFinalRefresh,
-	"shell-slow-refresh-counts":  mSlowRefreshCounts,
 	"shell-deadline-from-end":    mDeadlineFromEnd,
 }
 
