@@ -181,6 +181,19 @@ func runMutants(profs []sim.Profile, budget, acqs int, only string, all bool) in
 	if len(ms) == 0 {
 		fatalf("no mutants %q in this build: build with -tags nfslease_mutants", only)
 	}
+	if !all {
+		// Profiles that catch most mutants first: a caught mutant stops
+		// at its first catching profile, so this order costs least.
+		first := []string{"clean", "lossy", "eio", "sshfs", "partition", "replay"}
+		profs = slices.Clone(profs)
+		rank := func(p sim.Profile) int {
+			if i := slices.Index(first, p.Name); i >= 0 {
+				return i
+			}
+			return len(first)
+		}
+		slices.SortStableFunc(profs, func(a, b sim.Profile) int { return rank(a) - rank(b) })
+	}
 	caught := 0
 	for _, m := range ms {
 		var by []string
