@@ -371,13 +371,8 @@ type lease struct {
 	lostLogged atomic.Bool
 	start      time.Time // when the lock was acquired, for EventReleased
 
-	tmu     sync.Mutex  // guards timer and stopped
-	timer   clock.Timer // the deadline timer
-	stopped bool        // the timer must not be set again
-
-	rmu      sync.Mutex     // guards rtimer and rstopped
-	rtimer   clock.Timer    // the refresh timer
-	rstopped bool           // no refresh may start
+	deadline stoppable      // the deadline timer
+	refresh  stoppable      // the refresh timer; once stopped, no refresh starts
 	inflight sync.WaitGroup // the refresh in progress, if any
 
 	stopWatch func() bool   // stops the parent context's watch
@@ -404,12 +399,8 @@ func startLease(ctx context.Context, cfg *config, g *shell.Grant, log *slog.Logg
 	now := func() proto.Instant { return instant(cfg.clock) }
 	l.h = shell.NewHold(cfg.timing, g, now, l.onLost)
 	held = context.WithValue(held, leaseKey{}, l)
-	l.tmu.Lock()
-	l.timer = cfg.clock.AfterFunc(l.h.Deadline()-now().Mono, l.checkDeadline)
-	l.tmu.Unlock()
-	l.rmu.Lock()
-	l.rtimer = cfg.clock.AfterFunc(cfg.timing.Refresh, l.refreshDue)
-	l.rmu.Unlock()
+	l.deadline.start(cfg.clock, l.h.Deadline()-now().Mono, l.checkDeadline)
+	l.refresh.start(cfg.clock, cfg.timing.Refresh, l.refreshDue)
 	l.stopWatch = context.AfterFunc(ctx, l.parentDone)
 	return held, sync.OnceValue(l.release)
 }
@@ -438,19 +429,7 @@ func (l *lease) checkDeadline() {
 		l.logLost()
 		return
 	}
-	l.tmu.Lock()
-	if !l.stopped {
-		l.timer.Reset(again)
-	}
-	l.tmu.Unlock()
-}
-
-// stopTimer stops the deadline timer for good.
-func (l *lease) stopTimer() {
-	l.tmu.Lock()
-	l.stopped = true
-	l.timer.Stop()
-	l.tmu.Unlock()
+	l.deadline.reset(again)
 }
 
 // logLost logs and emits the loss of the lease, once, if it is lost.
@@ -467,33 +446,22 @@ func (l *lease) logLost() {
 // Advance, and a refresh may block in the filesystem), which stopRefresher
 // joins.
 func (l *lease) refreshDue() {
-	l.rmu.Lock()
-	defer l.rmu.Unlock()
-	if l.rstopped {
+	if !l.refresh.unlessStopped(func() { l.inflight.Add(1) }) {
 		return
 	}
-	l.inflight.Add(1)
 	go func() {
 		defer l.inflight.Done()
 		if l.h.Lost() != nil {
 			return // nothing more to do but wait for release or the parent
 		}
-		next := l.refreshed(l.h.Refresh())
-		l.rmu.Lock()
-		if !l.rstopped {
-			l.rtimer.Reset(next)
-		}
-		l.rmu.Unlock()
+		l.refresh.reset(l.refreshed(l.h.Refresh()))
 	}()
 }
 
 // stopRefresher stops the refresh timer for good and waits for a refresh in
 // progress: after it, finish is the only user of the lock.
 func (l *lease) stopRefresher() {
-	l.rmu.Lock()
-	l.rstopped = true
-	l.rtimer.Stop()
-	l.rmu.Unlock()
+	l.refresh.stop()
 	l.inflight.Wait()
 }
 
@@ -513,7 +481,7 @@ func (l *lease) refreshed(r shell.Refreshed) time.Duration {
 		l.emit(Event{Kind: EventRefreshed, Path: l.path, Duration: r.Took})
 	}
 	if r.Lost != nil {
-		l.stopTimer()
+		l.deadline.stop()
 		l.logLost()
 	}
 	switch {
@@ -548,7 +516,7 @@ func (l *lease) finish(cause error) {
 		l.cancel(cause)
 		f := l.h.Finish()
 		released(l.cfg, l.path) // wake.go: wake this process's next waiter
-		l.stopTimer()
+		l.deadline.stop()
 		l.logLost() // the last refresh is not reported as a refresh event
 		switch {
 		case f.Lost != nil:
@@ -566,4 +534,43 @@ func (l *lease) finish(cause error) {
 			l.emit(Event{Kind: EventReleased, Path: l.path, Duration: l.cfg.clock.Now().Sub(l.start)})
 		}
 	})
+}
+
+// stoppable is a timer that, once stopped, is never set again: its
+// function may reset it while another goroutine stops it.
+type stoppable struct {
+	mu      sync.Mutex
+	t       clock.Timer
+	stopped bool
+}
+
+func (s *stoppable) start(clk clock.Clock, d time.Duration, f func()) {
+	s.mu.Lock()
+	s.t = clk.AfterFunc(d, f)
+	s.mu.Unlock()
+}
+
+// reset sets the timer to fire in d, unless it was stopped.
+func (s *stoppable) reset(d time.Duration) {
+	s.unlessStopped(func() { s.t.Reset(d) })
+}
+
+// stop stops the timer for good.
+func (s *stoppable) stop() {
+	s.mu.Lock()
+	s.stopped = true
+	s.t.Stop()
+	s.mu.Unlock()
+}
+
+// unlessStopped runs f, unless the timer was stopped, excluding stop while
+// it runs, and reports whether it ran.
+func (s *stoppable) unlessStopped(f func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return false
+	}
+	f()
+	return true
 }
