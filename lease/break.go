@@ -139,13 +139,10 @@ func (b *breaker) watch(ctx context.Context) (Info, error) {
 	for {
 		att, err := b.lk.Acquire(b.now())
 		wait := poll
+		if info, err, done := b.settled(att, err, first); done {
+			return info, err
+		}
 		switch {
-		case err == nil && att.Broke:
-			return b.broke(holderOf(att.Holder), first)
-		case err == nil && att.Acquired:
-			return b.giveBack()
-		case err != nil && !proto.Transient(err):
-			return b.info, fmt.Errorf("lease: break %s: %w", b.path, err)
 		case err != nil:
 			lastErr = err
 		case att.Holder == nil:
@@ -181,6 +178,23 @@ func (b *breaker) watch(ctx context.Context) (Info, error) {
 	}
 }
 
+// settled reports whether an attempt ended the Break: it broke the lock
+// (seen is the holder the step before saw), took a freed lock (given back
+// at once), or failed for good.
+func (b *breaker) settled(att proto.Attempt, err error, seen *Holder) (Info, error, bool) {
+	switch {
+	case err == nil && att.Broke:
+		info, err := b.broke(holderOf(att.Holder), seen)
+		return info, err, true
+	case err == nil && att.Acquired:
+		info, err := b.giveBack()
+		return info, err, true
+	case err != nil && !proto.Transient(err):
+		return b.info, fmt.Errorf("lease: break %s: %w", b.path, err), true
+	}
+	return Info{}, nil, false
+}
+
 // force breaks the lock now: each time a step says the holder could be
 // judged stale in StaleIn, the clock it is given moves that far ahead.
 func (b *breaker) force(ctx context.Context) (Info, error) {
@@ -191,13 +205,10 @@ func (b *breaker) force(ctx context.Context) (Info, error) {
 			return b.info, fmt.Errorf("lease: break %s: %w", b.path, err)
 		}
 		att, err := b.lk.Acquire(b.now())
+		if info, err, done := b.settled(att, err, last); done {
+			return info, err
+		}
 		switch {
-		case err == nil && att.Broke:
-			return b.broke(holderOf(att.Holder), last)
-		case err == nil && att.Acquired:
-			return b.giveBack()
-		case err != nil && !proto.Transient(err):
-			return b.info, fmt.Errorf("lease: break %s: %w", b.path, err)
 		case err != nil:
 			lastErr = err
 		case att.Holder != nil && att.StaleIn > 0:
