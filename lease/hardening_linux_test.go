@@ -26,7 +26,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nfslease/nfslease/algorithm"
-	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/lease"
 )
 
@@ -589,7 +588,10 @@ func TestChildInheritsNoDescriptor(t *testing.T) {
 // TestCrashLeftoversBounded kills 20 waiting processes with SIGKILL, each
 // leaving its claim file, and checks that later acquisitions remove them
 // (at most 8 each, once they are old enough), so that crashes do not fill
-// the lock directory.
+// the lock directory. A claim's age is its mtime: each dead claim is set an
+// hour ahead at once, so that no later helper may sweep it however slow the
+// loop runs, and then all are set an hour back, so that the test need not
+// wait for them to age.
 func TestCrashLeftoversBounded(t *testing.T) {
 	_, locks, _ := hostileDirs(t)
 	lock := filepath.Join(locks, "a.lock")
@@ -616,6 +618,7 @@ func TestCrashLeftoversBounded(t *testing.T) {
 		}
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
+		setClaimTimes(t, locks, mark, time.Now().Add(time.Hour))
 	}
 	if n := len(dirNames(t, locks)); n != crashes+2 {
 		t.Fatalf("%d files after %d crashes, want the lock, our claim and %d leftovers", n, crashes, crashes)
@@ -624,8 +627,11 @@ func TestCrashLeftoversBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A dead process's claim is a leftover once untouched for its
-	// lifetime plus the stale margin.
-	time.Sleep(time.Second + proto.StaleMargin + 300*time.Millisecond)
+	// lifetime plus the stale margin: an hour back is far beyond.
+	setClaimTimes(t, locks, "|", time.Now().Add(-time.Hour))
+	// A process sweeps a lock at most once per lifetime (proto.Hints), and
+	// this one last swept it at its first acquisition above.
+	time.Sleep(time.Second)
 	var counts []int
 	for range 4 {
 		_, release, err := lease.Acquire(hctx(t), lock, opts...)
@@ -639,6 +645,19 @@ func TestCrashLeftoversBounded(t *testing.T) {
 	}
 	if fmt.Sprint(counts) != "[12 4 0 0]" {
 		t.Errorf("leftovers after each acquisition = %v, want [12 4 0 0]", counts)
+	}
+}
+
+// setClaimTimes sets the mtime of every name in dir that contains mark
+// (a Flufl claim's "|pid|") to mtime.
+func setClaimTimes(t *testing.T, dir, mark string, mtime time.Time) {
+	t.Helper()
+	for _, n := range dirNames(t, dir) {
+		if strings.Contains(n, mark) {
+			if err := os.Chtimes(filepath.Join(dir, n), mtime, mtime); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }
 
