@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,8 +52,18 @@ func main() {
 		mutSeeds   = flag.Int("mutant-seeds", 100, "seed budget per mutant and profile")
 		mutName    = flag.String("mutant", "", "with -replay: the mutant to trace; with -mutants: run only the mutants whose names start with one of these (comma-separated)")
 		mutAll     = flag.Bool("mutant-all-profiles", false, "with -mutants: run every profile for each mutant (the table of which profile catches which), not only until the first catches it")
+		cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	)
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fatalf("%v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fatalf("%v", err)
+		}
+	}
 	profs := sim.Profiles
 	if *profiles != "" {
 		profs = nil
@@ -64,14 +75,17 @@ func main() {
 			profs = append(profs, p)
 		}
 	}
+	var code int
 	switch {
 	case *replay != "":
-		os.Exit(runReplay(*replay, *protoName, *mutName, *acqs))
+		code = runReplay(*replay, *protoName, *mutName, *acqs)
 	case *mutantMode:
-		os.Exit(runMutants(profs, *mutSeeds, *acqs, *mutName, *mutAll))
+		code = runMutants(profs, *mutSeeds, *acqs, *mutName, *mutAll)
 	default:
-		os.Exit(runAll(profs, *protoName, *first, *seeds, *acqs))
+		code = runAll(profs, *protoName, *first, *seeds, *acqs)
 	}
+	pprof.StopCPUProfile() // a no-op without -cpuprofile
+	os.Exit(code)
 }
 
 func fatalf(format string, args ...any) {

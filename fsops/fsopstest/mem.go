@@ -692,8 +692,56 @@ func clean(name string) string {
 // ELOOP for too many symbolic links; a missing last component is not an
 // error. m.mu must be held.
 func (m *Mem) lookup(name string, follow bool) (location, syscall.Errno) {
-	todo := strings.Split(clean(name), "/")
+	if !isClean(name) {
+		name = clean(name)
+	}
+	// The common case, a clean path without symbolic links, walks name in
+	// place; the first symbolic link to follow hands the rest to walk.
 	dir := m.root
+	rest := name[1:]
+	for rest != "" {
+		c, after, more := strings.Cut(rest, "/")
+		n := dir.entries[c]
+		if n != nil && n.isSymlink() && (follow || more) {
+			return m.walk(dir, strings.Split(rest, "/"), follow)
+		}
+		if !more {
+			return location{dir: dir, base: c, node: n}, 0
+		}
+		if n == nil {
+			return location{}, syscall.ENOENT
+		}
+		if !n.isDir() {
+			return location{}, syscall.ENOTDIR
+		}
+		dir, rest = n, after
+	}
+	return location{node: dir}, 0
+}
+
+// isClean reports whether name is what clean makes of it: absolute, with
+// no empty, "." or ".." component and no trailing slash.
+func isClean(name string) bool {
+	if name == "/" {
+		return true
+	}
+	if name == "" || name[0] != '/' || name[len(name)-1] == '/' {
+		return false
+	}
+	for rest := name[1:]; ; {
+		c, after, more := strings.Cut(rest, "/")
+		if c == "" || c == "." || c == ".." {
+			return false
+		}
+		if !more {
+			return true
+		}
+		rest = after
+	}
+}
+
+// walk resolves the components todo from directory dir, as lookup does.
+func (m *Mem) walk(dir *inode, todo []string, follow bool) (location, syscall.Errno) {
 	links := 0
 	for len(todo) > 0 {
 		c := todo[0]

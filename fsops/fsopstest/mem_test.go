@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -471,6 +472,41 @@ func TestMemErrorsNameTheCall(t *testing.T) {
 			}
 		default:
 			t.Errorf("error %v (%T) is neither *fs.PathError nor *os.LinkError", tc.err, tc.err)
+		}
+	}
+}
+
+// TestLookupFastPath checks lookup's in-place walk of clean names against
+// the general walk over clean's components, on names with and without
+// symbolic links, "." and "..", and missing or non-directory components.
+func TestLookupFastPath(t *testing.T) {
+	m := NewMem(newTestClock())
+	for _, d := range []string{"/a", "/a/b", "/c"} {
+		if err := m.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.WriteFile("/a/b/f", []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range [][2]string{{"/a/b", "/ln"}, {"../a", "/c/up"}, {"f", "/a/b/rel"}, {"/loop", "/loop"}} {
+		if err := m.Symlink(l[0], l[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := []string{"/", "/a", "/a/b/f", "/a/b/f/x", "/a/missing/f", "/a/b/new", "/ln/f", "/ln", "/c/up/b/f",
+		"/a/b/rel", "/loop", "/loop/x", "a/b/f", "/a//b/f", "/a/./b/f", "/a/b/../b/f", "/a/b/", "//a", "/a/.."}
+	for _, name := range names {
+		for _, follow := range []bool{false, true} {
+			isCleanWant := clean(name) == name
+			if got := isClean(name); got != isCleanWant {
+				t.Errorf("isClean(%q) = %v, want %v", name, got, isCleanWant)
+			}
+			got, gotErr := m.lookup(name, follow)
+			want, wantErr := m.walk(m.root, strings.Split(clean(name), "/"), follow)
+			if got != want || gotErr != wantErr {
+				t.Errorf("lookup(%q, %v) = %+v, %v; walk gives %+v, %v", name, follow, got, gotErr, want, wantErr)
+			}
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"math/rand/v2"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -612,7 +613,7 @@ func identity(ino uint64, ok bool) string {
 	if !ok {
 		return ""
 	}
-	return fmt.Sprintf("ino:%d", ino)
+	return "ino:" + strconv.FormatUint(ino, 10)
 }
 
 // lockIdentity is the identity of the lock at the lock path now: the lock
