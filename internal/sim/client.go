@@ -59,7 +59,9 @@ func (c *client) faultsForCycle() {
 	pause := func(kind string, d time.Duration) {
 		s.at(s.now+s.uniform(horizon), func() {
 			if gen == c.gen && c.alive && !s.calm && s.now >= c.pausedUntil {
-				s.inject(c, kind, "process pauses for %v", d)
+				if s.injected(c, kind) {
+					s.tracef(c, "fault: process pauses for %v", d)
+				}
 				c.pauseFrom, c.pausedUntil = s.now, s.now+d
 			}
 		})
@@ -74,7 +76,9 @@ func (c *client) faultsForCycle() {
 		d := s.uniform(p.PartMax)
 		s.at(s.now+s.uniform(horizon), func() {
 			if !s.calm {
-				s.inject(c, "partition", "partitioned for %v", d)
+				if s.injected(c, "partition") {
+					s.tracef(c, "fault: partitioned for %v", d)
+				}
 				c.partUntil = s.now + d
 			}
 		})
@@ -83,7 +87,9 @@ func (c *client) faultsForCycle() {
 		// NTP steps the wall clock back towards true time: the error
 		// stays bounded; it does not accumulate.
 		d := time.Duration((s.rng.Float64()*2 - 1) * float64(p.StepMax))
-		s.inject(c, "clock-step", "wall clock steps by %v", d-c.step)
+		if s.injected(c, "clock-step") {
+			s.tracef(c, "fault: wall clock steps by %v", d-c.step)
+		}
 		c.step = d
 	}
 }
@@ -103,7 +109,9 @@ func (c *client) dieHolding(gen, tries int) {
 
 func (c *client) crash() {
 	s := c.s
-	s.inject(c, "crash", "process crashes (holding=%v)", c.holding)
+	if s.injected(c, "crash") {
+		s.tracef(c, "fault: process crashes (holding=%v)", c.holding)
+	}
 	c.crashes++
 	if c.holding {
 		c.endHeld("crash")
@@ -137,10 +145,14 @@ func (c *client) cycle() {
 	a, err := shell.NewAcquisition(s.params, false, newLock, c.now, s.rng.Float64, shell.Hooks{
 		Attempted: func(att proto.Attempt, err error) {
 			if att.Holder != nil {
-				s.tracef(c, "attempt: held by %s/%d, stale in %v (broke=%v)", att.Holder.Host, att.Holder.Pid, att.StaleIn, att.Broke)
+				if s.tracing() {
+					s.tracef(c, "attempt: held by %s/%d, stale in %v (broke=%v)", att.Holder.Host, att.Holder.Pid, att.StaleIn, att.Broke)
+				}
 			}
 			if err != nil {
-				s.tracef(c, "acquire attempt: %v", err)
+				if s.tracing() {
+					s.tracef(c, "acquire attempt: %v", err)
+				}
 			}
 			if err == nil && att.Acquired {
 				id = s.lockIdentity()
@@ -148,15 +160,23 @@ func (c *client) cycle() {
 					// A cut between acquiring and handing the lease out:
 					// the window that mint-then-verify is for.
 					d := s.uniform(s.prof.PartMax)
-					s.fault(c, "partitioned for %v before minting", d)
+					if s.injected(c, "partition") {
+						s.tracef(c, "fault: partitioned for %v before minting", d)
+					}
 					c.partUntil = max(c.partUntil, s.now+d)
 				}
 			}
 		},
-		Broke:       func(*proto.Holder) { s.res.Breaks++ },
-		LostMinting: func(err error) { s.tracef(c, "lost while minting: %v", err) },
+		Broke: func(*proto.Holder) { s.res.Breaks++ },
+		LostMinting: func(err error) {
+			if s.tracing() {
+				s.tracef(c, "lost while minting: %v", err)
+			}
+		},
 		Late: func(took time.Duration) {
-			s.tracef(c, "acquired %v after the attempt began, past its deadline: leaving the lock to go stale", took)
+			if s.tracing() {
+				s.tracef(c, "acquired %v after the attempt began, past its deadline: leaving the lock to go stale", took)
+			}
 			delete(s.minted, c)
 		},
 	})
@@ -182,7 +202,9 @@ func (c *client) cycle() {
 		case shell.Failed:
 			if s.prof.ENOSPC > 0 && errors.Is(st.Err, syscall.ENOSPC) {
 				// A full disk is reported to the caller, as it should.
-				s.tracef(c, "acquire failed: %v", st.Err)
+				if s.tracing() {
+					s.tracef(c, "acquire failed: %v", st.Err)
+				}
 				return
 			}
 			s.violate("I4", "%s gave up acquiring: %v", c.name(), st.Err)
@@ -233,7 +255,9 @@ func (c *client) acquired(g *shell.Grant, id string) {
 	if c.claim == "" {
 		s.violate("I1", "%s acquired, but the server never saw it put a lock of its own at the lock path (there: %q)", c.name(), id)
 	} else if id != c.claim {
-		s.tracef(c, "its lock %s was gone when Acquire returned (there: %q)", c.claim, id)
+		if s.tracing() {
+			s.tracef(c, "its lock %s was gone when Acquire returned (there: %q)", c.claim, id)
+		}
 	}
 	id = c.claim
 	switch {
@@ -286,7 +310,9 @@ func (c *client) acquired(g *shell.Grant, id string) {
 		s.claims[c.claim] = c
 	}
 	c.holding, c.lostSeen = true, false
-	s.tracef(c, "ACQUIRED with token %d, deadline %v", tok, h.Deadline())
+	if s.tracing() {
+		s.tracef(c, "ACQUIRED with token %d, deadline %v", tok, h.Deadline())
+	}
 	if c == s.prober {
 		s.probeOK = true
 	}
@@ -328,7 +354,9 @@ func (c *client) endHeld(why string) {
 	if s.pending != nil && s.pending.holder == c {
 		s.pending = nil
 	}
-	s.tracef(c, "held ends: %s", why)
+	if s.tracing() {
+		s.tracef(c, "held ends: %s", why)
+	}
 }
 
 // hold keeps the lease for a random time, refreshing it as package lease's
@@ -353,7 +381,9 @@ func (c *client) hold() {
 			break
 		}
 		r := h.Refresh()
-		s.tracef(c, "refresh took %v: %v", r.Took, r.Err)
+		if s.tracing() {
+			s.tracef(c, "refresh took %v: %v", r.Took, r.Err)
+		}
 		next = c.monoAt(s.now) + r.Next
 		if !c.holding && h.Lost() == nil {
 			// Only a deliberately broken shell gets here.
@@ -362,10 +392,14 @@ func (c *client) hold() {
 	}
 	f := h.Finish()
 	if f.Lost != nil {
-		s.tracef(c, "lease lost by release: only our files go")
+		if s.tracing() {
+			s.tracef(c, "lease lost by release: only our files go")
+		}
 	}
 	if f.Err != nil {
-		s.tracef(c, "release: %v", f.Err)
+		if s.tracing() {
+			s.tracef(c, "release: %v", f.Err)
+		}
 		if !errors.Is(f.Err, algorithm.ErrNotHeld) {
 			s.res.CleanupErrors++
 		}

@@ -99,7 +99,9 @@ func (s *sim) rob(c *client, id, mech string) {
 		return
 	}
 	s.robbed[id] = robbery{mech: mech, at: s.now}
-	s.tracef(c, "excusable: %s removed or moved lock %s", mech, id)
+	if s.tracing() {
+		s.tracef(c, "excusable: %s removed or moved lock %s", mech, id)
+	}
 }
 
 // robbedOf returns the mechanism that removed or moved c's lock during its

@@ -45,7 +45,9 @@ func (s *sim) submit(c *client, r *req) {
 		s.at(c.trueAt(r.sleepUntil), func() { c.resume(gen, r) })
 		return
 	}
-	s.tracef(c, "%s %s %s", r.op.Name, r.op.Path, r.op.Path2)
+	if s.tracing() {
+		s.tracef(c, "%s %s %s", r.op.Name, r.op.Path, r.op.Path2)
+	}
 	// A call that follows a pause of its caller, with no call in between,
 	// acts on whatever the caller checked before the pause.
 	r.afterPause = c.pauseFrom >= c.lastCallAt && c.pausedUntil <= s.now && c.pausedUntil-c.pauseFrom > s.pauseTolerance()
@@ -56,12 +58,16 @@ func (s *sim) submit(c *client, r *req) {
 		// applied, and only the reply is lost.
 		errno := s.prof.SoftErr
 		if r.namespace && s.chance(0.5) {
-			s.inject(c, "soft-timeout-applied", "%s %s applied, then the partition times it out with %v", r.op.Name, r.op.Path, errno)
+			if s.injected(c, "soft-timeout-applied") {
+				s.tracef(c, "fault: %s %s applied, then the partition times it out with %v", r.op.Name, r.op.Path, errno)
+			}
 			if res := s.apply(c, r, false); res.err == nil && isCreate(r.op.Name) {
 				s.res.FaultedCleanups++
 			}
 		} else {
-			s.inject(c, "soft-timeout", "%s %s times out in the partition with %v", r.op.Name, r.op.Path, errno)
+			if s.injected(c, "soft-timeout") {
+				s.tracef(c, "fault: %s %s times out in the partition with %v", r.op.Name, r.op.Path, errno)
+			}
 			if isRemoval(r.op.Name) {
 				s.res.FaultedCleanups++
 			}
@@ -76,7 +82,9 @@ func (s *sim) submit(c *client, r *req) {
 		if s.rng.IntN(2) == 0 {
 			errno, kind = syscall.ESTALE, "estale"
 		}
-		s.inject(c, kind, "%s %s fails with %v before the server", r.op.Name, r.op.Path, errno)
+		if s.injected(c, kind) {
+			s.tracef(c, "fault: %s %s fails with %v before the server", r.op.Name, r.op.Path, errno)
+		}
 		if isRemoval(r.op.Name) {
 			s.res.FaultedCleanups++
 		}
@@ -85,7 +93,9 @@ func (s *sim) submit(c *client, r *req) {
 		return
 	}
 	if (r.op.Name == "CreateExcl" || r.op.Name == "Link") && s.chance(s.prof.ENOSPC) {
-		s.inject(c, "enospc", "%s %s fails with ENOSPC", r.op.Name, r.op.Path)
+		if s.injected(c, "enospc") {
+			s.tracef(c, "fault: %s %s fails with ENOSPC", r.op.Name, r.op.Path)
+		}
 		r.res = s.pathErr(r, syscall.ENOSPC)
 		s.at(sendAt+s.latency()+s.latency(), func() { c.resume(gen, r) })
 		return
@@ -94,7 +104,9 @@ func (s *sim) submit(c *client, r *req) {
 		// Congestion, a server stall, a retransmission after a lost
 		// request: the request reaches the server late.
 		d := s.uniform(s.prof.DelayMax)
-		s.inject(c, "request-delay", "%s %s reaches the server %v late", r.op.Name, r.op.Path, d)
+		if s.injected(c, "request-delay") {
+			s.tracef(c, "fault: %s %s reaches the server %v late", r.op.Name, r.op.Path, d)
+		}
 		sendAt += d
 	}
 	if sendAt-s.now > lifetime-s.renew()+proto.StaleMargin && (r.op.Name == "Rename" || r.op.Name == "Remove") && r.op.Path == lockPath {
@@ -107,7 +119,9 @@ func (s *sim) submit(c *client, r *req) {
 	s.at(sendAt+s.latency(), func() {
 		if r.late {
 			s.res.Ex.LateCalls++
-			s.inject(c, "late-call", "%s %s, sent %v ago, reaches the server late", r.op.Name, r.op.Path, s.now-submitted)
+			if s.injected(c, "late-call") {
+				s.tracef(c, "fault: %s %s, sent %v ago, reaches the server late", r.op.Name, r.op.Path, s.now-submitted)
+			}
 		}
 		if r.op.Path2 == lockPath && s.now-submitted > lifetime-s.renew()+proto.StaleMargin {
 			s.res.Ex.LateOntoLock++
@@ -115,7 +129,9 @@ func (s *sim) submit(c *client, r *req) {
 		res := s.apply(c, r, false)
 		if r.namespace && s.chance(s.prof.LateDup) {
 			d := s.uniform(s.prof.DupDelay)
-			s.inject(c, "late-duplicate", "%s %s: a duplicate will arrive %v later", r.op.Name, r.op.Path, d)
+			if s.injected(c, "late-duplicate") {
+				s.tracef(c, "fault: %s %s: a duplicate will arrive %v later", r.op.Name, r.op.Path, d)
+			}
 			s.at(s.now+d, func() {
 				if !s.calm {
 					s.apply(c, r, true)
@@ -136,12 +152,16 @@ func (s *sim) submit(c *client, r *req) {
 func (s *sim) reply(c *client, r *req, res result, gen int) {
 	if s.chance(s.prof.ReplyCut) {
 		d := s.uniform(s.prof.PartMax)
-		s.inject(c, "reply-partition", "partitioned for %v after the server applied %s %s: the reply is cut off", d, r.op.Name, r.op.Path)
+		if s.injected(c, "reply-partition") {
+			s.tracef(c, "fault: partitioned for %v after the server applied %s %s: the reply is cut off", d, r.op.Name, r.op.Path)
+		}
 		c.partUntil = max(c.partUntil, s.now+d)
 	}
 	if s.now < c.partUntil {
 		if s.prof.SoftErr != 0 {
-			s.inject(c, "soft-timeout-applied", "%s %s applied, then the partition times its reply out with %v", r.op.Name, r.op.Path, s.prof.SoftErr)
+			if s.injected(c, "soft-timeout-applied") {
+				s.tracef(c, "fault: %s %s applied, then the partition times its reply out with %v", r.op.Name, r.op.Path, s.prof.SoftErr)
+			}
 			if res.err == nil && isCreate(r.op.Name) {
 				s.res.FaultedCleanups++
 			}
@@ -149,19 +169,25 @@ func (s *sim) reply(c *client, r *req, res result, gen int) {
 			s.at(s.now+s.prof.Timeo, func() { c.resume(gen, r) })
 			return
 		}
-		s.tracef(c, "the reply to %s %s waits for the partition to heal", r.op.Name, r.op.Path)
+		if s.tracing() {
+			s.tracef(c, "the reply to %s %s waits for the partition to heal", r.op.Name, r.op.Path)
+		}
 		s.at(max(c.partUntil, s.now+s.prof.Timeo)+s.latency(), func() { s.retransmit(c, r, res, gen) })
 		return
 	}
 	if s.chance(s.prof.LostReply) {
-		s.inject(c, "lost-reply", "reply to %s %s lost (%v)", r.op.Name, r.op.Path, res.err)
+		if s.injected(c, "lost-reply") {
+			s.tracef(c, "fault: reply to %s %s lost (%v)", r.op.Name, r.op.Path, res.err)
+		}
 		s.at(s.now+s.prof.Timeo+s.latency(), func() { s.retransmit(c, r, res, gen) })
 		return
 	}
 	at := s.now + s.latency()
 	if s.chance(s.prof.Delay) {
 		d := s.uniform(s.prof.DelayMax)
-		s.inject(c, "reply-delay", "reply to %s %s delayed by %v", r.op.Name, r.op.Path, d)
+		if s.injected(c, "reply-delay") {
+			s.tracef(c, "fault: reply to %s %s delayed by %v", r.op.Name, r.op.Path, d)
+		}
 		at += d
 	}
 	r.res = res
@@ -173,7 +199,9 @@ func (s *sim) reply(c *client, r *req, res result, gen int) {
 // runs again.
 func (s *sim) retransmit(c *client, r *req, res result, gen int) {
 	if r.namespace && s.chance(s.prof.DRCMiss) {
-		s.inject(c, "drc-miss", "retransmitted %s %s misses the duplicate request cache", r.op.Name, r.op.Path)
+		if s.injected(c, "drc-miss") {
+			s.tracef(c, "fault: retransmitted %s %s misses the duplicate request cache", r.op.Name, r.op.Path)
+		}
 		res = s.apply(c, r, true)
 	}
 	r.res = res
@@ -206,7 +234,9 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 	stray := s.strayHandle
 	s.strayHandle = false
 	if replay {
-		s.tracef(c, "replayed %s %s %s -> %v", r.op.Name, r.op.Path, r.op.Path2, res.err)
+		if s.tracing() {
+			s.tracef(c, "replayed %s %s %s -> %v", r.op.Name, r.op.Path, r.op.Path2, res.err)
+		}
 		if res.err == nil && isCreate(r.op.Name) {
 			// A create (or a move to a new name) that ran again after
 			// its caller had moved on: a litter file no one knows of

@@ -305,21 +305,23 @@ func (s *sim) violateExcused(inv, mechanism, format string, args ...any) {
 		s.res.Ex.excuse(mechanism)
 	}
 	s.res.Violations = append(s.res.Violations, v)
-	s.tracef(nil, "VIOLATION %s", v)
+	if s.tracing() {
+		s.tracef(nil, "VIOLATION %s", v)
+	}
 }
 
-// inject records a fault of the given kind (counted in Exercised.Faults).
-func (s *sim) inject(c *client, kind, format string, args ...any) {
+// injected records a fault of the given kind (counted in Exercised.Faults)
+// and reports whether the run is traced, for the caller to say what it did.
+// Call sites format their trace only when it is: formatting every fault
+// and step of an untraced run cost the campaign a third of its CPU.
+func (s *sim) injected(c *client, kind string) bool {
 	s.res.Faults++
 	s.res.Ex.fault(kind)
-	s.tracef(c, "fault: "+format, args...)
+	return s.tracing()
 }
 
-// fault records a partition of c (the one fault the client loop injects
-// itself, between acquiring and minting).
-func (s *sim) fault(c *client, format string, args ...any) {
-	s.inject(c, "partition", format, args...)
-}
+// tracing reports whether the run is traced (see tracef).
+func (s *sim) tracing() bool { return s.cfg.Trace != nil }
 
 func (s *sim) chance(p float64) bool { return !s.calm && p > 0 && s.rng.Float64() < p }
 
@@ -339,7 +341,9 @@ func (s *sim) latency() time.Duration {
 // or give up, then starts a prober that must get the lock promptly (I4).
 func (s *sim) beginFinal() {
 	s.stopping = true
-	s.tracef(nil, "acquisition budget spent: stopping the workload")
+	if s.tracing() {
+		s.tracef(nil, "acquisition budget spent: stopping the workload")
+	}
 	// Let processes finish their cycles under the faults already in
 	// flight, then stop all faults and probe.
 	s.at(s.now+2*lifetime, func() {
@@ -351,7 +355,9 @@ func (s *sim) beginFinal() {
 				c.pausedUntil = s.now
 			}
 		}
-		s.tracef(nil, "faults stopped")
+		if s.tracing() {
+			s.tracef(nil, "faults stopped")
+		}
 		s.waitIdle()
 	})
 }
@@ -511,7 +517,9 @@ func (c *client) start() {
 		c.yield = yield
 		c.body()
 	})
-	s.tracef(c, "process starts")
+	if s.tracing() {
+		s.tracef(c, "process starts")
+	}
 	c.resume(gen, nil)
 }
 
@@ -564,7 +572,9 @@ func (c *client) resume(gen int, r *req) {
 	next, ok := c.next()
 	if !ok {
 		c.alive = false
-		s.tracef(c, "process exits")
+		if s.tracing() {
+			s.tracef(c, "process exits")
+		}
 		if c == s.prober {
 			return
 		}
@@ -649,7 +659,9 @@ func (s *sim) cached(c *client, name string) (result, bool) {
 		return result{}, false
 	}
 	s.res.Ex.CacheHits++
-	s.tracef(c, "%s answered from the client's cache: %v", name, e.res.err)
+	if s.tracing() {
+		s.tracef(c, "%s answered from the client's cache: %v", name, e.res.err)
+	}
 	return e.res, true
 }
 
@@ -668,7 +680,9 @@ func (s *sim) negCached(c *client, name string) bool {
 		return false
 	}
 	s.res.Ex.CacheHits++
-	s.tracef(c, "open %s answered from the client's negative lookup cache", name)
+	if s.tracing() {
+		s.tracef(c, "open %s answered from the client's negative lookup cache", name)
+	}
 	return true
 }
 
