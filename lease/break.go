@@ -113,9 +113,9 @@ func Break(ctx context.Context, path string, force bool, opts ...Option) (Info, 
 
 // breaker is one Break: the protocol steps and the clock they are given.
 type breaker struct {
-	cfg  *config
-	lk   proto.Lock
-	path string
+	cfg   *config
+	lk    proto.Lock
+	path  string
 	info  Info      // the first look
 	start time.Time // when Break began, for messages
 
