@@ -947,3 +947,38 @@ func TestRunLocalTakeoverFlag(t *testing.T) {
 		t.Errorf("-n --local-takeover on: status %d after %v (%q), want 0 at once", st, time.Since(t0), stderr)
 	}
 }
+
+// The error lines of the commands: one "nfslease: " prefix, then the
+// path and the cause, exit 71.
+func TestErrorLines(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sym := filepath.Join(dir, "sym.lock")
+	if err := os.Symlink("/etc/passwd", sym); err != nil {
+		t.Fatal(err)
+	}
+	under := filepath.Join(dir, "file", "a.lock")
+	missing := filepath.Join(dir, "nodir", "a.lock")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", missing, "true"}, missing + ": the directory " + filepath.Join(dir, "nodir") + " does not exist (no such file or directory)"},
+		{[]string{"run", "-n", under, "true"}, under + ": " + filepath.Join(dir, "file") + " is not a directory"},
+		{[]string{"status", missing}, missing + ": the directory " + filepath.Join(dir, "nodir") + " does not exist (no such file or directory)"},
+		{[]string{"status", sym}, sym + ": holds a symbolic link, not a strict or flufl lock: not a lock file"},
+		{[]string{"status", under}, under + ": " + filepath.Join(dir, "file") + " is not a directory"},
+		{[]string{"break", sym}, sym + ": holds a symbolic link, not a strict or flufl lock: not a lock file"},
+		{[]string{"run", "--protocol", "flufl", sym, "true"}, sym + ": holds a symbolic link, not a flufl lock: not a lock file"},
+	} {
+		st, stdout, stderr := run(t, c.args...)
+		if st != exitError || stdout != "" {
+			t.Errorf("nfslease %q: status %d, stdout %q; want 71 and nothing", c.args, st, stdout)
+		}
+		oneErrorLine(t, stderr, "nfslease: "+c.want)
+		t.Logf("%s", strings.TrimSpace(stderr))
+	}
+}
