@@ -982,3 +982,33 @@ func TestErrorLines(t *testing.T) {
 		t.Logf("%s", strings.TrimSpace(stderr))
 	}
 }
+
+// break interrupted while it watches a live holder's lock: exit 1, one
+// line naming the path, nothing changed.
+func TestBreakInterrupted(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	lock := filepath.Join(dir, "a.lock")
+	holder := start(t, "run", lock, "sh", "-c", holderScript(dir))
+	waitFor(t, 10*time.Second, "the command to run", func() bool { return exists(filepath.Join(dir, "running")) })
+	b := start(t, "break", "-v", lock)
+	waitFor(t, 10*time.Second, "break to watch", func() bool { return strings.Contains(b.stderr.String(), "nfslease: watching ") })
+	b.signal(syscall.SIGINT)
+	if st := b.wait(10 * time.Second); st != 1 {
+		t.Errorf("break after SIGINT: status %d, want 1", st)
+	}
+	lines := strings.Split(strings.TrimSuffix(b.stderr.String(), "\n"), "\n")
+	if last := lines[len(lines)-1]; last != "nfslease: "+lock+": break interrupted; nothing changed" {
+		t.Errorf("last line %q, want %q", last, "nfslease: "+lock+": break interrupted; nothing changed")
+	}
+	if holder.exited() || !exists(filepath.Join(dir, "running")) {
+		t.Error("the holder's command stopped")
+	}
+	t.Logf("%s", strings.TrimSpace(b.stderr.String()))
+	if err := os.WriteFile(filepath.Join(dir, "release"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if st := holder.wait(10 * time.Second); st != 0 {
+		t.Errorf("holder: status %d", st)
+	}
+}
