@@ -23,7 +23,7 @@ func (strictProtocol) Inspect(fsys fsops.FS, path string, cfg proto.Config, now 
 	case err != nil:
 		return proto.Look{}, fmt.Errorf("algorithm: inspecting lock %s: %w", path, err)
 	case !fi.Mode.IsDir():
-		return proto.Look{}, fmt.Errorf("algorithm: lock path %s holds a %s, not a lock directory: %w", path, describeMode(fi.Mode), proto.ErrNotLock)
+		return proto.Look{}, fmt.Errorf("algorithm: lock path %s holds a %s, not a strict or flufl lock: %w", path, describeMode(fi.Mode), proto.ErrNotLock)
 	}
 	data, ofi, err := fsys.ReadFile(path+"/"+ownerName, maxRecordLen)
 	switch {

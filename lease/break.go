@@ -2,9 +2,9 @@ package lease
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/nfslease/nfslease/algorithm"
@@ -68,16 +68,20 @@ const maxForceSteps = 64
 // WithEventHook (EventBrokeStale) apply; WithLifetime and WithFileMode
 // apply to the claim Break makes while it works, which it removes.
 func Break(ctx context.Context, path string, force bool, opts ...Option) (Info, error) {
+	abs, aerr := filepath.Abs(path)
+	if aerr != nil {
+		abs = path
+	}
 	cfg, err := newConfig(opts)
 	if err != nil {
-		return Info{}, fmt.Errorf("lease: break %s: %w", path, err)
+		return Info{}, wrapPath(path, abs, err)
 	}
 	if err := ctx.Err(); err != nil {
-		return Info{}, fmt.Errorf("lease: break %s: %w", path, err)
+		return Info{}, wrapPath(path, abs, err)
 	}
 	info, err := Inspect(path, opts...)
 	if err != nil {
-		return Info{}, reprefix(err, "lease: inspect ", "lease: break ")
+		return Info{}, err // names the path, in the same form
 	}
 	if info.State == Unlocked {
 		return info, nil
@@ -94,12 +98,12 @@ func Break(ctx context.Context, path string, force bool, opts ...Option) (Info, 
 	}
 	lk, err := cfg.protocol.New(cfg.fs, path, acfg)
 	if err != nil {
-		return info, fmt.Errorf("lease: break %s: %w", path, err)
+		return info, failed(cfg, path, abs, err)
 	}
 	if err := selfTest(cfg, filepath.Dir(lk.Path())); err != nil {
-		return info, fmt.Errorf("lease: break %s: %w", path, err)
+		return info, failed(cfg, path, abs, err)
 	}
-	b := &breaker{cfg: cfg, lk: lk, path: path, info: info}
+	b := &breaker{cfg: cfg, lk: lk, path: path, info: info, start: cfg.clock.Now()}
 	defer func() { _ = lk.Close(b.now()) }()
 	if force {
 		return b.force(ctx)
@@ -109,10 +113,11 @@ func Break(ctx context.Context, path string, force bool, opts ...Option) (Info, 
 
 // breaker is one Break: the protocol steps and the clock they are given.
 type breaker struct {
-	cfg  *config
-	lk   proto.Lock
-	path string
-	info Info // the first look
+	cfg   *config
+	lk    proto.Lock
+	path  string
+	info  Info      // the first look
+	start time.Time // when Break began, for messages
 
 	// ahead is how far the clock given to the steps runs ahead of the
 	// real one: zero unless forced.
@@ -170,10 +175,7 @@ func (b *breaker) watch(ctx context.Context) (Info, error) {
 			wait = min(wait, att.StaleIn)
 		}
 		if err := sleep(ctx, b.cfg.clock, wait); err != nil {
-			if lastErr != nil {
-				return b.info, fmt.Errorf("lease: break %s: %w (last attempt: %w)", b.path, err, lastErr)
-			}
-			return b.info, fmt.Errorf("lease: break %s: watching for the holder to go stale: %w", b.path, err)
+			return b.info, b.gaveUp(first, err, lastErr)
 		}
 	}
 }
@@ -190,7 +192,7 @@ func (b *breaker) settled(att proto.Attempt, err error, seen *Holder) (Info, err
 		info, err := b.giveBack()
 		return info, err, true
 	case err != nil && !proto.Transient(err):
-		return b.info, fmt.Errorf("lease: break %s: %w", b.path, err), true
+		return b.info, wrapPath(b.path, b.lk.Path(), err), true
 	}
 	return Info{}, nil, false
 }
@@ -202,7 +204,7 @@ func (b *breaker) force(ctx context.Context) (Info, error) {
 	var lastErr error
 	for range maxForceSteps {
 		if err := ctx.Err(); err != nil {
-			return b.info, fmt.Errorf("lease: break %s: %w", b.path, err)
+			return b.info, wrapPath(b.path, b.lk.Path(), err)
 		}
 		att, err := b.lk.Acquire(b.now())
 		if info, err, done := b.settled(att, err, last); done {
@@ -225,13 +227,13 @@ func (b *breaker) force(ctx context.Context) (Info, error) {
 			continue // freed meanwhile: the next step takes it or sees the new holder
 		}
 		if err := sleep(ctx, b.cfg.clock, shell.PollMin); err != nil {
-			return b.info, fmt.Errorf("lease: break %s: %w", b.path, err)
+			return b.info, wrapPath(b.path, b.lk.Path(), err)
 		}
 	}
 	if lastErr != nil {
-		return b.info, fmt.Errorf("lease: break %s: gave up after %d attempts: %w", b.path, maxForceSteps, lastErr)
+		return b.info, &pathError{path: b.path, text: fmt.Sprintf("gave up breaking it after %d attempts: %s", maxForceSteps, causeText(b.lk.Path(), lastErr)), err: lastErr}
 	}
-	return b.info, fmt.Errorf("lease: break %s: gave up after %d attempts: the lock kept changing, or the protocol cannot judge it stale (a lock made by Python flufl.lock with the wall-clock rule turned off)", b.path, maxForceSteps)
+	return b.info, &pathError{path: b.path, text: fmt.Sprintf("gave up breaking it after %d attempts: the lock kept changing, or the protocol cannot judge it stale (a lock made by Python flufl.lock with the wall-clock rule turned off)", maxForceSteps)}
 }
 
 // broke reports a break: h is the holder the breaking step names, or
@@ -253,7 +255,7 @@ func (b *breaker) broke(h, before *Holder) (Info, error) {
 // giveBack releases a lock a step took because it had been freed.
 func (b *breaker) giveBack() (Info, error) {
 	if err := b.lk.Release(); err != nil {
-		return b.info, fmt.Errorf("lease: break %s: the lock was freed meanwhile; giving back the attempt that took it: %w", b.path, err)
+		return b.info, &pathError{path: b.path, text: "the lock was freed meanwhile; giving back the attempt that took it: " + causeText(b.lk.Path(), err), err: err}
 	}
 	return Info{Path: b.path, State: Unlocked, At: b.cfg.clock.Now(), Token: b.info.Token}, nil
 }
@@ -264,20 +266,20 @@ func changed(first, now *Holder) bool {
 	return now.Claim != first.Claim || now.Protocol != first.Protocol || !now.Expires.Equal(first.Expires)
 }
 
-// reprefix returns err with the prefix of its message replaced, keeping
-// it in the chain.
-func reprefix(err error, old, repl string) error {
-	msg, ok := strings.CutPrefix(err.Error(), old)
-	if !ok {
-		return err
+// gaveUp is the error of a watch that ctx ended (err) before the lock
+// was proven stale: how long it watched, whom (first: the holder the
+// steps saw first, else the first look's), and the last attempt's error.
+func (b *breaker) gaveUp(first *Holder, err, lastErr error) error {
+	now := b.cfg.clock.Now()
+	h := first
+	if h == nil {
+		i := b.info
+		h = &Holder{Protocol: i.Protocol, Host: i.Host, Pid: i.Pid, Lifetime: i.Lifetime, Expires: i.Expires, Dead: i.Dead, ThisMachine: i.ThisMachine}
 	}
-	return &prefixed{msg: repl + msg, err: err}
+	text := fmt.Sprintf("gave up after %.1fs watching for the holder to go stale: %s: %v; nothing changed", now.Sub(b.start).Seconds(), describeHolder(h, now), err)
+	if lastErr == nil {
+		return &pathError{path: b.path, text: text, err: err}
+	}
+	text += " (last attempt: " + causeText(b.lk.Path(), lastErr) + ")"
+	return &pathError{path: b.path, text: text, err: errors.Join(err, lastErr)}
 }
-
-type prefixed struct {
-	msg string
-	err error
-}
-
-func (p *prefixed) Error() string { return p.msg }
-func (p *prefixed) Unwrap() error { return p.err }

@@ -271,8 +271,8 @@ func TestBreakNotALock(t *testing.T) {
 			}
 			before := memSnapshot(t, w.mem, dir)
 			_, err := lease.Break(t.Context(), path, force, w.opts()...)
-			if !errors.Is(err, algorithm.ErrNotLock) || !strings.HasPrefix(err.Error(), "lease: break "+path) {
-				t.Errorf("Break(force=%v) of a file = %v, want ErrNotLock, beginning %q", force, err, "lease: break "+path)
+			if !errors.Is(err, algorithm.ErrNotLock) || !strings.HasPrefix(err.Error(), "lease: "+path+": ") {
+				t.Errorf("Break(force=%v) of a file = %v, want ErrNotLock, beginning %q", force, err, "lease: "+path+": ")
 			}
 			if after := memSnapshot(t, w.mem, dir); !slices.Equal(before, after) {
 				t.Errorf("Break changed the directory:\nbefore %q\nafter  %q", before, after)

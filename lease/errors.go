@@ -126,22 +126,39 @@ type pathError struct {
 	err  error
 }
 
-func (e *pathError) Error() string { return "lease: " + e.path + ": " + e.text }
+func (e *pathError) Error() string {
+	if e.path == "" {
+		return "lease: " + e.text // "lease: empty lock path: ..."
+	}
+	return "lease: " + e.path + ": " + e.text
+}
 func (e *pathError) Unwrap() error { return e.err }
 
 // wrapPath wraps err, an error of the lock at path (abs: the lock's
-// absolute path, as the protocols name it), as a pathError. The text of
-// an error from package algorithm loses its "algorithm: " prefix and a
-// leading mention of the lock path, which the prefix already gives.
+// absolute path, as the protocols name it), as a pathError whose text is
+// causeText's.
 func wrapPath(path, abs string, err error) error {
-	text := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "algorithm: "), "lease: ")
-	for _, p := range []string{"lock path " + abs + ": ", "lock path " + abs + " ", "lock " + abs + ": ", "lock " + abs + " "} {
+	return &pathError{path: path, text: causeText(abs, err), err: err}
+}
+
+// causeText is the text of err, the cause of a failure of the lock at abs
+// (its absolute path, as the protocols name it), for a message whose one
+// prefix already names the path: without the "algorithm: " and "lease: "
+// prefixes of the packages it went through, without a leading mention of
+// the lock path, and with later mentions of the lock ("refreshing lock
+// /x/job.lock: ...") read as "the lock".
+func causeText(abs string, err error) string {
+	text := strings.TrimPrefix(strings.ReplaceAll(err.Error(), "algorithm: ", ""), "lease: ")
+	for _, p := range []string{"lock path " + abs + ": ", "lock path " + abs + " ", "lock " + abs + ": "} {
 		if rest, ok := strings.CutPrefix(text, p); ok {
 			text = rest
 			break
 		}
 	}
-	return &pathError{path: path, text: text, err: err}
+	for _, sep := range []string{":", " ", ")", ";", ","} {
+		text = strings.ReplaceAll(text, "lock "+abs+sep, "the lock"+sep)
+	}
+	return text
 }
 
 // Is makes errors.Is(err, ErrHeld) true.
@@ -155,8 +172,13 @@ type LostError struct {
 	Err  error // why: the proof of loss, or the last refresh error at the deadline
 }
 
+// Error reads like "lease: /x/job.lock: lease lost: the lock was
+// removed: lock is no longer ours".
 func (e *LostError) Error() string {
-	return fmt.Sprintf("lease: lost %s: %v", e.Path, e.Err)
+	if e.Err == nil {
+		return "lease: " + e.Path + ": lease lost"
+	}
+	return "lease: " + e.Path + ": lease lost: " + causeText(e.Path, e.Err)
 }
 
 // Unwrap returns ErrLost and the reason, so that errors.Is works for both.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/nfslease/nfslease/algorithm"
@@ -121,7 +122,7 @@ func Inspect(path string, opts ...Option) (Info, error) {
 		return Info{}, wrapPath(path, path, err)
 	}
 	if path == "" {
-		return Info{}, fmt.Errorf("lease: inspect: empty lock path: %w", algorithm.ErrBadPath)
+		return Info{}, wrapPath(path, path, fmt.Errorf("empty lock path: %w", algorithm.ErrBadPath))
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -144,6 +145,8 @@ func Inspect(path string, opts ...Option) (Info, error) {
 			return Info{}, failed(cfg, path, abs, err)
 		}
 		return info, nil
+	case errors.Is(err, syscall.ENOTDIR):
+		return Info{}, failed(cfg, path, abs, err) // names what is not a directory
 	case err != nil:
 		return Info{}, wrapPath(path, abs, err)
 	}
@@ -158,11 +161,11 @@ func Inspect(path string, opts ...Option) (Info, error) {
 	}
 	in, ok := p.(proto.Inspector)
 	if !ok {
-		return Info{}, fmt.Errorf("lease: inspect %s: protocol %s cannot inspect", path, p.Name())
+		return Info{}, &pathError{path: path, text: "protocol " + p.Name() + " cannot inspect"}
 	}
 	look, err := in.Inspect(cfg.fs, abs, cfg.algorithm(filepath.Dir(abs)), proto.Instant{Wall: now, Mono: cfg.clock.Mono()})
 	if err != nil {
-		return Info{}, fmt.Errorf("lease: inspect %s: %w", path, err)
+		return Info{}, wrapPath(path, abs, err)
 	}
 	h := look.Holder
 	if h == nil {

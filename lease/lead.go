@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 )
 
@@ -49,9 +50,13 @@ func WithLeaderCallbacks(cb LeaderCallbacks) Option {
 // with a non-retryable error (see Acquire). WithLeaderCallbacks sets
 // observers of the terms of leadership; WithEventHook sees the leases.
 func Lead(ctx context.Context, path string, fn func(leading context.Context) error, opts ...Option) error {
+	abs, aerr := filepath.Abs(path)
+	if aerr != nil {
+		abs = path
+	}
 	cfg, err := newConfig(opts)
 	if err != nil {
-		return fmt.Errorf("lease: lead %s: %w", path, err)
+		return wrapPath(path, abs, err)
 	}
 	cb := cfg.leader
 	opts = append(slices.Clip(opts), optionFunc(func(c *config) { c.leading, c.onHolder = true, cb.OnNewLeader }))
@@ -67,9 +72,9 @@ func Lead(ctx context.Context, path string, fn func(leading context.Context) err
 		switch {
 		case ctx.Err() != nil:
 			if ferr != nil && !errors.Is(ferr, ctx.Err()) {
-				return fmt.Errorf("lease: lead %s: %w (fn: %w)", path, ctx.Err(), ferr)
+				return &pathError{path: path, text: fmt.Sprintf("stopped leading: %v (fn returned: %v)", ctx.Err(), ferr), err: errors.Join(ctx.Err(), ferr)}
 			}
-			return fmt.Errorf("lease: lead %s: %w", path, ctx.Err())
+			return &pathError{path: path, text: "stopped leading: " + ctx.Err().Error(), err: ctx.Err()}
 		case errors.Is(rerr, ErrLost), errors.Is(context.Cause(leading), ErrLost):
 			cfg.logger.Warn("leadership lost, campaigning again", "lock", path, "err", context.Cause(leading))
 			continue

@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -241,7 +240,7 @@ func runAcquisition(ctx context.Context, cfg *config, a *shell.Acquisition, log 
 			if attErr := a.LastErr(); attErr != nil {
 				// Say why it never succeeded: a persistent EIO or ESTALE
 				// is worth knowing about.
-				text += " (last attempt: " + strings.TrimPrefix(attErr.Error(), "algorithm: ") + ")"
+				text += " (last attempt: " + causeText(a.Lock().Path(), attErr) + ")"
 				return nil, nil, &pathError{path: path, text: text, err: errors.Join(err, attErr)}
 			}
 			return nil, nil, &pathError{path: path, text: text, err: err}
@@ -526,7 +525,7 @@ func (l *lease) finish(cause error) {
 			l.log.Warn("release", "err", l.result)
 			l.emit(Event{Kind: EventLost, Path: l.path, Err: l.result})
 		case f.Err != nil:
-			l.result = fmt.Errorf("lease: release %s: %w", l.path, f.Err)
+			l.result = wrapPath(l.path, l.path, f.Err)
 			l.log.Warn("release", "err", l.result)
 			l.emit(Event{Kind: EventReleased, Path: l.path, Duration: l.cfg.clock.Now().Sub(l.start), Err: l.result})
 		default:

@@ -11,9 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -404,5 +406,341 @@ func wantWaited(t *testing.T, err error, min time.Duration) {
 	secs, _ := strconv.ParseFloat(m[1], 64)
 	if waited := time.Duration(secs * float64(time.Second)); waited < min-50*time.Millisecond {
 		t.Errorf("%q: waited %v, less than its context allowed (%v)", err, waited, min)
+	}
+}
+
+// messageCase is one error a user can see: how to make it (on a real
+// directory, dir, with protocol p), what its text must say after the
+// "lease: <path>: " prefix, and what errors.Is must match.
+type messageCase struct {
+	name   string
+	path   string // the lock path, relative to dir ("" for an empty path)
+	make   func(t *testing.T, p algorithm.Protocol, path string) error
+	want   []string
+	is     []error
+	strict []string // what it must also say with algorithm.Strict
+	flufl  []string // with algorithm.Flufl
+}
+
+// checkMessage runs c with protocol p and checks its message.
+func checkMessage(t *testing.T, c messageCase, p algorithm.Protocol, path string, err error) {
+	t.Helper()
+	want := append(slices.Clone(c.want), map[string][]string{"strict": c.strict, "flufl": c.flufl}[p.Name()]...)
+	if c.path == "" {
+		if err == nil || !strings.HasPrefix(err.Error(), "lease: ") || strings.Count(err.Error(), "lease: ")+strings.Count(err.Error(), "algorithm: ") != 1 {
+			t.Errorf("err = %v, want one \"lease: \" prefix", err)
+		}
+		for _, w := range want {
+			if err != nil && !strings.Contains(err.Error(), w) {
+				t.Errorf("%q does not say %q", err, w)
+			}
+		}
+	} else {
+		wantMessage(t, err, path, want, []string{"algorithm: ", ": lease: "})
+	}
+	for _, target := range c.is {
+		if !errors.Is(err, target) {
+			t.Errorf("%v does not wrap %v", err, target)
+		}
+	}
+	t.Logf("%s: %v", p.Name(), err)
+}
+
+// TestMessages: the errors of Acquire, TryAcquire, release, Lead, Inspect
+// and Break, on a real directory, each with one prefix, the path and the
+// cause, wrapping what callers match.
+func TestMessages(t *testing.T) {
+	acquireErr := func(acquire func(context.Context, string, ...lease.Option) (context.Context, func() error, error), ctx context.Context, opts ...lease.Option) func(*testing.T, algorithm.Protocol, string) error {
+		return func(t *testing.T, p algorithm.Protocol, path string) error {
+			_, release, err := acquire(ctx, path, append([]lease.Option{lease.WithProtocol(p)}, opts...)...)
+			if err == nil {
+				release()
+			}
+			return err
+		}
+	}
+	done, cancel := context.WithCancel(t.Context())
+	cancel()
+	// removedUnder acquires path, removes the lock under the lease, and
+	// returns what release says or, with cause, context.Cause(held) once
+	// a refresh (every 200 ms) has found the loss.
+	removedUnder := func(cause bool) func(*testing.T, algorithm.Protocol, string) error {
+		return func(t *testing.T, p algorithm.Protocol, path string) error {
+			held, release, err := lease.Acquire(t.Context(), path, lease.WithProtocol(p), lease.WithLifetime(time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer release()
+			if err := os.RemoveAll(path); err != nil {
+				t.Fatal(err)
+			}
+			if cause {
+				<-held.Done()
+				return context.Cause(held)
+			}
+			return release()
+		}
+	}
+	heldBy := func(t *testing.T, p algorithm.Protocol, path string) {
+		_, release, err := lease.Acquire(t.Context(), path, lease.WithProtocol(p), lease.WithIdentity("build-7", 4242))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { release() })
+	}
+	lead := func(fnErr error) func(*testing.T, algorithm.Protocol, string) error {
+		return func(t *testing.T, p algorithm.Protocol, path string) error {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			return lease.Lead(ctx, path, func(context.Context) error { cancel(); return fnErr }, lease.WithProtocol(p))
+		}
+	}
+	symlink := func(path string) {
+		if err := os.Symlink("/etc/passwd", path); err != nil {
+			panic(err)
+		}
+	}
+	for _, c := range []messageCase{
+		{
+			name: "Acquire/invalid option", path: "job.lock",
+			make: acquireErr(lease.Acquire, t.Context(), lease.WithLifetime(time.Millisecond)),
+			want: []string{": invalid option: lifetime 1ms is outside [1s, 24h0m0s]"}, is: []error{lease.ErrInvalidOption},
+		},
+		{
+			name: "TryAcquire/ctx done", path: "job.lock",
+			make: acquireErr(lease.TryAcquire, done),
+			want: []string{": context canceled"}, is: []error{context.Canceled},
+		},
+		{
+			name: "Acquire/empty path", path: "",
+			make: acquireErr(lease.Acquire, t.Context()),
+			want: []string{"lease: empty lock path: unusable lock path"}, is: []error{algorithm.ErrBadPath},
+		},
+		{
+			name: "Acquire/under a file", path: "file/job.lock",
+			make: acquireErr(lease.Acquire, t.Context()),
+			want: []string{"/file is not a directory"}, is: []error{syscall.ENOTDIR},
+		},
+		{
+			name: "TryAcquire/empty directory", path: "empty.lock",
+			make:   acquireErr(lease.TryAcquire, t.Context()),
+			is:     []error{algorithm.ErrNotLock},
+			strict: []string{": is an empty directory that nfslease did not make (no sticky bit): not a lock file; nfslease does not remove it (remove it with rmdir if it should be a lock)"},
+			flufl:  []string{": holds a directory, not a flufl lock: not a lock file"},
+		},
+		{
+			name: "release/lost", path: "job.lock",
+			make: removedUnder(false),
+			want: []string{": lease lost: "}, is: []error{lease.ErrLost, algorithm.ErrNotHeld},
+			strict: []string{": lease lost: refreshing the lock: our owner record was removed: lock is no longer ours"},
+			flufl:  []string{": lease lost: the lock was removed: lock is no longer ours"},
+		},
+		{
+			name: "Cause(held)/lost", path: "job.lock",
+			make: removedUnder(true),
+			want: []string{": lease lost: "}, is: []error{lease.ErrLost, algorithm.ErrNotHeld},
+			strict: []string{": lease lost: refreshing the lock: our owner record was removed: lock is no longer ours"},
+			flufl:  []string{": lease lost: the lock was removed: lock is no longer ours"},
+		},
+		{
+			name: "Lead/invalid option", path: "job.lock",
+			make: func(t *testing.T, p algorithm.Protocol, path string) error {
+				return lease.Lead(t.Context(), path, func(context.Context) error { return nil }, lease.WithLifetime(time.Millisecond))
+			},
+			want: []string{": invalid option: lifetime 1ms is outside"}, is: []error{lease.ErrInvalidOption},
+		},
+		{
+			name: "Lead/missing directory", path: "nodir/job.lock",
+			make: func(t *testing.T, p algorithm.Protocol, path string) error {
+				return lease.Lead(t.Context(), path, func(context.Context) error { return nil }, lease.WithProtocol(p))
+			},
+			want: []string{": the directory ", "/nodir does not exist (no such file or directory)"}, is: []error{fs.ErrNotExist},
+		},
+		{
+			name: "Lead/ctx done", path: "job.lock",
+			make: lead(nil),
+			want: []string{": stopped leading: context canceled"}, is: []error{context.Canceled},
+		},
+		{
+			name: "Lead/ctx done, fn failed", path: "job.lock",
+			make: lead(os.ErrClosed),
+			want: []string{": stopped leading: context canceled (fn returned: file already closed)"}, is: []error{context.Canceled, os.ErrClosed},
+		},
+		{
+			name: "Inspect/symlink", path: "sym.lock",
+			make: func(t *testing.T, p algorithm.Protocol, path string) error {
+				symlink(path)
+				_, err := lease.Inspect(path)
+				return err
+			},
+			want: []string{": holds a symbolic link, not a strict or flufl lock: not a lock file"}, is: []error{algorithm.ErrNotLock},
+		},
+		{
+			name: "Inspect/under a file", path: "file/job.lock",
+			make: func(t *testing.T, p algorithm.Protocol, path string) error { _, err := lease.Inspect(path); return err },
+			want: []string{"/file is not a directory"}, is: []error{syscall.ENOTDIR},
+		},
+		{
+			name: "Inspect/empty path", path: "",
+			make: func(t *testing.T, p algorithm.Protocol, path string) error { _, err := lease.Inspect(path); return err },
+			want: []string{"lease: empty lock path: unusable lock path"}, is: []error{algorithm.ErrBadPath},
+		},
+		{
+			name: "Break/invalid option", path: "job.lock",
+			make: func(t *testing.T, p algorithm.Protocol, path string) error {
+				_, err := lease.Break(t.Context(), path, false, lease.WithLifetime(time.Millisecond))
+				return err
+			},
+			want: []string{": invalid option: lifetime 1ms is outside"}, is: []error{lease.ErrInvalidOption},
+		},
+		{
+			name: "Break/symlink", path: "sym.lock",
+			make: func(t *testing.T, p algorithm.Protocol, path string) error {
+				symlink(path)
+				_, err := lease.Break(t.Context(), path, true)
+				return err
+			},
+			want: []string{": holds a symbolic link, not a strict or flufl lock: not a lock file"}, is: []error{algorithm.ErrNotLock},
+		},
+		{
+			name: "Break/missing directory", path: "nodir/job.lock",
+			make: func(t *testing.T, p algorithm.Protocol, path string) error {
+				_, err := lease.Break(t.Context(), path, false)
+				return err
+			},
+			want: []string{": the directory ", "/nodir does not exist (no such file or directory)"}, is: []error{fs.ErrNotExist},
+		},
+		{
+			name: "Break/gave up watching", path: "job.lock",
+			make: func(t *testing.T, p algorithm.Protocol, path string) error {
+				heldBy(t, p, path)
+				ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+				defer cancel()
+				_, err := lease.Break(ctx, path, false)
+				return err
+			},
+			want: []string{": gave up after ", "s watching for the holder to go stale: held by pid 4242 on build-7 (", ", expires in 1", "s): context deadline exceeded; nothing changed"},
+			is:   []error{context.DeadlineExceeded},
+		},
+	} {
+		t.Run(strings.ReplaceAll(c.name, "/", ":"), func(t *testing.T) {
+			forProtocols(t, func(t *testing.T, p algorithm.Protocol) {
+				dir := t.TempDir()
+				if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Mkdir(filepath.Join(dir, "empty.lock"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				path := ""
+				if c.path != "" {
+					path = filepath.Join(dir, c.path)
+				}
+				checkMessage(t, c, p, path, c.make(t, p, path))
+			})
+		})
+	}
+}
+
+// TestMessagesFaults: the errors of persistent filesystem faults (EIO on
+// the in-memory filesystem): a lease lost at its renew deadline, a failed
+// release, an Acquire that gave up, each naming the path, what failed,
+// and the fault.
+func TestMessagesFaults(t *testing.T) {
+	eio := func(names ...string) func(fsopstest.Op) *fsopstest.Fault {
+		return func(op fsopstest.Op) *fsopstest.Fault {
+			if len(names) == 0 || slices.Contains(names, op.Name) {
+				return &fsopstest.Fault{Err: syscall.EIO}
+			}
+			return nil
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		make   func(t *testing.T, w *world, path string) error
+		want   []string
+		strict []string
+		flufl  []string
+		is     []error
+		not    []error
+	}{
+		{
+			name: "deadline",
+			make: func(t *testing.T, w *world, path string) error {
+				held, release, err := lease.Acquire(t.Context(), path, w.opts()...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer release()
+				w.inject(eio())
+				w.advance(11 * time.Second) // past the renew deadline (10 s)
+				return context.Cause(held)
+			},
+			want:   []string{": lease lost: no successful refresh within the renew deadline of 10s; last refresh error: refreshing the lock: chtimes ", ": input/output error"},
+			strict: []string{"/owner: input/output error"},
+			is:     []error{lease.ErrLost, syscall.EIO},
+		},
+		{
+			name: "release",
+			make: func(t *testing.T, w *world, path string) error {
+				_, release, err := lease.Acquire(t.Context(), path, w.opts()...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.inject(eio("Remove", "Dir.Remove", "Rename", "Rmdir"))
+				return release()
+			},
+			want:   []string{": releasing the lock: ", ": input/output error"},
+			strict: []string{": releasing the lock: remove /locks/.job.lock.stage."},
+			flufl:  []string{": releasing the lock: rename /locks/job.lock /locks/job.lock|test|1|"},
+			is:     []error{syscall.EIO},
+			not:    []error{lease.ErrLost},
+		},
+		{
+			name: "gave up",
+			make: func(t *testing.T, w *world, path string) error {
+				// One cycle first: Strict's self-test passes once.
+				_, release, err := lease.Acquire(t.Context(), path, w.opts()...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				release()
+				w.inject(eio())
+				ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+				defer cancel()
+				done := make(chan error, 1)
+				go func() { _, _, err := lease.Acquire(ctx, path, w.opts()...); done <- err }()
+				w.advance(3 * time.Second)
+				return <-done
+			},
+			want:   []string{": gave up after ", "s: context deadline exceeded (last attempt: ", ": input/output error)"},
+			strict: []string{"(last attempt: creating staging directory for the lock: mkdir /locks/.job.lock.stage."},
+			flufl:  []string{"(last attempt: creating claim for the lock: createexcl /locks/job.lock|test|1|"},
+			is:     []error{context.DeadlineExceeded, syscall.EIO},
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			forProtocols(t, func(t *testing.T, p algorithm.Protocol) {
+				synctest.Test(t, func(t *testing.T) {
+					w := newWorld(t)
+					w.prot = p
+					path := dir + "/job.lock"
+					err := c.make(t, w, path)
+					want := append(slices.Clone(c.want), map[string][]string{"strict": c.strict, "flufl": c.flufl}[p.Name()]...)
+					wantMessage(t, err, path, want, []string{"algorithm: ", ": lease: "})
+					for _, target := range c.is {
+						if !errors.Is(err, target) {
+							t.Errorf("%v does not wrap %v", err, target)
+						}
+					}
+					for _, target := range c.not {
+						if errors.Is(err, target) {
+							t.Errorf("%v wraps %v", err, target)
+						}
+					}
+					t.Logf("%s: %v", p.Name(), err)
+				})
+			})
+		})
 	}
 }

@@ -123,14 +123,16 @@ func WithLogger(l *slog.Logger) Option {
 // (false). Without this option the rule applies only where the lock's
 // directory is on a filesystem that no other machine can reach: a local
 // kind, as the filesystem tells it (fsops.Typer: ext2, ext3, ext4, xfs,
-// btrfs, tmpfs, f2fs, zfs, bcachefs, ramfs). Anywhere else (NFS, FUSE,
+// btrfs, tmpfs, f2fs, zfs, bcachefs, ramfs, overlay). Anywhere else (NFS, FUSE,
 // SMB, Ceph, GlusterFS, a filesystem that cannot tell its kind) the lock
 // goes stale by its lifetime only, because machines restored from one
 // snapshot (cloned VMs, microVMs) share the boot id, host name and pid
 // namespace that the rule compares: a holder on one clone would be judged
 // dead by another, where its pid is absent. Force it on for a network
 // filesystem only if no two clones of one machine ever share the lock.
-// Off, no process identity is recorded and none is judged.
+// Off, no process identity is recorded and none is judged; a holder
+// records its identity only where the rule is on, so a waiter that forces
+// it on judges only holders that did too.
 func WithLocalTakeover(on bool) Option {
 	return optionFunc(func(c *config) { c.takeover, c.takeoverSet = on, true })
 }

@@ -17,9 +17,11 @@ import (
 )
 
 func breakCommand(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("break", "nfslease break [--force] LOCKPATH")
+	fs := newFlags("break", "nfslease break [--force] [-v] [--local-takeover auto|on|off] LOCKPATH")
 	force := fs.BoolP("force", "f", false, "break the lock at once, whoever holds it (the holder finds out at its next refresh)")
 	verbose := fs.BoolP("verbose", "v", false, "say what is being waited for")
+	var takeover string
+	registerTakeover(fs, &takeover)
 	if st, done := parse(fs, "break", args, stdout, stderr); done {
 		return st
 	}
@@ -30,11 +32,11 @@ func breakCommand(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 
-	before, err := lease.Inspect(path)
+	before, err := lease.Inspect(path, takeoverOptions(takeover)...)
 	if err != nil {
 		return failure(stderr, exitError, err)
 	}
-	if !*force && before.State != lease.Unlocked && (*verbose || isTerminal(os.Stderr)) {
+	if !*force && before.State != lease.Unlocked && !before.Dead && (*verbose || isTerminal(os.Stderr)) {
 		wait := "until it is proven stale"
 		if !before.Expires.IsZero() {
 			// The wall-clock rule: expiry + the 10s skew allowance.
@@ -45,14 +47,14 @@ func breakCommand(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "nfslease: watching %s %s; --force breaks it at once\n", path, wait)
 	}
-	info, err := lease.Break(ctx, path, *force, lease.WithLogger(newLogger(stderr, *verbose)))
+	info, err := lease.Break(ctx, path, *force, append(takeoverOptions(takeover), lease.WithLogger(newLogger(stderr, *verbose)))...)
 	var he *lease.HeldError
 	switch {
 	case errors.As(err, &he):
 		fmt.Fprintf(stderr, "nfslease: %s: refreshed while watched, so its holder is alive; nothing changed (--force breaks it anyway)\n", message(err))
 		return exitConflict
 	case err != nil && ctx.Err() != nil:
-		fmt.Fprintf(stderr, "nfslease: break %s: interrupted; nothing changed\n", path)
+		fmt.Fprintf(stderr, "nfslease: %s: break interrupted; nothing changed\n", path)
 		return exitConflict
 	case err != nil:
 		return failure(stderr, exitError, err)

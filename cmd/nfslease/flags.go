@@ -105,6 +105,45 @@ func (f protocolFlag) Set(v string) error {
 	return nil
 }
 
+// takeoverFlag is --local-takeover: auto (the library's default: the
+// rule applies on local filesystems only), on or off
+// (lease.WithLocalTakeover).
+type takeoverFlag struct{ v *string }
+
+func (f takeoverFlag) String() string {
+	if *f.v == "" {
+		return "auto"
+	}
+	return *f.v
+}
+func (f takeoverFlag) Type() string { return "auto|on|off" }
+func (f takeoverFlag) Set(v string) error {
+	switch v = strings.ToLower(v); v {
+	case "auto", "on", "off":
+		*f.v = v
+	default:
+		return fmt.Errorf("unknown value %q (want auto, on or off)", v)
+	}
+	return nil
+}
+
+// registerTakeover registers --local-takeover into v.
+func registerTakeover(fs *pflag.FlagSet, v *string) {
+	*v = "auto"
+	fs.Var(takeoverFlag{v}, "local-takeover", "take a crashed holder's lock at once when it was a process of this machine (same boot id, pid namespace, host name) that is gone: auto (on local filesystems only), on (also on network filesystems: only if no cloned VM shares the lock), off")
+}
+
+// takeoverOptions are the lease options of --local-takeover's value v.
+func takeoverOptions(v string) []lease.Option {
+	switch v {
+	case "on":
+		return []lease.Option{lease.WithLocalTakeover(true)}
+	case "off":
+		return []lease.Option{lease.WithLocalTakeover(false)}
+	}
+	return nil
+}
+
 // leaseFlags are the flags run and lead share.
 type leaseFlags struct {
 	nonblock bool
@@ -113,6 +152,7 @@ type leaseFlags struct {
 	lifetime time.Duration
 	protocol algorithm.Protocol
 	grace    time.Duration // 0: lifetime / 10
+	takeover string        // --local-takeover: auto, on or off
 	verbose  bool
 }
 
@@ -130,6 +170,7 @@ func (lf *leaseFlags) register(fs *pflag.FlagSet, lead bool) {
 	fs.Var(durationFlag{&lf.lifetime}, "lifetime", "lease lifetime: others may take a crashed holder's lock this long (+1s) after its last refresh")
 	fs.Var(protocolFlag{&lf.protocol}, "protocol", "lock protocol: strict, or flufl to share locks with Python flufl.lock")
 	fs.Var(durationFlag{&lf.grace}, "grace", "after a lost lease, how long the command has between SIGTERM and SIGKILL (default lifetime/10)")
+	registerTakeover(fs, &lf.takeover)
 	fs.BoolVarP(&lf.verbose, "verbose", "v", false, "report acquisition, refresh failures and release on stderr")
 }
 
@@ -153,11 +194,11 @@ func (lf *leaseFlags) graceOrDefault() time.Duration {
 
 // options are the lease options the flags select.
 func (lf *leaseFlags) options(stderr io.Writer) []lease.Option {
-	return []lease.Option{
+	return append([]lease.Option{
 		lease.WithLifetime(lf.lifetime),
 		lease.WithProtocol(lf.protocol),
 		lease.WithLogger(newLogger(stderr, lf.verbose)),
-	}
+	}, takeoverOptions(lf.takeover)...)
 }
 
 // newLogger logs the library's messages on stderr as single lines

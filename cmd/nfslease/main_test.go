@@ -26,6 +26,8 @@ import (
 
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
+
+	"github.com/nfslease/nfslease/fsops"
 )
 
 // bin is the nfslease binary under test.
@@ -243,6 +245,8 @@ func TestUsageErrors(t *testing.T) {
 		{"run", "-E", "256", "x.lock", "true"},
 		{"run", "--lifetime", "100ms", "x.lock", "true"},
 		{"run", "--protocol", "nfs", "x.lock", "true"},
+		{"run", "--local-takeover", "maybe", "x.lock", "true"},
+		{"status", "--local-takeover=yes", "x.lock"},
 		{"lead", "x.lock"},
 		{"lead", "-n", "x.lock", "true"}, // lead never gives up
 		{"status"},
@@ -452,7 +456,10 @@ func TestRunLeaseLost(t *testing.T) {
 			if st != 75 {
 				t.Fatalf("after the lock was removed: status %d, want 75 (stderr %q)", st, p.stderr.String())
 			}
-			oneErrorLine(t, p.stderr.String(), lock)
+			oneErrorLine(t, p.stderr.String(), lock+": lease lost: ")
+			if !strings.HasSuffix(p.stderr.String(), "; the command was stopped\n") {
+				t.Errorf("the loss line %q does not say the command was stopped", p.stderr.String())
+			}
 			// Detected at the next refresh (200ms), then 300ms of grace.
 			if took < 300*time.Millisecond || took > 5*time.Second {
 				t.Errorf("exited %v after the removal; want about 0.2s + the 0.3s grace", took)
@@ -895,4 +902,113 @@ func TestRunNonblockCrashedHolder(t *testing.T) {
 		t.Errorf("-n after the crashed holder's expiry: status %d after %v, stderr %q; want 0 after about lifetime + 1s", st, took, stderr)
 	}
 	t.Logf("-n took the crashed holder's lock after %v: %s", took.Round(time.Millisecond), strings.TrimSpace(stderr))
+}
+
+// --local-takeover: off waits for a killed holder of this machine as for
+// one of another machine (its lock is held until it goes stale, and
+// status cannot tell it dead); auto (here, on a local filesystem) and on
+// take it at once. (On a network filesystem auto is off; that choice is
+// lease's, tested there.)
+func TestRunLocalTakeoverFlag(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	lock := filepath.Join(dir, "a.lock")
+	// The local kinds of lease.WithLocalTakeover's doc.
+	if kind, err := fsops.OS().(fsops.Typer).FSType(dir); err != nil || !strings.Contains(" ext2 ext3 ext4 xfs btrfs tmpfs f2fs zfs bcachefs ramfs overlay ", " "+kind+" ") {
+		t.Skipf("the test directory is on %q (%v), not a local kind: auto would be off there", kind, err)
+	}
+	dead := start(t, "run", "--lifetime", "20s", lock, "sh", "-c", holderScript(dir))
+	waitFor(t, 10*time.Second, "the command to run", func() bool { return exists(filepath.Join(dir, "running")) })
+	child := readPid(t, filepath.Join(dir, "child.pid"))
+	dead.signal(syscall.SIGKILL)
+	syscall.Kill(-child, syscall.SIGKILL)
+	dead.wait(10 * time.Second)
+
+	if st, _, stderr := run(t, "run", "-n", "--local-takeover", "off", lock, "true"); st != 1 {
+		t.Errorf("-n --local-takeover off after this machine's holder was killed: status %d (%q), want 1 (held until stale)", st, stderr)
+	}
+	for _, c := range []struct {
+		flag  string
+		state string
+		dead  string
+	}{
+		{"--local-takeover=off", "held", `"dead": null`},
+		{"--local-takeover=auto", "stale", `"dead": true`},
+		{"--local-takeover=on", "stale", `"dead": true`},
+	} {
+		st, stdout, stderr := run(t, "status", "--json", c.flag, lock)
+		var s statusJSON
+		if err := json.Unmarshal([]byte(stdout), &s); st != 0 || err != nil || s.State != c.state || !strings.Contains(stdout, c.dead) {
+			t.Errorf("status %s: %d %v %q %q; want state %q and %s", c.flag, st, err, stdout, stderr, c.state, c.dead)
+		}
+	}
+	t0 := time.Now()
+	if st, _, stderr := run(t, "run", "-n", "--local-takeover", "on", lock, "true"); st != 0 || time.Since(t0) >= 2*time.Second {
+		t.Errorf("-n --local-takeover on: status %d after %v (%q), want 0 at once", st, time.Since(t0), stderr)
+	}
+}
+
+// The error lines of the commands: one "nfslease: " prefix, then the
+// path and the cause, exit 71.
+func TestErrorLines(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sym := filepath.Join(dir, "sym.lock")
+	if err := os.Symlink("/etc/passwd", sym); err != nil {
+		t.Fatal(err)
+	}
+	under := filepath.Join(dir, "file", "a.lock")
+	missing := filepath.Join(dir, "nodir", "a.lock")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", missing, "true"}, missing + ": the directory " + filepath.Join(dir, "nodir") + " does not exist (no such file or directory)"},
+		{[]string{"run", "-n", under, "true"}, under + ": " + filepath.Join(dir, "file") + " is not a directory"},
+		{[]string{"status", missing}, missing + ": the directory " + filepath.Join(dir, "nodir") + " does not exist (no such file or directory)"},
+		{[]string{"status", sym}, sym + ": holds a symbolic link, not a strict or flufl lock: not a lock file"},
+		{[]string{"status", under}, under + ": " + filepath.Join(dir, "file") + " is not a directory"},
+		{[]string{"break", sym}, sym + ": holds a symbolic link, not a strict or flufl lock: not a lock file"},
+		{[]string{"run", "--protocol", "flufl", sym, "true"}, sym + ": holds a symbolic link, not a flufl lock: not a lock file"},
+	} {
+		st, stdout, stderr := run(t, c.args...)
+		if st != exitError || stdout != "" {
+			t.Errorf("nfslease %q: status %d, stdout %q; want 71 and nothing", c.args, st, stdout)
+		}
+		oneErrorLine(t, stderr, "nfslease: "+c.want)
+		t.Logf("%s", strings.TrimSpace(stderr))
+	}
+}
+
+// break interrupted while it watches a live holder's lock: exit 1, one
+// line naming the path, nothing changed.
+func TestBreakInterrupted(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	lock := filepath.Join(dir, "a.lock")
+	holder := start(t, "run", lock, "sh", "-c", holderScript(dir))
+	waitFor(t, 10*time.Second, "the command to run", func() bool { return exists(filepath.Join(dir, "running")) })
+	b := start(t, "break", "-v", lock)
+	waitFor(t, 10*time.Second, "break to watch", func() bool { return strings.Contains(b.stderr.String(), "nfslease: watching ") })
+	b.signal(syscall.SIGINT)
+	if st := b.wait(10 * time.Second); st != 1 {
+		t.Errorf("break after SIGINT: status %d, want 1", st)
+	}
+	lines := strings.Split(strings.TrimSuffix(b.stderr.String(), "\n"), "\n")
+	if last := lines[len(lines)-1]; last != "nfslease: "+lock+": break interrupted; nothing changed" {
+		t.Errorf("last line %q, want %q", last, "nfslease: "+lock+": break interrupted; nothing changed")
+	}
+	if holder.exited() || !exists(filepath.Join(dir, "running")) {
+		t.Error("the holder's command stopped")
+	}
+	t.Logf("%s", strings.TrimSpace(b.stderr.String()))
+	if err := os.WriteFile(filepath.Join(dir, "release"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if st := holder.wait(10 * time.Second); st != 0 {
+		t.Errorf("holder: status %d", st)
+	}
 }

@@ -226,7 +226,7 @@ func (r *runner) acquire(lead, nonblock bool, wait time.Duration) (held context.
 	case to:
 		if r.lf.verbose {
 			who := ""
-			if info, err := lease.Inspect(r.path); err == nil {
+			if info, err := lease.Inspect(r.path, takeoverOptions(r.lf.takeover)...); err == nil {
 				who = ": " + info.String()
 			}
 			fmt.Fprintf(r.stderr, "nfslease: timed out after %v waiting for %s%s\n", wait, r.abs, who)

@@ -40,9 +40,11 @@ type holderJSON struct {
 }
 
 func statusCommand(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("status", "nfslease status [--json] [--check] LOCKPATH")
+	fs := newFlags("status", "nfslease status [--json] [--check] [--local-takeover auto|on|off] LOCKPATH")
 	asJSON := fs.Bool("json", false, "print the documented JSON object (docs/cli.md) instead of a line of text")
 	check := fs.Bool("check", false, "exit 0 only if a live holder has the lock, 1 otherwise (as lockfile-check)")
+	var takeover string
+	registerTakeover(fs, &takeover)
 	if st, done := parse(fs, "status", args, stdout, stderr); done {
 		return st
 	}
@@ -50,7 +52,7 @@ func statusCommand(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "status", "want exactly one LOCKPATH")
 	}
 	path := fs.Arg(0)
-	info, err := lease.Inspect(path)
+	info, err := lease.Inspect(path, takeoverOptions(takeover)...)
 	if err != nil {
 		return failure(stderr, exitError, err)
 	}
@@ -59,7 +61,7 @@ func statusCommand(args []string, stdout, stderr io.Writer) int {
 		// free lock.
 		if dir := filepath.Dir(path); dir != "" {
 			if _, err := os.Stat(dir); err != nil {
-				return failure(stderr, exitError, fmt.Errorf("status %s: %w", path, err))
+				return failure(stderr, exitError, fmt.Errorf("%s: %w", path, err))
 			}
 		}
 	}
