@@ -50,6 +50,7 @@ func main() {
 		replay     = flag.String("replay", "", "PROFILE:SEED: print the trace of one run and its violations")
 		mutantMode = flag.Bool("mutants", false, "run the mutants instead (needs -tags nfslease_mutants)")
 		mutSeeds   = flag.Int("mutant-seeds", 100, "seed budget per mutant and profile")
+		mutDeep    = flag.Int("mutant-deep-seeds", 0, "with -mutants: for a mutant that survived -mutant-seeds in every profile, go on to this many seeds per profile")
 		mutName    = flag.String("mutant", "", "with -replay: the mutant to trace; with -mutants: run only the mutants whose names start with one of these (comma-separated)")
 		mutAll     = flag.Bool("mutant-all-profiles", false, "with -mutants: run every profile for each mutant (the table of which profile catches which), not only until the first catches it")
 		cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
@@ -80,7 +81,7 @@ func main() {
 	case *replay != "":
 		code = runReplay(*replay, *protoName, *mutName, *acqs)
 	case *mutantMode:
-		code = runMutants(profs, *mutSeeds, *acqs, *mutName, *mutAll)
+		code = runMutants(profs, *mutSeeds, *mutDeep, *acqs, *mutName, *mutAll)
 	default:
 		code = runAll(profs, *protoName, *first, *seeds, *acqs)
 	}
@@ -185,7 +186,7 @@ func findMutant(name string) (mutant, bool) {
 // reports which profiles caught which mutants. Excuses apply
 // to mutants exactly as to the real code: a mutant is caught by a
 // violation no mechanism excuses.
-func runMutants(profs []sim.Profile, budget, acqs int, only string, all bool) int {
+func runMutants(profs []sim.Profile, budget, deep, acqs int, only string, all bool) int {
 	ms := allMutants()
 	if only != "" {
 		ms = slices.DeleteFunc(ms, func(m mutant) bool {
@@ -208,31 +209,44 @@ func runMutants(profs []sim.Profile, budget, acqs int, only string, all bool) in
 		}
 		slices.SortStableFunc(profs, func(a, b sim.Profile) int { return rank(a) - rank(b) })
 	}
+	// Seeds [0, budget) of every profile in turn, then, for a mutant no
+	// profile caught, seeds [budget, deep) of every profile in turn: most
+	// mutants are caught within the first pass, and the second spends
+	// seeds only on the few that need many.
+	passes := [][2]int{{0, budget}}
+	if deep > budget {
+		passes = append(passes, [2]int{budget, deep})
+	}
 	caught := 0
 	for _, m := range ms {
 		var by []string
-		for _, p := range m.protocols {
-			for _, prof := range profs {
-				if len(by) > 0 && !all {
-					break
+		for _, pass := range passes {
+			for _, p := range m.protocols {
+				for _, prof := range profs {
+					if len(by) > 0 && !all {
+						break
+					}
+					if strings.Contains(m.name, "-liveness-") && !prof.Machines {
+						// Without process tables (Profile.Machines) no
+						// holder is ever judged by its identity: the
+						// mutant runs exactly the real code there.
+						continue
+					}
+					t := sim.Campaign(m.name, p, m.shell, prof, uint64(pass[0]), pass[1]-pass[0], acqs, true)
+					if t.Failures() > 0 {
+						by = append(by, fmt.Sprintf("%s/%s(seed %d, %s)", p.Name(), prof.Name, t.FirstSeed, t.First.Invariant))
+					}
 				}
-				if strings.Contains(m.name, "-liveness-") && !prof.Machines {
-					// Without process tables (Profile.Machines) no
-					// holder is ever judged by its identity: the
-					// mutant runs exactly the real code there.
-					continue
-				}
-				t := sim.Campaign(m.name, p, m.shell, prof, 0, budget, acqs, true)
-				if t.Failures() > 0 {
-					by = append(by, fmt.Sprintf("%s/%s(seed %d, %s)", p.Name(), prof.Name, t.FirstSeed, t.First.Invariant))
-				}
+			}
+			if len(by) > 0 {
+				break
 			}
 		}
 		if len(by) > 0 {
 			caught++
 			fmt.Printf("mutant %s: caught by %s\n", m.name, strings.Join(by, " "))
 		} else {
-			fmt.Printf("mutant %s: SURVIVED %d seeds in every profile\n", m.name, budget)
+			fmt.Printf("mutant %s: SURVIVED %d seeds in every profile\n", m.name, max(budget, deep))
 		}
 	}
 	fmt.Printf("mutants: caught=%d of %d\n", caught, len(ms))
