@@ -10,7 +10,6 @@
 package sim
 
 import (
-	"container/heap"
 	"errors"
 	"fmt"
 	"io"
@@ -181,28 +180,60 @@ type event struct {
 	fn  func()
 }
 
-type eventHeap []*event
+// eventHeap is a min-heap of events by time, then by order of scheduling.
+// It holds events by value, so that scheduling one allocates nothing but
+// its closure.
+type eventHeap []event
 
-func (h eventHeap) Len() int { return len(h) }
-func (h eventHeap) Less(i, j int) bool {
+func (h eventHeap) less(i, j int) bool {
 	if h[i].at != h[j].at {
 		return h[i].at < h[j].at
 	}
 	return h[i].seq < h[j].seq
 }
-func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *eventHeap) Push(x any)   { *h = append(*h, x.(*event)) }
-func (h *eventHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
+
+func (h *eventHeap) push(e event) {
+	*h = append(*h, e)
+	q := *h
+	for i := len(q) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !q.less(i, parent) {
+			break
+		}
+		q[i], q[parent] = q[parent], q[i]
+		i = parent
+	}
+}
+
+func (h *eventHeap) pop() event {
+	q := *h
+	e := q[0]
+	n := len(q) - 1
+	q[0] = q[n]
+	q[n] = event{} // drop the closure
+	q = q[:n]
+	for i := 0; ; {
+		least, l, r := i, 2*i+1, 2*i+2
+		if l < n && q.less(l, least) {
+			least = l
+		}
+		if r < n && q.less(r, least) {
+			least = r
+		}
+		if least == i {
+			break
+		}
+		q[i], q[least] = q[least], q[i]
+		i = least
+	}
+	*h = q
 	return e
 }
 
 // at schedules fn at true time t (never in the past).
 func (s *sim) at(t time.Duration, fn func()) {
 	s.seq++
-	heap.Push(&s.events, &event{at: max(t, s.now), seq: s.seq, fn: fn})
+	s.events.push(event{at: max(t, s.now), seq: s.seq, fn: fn})
 }
 
 // serverClock is the server's clock: true time, for Mem's ctimes and
@@ -253,8 +284,8 @@ func (s *sim) run() {
 	// (a livelock spinning at one instant).
 	const limit = 24 * time.Hour
 	maxEvents := 10_000 + 2_000*s.cfg.Acquisitions
-	for s.events.Len() > 0 {
-		e := heap.Pop(&s.events).(*event)
+	for len(s.events) > 0 {
+		e := s.events.pop()
 		s.now = e.at
 		s.res.Events++
 		if s.now > limit {
