@@ -636,19 +636,14 @@ func TestBreak(t *testing.T) {
 	// machine, its process is gone, so its lock is proven stale at once
 	// (a holder of another machine's lock stays until proven stale,
 	// lifetime + 1s after break starts watching: TestRunNonblockCrashedHolder).
-	dead := start(t, "run", "--lifetime", "1s", lock, "sh", "-c", holderScript(dir))
-	waitFor(t, 10*time.Second, "the command to run", func() bool { return exists(filepath.Join(dir, "running")) })
-	child := readPid(t, filepath.Join(dir, "child.pid"))
-	dead.signal(syscall.SIGKILL)
-	syscall.Kill(-child, syscall.SIGKILL)
-	dead.wait(10 * time.Second)
+	deadPid := killHolder(t, dir, lock, "1s")
 	if !exists(lock) {
 		t.Fatal("the killed holder's lock is gone already")
 	}
 	t0 := time.Now()
 	st, stdout, stderr = run(t, "break", lock)
 	took := time.Since(t0)
-	if want := fmt.Sprintf("broke %s: held by pid %d", lock, dead.cmd.Process.Pid); st != 0 || !strings.HasPrefix(stdout, want) {
+	if want := fmt.Sprintf("broke %s: held by pid %d", lock, deadPid); st != 0 || !strings.HasPrefix(stdout, want) {
 		t.Errorf("break of a dead holder's lock: %d %q %q, want %q", st, stdout, stderr, want)
 	}
 	if took >= time.Second || !strings.Contains(stdout, "dead") {
@@ -859,12 +854,7 @@ func TestRunNonblockCrashedHolder(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	lock := filepath.Join(dir, "a.lock")
-	dead := start(t, "run", "--lifetime", "1s", lock, "sh", "-c", holderScript(dir))
-	waitFor(t, 10*time.Second, "the command to run", func() bool { return exists(filepath.Join(dir, "running")) })
-	child := readPid(t, filepath.Join(dir, "child.pid"))
-	dead.signal(syscall.SIGKILL)
-	syscall.Kill(-child, syscall.SIGKILL)
-	dead.wait(10 * time.Second)
+	killHolder(t, dir, lock, "1s")
 	t0 := time.Now()
 	if st, _, stderr := run(t, "run", "-n", lock, "true"); st != 0 || time.Since(t0) >= time.Second {
 		t.Errorf("-n after this machine's holder was killed: status %d after %v (%q), want 0 at once", st, time.Since(t0), stderr)
@@ -904,6 +894,20 @@ func TestRunNonblockCrashedHolder(t *testing.T) {
 	t.Logf("-n took the crashed holder's lock after %v: %s", took.Round(time.Millisecond), strings.TrimSpace(stderr))
 }
 
+// killHolder starts nfslease run holding lock with the given lifetime and
+// kills it and its command with SIGKILL once the command runs, leaving the
+// lock of a dead holder of this machine. It returns the holder's pid.
+func killHolder(t *testing.T, dir, lock, lifetime string) int {
+	t.Helper()
+	dead := start(t, "run", "--lifetime", lifetime, lock, "sh", "-c", holderScript(dir))
+	waitFor(t, 10*time.Second, "the command to run", func() bool { return exists(filepath.Join(dir, "running")) })
+	child := readPid(t, filepath.Join(dir, "child.pid"))
+	dead.signal(syscall.SIGKILL)
+	syscall.Kill(-child, syscall.SIGKILL)
+	dead.wait(10 * time.Second)
+	return dead.cmd.Process.Pid
+}
+
 // --local-takeover: off waits for a killed holder of this machine as for
 // one of another machine (its lock is held until it goes stale, and
 // status cannot tell it dead); auto (here, on a local filesystem) and on
@@ -917,12 +921,7 @@ func TestRunLocalTakeoverFlag(t *testing.T) {
 	if kind, err := fsops.OS().(fsops.Typer).FSType(dir); err != nil || !strings.Contains(" ext2 ext3 ext4 xfs btrfs tmpfs f2fs zfs bcachefs ramfs overlay ", " "+kind+" ") {
 		t.Skipf("the test directory is on %q (%v), not a local kind: auto would be off there", kind, err)
 	}
-	dead := start(t, "run", "--lifetime", "20s", lock, "sh", "-c", holderScript(dir))
-	waitFor(t, 10*time.Second, "the command to run", func() bool { return exists(filepath.Join(dir, "running")) })
-	child := readPid(t, filepath.Join(dir, "child.pid"))
-	dead.signal(syscall.SIGKILL)
-	syscall.Kill(-child, syscall.SIGKILL)
-	dead.wait(10 * time.Second)
+	killHolder(t, dir, lock, "20s")
 
 	if st, _, stderr := run(t, "run", "-n", "--local-takeover", "off", lock, "true"); st != 1 {
 		t.Errorf("-n --local-takeover off after this machine's holder was killed: status %d (%q), want 1 (held until stale)", st, stderr)
