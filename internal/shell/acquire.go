@@ -206,7 +206,20 @@ func (a *Acquisition) grant(start proto.Instant) Step {
 		// No usable token: give the lock back cleanly.
 		_ = a.lk.Release()
 		_ = a.lk.Close(proto.Instant{})
-		return Step{Outcome: Failed, Err: fmt.Errorf("minting a fencing token: %w", err)}
+		err = fmt.Errorf("minting a fencing token: %w", err)
+		if a.once || !proto.Transient(err) {
+			return Step{Outcome: Failed, Err: err}
+		}
+		// Transient errors through every try (EIO, ESTALE): the
+		// filesystem fails now, not for good. Acquire again like any
+		// waiter, after a wait.
+		a.attErr = err
+		lk, nerr := a.newLock()
+		if nerr != nil {
+			return Step{Outcome: Failed, Err: nerr}
+		}
+		a.lk = lk
+		return Step{Outcome: Wait, Wait: a.wait(0)}
 	}
 	if late := a.now().Mono - start.Mono; late >= a.p.RenewDeadline && !a.p.on(mLateGrant) {
 		// The attempt and the mint took longer than the renew deadline

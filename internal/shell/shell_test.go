@@ -242,6 +242,8 @@ func TestAcquisition(t *testing.T) {
 		{"once: transient errors fail", true, []attemptResult{eio}, nil, 0, "failed(link: input/output error); Acquire Close"},
 		{"mint retried after a transient error", false, []attemptResult{acquired}, []mintResult{{0, syscall.EIO}, {7, nil}}, 0, "acquired(7); Acquire Mint Mint"},
 		{"lost while minting: acquire again", false, []attemptResult{acquired, acquired}, []mintResult{{0, algorithm.ErrNotHeld}}, 0, "wait 0s; acquired(1); Acquire Mint Acquire Mint"},
+		{"mint fails transiently through every try: give the lock back, acquire again with a new lock", false, []attemptResult{acquired}, []mintResult{{0, syscall.EIO}, {0, syscall.EIO}, {0, syscall.ESTALE}, {0, syscall.EIO}}, 0, "wait; Acquire Mint Mint Mint Mint Release Close"},
+		{"once: mint fails transiently through every try", true, []attemptResult{acquired}, []mintResult{{0, syscall.EIO}, {0, syscall.EIO}, {0, syscall.EIO}, {0, syscall.EIO}}, 0, "failed(minting a fencing token: input/output error); Acquire Mint Mint Mint Mint Release Close"},
 		{"mint fails: give the lock back", false, []attemptResult{acquired}, []mintResult{{0, syscall.EACCES}}, 0, "failed(minting a fencing token: permission denied); Acquire Mint Release Close"},
 		{"late grant is never handed out", false, []attemptResult{acquired}, nil, 6 * s, "wait 0s; Acquire Mint Close"},
 		{"once: late grant fails", true, []attemptResult{acquired}, nil, 6 * s, "failed(acquired 12s after the attempt began, past the renew deadline 10s; the lock is left to go stale); Acquire Mint Close"},

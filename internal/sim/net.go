@@ -280,10 +280,16 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 			// The mover removes the live lock it moved aside, with the
 			// lock name still free: it never tried to put it back. Only
 			// a holder paused past its deadline excuses that (its lock
-			// was rightly judged stale); the gap before a restore is
-			// what is beyond a client's control, not the restore.
+			// was rightly judged stale), or a move that was a replay
+			// (its caller's check of what it moved was answered before
+			// the replay ran, so the caller could not see what it
+			// removes); the gap before a restore is what is beyond a
+			// client's control, not the restore.
 			ex := ""
-			if s.holderPaused(p.holder) {
+			switch {
+			case p.mech == ExcuseReplayedLockCall:
+				ex = p.mech
+			case s.holderPaused(p.holder):
 				ex = ExcuseHolderPaused
 			}
 			s.violateExcused("I2", ex, "%s removed live holder %s's lock, which it had moved aside, instead of putting it back (%s)", c.name(), p.holder.name(), r.op.Path)
@@ -304,7 +310,7 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 		if r.op.Path == lockPath {
 			s.rob(c, before, mech)
 			if h := s.liveOther(before, c); h != nil {
-				s.pending = &pendingMove{holder: h, content: before, by: c}
+				s.pending = &pendingMove{holder: h, content: before, by: c, mech: mech}
 			}
 		}
 	}

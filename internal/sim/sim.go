@@ -172,6 +172,7 @@ type pendingMove struct {
 	holder  *client
 	content string
 	by      *client
+	mech    string // the excuse mechanism of the move, if any
 }
 
 type event struct {
