@@ -166,7 +166,19 @@ func (l *fluflLock) takeBreakLock(now proto.Instant) (bool, error) {
 	data, fi, rerr := l.fs.ReadFile(l.breakLock, maxClaimLen)
 	switch {
 	case rerr == nil && string(data) == l.claim:
-		l.breakHeld = true // our own create, replayed after a lost reply
+		// Our own create, applied though we heard an error: now, or in
+		// an earlier attempt, long enough ago for another breaker to
+		// be judging it stale and moving it aside right now. Touch it,
+		// so that a breaker that judged it finds it changed and puts
+		// it back, then make sure it is still ours before taking the
+		// turn.
+		if err := l.fs.Chtimes(l.breakLock, now.Wall, now.Wall); err != nil {
+			return false, nil
+		}
+		if data, _, err := l.fs.ReadFile(l.breakLock, maxClaimLen); err != nil || string(data) != l.claim {
+			return false, nil
+		}
+		l.breakHeld = true
 		return true, nil
 	case errors.Is(rerr, fs.ErrNotExist):
 		return false, nil // released meanwhile: next time
