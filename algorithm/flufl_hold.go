@@ -65,8 +65,11 @@ func (l *fluflLock) verify() error {
 	return nil
 }
 
-// Release implements Lock.Release.
-func (l *fluflLock) Release() error {
+// Release implements Lock.Release. It reads the lock back, and, if it is
+// ours and the hold is still valid (the read-back may return after a
+// partition, when a waiter may have broken our lock and another process
+// taken it), moves it aside and removes it (removeLockIfOurs).
+func (l *fluflLock) Release(valid func() bool) error {
 	var notOurs error
 	if l.mut(mReleaseUnchecked) {
 		l.held = false
@@ -83,6 +86,10 @@ func (l *fluflLock) Release() error {
 				return err
 			}
 			notOurs = err
+		} else if !valid() {
+			// Past the deadline: a waiter may be breaking the lock.
+			// Leave it to go stale; only our own files go.
+			return errors.Join(fmt.Errorf("algorithm: lock %s: %w; it is left to go stale", l.path, proto.ErrExpired), l.removeClaim())
 		} else if ours, err := l.removeLockIfOurs(); err != nil {
 			_ = l.removeClaim()
 			return fmt.Errorf("algorithm: releasing lock %s: %w", l.path, err)

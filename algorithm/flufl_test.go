@@ -22,6 +22,9 @@ const (
 
 var epoch = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
+// inTime is the deadline check of a Release whose hold is valid throughout.
+func inTime() bool { return true }
+
 type env struct {
 	t      *testing.T
 	clk    *clock.Fake
@@ -154,7 +157,7 @@ func TestAcquireDecidesByReadingBack(t *testing.T) {
 			if err := other.Close(e.now()); err != nil {
 				t.Fatal(err)
 			}
-			if err := lk.Release(); err != nil {
+			if err := lk.Release(inTime); err != nil {
 				t.Fatalf("Release = %v", err)
 			}
 			if names := e.files(); len(names) != 0 {
@@ -340,7 +343,7 @@ func TestBreakPutsBackAWrongVictim(t *testing.T) {
 		t.Fatalf("newcomer lost its lock to a breaker: %v", err)
 	}
 	b.Close(e.now())
-	if err := newcomer.Release(); err != nil {
+	if err := newcomer.Release(inTime); err != nil {
 		t.Fatal(err)
 	}
 	if names := e.files(); len(names) != 1 || !strings.HasPrefix(names[0], "a.lock|dead|1|") {
@@ -401,7 +404,7 @@ func TestTwoBreakers(t *testing.T) {
 		t.Fatalf("b2 lost its lock: %v", err)
 	}
 	b1.Close(e.now())
-	b2.Release()
+	b2.Release(inTime)
 	if names := e.files(); len(names) != 0 {
 		t.Errorf("left behind: %q", names)
 	}
@@ -432,7 +435,7 @@ func TestStaleBreakLock(t *testing.T) {
 	if !got.Acquired || !broke {
 		t.Fatalf("never broke through a dead breaker's break lock: %+v", got)
 	}
-	w.Release()
+	w.Release(inTime)
 	if names := e.files(); len(names) != 0 {
 		t.Errorf("left behind: %q", names)
 	}
@@ -597,7 +600,7 @@ func TestHungReadDoesNotCountAsWatching(t *testing.T) {
 	e.inject = func(op fsopstest.Op) *fsopstest.Fault {
 		if op.Name == "ReadFile" && op.Path == path {
 			e.inject = nil
-			other.Release()
+			other.Release(inTime)
 			e.clk.Advance(4 * time.Second)
 			e.mustAcquire(h)
 		}
@@ -634,7 +637,7 @@ func TestClaimSweptRightAfterCreate(t *testing.T) {
 		t.Fatalf("Acquire = %+v, %v; want no error, not acquired", att, err)
 	}
 	e.mustAcquire(lk)
-	if err := lk.Release(); err != nil {
+	if err := lk.Release(inTime); err != nil {
 		t.Fatal(err)
 	}
 	if names := e.files(); len(names) != 0 {

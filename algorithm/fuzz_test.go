@@ -130,7 +130,7 @@ func FuzzLockContent(f *testing.F) {
 			}
 		}
 		if att.Acquired {
-			if err := lk.Release(); err != nil {
+			if err := lk.Release(inTime); err != nil {
 				t.Errorf("Release = %v", err)
 			}
 		} else if err := lk.Close(e.now()); err != nil {
@@ -200,7 +200,7 @@ func FuzzLeftoverClaim(f *testing.F) {
 		if err != nil || !att.Acquired {
 			t.Fatalf("Acquire = %+v, %v", att, err)
 		}
-		if err := lk.Release(); err != nil {
+		if err := lk.Release(inTime); err != nil {
 			t.Fatal(err)
 		}
 		f := strings.Split(name, "|")

@@ -80,7 +80,7 @@ func TestClaimCreateLostReply(t *testing.T) {
 			t.Fatalf("Acquire = %v, want a transient error", err)
 		}
 		e.mustAcquire(lk)
-		if err := lk.Release(); err != nil {
+		if err := lk.Release(inTime); err != nil {
 			t.Fatal(err)
 		}
 		if len(e.files()) != 0 {
@@ -149,7 +149,7 @@ func TestLinkLostRequest(t *testing.T) {
 	}
 	e.inject = nil
 	e.mustAcquire(lk)
-	if err := lk.Release(); err != nil {
+	if err := lk.Release(inTime); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.mem.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
@@ -310,7 +310,7 @@ func TestSweepBounded(t *testing.T) {
 				t.Fatal(err)
 			}
 			e.mustAcquire(lk)
-			if err := lk.Release(); err != nil {
+			if err := lk.Release(inTime); err != nil {
 				t.Fatal(err)
 			}
 			counts = append(counts, len(e.files()))
@@ -341,7 +341,7 @@ func TestSweepHints(t *testing.T) {
 		}
 		e.mustAcquire(lk)
 		e.inject = nil
-		if err := lk.Release(); err != nil {
+		if err := lk.Release(inTime); err != nil {
 			t.Fatal(err)
 		}
 		if err := lk.Close(e.now()); err != nil {
@@ -387,7 +387,7 @@ func TestSweepRace(t *testing.T) {
 	if data, _, err := e.mem.ReadFile(victim, 4096); err != nil || string(data) != victim {
 		t.Errorf("claim touched during the sweep: %q, %v; want it put back", data, err)
 	}
-	if err := lk.Release(); err != nil {
+	if err := lk.Release(inTime); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(e.files()); n != 1 {

@@ -34,6 +34,11 @@ var (
 	// removed.
 	ErrNotLock = proto.ErrNotLock
 
+	// ErrExpired is wrapped by Release when the caller's hold passed its
+	// deadline before the lock could be removed: the lock is left to go
+	// stale.
+	ErrExpired = proto.ErrExpired
+
 	// ErrBadPath is wrapped when a path cannot be used for a lock.
 	ErrBadPath = proto.ErrBadPath
 

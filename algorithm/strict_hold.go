@@ -55,16 +55,32 @@ func (l *strictLock) lose() {
 // Release implements Lock.Release. Our record goes through the handle on
 // our generation, which no one else's generation can be reached by; the
 // directory goes by path, but only if empty, which no live generation is.
-// A replay of either call is harmless.
-func (l *strictLock) Release() error {
+// A replay of either call is harmless. Neither is sent once valid reports
+// the hold past its deadline.
+func (l *strictLock) Release(valid func() bool) error {
 	if !l.held {
 		return fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, proto.ErrNotHeld)
 	}
+	// Each call, retries included, only while the hold is valid.
+	expired := false
+	gated := func(call func() error) func() error {
+		return func() error {
+			if expired = !valid(); expired {
+				return nil
+			}
+			return call()
+		}
+	}
 	var err error
 	if l.mut(mStrictReleaseByPath) {
-		err = l.fs.Remove(l.path + "/" + ownerName)
+		err = gated(func() error { return l.fs.Remove(l.path + "/" + ownerName) })()
 	} else {
-		err = l.removeRetry(l.gdir, ownerName)
+		err = retry(gated(func() error { return l.gdir.Remove(ownerName) }))
+	}
+	if expired {
+		// Past the deadline: a waiter may be breaking our generation.
+		// Leave it to go stale; only our own files go.
+		return errors.Join(fmt.Errorf("algorithm: lock %s: %w; it is left to go stale", l.path, proto.ErrExpired), l.Close(proto.Instant{}))
 	}
 	l.lose()
 	switch {
@@ -74,7 +90,13 @@ func (l *strictLock) Release() error {
 		// Ambiguous: the lock stays until it is judged stale.
 		return fmt.Errorf("algorithm: releasing lock %s: %w", l.path, err)
 	}
-	if err := retry(func() error { return l.fs.Rmdir(l.path) }); err != nil && !errors.Is(err, fs.ErrNotExist) &&
+	err = retry(gated(func() error { return l.fs.Rmdir(l.path) }))
+	if expired {
+		// Our record is gone, so the lock is free; its empty directory
+		// stays for the next rename to replace, as below.
+		return errors.Join(fmt.Errorf("algorithm: lock %s: %w; its record was removed, its empty directory is left for the next holder", l.path, proto.ErrExpired), l.cleanLitter())
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) &&
 		!errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, fs.ErrExist) && !errors.Is(err, syscall.EPERM) {
 		// An empty generation left at the lock path harms no one: it
 		// carries our mark (genMark), the next rename replaces it, and

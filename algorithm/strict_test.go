@@ -60,14 +60,14 @@ func TestStrictCycle(t *testing.T) {
 	if err := a.Refresh(e.now()); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Release(); err != nil {
+	if err := a.Release(inTime); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Refresh(e.now()); !errors.Is(err, algorithm.ErrNotHeld) {
 		t.Errorf("Refresh after Release = %v, want ErrNotHeld", err)
 	}
 	e.mustAcquire(b)
-	if err := b.Release(); err != nil {
+	if err := b.Release(inTime); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Close(e.now()); err != nil {
@@ -102,7 +102,7 @@ func TestStrictRenameOutcomes(t *testing.T) {
 			if !att.Acquired {
 				e.mustAcquire(lk)
 			}
-			if err := lk.Release(); err != nil {
+			if err := lk.Release(inTime); err != nil {
 				t.Fatal(err)
 			}
 			lk.Close(e.now())
@@ -126,7 +126,7 @@ func TestStrictLateRenameGivesUpOwnGeneration(t *testing.T) {
 	}
 	e.clk.Advance(5 * time.Second)
 	e.inject = once("Rename", "", func(fsopstest.Op) *fsopstest.Fault {
-		if err := h.Release(); err != nil {
+		if err := h.Release(inTime); err != nil {
 			t.Fatal(err)
 		}
 		return &fsopstest.Fault{Err: syscall.ENOENT, After: true}
@@ -161,7 +161,7 @@ func TestStrictStaleBreak(t *testing.T) {
 	if err := h.Refresh(e.now()); !errors.Is(err, algorithm.ErrNotHeld) {
 		t.Errorf("broken holder's Refresh = %v, want ErrNotHeld", err)
 	}
-	if err := h.Release(); !errors.Is(err, algorithm.ErrNotHeld) {
+	if err := h.Release(inTime); !errors.Is(err, algorithm.ErrNotHeld) {
 		t.Errorf("broken holder's Release = %v, want ErrNotHeld", err)
 	}
 	if !strings.Contains(e.owner(), "\nhost w\n") {
@@ -199,7 +199,7 @@ func TestStrictBreakNeverReachesANewerGeneration(t *testing.T) {
 	e.clk.Advance(3*time.Second + proto.StaleMargin)
 	n := e.strict("n", 3*time.Second, e.mem)
 	e.inject = once("Dir.Remove", "", func(fsopstest.Op) *fsopstest.Fault {
-		if err := h.Release(); err != nil {
+		if err := h.Release(inTime); err != nil {
 			t.Fatal(err)
 		}
 		e.mustAcquire(n)
@@ -304,7 +304,7 @@ func TestStrictReleaseRetriesRmdir(t *testing.T) {
 	lk := e.strict("a", time.Second)
 	e.mustAcquire(lk)
 	e.inject = once("Rmdir", path, func(fsopstest.Op) *fsopstest.Fault { return &fsopstest.Fault{Err: syscall.EIO} })
-	if err := lk.Release(); err != nil {
+	if err := lk.Release(inTime); err != nil {
 		t.Fatalf("Release = %v, want nil (the rmdir retried)", err)
 	}
 	lk.Close(e.now())
@@ -339,7 +339,7 @@ func TestStrictOwnLeftoverReplacedAnyAge(t *testing.T) {
 				}
 				return nil
 			}
-			if err := lk.Release(); err == nil {
+			if err := lk.Release(inTime); err == nil {
 				t.Fatal("Release with every rmdir failing = nil, want an error")
 			}
 			lk.Close(e.now())

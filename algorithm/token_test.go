@@ -59,7 +59,7 @@ func TestMintFirstAndSuccessive(t *testing.T) {
 			lk := mk()
 			e.mustAcquire(lk)
 			got = append(got, mustMint(t, e, lk))
-			if err := lk.Release(); err != nil {
+			if err := lk.Release(inTime); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -91,7 +91,7 @@ func TestMintHints(t *testing.T) {
 			}
 			tok = mustMint(t, e, lk)
 			e.inject = nil
-			if err := lk.Release(); err != nil {
+			if err := lk.Release(inTime); err != nil {
 				t.Fatal(err)
 			}
 			return tok, listings

@@ -97,11 +97,12 @@ func (osFS) Lstat(name string) (FileInfo, error) {
 const maxReadPrealloc = 1 << 20
 
 func (osFS) ReadFile(name string, limit int) ([]byte, FileInfo, error) {
-	return readFileAt(unix.AT_FDCWD, name, name, limit)
+	return readFileAt(unix.AT_FDCWD, name, shownName{name: name}, limit)
 }
 
-// readFileAt reads name relative to dirfd; shown is the name for errors.
-func readFileAt(dirfd int, name, shown string, limit int) ([]byte, FileInfo, error) {
+// readFileAt reads name relative to dirfd; shown is the name for errors
+// (built only for one).
+func readFileAt(dirfd int, name string, shown shownName, limit int) ([]byte, FileInfo, error) {
 	limit = max(limit, 0)
 	// O_NONBLOCK keeps open from waiting for a writer when name is a FIFO;
 	// it has no effect on reads of a regular file.
@@ -118,11 +119,11 @@ func readFileAt(dirfd int, name, shown string, limit int) ([]byte, FileInfo, err
 			var st unix.Stat_t
 			if ignoringEINTR(func() error { return unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) }) == nil {
 				if fi := fileInfo(&st); !fi.IsRegular() {
-					return nil, fi, &fs.PathError{Op: "read", Path: shown, Err: ErrNotRegular}
+					return nil, fi, &fs.PathError{Op: "read", Path: shown.String(), Err: ErrNotRegular}
 				}
 			}
 		}
-		return nil, FileInfo{}, &fs.PathError{Op: "open", Path: shown, Err: err}
+		return nil, FileInfo{}, &fs.PathError{Op: "open", Path: shown.String(), Err: err}
 	}
 	// Closing a descriptor opened for reading cannot lose data, so its
 	// error is of no interest.
@@ -130,11 +131,11 @@ func readFileAt(dirfd int, name, shown string, limit int) ([]byte, FileInfo, err
 
 	var st unix.Stat_t
 	if err := ignoringEINTR(func() error { return unix.Fstat(fd, &st) }); err != nil {
-		return nil, FileInfo{}, &fs.PathError{Op: "stat", Path: shown, Err: err}
+		return nil, FileInfo{}, &fs.PathError{Op: "stat", Path: shown.String(), Err: err}
 	}
 	fi := fileInfo(&st)
 	if !fi.IsRegular() {
-		return nil, fi, &fs.PathError{Op: "read", Path: shown, Err: ErrNotRegular}
+		return nil, fi, &fs.PathError{Op: "read", Path: shown.String(), Err: ErrNotRegular}
 	}
 
 	// Read one byte more than limit to tell "exactly limit" from "more".
@@ -151,36 +152,36 @@ func readFileAt(dirfd int, name, shown string, limit int) ([]byte, FileInfo, err
 		}
 		n, err := ignoringEINTR2(func() (int, error) { return unix.Read(fd, room) })
 		if err != nil {
-			return nil, fi, &fs.PathError{Op: "read", Path: shown, Err: err}
+			return nil, fi, &fs.PathError{Op: "read", Path: shown.String(), Err: err}
 		}
 		if n <= 0 {
 			return buf, fi, nil
 		}
 		buf = buf[:len(buf)+n]
 	}
-	return buf[:limit], fi, &fs.PathError{Op: "read", Path: shown, Err: ErrTooLarge}
+	return buf[:limit], fi, &fs.PathError{Op: "read", Path: shown.String(), Err: ErrTooLarge}
 }
 
 func (osFS) Chtimes(name string, atime, mtime time.Time) error {
-	return chtimesAt(unix.AT_FDCWD, name, name, atime, mtime)
+	return chtimesAt(unix.AT_FDCWD, name, shownName{name: name}, atime, mtime)
 }
 
 // chtimesAt sets the times of name relative to dirfd; shown is the name
 // for errors.
-func chtimesAt(dirfd int, name, shown string, atime, mtime time.Time) error {
+func chtimesAt(dirfd int, name string, shown shownName, atime, mtime time.Time) error {
 	var ts [2]unix.Timespec
 	for i, t := range []time.Time{atime, mtime} {
 		var err error
 		// ERANGE where the platform's time_t cannot hold t.
 		if ts[i], err = unix.TimeToTimespec(t); err != nil {
-			return &fs.PathError{Op: "chtimes", Path: shown, Err: err}
+			return &fs.PathError{Op: "chtimes", Path: shown.String(), Err: err}
 		}
 	}
 	err := ignoringEINTR(func() error {
 		return unix.UtimesNanoAt(dirfd, name, ts[:], unix.AT_SYMLINK_NOFOLLOW)
 	})
 	if err != nil {
-		return &fs.PathError{Op: "chtimes", Path: shown, Err: err}
+		return &fs.PathError{Op: "chtimes", Path: shown.String(), Err: err}
 	}
 	return nil
 }
@@ -250,6 +251,21 @@ func (d *osDir) withFD(op string, fn func(fd int) error) error {
 	return fn(d.fd)
 }
 
+// shownName is the name of a file for errors: name, or, with dir, name
+// in dir. It is joined only for an error, so that the calls a refresh
+// makes allocate no name.
+type shownName struct {
+	dir  *osDir
+	name string
+}
+
+func (n shownName) String() string {
+	if n.dir == nil {
+		return n.name
+	}
+	return n.dir.join(n.name)
+}
+
 func (d *osDir) join(name string) string {
 	if name == "" {
 		return d.path
@@ -278,14 +294,14 @@ func (d *osDir) CreateExcl(name string, data []byte, perm fs.FileMode) error {
 
 func (d *osDir) ReadFile(name string, limit int) (data []byte, fi FileInfo, err error) {
 	err = d.with("open", name, func(fd int) error {
-		data, fi, err = readFileAt(fd, name, d.join(name), limit)
+		data, fi, err = readFileAt(fd, name, shownName{d, name}, limit)
 		return err
 	})
 	return data, fi, err
 }
 
 func (d *osDir) Chtimes(name string, atime, mtime time.Time) error {
-	return d.with("chtimes", name, func(fd int) error { return chtimesAt(fd, name, d.join(name), atime, mtime) })
+	return d.with("chtimes", name, func(fd int) error { return chtimesAt(fd, name, shownName{d, name}, atime, mtime) })
 }
 
 func (d *osDir) Remove(name string) error {

@@ -142,9 +142,10 @@ func (b *breaker) watch(ctx context.Context) (Info, error) {
 		poll    = b.cfg.timing.PollMax
 	)
 	for {
-		att, err := b.lk.Acquire(b.now())
+		start := b.now()
+		att, err := b.lk.Acquire(start)
 		wait := poll
-		if info, err, done := b.settled(att, err, first); done {
+		if info, err, done := b.settled(att, err, first, start); done {
 			return info, err
 		}
 		switch {
@@ -182,14 +183,15 @@ func (b *breaker) watch(ctx context.Context) (Info, error) {
 
 // settled reports whether an attempt ended the Break: it broke the lock
 // (seen is the holder the step before saw), took a freed lock (given back
-// at once), or failed for good.
-func (b *breaker) settled(att proto.Attempt, err error, seen *Holder) (Info, error, bool) {
+// at once, while a lease from start, when the step began, would still be
+// valid), or failed for good.
+func (b *breaker) settled(att proto.Attempt, err error, seen *Holder, start proto.Instant) (Info, error, bool) {
 	switch {
 	case err == nil && att.Broke:
 		info, err := b.broke(holderOf(att.Holder), seen)
 		return info, err, true
 	case err == nil && att.Acquired:
-		info, err := b.giveBack()
+		info, err := b.giveBack(start)
 		return info, err, true
 	case err != nil && !proto.Transient(err):
 		return b.info, wrapPath(b.path, b.lk.Path(), err), true
@@ -206,8 +208,9 @@ func (b *breaker) force(ctx context.Context) (Info, error) {
 		if err := ctx.Err(); err != nil {
 			return b.info, wrapPath(b.path, b.lk.Path(), err)
 		}
-		att, err := b.lk.Acquire(b.now())
-		if info, err, done := b.settled(att, err, last); done {
+		start := b.now()
+		att, err := b.lk.Acquire(start)
+		if info, err, done := b.settled(att, err, last, start); done {
 			return info, err
 		}
 		switch {
@@ -253,8 +256,8 @@ func (b *breaker) broke(h, before *Holder) (Info, error) {
 }
 
 // giveBack releases a lock a step took because it had been freed.
-func (b *breaker) giveBack() (Info, error) {
-	if err := b.lk.Release(); err != nil {
+func (b *breaker) giveBack(start proto.Instant) (Info, error) {
+	if err := b.lk.Release(b.cfg.timing.Within(start, b.now)); err != nil {
 		return b.info, &pathError{path: b.path, text: "the lock was freed meanwhile; giving back the attempt that took it: " + causeText(b.lk.Path(), err), err: err}
 	}
 	return Info{Path: b.path, State: Unlocked, At: b.cfg.clock.Now(), Token: b.info.Token}, nil

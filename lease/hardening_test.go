@@ -695,7 +695,7 @@ func TestSymlinkAtClaimName(t *testing.T) {
 					if err != nil || !att.Acquired {
 						t.Fatalf("Acquire = %+v, %v; want the empty directory adopted", att, err)
 					}
-					if err := lk.Release(); err != nil {
+					if err := lk.Release(inTime); err != nil {
 						t.Fatal(err)
 					}
 					delete(before, filepath.Base(filepath.Dir(claim))+"/"+filepath.Base(claim))

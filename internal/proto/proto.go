@@ -96,7 +96,17 @@ type Lock interface {
 	// only we use (Flufl's claim file). It returns an error wrapping ErrNotHeld if the lock was no
 	// longer ours (nothing that is not ours is removed). The caller must
 	// not call Release after its lease deadline has passed; use Close.
-	Release() error
+	//
+	// valid reports whether the caller's hold is still within its
+	// deadline, by the caller's clock at the moment of the call. Release
+	// calls it immediately before each call that removes or moves what is
+	// at the lock name (a read-back before it may return late, after a
+	// partition); once it reports false, Release sends no such call: it
+	// removes only what only we use, as Close does, leaves the lock to go
+	// stale, and returns an error wrapping ErrExpired. (Putting back
+	// another holder's lock that our own earlier rename moved aside is
+	// not gated: it undoes a call sent in time.)
+	Release(valid func() bool) error
 
 	// Close gives up without releasing: it removes every file that only
 	// we use (Flufl's claim file, Strict's staging directory). It removes the lock itself only when it
@@ -180,6 +190,11 @@ var (
 	// link, or a file whose content is not a lock record). It is never
 	// removed.
 	ErrNotLock = errors.New("not a lock file")
+
+	// ErrExpired is wrapped by Release when the caller's hold passed its
+	// deadline before Release could remove the lock: the lock is left to
+	// go stale, and only what only we use is removed.
+	ErrExpired = errors.New("the lease expired before release")
 
 	// ErrBadPath is wrapped by Protocol.New when a path cannot be used for
 	// a lock.

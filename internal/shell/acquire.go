@@ -203,8 +203,9 @@ func (a *Acquisition) grant(start proto.Instant) Step {
 		_ = a.lk.Close(proto.Instant{})
 		return Step{Outcome: Failed, Err: err}
 	case err != nil:
-		// No usable token: give the lock back cleanly.
-		_ = a.lk.Release()
+		// No usable token: give the lock back cleanly, while the lease
+		// it would have been is valid.
+		_ = a.lk.Release(a.p.Within(start, a.now))
 		_ = a.lk.Close(proto.Instant{})
 		err = fmt.Errorf("minting a fencing token: %w", err)
 		if a.once || !proto.Transient(err) {
@@ -221,7 +222,8 @@ func (a *Acquisition) grant(start proto.Instant) Step {
 		a.lk = lk
 		return Step{Outcome: Wait, Wait: a.wait(0)}
 	}
-	if late := a.now().Mono - start.Mono; late >= a.p.RenewDeadline && !a.p.on(mLateGrant) {
+	if now := a.now().Mono; pastDeadline(start.Mono+a.p.RenewDeadline, now) && !a.p.on(mLateGrant) {
+		late := now - start.Mono
 		// The attempt and the mint took longer than the renew deadline
 		// (a call hung in a partition): the lease would be over before
 		// it is handed out. Others may be breaking the lock as stale

@@ -18,8 +18,10 @@
 //     deadline counts from the start of the last counted refresh), and at
 //     once when a refresh proves the lock is no longer ours; nothing
 //     revives a lost lease;
-//   - a lock is released by name only while the lease is valid; a lost
-//     lease's lock is left to go stale, and only our own files go.
+//   - a lock is released by name only while the lease is valid: the
+//     protocol's Release checks the deadline again before each call that
+//     removes or moves the lock, however late its read-back returned; a
+//     lost lease's lock is left to go stale, and only our own files go.
 //
 // Not guaranteed: anything while the process is paused (the driver's
 // timers cannot fire), and the safety of a protocol outside its own

@@ -74,7 +74,7 @@ func (h *Hold) loseLocked(reason error) bool {
 // checkLocked loses the lease if now is at or past the deadline. h.mu must
 // be held. It reports whether this call lost it.
 func (h *Hold) checkLocked(now time.Duration) bool {
-	if h.lost != nil || now < h.deadline || h.p.on(mNoDeadline) {
+	if h.lost != nil || !pastDeadline(h.deadline, now) || h.p.on(mNoDeadline) {
 		return false
 	}
 	reason := fmt.Errorf("no successful refresh within the renew deadline of %v", h.p.RenewDeadline)
@@ -82,6 +82,18 @@ func (h *Hold) checkLocked(now time.Duration) bool {
 		reason = fmt.Errorf("%w; last refresh error: %w", reason, h.lastErr)
 	}
 	return h.loseLocked(reason)
+}
+
+// pastDeadline is the deadline rule: a lease whose deadline is deadline
+// (a monotonic time) is over at now.
+func pastDeadline(deadline, now time.Duration) bool { return now >= deadline }
+
+// Within is the check that a Release of a lock taken by an attempt that
+// began at start makes before each call that removes or moves the lock
+// when no Hold keeps its deadline (a lock given back at once): whether a
+// lease granted for it would still be within its deadline.
+func (p Params) Within(start proto.Instant, now func() proto.Instant) func() bool {
+	return func() bool { return !pastDeadline(start.Mono+p.RenewDeadline, now().Mono) }
 }
 
 // CheckDeadline is what a driver's deadline timer calls: it loses the
@@ -195,7 +207,9 @@ type Finished struct {
 // lifetime away, shrinking the window in which a slow removal could land
 // after a break. If the lease is still valid then, the lock is released
 // (checked to be ours and removed, with our other files); otherwise only
-// our own files go, since a breaker may already be at work.
+// our own files go, since a breaker may already be at work. A release
+// whose read-back returns late stops there too: Release checks the
+// deadline again before each call that removes or moves the lock (valid).
 func (h *Hold) Finish() Finished {
 	var f Finished
 	if h.Lost() == nil {
@@ -216,7 +230,27 @@ func (h *Hold) Finish() Finished {
 		f.Err = h.lk.Close(proto.Instant{})
 		return f
 	}
-	f.Err = h.lk.Release()
+	f.Err = h.lk.Release(h.valid)
 	f.Released = f.Err == nil
+	h.mu.Lock()
+	if f.Lost == nil && h.lost != nil {
+		// The deadline passed while releasing (valid lost the lease):
+		// the lock was left to go stale.
+		f.Lost, f.NewlyLost = h.lost, true
+	}
+	h.mu.Unlock()
 	return f
+}
+
+// valid is what Release calls before each call that removes or moves the
+// lock: it loses the lease if its deadline has passed, and reports
+// whether it is still held.
+func (h *Hold) valid() bool {
+	if h.p.on(mReleasePastDeadline) {
+		return true
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.checkLocked(h.now().Mono)
+	return h.lost == nil
 }

@@ -7,8 +7,9 @@ package shell
 type mutation uint32
 
 const (
-	mLateGrant          mutation = 1 << iota // hand out a grant whose attempt began more than the renew deadline ago, its deadline counted from the grant
-	mLateRefreshRevives                      // a successful refresh after the lease was lost revives it
-	mNoDeadline                              // failed refreshes never lose the lease; only proof of loss does
-	mDeadlineFromEnd                         // a refresh counts however long it took, and moves the deadline from its end, not its start
+	mLateGrant           mutation = 1 << iota // hand out a grant whose attempt began more than the renew deadline ago, its deadline counted from the grant
+	mLateRefreshRevives                       // a successful refresh after the lease was lost revives it
+	mNoDeadline                               // failed refreshes never lose the lease; only proof of loss does
+	mDeadlineFromEnd                          // a refresh counts however long it took, and moves the deadline from its end, not its start
+	mReleasePastDeadline                      // Release is never told the deadline passed: it acts on a read-back that returned after it
 )

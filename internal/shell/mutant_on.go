@@ -11,10 +11,11 @@ func (p *Params) on(m mutation) bool { return p.mut&m != 0 }
 
 // mutationNames are the shell mutants the simulator must catch.
 var mutationNames = map[string]mutation{
-	"shell-late-grant":           mLateGrant,
-	"shell-late-refresh-revives": mLateRefreshRevives,
-	"shell-no-deadline":          mNoDeadline,
-	"shell-deadline-from-end":    mDeadlineFromEnd,
+	"shell-late-grant":            mLateGrant,
+	"shell-late-refresh-revives":  mLateRefreshRevives,
+	"shell-no-deadline":           mNoDeadline,
+	"shell-deadline-from-end":     mDeadlineFromEnd,
+	"shell-release-past-deadline": mReleasePastDeadline,
 }
 
 // Mutants lists the names of the shell's deliberate bugs.

@@ -23,6 +23,7 @@ type fakeLock struct {
 	refresh  []error
 	mint     []mintResult
 	cost     time.Duration // how long each call takes
+	readBack time.Duration // how long Release's read-back takes, before it moves the lock
 	calls    []string
 }
 
@@ -67,7 +68,18 @@ func (l *fakeLock) Refresh(proto.Instant) error {
 	return err
 }
 
-func (l *fakeLock) Release() error            { l.call("Release"); return nil }
+// Release reads the lock back (taking readBack), then checks the deadline
+// before it would move the lock, as the protocols do.
+func (l *fakeLock) Release(valid func() bool) error {
+	l.call("Release")
+	l.clk.mono += l.readBack
+	if !valid() {
+		l.calls = append(l.calls, "expired")
+		return fmt.Errorf("fakeLock: %w", proto.ErrExpired)
+	}
+	return nil
+}
+
 func (l *fakeLock) Close(proto.Instant) error { l.call("Close"); return nil }
 func (l *fakeLock) Path() string              { return "/x/a.lock" }
 
@@ -191,23 +203,37 @@ func TestFinish(t *testing.T) {
 		name      string
 		at        time.Duration // when Finish runs
 		refresh   error         // its last refresh's result
+		readBack  time.Duration // how long Release's read-back takes
 		wantCalls string
 		wantLost  bool
 	}{
-		{"valid: last refresh, then release", 5 * s, nil, "Refresh Release", false},
-		{"last refresh proves loss: only our files go", 5 * s, algorithm.ErrNotHeld, "Refresh Close", true},
-		{"past the deadline: only our files go", 11 * s, nil, "Refresh Close", true},
-		{"last refresh fails before the deadline: release", 5 * s, syscall.EIO, "Refresh Release", false},
+		{"valid: last refresh, then release", 5 * s, nil, 0, "Refresh Release", false},
+		{"last refresh proves loss: only our files go", 5 * s, algorithm.ErrNotHeld, 0, "Refresh Close", true},
+		{"past the deadline: only our files go", 11 * s, nil, 0, "Refresh Close", true},
+		{"last refresh fails before the deadline: release", 5 * s, syscall.EIO, 0, "Refresh Release", false},
+		{"slow read-back within the deadline moved by the last refresh", 5 * s, nil, 10*s - 1, "Refresh Release", false},
+		{"read-back returns at the deadline moved by the last refresh", 5 * s, nil, 10 * s, "Refresh Release expired", true},
+		{"read-back returns after the deadline the failed refresh left", 5 * s, syscall.EIO, 5 * s, "Refresh Release expired", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := &fakeClock{}
-			lk := &fakeLock{clk: clk, refresh: []error{tt.refresh}}
-			h := NewHold(testParams(t), &Grant{Lock: lk, Start: clk.now()}, clk.now, nil)
+			lk := &fakeLock{clk: clk, refresh: []error{tt.refresh}, readBack: tt.readBack}
+			var lost []error
+			h := NewHold(testParams(t), &Grant{Lock: lk, Start: clk.now()}, clk.now, func(err error) { lost = append(lost, err) })
 			clk.mono = tt.at
 			f := h.Finish()
 			if got := strings.Join(lk.calls, " "); got != tt.wantCalls || (f.Lost != nil) != tt.wantLost || f.Released == tt.wantLost {
 				t.Errorf("calls %q lost %v released %v; want %q lost=%v", got, f.Lost, f.Released, tt.wantCalls, tt.wantLost)
+			}
+			if (h.Lost() != nil) != tt.wantLost || len(lost) != len(slicesOf(tt.wantLost)) || f.Lost != h.Lost() {
+				t.Errorf("Hold.Lost %v, onLost calls %d, Finished.Lost %v; want lost=%v, reported once", h.Lost(), len(lost), f.Lost, tt.wantLost)
+			}
+			if f.NewlyLost != tt.wantLost {
+				t.Errorf("NewlyLost = %v, want %v (every loss here is found during Finish)", f.NewlyLost, tt.wantLost)
+			}
+			if strings.HasSuffix(tt.wantCalls, "expired") && !errors.Is(f.Err, algorithm.ErrExpired) {
+				t.Errorf("Finished.Err = %v, want ErrExpired", f.Err)
 			}
 			if again := h.CheckDeadline(); again != 0 {
 				t.Errorf("CheckDeadline after Finish = %v, want 0", again)
@@ -245,6 +271,7 @@ func TestAcquisition(t *testing.T) {
 		{"mint fails transiently through every try: give the lock back, acquire again with a new lock", false, []attemptResult{acquired}, []mintResult{{0, syscall.EIO}, {0, syscall.EIO}, {0, syscall.ESTALE}, {0, syscall.EIO}}, 0, "wait; Acquire Mint Mint Mint Mint Release Close"},
 		{"once: mint fails transiently through every try", true, []attemptResult{acquired}, []mintResult{{0, syscall.EIO}, {0, syscall.EIO}, {0, syscall.EIO}, {0, syscall.EIO}}, 0, "failed(minting a fencing token: input/output error); Acquire Mint Mint Mint Mint Release Close"},
 		{"mint fails: give the lock back", false, []attemptResult{acquired}, []mintResult{{0, syscall.EACCES}}, 0, "failed(minting a fencing token: permission denied); Acquire Mint Release Close"},
+		{"mint fails past the deadline: the lock is left", false, []attemptResult{acquired}, []mintResult{{0, syscall.EACCES}}, 5 * s, "failed(minting a fencing token: permission denied); Acquire Mint Release expired Close"},
 		{"late grant is never handed out", false, []attemptResult{acquired}, nil, 6 * s, "wait 0s; Acquire Mint Close"},
 		{"once: late grant fails", true, []attemptResult{acquired}, nil, 6 * s, "failed(acquired 12s after the attempt began, past the renew deadline 10s; the lock is left to go stale); Acquire Mint Close"},
 	}

@@ -390,7 +390,9 @@ func (c *client) hold() {
 			s.violate("I3", "%s: a refresh after the lease was lost revived it", c.name())
 		}
 	}
+	c.ending = h
 	f := h.Finish()
+	c.ending = nil
 	if f.Lost != nil {
 		if s.tracing() {
 			s.tracef(c, "lease lost by release: only our files go")
@@ -400,7 +402,7 @@ func (c *client) hold() {
 		if s.tracing() {
 			s.tracef(c, "release: %v", f.Err)
 		}
-		if !errors.Is(f.Err, algorithm.ErrNotHeld) {
+		if !errors.Is(f.Err, algorithm.ErrNotHeld) && !errors.Is(f.Err, algorithm.ErrExpired) {
 			s.res.CleanupErrors++
 		}
 	}

@@ -36,7 +36,9 @@ const (
 	// held the request in a partition, or held the check's reply, so the
 	// check was out of date when the call took effect, and it removed or
 	// moved a lock taken since. It is the replay above with a delay
-	// instead of a duplicate (docs/protocol.md §2.8).
+	// instead of a duplicate (docs/protocol.md §2.8). A releaser that
+	// sends such a call after its own renew deadline could know better:
+	// that breaks I3 (submit), whatever the excuse.
 	ExcuseLateLockCall = "late-lock-call"
 
 	// ExcusePathHandle: a call through a directory handle that resolves

@@ -52,6 +52,13 @@ func (s *sim) submit(c *client, r *req) {
 	// acts on whatever the caller checked before the pause.
 	r.afterPause = c.pauseFrom >= c.lastCallAt && c.pausedUntil <= s.now && c.pausedUntil-c.pauseFrom > s.pauseTolerance()
 	c.lastCallAt = s.now
+	if h := c.ending; h != nil && r.namespace && c.monoAt(s.now) >= h.Deadline() && s.movesLock(r) {
+		// I3: a release acts on the lock only within the lease. Past
+		// its renew deadline, by its own clock, the releaser can know
+		// that a waiter may be breaking the lock (a read-back that
+		// returned late, after a partition, is out of date).
+		s.violate("I3", "%s, ending its lease, sent %s %s after its renew deadline (%v past it)", c.name(), r.op.Name, r.op.Path, c.monoAt(s.now)-h.Deadline())
+	}
 	if s.now < c.partUntil && s.prof.SoftErr != 0 {
 		// A soft mount (or GlusterFS) gives up after Timeo. The request
 		// may have reached the server before the cut: then it was
@@ -140,6 +147,26 @@ func (s *sim) submit(c *client, r *req) {
 		}
 		s.reply(c, r, res, gen)
 	})
+}
+
+// movesLock reports whether the call r removes or moves what is at the
+// lock name now: a rename, unlink or rmdir of the lock name, or the
+// removal of the lock generation's owner record through a handle.
+// (Putting a lock back at the lock name, onto it, is not.)
+func (s *sim) movesLock(r *req) bool {
+	switch r.op.Name {
+	case "Rename", "Remove", "Rmdir":
+		return r.op.Path == lockPath
+	case "Dir.Remove":
+		if r.peek == nil {
+			return false
+		}
+		stray := s.strayHandle
+		id := r.peek()
+		s.strayHandle = stray
+		return id != "" && id == s.lockIdentity()
+	}
+	return false
 }
 
 // reply brings the result of a call the server has applied back to its

@@ -483,6 +483,7 @@ type client struct {
 	holding  bool // the held context is live
 	lostSeen bool
 	h        *shell.Hold // the lease held, as the shell keeps it
+	ending   *shell.Hold // the lease being ended (shell.Hold.Finish), while it runs
 	claim    string      // lock content while holding
 
 	hints *proto.Hints // the process's hints, as package lease keeps them
@@ -539,6 +540,7 @@ func (c *client) start() {
 	c.hints = new(proto.Hints) // a new process remembers nothing
 	c.alive = true
 	c.holding = false
+	c.ending = nil
 	gen := c.gen
 	c.next, c.stop = iter.Pull(func(yield func(*req) bool) {
 		defer func() {
