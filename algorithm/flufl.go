@@ -98,14 +98,15 @@ type fluflLock struct {
 	mutations mutation
 	fs        fsops.FS
 	cfg       proto.Config
-	path      string // absolute lock path
-	dir       string // its directory, with a trailing separator
-	base      string // its base name
-	claim     string // our claim: the claim file's absolute path and its content
-	tomb      string // private name a lock being broken is moved to
-	tombUsed  bool   // we may have left something at tomb
-	breakLock string // "<lock>|break": held by a breaker while it breaks
-	breakHeld bool   // we hold the break lock
+	path      string        // absolute lock path
+	dir       string        // its directory, with a trailing separator
+	base      string        // its base name
+	claim     string        // our claim: the claim file's absolute path and its content
+	tomb      string        // private name a lock being broken is moved to
+	tombUsed  bool          // we may have left something at tomb
+	breakLock string        // "<lock>|break": held by a breaker while it breaks
+	breakHeld bool          // we hold the break lock
+	turnStart proto.Instant // when we sent the call that took it
 	breakObs  observation
 
 	created    bool           // our claim file exists, as far as we know

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/nfslease/nfslease/internal/proto"
 )
@@ -42,6 +43,13 @@ func (l *fluflLock) breakStale(now proto.Instant) (bool, error) {
 		if versionOf(data, fi) != judged {
 			return false, nil // it changed: a live holder, or a new one
 		}
+	}
+	// The look may have come back late (a request or reply held up on
+	// the network): by now another breaker may have judged our turn over,
+	// broken the lock and let someone take it. Act only within our turn;
+	// otherwise look again at the next attempt.
+	if !l.mut(mBreakNoTurns|mBreakNoTurnDeadline) && !l.withinTurn() {
+		return false, nil
 	}
 	removed, err := l.removeIfUnchanged(l.path, judged)
 	if !removed || err != nil {
@@ -146,6 +154,27 @@ func (l *fluflLock) restore(name string, want []byte) {
 	// holder will see its lock gone and give up. Close removes the tomb.
 }
 
+// breakTurn is how long a breaker may act on the break lock it took at the
+// start of an attempt; other breakers judge a break lock stale once they
+// have seen it unchanged for breakTurn of its holder's lifetime plus
+// StaleMargin, which leaves the last call sent in time that long to
+// reach the server.
+func breakTurn(lifetime time.Duration) time.Duration { return lifetime / 2 }
+
+// clock is Config.Now, or, without one, the instant the step was given.
+func (l *fluflLock) clock(step proto.Instant) proto.Instant {
+	if l.cfg.Now != nil {
+		return l.cfg.Now()
+	}
+	return step
+}
+
+// withinTurn reports whether the break turn we took is still ours: less
+// than breakTurn has passed since we sent the call that took it.
+func (l *fluflLock) withinTurn() bool {
+	return l.clock(l.turnStart).Mono-l.turnStart.Mono < breakTurn(l.cfg.Lifetime)
+}
+
 // breakLockSuffix names the break lock: "<lock>|break". It holds the
 // separator, so it is never a lock or claim anyone else uses.
 const breakLockSuffix = "|break"
@@ -155,9 +184,13 @@ const breakLockSuffix = "|break"
 // it like a lock; one left unchanged for half its holder's lifetime plus
 // StaleMargin (its holder died mid-break) is removed the same careful way.
 func (l *fluflLock) takeBreakLock(now proto.Instant) (bool, error) {
+	// Our turn starts when we send the create (or the touch of our own
+	// break lock, below): others watch the break lock only once it is
+	// there, and the watch restarts when it changes.
+	start := l.clock(now)
 	err := l.fs.CreateExcl(l.breakLock, []byte(l.claim), l.cfg.Perm)
 	if err == nil {
-		l.breakHeld = true
+		l.breakHeld, l.turnStart = true, start
 		return true, nil
 	}
 	if !errors.Is(err, fs.ErrExist) && !errors.Is(err, syscall.EPERM) && !proto.Transient(err) {
@@ -178,7 +211,7 @@ func (l *fluflLock) takeBreakLock(now proto.Instant) (bool, error) {
 		if data, _, err := l.fs.ReadFile(l.breakLock, maxClaimLen); err != nil || string(data) != l.claim {
 			return false, nil
 		}
-		l.breakHeld = true
+		l.breakHeld, l.turnStart = true, start
 		return true, nil
 	case errors.Is(rerr, fs.ErrNotExist):
 		return false, nil // released meanwhile: next time
@@ -198,7 +231,7 @@ func (l *fluflLock) takeBreakLock(now proto.Instant) (bool, error) {
 	if c, err := parseClaim(string(data), fluflSep); err == nil && c.Lifetime > 0 {
 		lifetime = c.Lifetime
 	}
-	if now.Mono-l.breakObs.since < lifetime/2+proto.StaleMargin {
+	if now.Mono-l.breakObs.since < breakTurn(lifetime)+proto.StaleMargin {
 		return false, nil
 	}
 	l.breakObs = observation{}
@@ -207,13 +240,22 @@ func (l *fluflLock) takeBreakLock(now proto.Instant) (bool, error) {
 }
 
 // dropBreakLock removes the break lock if we hold it and it is still ours.
+// Within our turn no one else may judge it stale, and a removal by name
+// after reading it back is safe. Past the turn another breaker may be
+// moving it aside right now, and a new breaker's may take its place
+// before our removal lands; it is removed the careful way then.
 func (l *fluflLock) dropBreakLock() {
 	if !l.breakHeld {
 		return
 	}
 	l.breakHeld = false
-	if data, _, err := l.fs.ReadFile(l.breakLock, maxClaimLen); err == nil && string(data) == l.claim {
+	data, fi, err := l.fs.ReadFile(l.breakLock, maxClaimLen)
+	switch {
+	case err != nil || string(data) != l.claim:
+	case l.withinTurn():
 		_ = l.removeRetry(l.breakLock)
+	default:
+		_, _ = l.removeIfUnchanged(l.breakLock, versionOf(data, fi))
 	}
 }
 

@@ -3,6 +3,7 @@ package algorithm_test
 import (
 	"errors"
 	"io/fs"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -407,6 +408,67 @@ func TestTwoBreakers(t *testing.T) {
 	b2.Release(inTime)
 	if names := e.files(); len(names) != 0 {
 		t.Errorf("left behind: %q", names)
+	}
+}
+
+// A breaker whose fresh look at the stale lock comes back after its turn
+// has run out (the request or its reply held up on the network) does not
+// act on it: by then other breakers may have judged its break lock stale,
+// broken the lock and let a new holder take it (simulator: flufl/lossy
+// seed 137, I2). It moves nothing, removes its break lock only the careful
+// way (another breaker may be moving it aside), and a later attempt, with
+// a turn of its own, breaks the lock.
+func TestBreakTurnRunsOut(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		delay time.Duration // how late the re-read comes back
+		moves int           // renames of the lock name by the breaker
+	}{
+		{"in time", time.Second - time.Millisecond, 1},
+		{"late", time.Second, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.crashed(time.Second)
+			e.clk.Advance(time.Minute) // expired by the wall-clock rule
+			cfg := proto.Config{Lifetime: 2 * time.Second, Hostname: "b", Pid: 1, Now: e.now}
+			b, err := algorithm.Flufl.New(e.fs, path, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			turn, delayed, moves := false, false, 0
+			byName := 0 // removals of the break lock by its name
+			e.inject = func(op fsopstest.Op) *fsopstest.Fault {
+				switch {
+				case op.Name == "CreateExcl" && op.Path == path+"|break":
+					turn = true
+				case op.Name == "ReadFile" && op.Path == path && turn && !delayed:
+					delayed = true // the re-read before breaking
+					e.clk.Advance(tc.delay)
+				case op.Name == "Rename" && op.Path == path:
+					moves++
+				case op.Name == "Remove" && op.Path == path+"|break":
+					byName++
+				}
+				return nil
+			}
+			att, err := b.Acquire(e.now())
+			if err != nil || att.Acquired {
+				t.Fatalf("Acquire = %+v, %v; want not acquired", att, err)
+			}
+			if moves != tc.moves || att.Broke != (tc.moves == 1) {
+				t.Fatalf("breaker moved the lock name %d times (Broke=%v); want %d", moves, att.Broke, tc.moves)
+			}
+			if wantByName := tc.moves; byName != wantByName {
+				t.Errorf("break lock removed by name %d times; want %d (past the turn: only moved aside and compared)", byName, wantByName)
+			}
+			if names := e.files(); slices.Contains(names, "a.lock|break") {
+				t.Errorf("break lock left behind: %q", names)
+			}
+			if tc.moves == 0 {
+				e.mustBreak(b) // the next attempt, with a turn of its own
+			}
+		})
 	}
 }
 

@@ -32,6 +32,7 @@ const (
 	mNoStaleMargin            // §4, R6: judge stale after the recorded lifetime, without StaleMargin
 	mBreakNoTurns             // R1: breakers do not take turns through the break lock
 	mBreakNoReread            // R2: break on the judgement, without the fresh look immediately before acting
+	mBreakNoTurnDeadline      // R1: move the lock aside even when the breaker's turn ran out while it looked
 	mBreakNoCompare           // R2, R4: remove what the break moved aside without comparing it with the version judged
 	mFluflWatchFromFirstSight // §2.3: start the staleness watch when a version is first seen, not at the next step
 )

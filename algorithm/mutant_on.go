@@ -58,6 +58,7 @@ var mutationNames = map[string]mutation{
 	"strict-no-margin":             mNoStaleMargin,
 	"flufl-break-no-turns":         mBreakNoTurns,
 	"flufl-break-no-reread":        mBreakNoReread,
+	"flufl-break-no-turn-deadline": mBreakNoTurnDeadline,
 	"flufl-break-no-compare":       mBreakNoCompare,
 	"flufl-watch-from-first-sight": mFluflWatchFromFirstSight,
 }

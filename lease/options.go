@@ -244,6 +244,7 @@ func (c *config) algorithm(dir string) proto.Config {
 		Pid:           c.pid,
 		Perm:          c.perm,
 		Procs:         procs,
+		Now:           func() proto.Instant { return instant(c.clock) },
 		Hints:         &hints,
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"syscall"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
@@ -62,25 +64,95 @@ func TestTokenOf(t *testing.T) {
 	})
 }
 
-// TestMintFailsTransiently: a mint that keeps failing gives up the
-// acquisition cleanly: the lock is released and only the counter stays.
+// TestMintFailsTransiently: a mint that fails transiently through every
+// try (EIO) gives the lock back cleanly. TryAcquire then fails with the
+// cause; Acquire acquires again like any waiter, and gives up only when
+// its context ends, saying why. Only the counter stays.
 func TestMintFailsTransiently(t *testing.T) {
-	forEach(t, func(t *testing.T, w *world, f flavour) {
-		w.inject(func(op fsopstest.Op) *fsopstest.Fault {
-			if op.Name == "Rename" && filepath.Base(op.Path2) != "a.lock" {
-				if _, ok := proto.ParseTokenName(filepath.Base(op.Path2), "a.lock"); ok {
+	for _, tc := range []struct {
+		name  string
+		fails int  // mints that fail (-1: all)
+		try   bool // TryAcquire instead of Acquire
+	}{
+		{"TryAcquire", -1, true},
+		{"Acquire, the filesystem recovers", 8, false}, // two acquisitions' worth of tries
+		{"Acquire, the context ends first", -1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forEach(t, func(t *testing.T, w *world, f flavour) {
+				var mu sync.Mutex
+				failed := 0
+				w.inject(func(op fsopstest.Op) *fsopstest.Fault {
+					if op.Name != "Rename" || filepath.Base(op.Path2) == "a.lock" {
+						return nil
+					}
+					if _, ok := proto.ParseTokenName(filepath.Base(op.Path2), "a.lock"); !ok {
+						return nil
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					if tc.fails >= 0 && failed >= tc.fails {
+						return nil
+					}
+					failed++
 					return &fsopstest.Fault{Err: syscall.EIO}
+				})
+				if tc.try {
+					_, _, err := lease.TryAcquire(t.Context(), dir+"/a.lock", w.opts()...)
+					if !errors.Is(err, syscall.EIO) {
+						t.Fatalf("TryAcquire = %v, want an EIO minting the token", err)
+					}
+					w.inject(nil)
+					w.wantEmpty()
+					return
 				}
-			}
-			return nil
+				ctx, cancel := context.WithCancel(t.Context())
+				defer cancel()
+				type result struct {
+					held    context.Context
+					release func() error
+					err     error
+				}
+				done := make(chan result, 1)
+				go func() {
+					held, release, err := lease.Acquire(ctx, dir+"/a.lock", w.opts()...)
+					done <- result{held, release, err}
+				}()
+				var r result
+				for waited := time.Duration(0); r.held == nil && r.err == nil; waited += time.Second {
+					if waited == time.Minute {
+						cancel()
+					}
+					select {
+					case r = <-done:
+					default:
+						w.advance(time.Second)
+					}
+				}
+				mu.Lock()
+				n := failed
+				mu.Unlock()
+				if tc.fails >= 0 {
+					if r.err != nil {
+						t.Fatalf("Acquire = %v, want a lease once the filesystem recovers", r.err)
+					}
+					if n != tc.fails {
+						t.Errorf("%d mints failed, want %d: the test did not run its case", n, tc.fails)
+					}
+					if tok, ok := lease.TokenOf(r.held); !ok || tok == 0 {
+						t.Errorf("TokenOf = %d, %v; want a token", tok, ok)
+					}
+					if err := r.release(); err != nil {
+						t.Fatalf("release: %v", err)
+					}
+				} else if !errors.Is(r.err, syscall.EIO) || !errors.Is(r.err, context.Canceled) {
+					t.Fatalf("Acquire = %v, want it to give up when its context ends, naming the EIO", r.err)
+				}
+				w.inject(nil)
+				w.wantEmpty()
+			})
 		})
-		_, _, err := lease.Acquire(t.Context(), dir+"/a.lock", w.opts()...)
-		if err == nil || !errors.Is(err, syscall.EIO) {
-			t.Fatalf("Acquire = %v, want an EIO minting the token", err)
-		}
-		w.inject(nil)
-		w.wantEmpty()
-	})
+	}
 }
 
 // Each acquisition carries a fencing token, larger than every earlier

@@ -160,7 +160,9 @@ func (b *bench) measure(r *result) {
 		r.err = err
 		return
 	}
-	cfg := proto.Config{Lifetime: lease.DefaultLifetime, Hostname: "bench", Pid: os.Getpid()}
+	origin := time.Now()
+	now := func() proto.Instant { t := time.Now(); return proto.Instant{Wall: t, Mono: t.Sub(origin)} }
+	cfg := proto.Config{Lifetime: lease.DefaultLifetime, Hostname: "bench", Pid: os.Getpid(), Now: now}
 	if st, ok := r.proto.(proto.SelfTester); ok {
 		r.selfErr = st.SelfTest(fsops.OS(), dir, cfg)
 	}
@@ -199,8 +201,6 @@ func (b *bench) measure(r *result) {
 		r.err = err
 		return
 	}
-	origin := time.Now()
-	now := func() proto.Instant { t := time.Now(); return proto.Instant{Wall: t, Mono: t.Sub(origin)} }
 	if att, err := lk.Acquire(now()); err != nil || !att.Acquired {
 		r.err = fmt.Errorf("acquiring %s for the refresh measurement: %+v, %v", lk.Path(), att, err)
 		_ = lk.Close(now())

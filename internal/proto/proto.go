@@ -54,6 +54,14 @@ type Config struct {
 	// Procs answers it too. Procs must not block.
 	Procs fsops.Procs
 
+	// Now, if not nil, reads the caller's clocks, as the now passed to each
+	// step is read. A step that holds a turn with a deadline (Flufl's
+	// break lock) reads it after a call that may have returned late and
+	// before a call that acts on what it returned, so that it never acts
+	// once its turn may have been judged over. nil: no time passes within
+	// a step (only for tests on an in-memory filesystem).
+	Now func() Instant
+
 	// Hints, if not nil, is what this process remembers across Locks to
 	// save filesystem calls (token counter values, sweep times). Share one
 	// per process; nil means every Lock starts from nothing.
@@ -74,8 +82,9 @@ const StaleMargin = time.Second
 // Lock is one lock on one path, driven step by step by its caller. Each
 // method performs one bounded protocol step against the filesystem and
 // returns: no method sleeps, loops waiting, starts a goroutine or reads a
-// clock; the caller passes the current time. A Lock is not safe for
-// concurrent use.
+// clock of its own; the caller passes the current time (and Config.Now
+// for the few checks within a step). A Lock is not safe for concurrent
+// use.
 type Lock interface {
 	// Acquire makes one attempt to take the lock at time now: claim,
 	// link, verify, and, if the current holder is provably stale, break

@@ -136,7 +136,7 @@ func (r rngReader) Read(p []byte) (int, error) {
 // the shell's acquisition and hold, driven with simulated time.
 func (c *client) cycle() {
 	s := c.s
-	cfg := proto.Config{Lifetime: lifetime, Hostname: c.host, Pid: c.pid, Rand: rngReader{s}, Hints: c.hints}
+	cfg := proto.Config{Lifetime: lifetime, Hostname: c.host, Pid: c.pid, Rand: rngReader{s}, Now: c.now, Hints: c.hints}
 	if c.machine != nil {
 		cfg.Procs = c.machine.Procs(c.proc, c.hide)
 	}
