@@ -199,6 +199,17 @@ var rareMutants = map[string]struct {
 	"flufl-break-no-turn-deadline": {"lossy", 137, 200},
 }
 
+// unitMutants are mutants the simulator does not reach, each with the
+// unit test that catches it instead (.ci/run runs it with the mutants
+// tag). shell-deadline-from-end survived 400 seeds of every profile at
+// 100 acquisitions, and 1,200 of sshfs at 200, once the break turn was
+// bounded (its earlier catches, flufl/sshfs seed 239, came through that
+// window): a refresh in the simulator rarely takes long enough for a
+// deadline counted from its end to outlast the stale margin.
+var unitMutants = map[string]string{
+	"shell-deadline-from-end": "internal/shell TestRefreshCatchesDeadlineFromEnd",
+}
+
 func runMutants(profs []sim.Profile, budget, deep, acqs int, only string, all bool) int {
 	ms := allMutants()
 	if only != "" {
@@ -230,8 +241,13 @@ func runMutants(profs []sim.Profile, budget, deep, acqs int, only string, all bo
 	if deep > budget {
 		passes = append(passes, [2]int{budget, deep})
 	}
-	caught := 0
+	caught, byUnit := 0, 0
 	for _, m := range ms {
+		if test, ok := unitMutants[m.name]; ok && only == "" {
+			byUnit++
+			fmt.Printf("mutant %s: not reached by the simulator; caught by the unit test %s\n", m.name, test)
+			continue
+		}
 		if r, ok := rareMutants[m.name]; ok {
 			// Too rare for the bounded search: replay the seed that found
 			// the bug it puts back.
@@ -275,8 +291,12 @@ func runMutants(profs []sim.Profile, budget, deep, acqs int, only string, all bo
 			fmt.Printf("mutant %s: SURVIVED %d seeds in every profile\n", m.name, max(budget, deep))
 		}
 	}
-	fmt.Printf("mutants: caught=%d of %d\n", caught, len(ms))
-	if caught != len(ms) {
+	fmt.Printf("mutants: caught=%d of %d by the simulator", caught, len(ms)-byUnit)
+	if byUnit > 0 {
+		fmt.Printf("; %d more caught only by a unit test", byUnit)
+	}
+	fmt.Println()
+	if caught != len(ms)-byUnit {
 		return 1
 	}
 	return 0

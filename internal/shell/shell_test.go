@@ -127,17 +127,21 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
-func TestRefresh(t *testing.T) {
-	const g, r = 10 * s, 3 * s // the renew deadline and refresh interval of testParams
+// refreshCase is one refresh of a fresh hold: at is when it starts, took
+// how long it takes.
+type refreshCase struct {
+	name         string
+	at, took     time.Duration
+	err          error
+	wantDeadline time.Duration
+	wantNext     time.Duration
+	wantLost     bool
+}
+
+func refreshCases() []refreshCase {
+	const r = 3 * s // the refresh interval of testParams
 	eio := fmt.Errorf("refresh: %w", syscall.EIO)
-	tests := []struct {
-		name         string
-		at, took     time.Duration
-		err          error
-		wantDeadline time.Duration
-		wantNext     time.Duration
-		wantLost     bool
-	}{
+	return []refreshCase{
 		{"fast success moves the deadline from its start", 5 * s, 100 * time.Millisecond, nil, 15 * s, r, false},
 		{"slow success does not count", 5 * s, r + 1, nil, 10 * s, r / 4, false},
 		{"success started after the deadline does not count", 10 * s, 1, nil, 10 * s, r / 4, false},
@@ -145,22 +149,36 @@ func TestRefresh(t *testing.T) {
 		{"proof of loss loses at once", 5 * s, 0, algorithm.ErrNotHeld, 10 * s, r, true},
 		{"an old refresh never moves the deadline back", 0, 0, nil, 10 * s, r, false},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			clk := &fakeClock{}
-			lk := &fakeLock{clk: clk, refresh: []error{tt.err}, cost: tt.took}
-			var lost []error
-			h := NewHold(testParams(t), &Grant{Lock: lk, Start: clk.now()}, clk.now, func(err error) { lost = append(lost, err) })
-			clk.mono = tt.at
-			res := h.Refresh()
-			if res.Next != tt.wantNext || h.Deadline() != tt.wantDeadline || (h.Lost() != nil) != tt.wantLost {
-				t.Errorf("next %v deadline %v lost %v; want %v %v %v", res.Next, h.Deadline(), h.Lost(), tt.wantNext, tt.wantDeadline, tt.wantLost)
-			}
-			if (res.Lost != nil) != tt.wantLost || len(lost) != len(slicesOf(tt.wantLost)) {
-				t.Errorf("reported loss %v, onLost calls %d; want lost=%v once", res.Lost, len(lost), tt.wantLost)
-			}
-			if res.Counted != (h.Deadline() == tt.at+g) {
-				t.Errorf("Counted = %v with deadline %v", res.Counted, h.Deadline())
+}
+
+// runRefresh makes tc's refresh on a hold with parameters p and reports
+// what differs from what tc wants ("" if nothing).
+func runRefresh(p Params, tc refreshCase) string {
+	const g = 10 * s // the renew deadline of testParams
+	clk := &fakeClock{}
+	lk := &fakeLock{clk: clk, refresh: []error{tc.err}, cost: tc.took}
+	var lost []error
+	h := NewHold(p, &Grant{Lock: lk, Start: clk.now()}, clk.now, func(err error) { lost = append(lost, err) })
+	clk.mono = tc.at
+	res := h.Refresh()
+	var diffs []string
+	if res.Next != tc.wantNext || h.Deadline() != tc.wantDeadline || (h.Lost() != nil) != tc.wantLost {
+		diffs = append(diffs, fmt.Sprintf("next %v deadline %v lost %v; want %v %v %v", res.Next, h.Deadline(), h.Lost(), tc.wantNext, tc.wantDeadline, tc.wantLost))
+	}
+	if (res.Lost != nil) != tc.wantLost || len(lost) != len(slicesOf(tc.wantLost)) {
+		diffs = append(diffs, fmt.Sprintf("reported loss %v, onLost calls %d; want lost=%v once", res.Lost, len(lost), tc.wantLost))
+	}
+	if res.Counted != (h.Deadline() == tc.at+g) {
+		diffs = append(diffs, fmt.Sprintf("Counted = %v with deadline %v", res.Counted, h.Deadline()))
+	}
+	return strings.Join(diffs, "; ")
+}
+
+func TestRefresh(t *testing.T) {
+	for _, tc := range refreshCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			if d := runRefresh(testParams(t), tc); d != "" {
+				t.Error(d)
 			}
 		})
 	}
