@@ -85,6 +85,36 @@ func (w *world) advance(d time.Duration) {
 	}
 }
 
+// acquired is what Acquire returned.
+type acquired struct {
+	held    context.Context
+	release func() error
+	err     error
+}
+
+// acquireAdvancing runs Acquire in the background and advances the fake
+// clock a second at a time until it returns. Before each step it calls
+// tick, if not nil, with the time advanced so far.
+func (w *world) acquireAdvancing(ctx context.Context, path string, tick func(advanced time.Duration), opts ...lease.Option) acquired {
+	w.t.Helper()
+	done := make(chan acquired, 1)
+	go func() {
+		held, release, err := lease.Acquire(ctx, path, opts...)
+		done <- acquired{held, release, err}
+	}()
+	for advanced := time.Duration(0); ; advanced += time.Second {
+		if tick != nil {
+			tick(advanced)
+		}
+		select {
+		case r := <-done:
+			return r
+		default:
+			w.advance(time.Second)
+		}
+	}
+}
+
 func (w *world) files() []string {
 	w.t.Helper()
 	names, err := w.mem.ReadDir(dir)
@@ -321,24 +351,7 @@ func TestAcquireLateGrantTriesAgain(t *testing.T) {
 			defer mu.Unlock()
 			events = append(events, e.Kind)
 		})
-		type result struct {
-			held    context.Context
-			release func() error
-			err     error
-		}
-		done := make(chan result, 1)
-		go func() {
-			held, release, err := lease.Acquire(t.Context(), lock, w.opts(hook)...)
-			done <- result{held, release, err}
-		}()
-		var r result
-		for r.held == nil && r.err == nil {
-			select {
-			case r = <-done:
-			default:
-				w.advance(time.Second)
-			}
-		}
+		r := w.acquireAdvancing(t.Context(), lock, nil, w.opts(hook)...)
 		if r.err != nil {
 			t.Fatal(r.err)
 		}

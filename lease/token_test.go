@@ -108,27 +108,11 @@ func TestMintFailsTransiently(t *testing.T) {
 				}
 				ctx, cancel := context.WithCancel(t.Context())
 				defer cancel()
-				type result struct {
-					held    context.Context
-					release func() error
-					err     error
-				}
-				done := make(chan result, 1)
-				go func() {
-					held, release, err := lease.Acquire(ctx, dir+"/a.lock", w.opts()...)
-					done <- result{held, release, err}
-				}()
-				var r result
-				for waited := time.Duration(0); r.held == nil && r.err == nil; waited += time.Second {
-					if waited == time.Minute {
+				r := w.acquireAdvancing(ctx, dir+"/a.lock", func(advanced time.Duration) {
+					if advanced == time.Minute {
 						cancel()
 					}
-					select {
-					case r = <-done:
-					default:
-						w.advance(time.Second)
-					}
-				}
+				}, w.opts()...)
 				mu.Lock()
 				n := failed
 				mu.Unlock()
