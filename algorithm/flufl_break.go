@@ -154,8 +154,8 @@ func (l *fluflLock) restore(name string, want []byte) {
 	// holder will see its lock gone and give up. Close removes the tomb.
 }
 
-// breakTurn is how long a breaker may act on the break lock it took at the
-// start of an attempt; other breakers judge a break lock stale once they
+// breakTurn is how long a breaker may act on the break lock it took,
+// counted from when it sent the call that took it; other breakers judge a break lock stale once they
 // have seen it unchanged for breakTurn of its holder's lifetime plus
 // StaleMargin, which leaves the last call sent in time that long to
 // reach the server.
