@@ -154,12 +154,9 @@ func (l *fluflLock) restore(name string, want []byte) {
 	// holder will see its lock gone and give up. Close removes the tomb.
 }
 
-// breakTurn is how long a breaker may act on the break lock it took,
-// counted from when it sent the call that took it; other breakers judge a break lock stale once they
-// have seen it unchanged for breakTurn of its holder's lifetime plus
-// StaleMargin, which leaves the last call sent in time that long to
-// reach the server.
-func breakTurn(lifetime time.Duration) time.Duration { return lifetime / 2 }
+// breakTurn is proto.BreakTurn: how long a breaker may act on the break
+// lock it took, and, plus StaleMargin, how long others watch it.
+func breakTurn(lifetime time.Duration) time.Duration { return proto.BreakTurn(lifetime) }
 
 // clock is Config.Now, or, without one, the instant the step was given.
 func (l *fluflLock) clock(step proto.Instant) proto.Instant {

@@ -79,6 +79,14 @@ const DefaultSkewAllowance = 10 * time.Second
 // can leave the lock looking unchanged for up to one second.
 const StaleMargin = time.Second
 
+// BreakTurn is how long a Flufl breaker may act on the break lock it took,
+// counted from when it sent the call that took it. Other breakers judge a
+// break lock stale once they have seen it unchanged for BreakTurn of its
+// holder's lifetime plus StaleMargin, which leaves the last call sent in
+// time that long to reach the server. (The simulator's oracle checks the
+// turn against the same rule.)
+func BreakTurn(lifetime time.Duration) time.Duration { return lifetime / 2 }
+
 // Lock is one lock on one path, driven step by step by its caller. Each
 // method performs one bounded protocol step against the filesystem and
 // returns: no method sleeps, loops waiting, starts a goroutine or reads a

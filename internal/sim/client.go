@@ -310,6 +310,9 @@ func (c *client) acquired(g *shell.Grant, id string) {
 		s.claims[c.claim] = c
 	}
 	c.holding, c.lostSeen = true, false
+	if w := s.lockWatch; w.look.id != "" && w.look.id == c.claim {
+		s.checkStops(w) // I8, for the look the lock had before the grant
+	}
 	if s.tracing() {
 		s.tracef(c, "ACQUIRED with token %d, deadline %v", tok, h.Deadline())
 	}

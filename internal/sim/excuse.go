@@ -69,7 +69,7 @@ var Excuses = []string{ExcuseReplayedLockCall, ExcuseLateLockCall, ExcusePathHan
 // (I1), a live holder's lock removed (I2), and tokens under the lock (I7),
 // which follows from the lock's safety. The fencing property (I6), the
 // lost-lease rule (I3), liveness (I4) and cleanup (I5) are never excused.
-var excusable = map[string]bool{"I1": true, "I2": true, "I7": true}
+var excusable = map[string]bool{"I1": true, "I2": true, "I7": true, "I8": true}
 
 // robbery is a lock removed or moved by an excused mechanism.
 type robbery struct {
@@ -78,19 +78,24 @@ type robbery struct {
 }
 
 // pauseTolerance is the longest pause the timing rules of
-// docs/protocol.md §4 tolerate: a waiter judges a lock stale no earlier
-// than lifetime + StaleMargin after the last visible refresh, and the
-// holder stops at its renew deadline, a refresh interval (and, with
-// whole-second times, a second) after it, measured by clocks whose rates
-// differ by up to the profile's drift. A pause that delays the holder's
-// stop, or a caller's act on a check, by more is beyond the assumptions.
+// docs/protocol.md tolerate, measured by clocks whose rates differ by up to
+// the profile's drift (ρ). The lease's (§4): a waiter judges a lock stale
+// no earlier than lifetime + StaleMargin after the last visible refresh,
+// and the holder stops at its renew deadline, a refresh interval (and,
+// with whole-second times, a second) after it. The break turn's (§2.4): a
+// breaker sends its rename within its turn, and others judge its break
+// lock stale no earlier than the turn plus StaleMargin after it took it.
+// A pause that delays the holder's stop, or a caller's act on a check, by
+// more than the smaller of the two is beyond the assumptions.
 func (s *sim) pauseTolerance() time.Duration {
 	gran := time.Duration(0)
 	if s.prof.SSHFS {
 		gran = time.Second
 	}
 	rho := (1 + s.prof.Drift) / (1 - s.prof.Drift)
-	return time.Duration(float64(lifetime+proto.StaleMargin)/rho) - s.renew() - s.refresh() - gran
+	lease := time.Duration(float64(lifetime+proto.StaleMargin)/rho) - s.renew() - s.refresh() - gran
+	turn := proto.BreakTurn(lifetime)
+	return min(lease, time.Duration(float64(turn+proto.StaleMargin)/rho)-turn)
 }
 
 // rob records that lock identity id was removed or moved by mechanism

@@ -59,6 +59,9 @@ func (s *sim) submit(c *client, r *req) {
 		// returned late, after a partition, is out of date).
 		s.violate("I3", "%s, ending its lease, sent %s %s after its renew deadline (%v past it)", c.name(), r.op.Name, r.op.Path, c.monoAt(s.now)-h.Deadline())
 	}
+	if r.op.Name == "Rename" && r.op.Path == lockPath && c.ending == nil {
+		s.checkTurn(c, r)
+	}
 	if s.now < c.partUntil && s.prof.SoftErr != 0 {
 		// A soft mount (or GlusterFS) gives up after Timeo. The request
 		// may have reached the server before the cut: then it was
@@ -274,6 +277,7 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 	if res.err != nil {
 		return res
 	}
+	defer s.observe()
 	if r.op.Name == "CreateExcl" {
 		s.created(c, identity(oracle.Ino(s.server, r.op.Path)))
 	}

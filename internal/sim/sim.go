@@ -90,7 +90,7 @@ type Config struct {
 
 // Violation is a broken invariant.
 type Violation struct {
-	Invariant string // I1 … I7
+	Invariant string // I1 … I8
 	At        time.Duration
 	Detail    string
 	Excuse    string // the mechanism that excuses it (see Excuses); "" if none does
@@ -158,6 +158,10 @@ type sim struct {
 	minted      map[*client]mint                // each client's last token minted (I6, I7)
 	tokens      map[uint64]*client              // fencing tokens granted, and to whom (I6, I7)
 	lastToken   uint64                          // the largest token granted
+
+	lockWatch, breakWatch watch            // how the lock and the break lock look, and since when (I8)
+	stopsChecked          watch            // the lock's last look reported for I8
+	turns                 map[*client]turn // each breaker's last break turn (I8)
 }
 
 // mint is a token minted (its counter rename applied on the server), and
@@ -244,7 +248,7 @@ type serverClock struct{ s *sim }
 func (c serverClock) Now() time.Time { return epoch.Add(c.s.now) }
 
 func newSim(cfg Config) *sim {
-	s := &sim{cfg: cfg, prof: cfg.Profile, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e66736c65617365)), claims: map[string]*client{}, tokens: map[uint64]*client{}, minted: map[*client]mint{}, robbed: map[string]robbery{}, creators: map[string]creator{}, placed: map[*client]string{}, attrs: map[string]map[string]attrEntry{}}
+	s := &sim{cfg: cfg, prof: cfg.Profile, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e66736c65617365)), claims: map[string]*client{}, tokens: map[uint64]*client{}, minted: map[*client]mint{}, robbed: map[string]robbery{}, creators: map[string]creator{}, placed: map[*client]string{}, turns: map[*client]turn{}, attrs: map[string]map[string]attrEntry{}}
 	s.res.Seed = cfg.Seed
 	s.params = params(cfg.Profile)
 	if cfg.Mutation.Shell != nil {
@@ -663,10 +667,16 @@ func identity(ino uint64, ok bool) string {
 // lockIdentity is the identity of the lock at the lock path now: the lock
 // file, or the owner record of a lock directory.
 func (s *sim) lockIdentity() string {
+	return identity(oracle.Ino(s.server, s.lockFile()))
+}
+
+// lockFile is the file that is the lock: the lock file, or the owner
+// record of a lock directory.
+func (s *sim) lockFile() string {
 	if fi, err := s.server.Lstat(lockPath); err == nil && fi.Mode.IsDir() {
-		return identity(oracle.Ino(s.server, lockPath+"/owner"))
+		return lockPath + "/owner"
 	}
-	return identity(oracle.Ino(s.server, lockPath))
+	return lockPath
 }
 
 // owns reports whether the name p is private to c: a Flufl claim name of
