@@ -120,6 +120,15 @@ func (s *sim) robbedOf(c *client) string {
 	return ""
 }
 
+// lookRobbed returns the mechanism that removed or moved the lock c's last
+// look at the lock name found, after the server answered that look, or "".
+func (s *sim) lookRobbed(c *client) string {
+	if r, ok := s.robbed[c.looked]; ok && c.looked != "" && r.at > c.lookedAt {
+		return r.mech
+	}
+	return ""
+}
+
 // excuseFor returns the mechanism that excuses a violation against holder
 // h (its lock removed, or another acquiring while it holds), or "".
 func (s *sim) excuseFor(h *client) string {

@@ -59,9 +59,7 @@ func (s *sim) submit(c *client, r *req) {
 		// returned late, after a partition, is out of date).
 		s.violate("I3", "%s, ending its lease, sent %s %s after its renew deadline (%v past it)", c.name(), r.op.Name, r.op.Path, c.monoAt(s.now)-h.Deadline())
 	}
-	if r.op.Name == "Rename" && r.op.Path == lockPath && c.ending == nil {
-		s.checkTurn(c, r)
-	}
+	s.turnCall(c, r)
 	if s.now < c.partUntil && s.prof.SoftErr != 0 {
 		// A soft mount (or GlusterFS) gives up after Timeo. The request
 		// may have reached the server before the cut: then it was
@@ -304,6 +302,15 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 		// mechanism since it last checked it: acting on the lock name
 		// on that check, it can move the lock taken since.
 		mech = s.robbedOf(c)
+	case r.op.Name == "Rename" && r.op.Path == lockPath && s.lookRobbed(c) != "":
+		// The lock the caller's last look found (a breaker's re-read of
+		// the lock it judged) was removed or moved by an excused
+		// mechanism after the server answered that look: acting on it,
+		// the caller moves the lock taken since.
+		mech = s.lookRobbed(c)
+	}
+	if r.op.Name == "ReadFile" && r.op.Path == lockPath && !replay {
+		c.looked, c.lookedAt = s.lockIdentity(), s.now
 	}
 	switch r.op.Name {
 	case "Remove", "Dir.Remove":
@@ -318,8 +325,8 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 			// client's control, not the restore.
 			ex := ""
 			switch {
-			case p.mech == ExcuseReplayedLockCall:
-				ex = p.mech
+			case p.replayed:
+				ex = ExcuseReplayedLockCall
 			case s.holderPaused(p.holder):
 				ex = ExcuseHolderPaused
 			}
@@ -341,7 +348,7 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 		if r.op.Path == lockPath {
 			s.rob(c, before, mech)
 			if h := s.liveOther(before, c); h != nil {
-				s.pending = &pendingMove{holder: h, content: before, by: c, mech: mech}
+				s.pending = &pendingMove{holder: h, content: before, by: c, mech: mech, replayed: replay}
 			}
 		}
 	}

@@ -173,10 +173,11 @@ type mint struct {
 }
 
 type pendingMove struct {
-	holder  *client
-	content string
-	by      *client
-	mech    string // the excuse mechanism of the move, if any
+	holder   *client
+	content  string
+	by       *client
+	mech     string // the excuse mechanism of the move, if any
+	replayed bool   // the move was the server's second run of the call
 }
 
 type event struct {
@@ -481,6 +482,8 @@ type client struct {
 	partUntil   time.Duration
 	lastCallAt  time.Duration // when the process last made a call
 	lastApplied time.Duration // when the server last applied a call of the process (not a replay)
+	looked      string        // the lock its last read of the lock name found (its identity), and when
+	lookedAt    time.Duration //
 	crashes     int
 	since       time.Duration // true time at which the attempt of the current grant began
 

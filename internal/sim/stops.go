@@ -66,7 +66,12 @@ func (s *sim) observe() {
 		if c := s.creatorOf(l.id); c != nil {
 			// A turn taken (or its break lock touched, or moved aside
 			// and put back): others watch it from now.
-			s.turns[c] = turn{w: s.breakWatch, gen: c.gen}
+			t := s.turns[c]
+			if t.gen != c.gen || t.w.look.id != l.id {
+				t = turn{gen: c.gen}
+			}
+			t.w = s.breakWatch
+			s.turns[c] = t
 		}
 	}
 }
@@ -75,8 +80,29 @@ func (s *sim) observe() {
 // watch it, whether or not it is still there (another breaker that
 // judged it stale may have removed it: that is when a late rename harms).
 type turn struct {
-	w   watch
-	gen int // the incarnation that took it
+	w     watch
+	gen   int  // the incarnation that took it
+	acted bool // it has made a call on the lock name since
+}
+
+// turnCall follows breaker c's calls within its turn: it checks a rename
+// of the lock name against the turn, and ends the turn at c's first call
+// on the break lock after its calls on the lock name (its drop of the
+// break lock: a later rename of the lock name, by Close or Release, is
+// not a break).
+func (s *sim) turnCall(c *client, r *req) {
+	t, ok := s.turns[c]
+	switch {
+	case !ok || t.gen != c.gen:
+	case r.op.Path == lockPath:
+		if r.op.Name == "Rename" && c.ending == nil {
+			s.checkTurn(c, t, r)
+		}
+		t.acted = true
+		s.turns[c] = t
+	case r.op.Path == breakLockPath && t.acted:
+		delete(s.turns, c)
+	}
 }
 
 // watchedFor is the earliest true time at which a process other than h
@@ -131,13 +157,10 @@ func (s *sim) checkStops(w watch) {
 }
 
 // checkTurn checks I8 for breaker c's rename of the lock name aside,
-// sent now: the break lock it holds must not yet look unchanged, to
-// another breaker, for its turn plus StaleMargin.
-func (s *sim) checkTurn(c *client, r *req) {
-	t, ok := s.turns[c]
-	if !ok || t.gen != c.gen {
-		return // not in a turn (only a mutant breaks without one)
-	}
+// sent now in its turn t: its break lock must not yet look unchanged, to
+// another breaker, for the turn plus StaleMargin, whether or not it is
+// still there.
+func (s *sim) checkTurn(c *client, t turn, r *req) {
 	w := t.w
 	if s.now < s.watchedFor(w, proto.BreakTurn(lifetime)+proto.StaleMargin, c) {
 		return
