@@ -162,6 +162,7 @@ type sim struct {
 	lockWatch, breakWatch watch            // how the lock and the break lock look, and since when (I8)
 	stopsChecked          watch            // the lock's last look reported for I8
 	turns                 map[*client]turn // each breaker's last break turn (I8)
+	flufl                 bool             // the protocol is Flufl (a break lock, the wall-clock rule)
 }
 
 // mint is a token minted (its counter rename applied on the server), and
@@ -252,6 +253,7 @@ func newSim(cfg Config) *sim {
 	s := &sim{cfg: cfg, prof: cfg.Profile, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e66736c65617365)), claims: map[string]*client{}, tokens: map[uint64]*client{}, minted: map[*client]mint{}, robbed: map[string]robbery{}, creators: map[string]creator{}, placed: map[*client]string{}, turns: map[*client]turn{}, attrs: map[string]map[string]attrEntry{}}
 	s.res.Seed = cfg.Seed
 	s.params = params(cfg.Profile)
+	s.flufl = cfg.Protocol.Name() == "flufl"
 	if cfg.Mutation.Shell != nil {
 		cfg.Mutation.Shell(&s.params)
 	}

@@ -61,6 +61,9 @@ func (s *sim) observe() {
 			s.at(s.staleAt(w, nil), func() { s.checkStops(w) })
 		}
 	}
+	if !s.flufl {
+		return // only Flufl has a break lock
+	}
 	if l := s.lookAt(breakLockPath); l != s.breakWatch.look {
 		s.breakWatch = watch{look: l, since: s.now}
 		if c := s.creatorOf(l.id); c != nil {
@@ -122,7 +125,7 @@ func (s *sim) watchedFor(w watch, d time.Duration, h *client) time.Duration {
 // plus StaleMargin, or (Flufl) expired on its wall clock as it reads now.
 func (s *sim) staleAt(w watch, h *client) time.Duration {
 	at := s.watchedFor(w, lifetime+proto.StaleMargin, h)
-	if s.cfg.Protocol.Name() == "flufl" {
+	if s.flufl {
 		expiry := w.look.mtime.Add(proto.DefaultSkewAllowance).Sub(epoch)
 		for _, o := range s.clients {
 			if o != h {
