@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/nfslease/nfslease/internal/proto"
 )
@@ -154,10 +153,6 @@ func (l *fluflLock) restore(name string, want []byte) {
 	// holder will see its lock gone and give up. Close removes the tomb.
 }
 
-// breakTurn is proto.BreakTurn: how long a breaker may act on the break
-// lock it took, and, plus StaleMargin, how long others watch it.
-func breakTurn(lifetime time.Duration) time.Duration { return proto.BreakTurn(lifetime) }
-
 // clock is Config.Now, or, without one, the instant the step was given.
 func (l *fluflLock) clock(step proto.Instant) proto.Instant {
 	if l.cfg.Now != nil {
@@ -167,9 +162,9 @@ func (l *fluflLock) clock(step proto.Instant) proto.Instant {
 }
 
 // withinTurn reports whether the break turn we took is still ours: less
-// than breakTurn has passed since we sent the call that took it.
+// than proto.BreakTurn has passed since we sent the call that took it.
 func (l *fluflLock) withinTurn() bool {
-	return l.clock(l.turnStart).Mono-l.turnStart.Mono < breakTurn(l.cfg.Lifetime)
+	return l.clock(l.turnStart).Mono-l.turnStart.Mono < proto.BreakTurn(l.cfg.Lifetime)
 }
 
 // breakLockSuffix names the break lock: "<lock>|break". It holds the
@@ -228,7 +223,7 @@ func (l *fluflLock) takeBreakLock(now proto.Instant) (bool, error) {
 	if c, err := parseClaim(string(data), fluflSep); err == nil && c.Lifetime > 0 {
 		lifetime = c.Lifetime
 	}
-	if now.Mono-l.breakObs.since < breakTurn(lifetime)+proto.StaleMargin {
+	if now.Mono-l.breakObs.since < proto.BreakTurn(lifetime)+proto.StaleMargin {
 		return false, nil
 	}
 	l.breakObs = observation{}

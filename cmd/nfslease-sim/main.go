@@ -181,11 +181,6 @@ func findMutant(name string) (mutant, bool) {
 	return mutant{}, false
 }
 
-// runMutants runs every mutant under the profiles in turn, each up to a
-// seed budget, until one catches it (with all, under every profile), and
-// reports which profiles caught which mutants. Excuses apply
-// to mutants exactly as to the real code: a mutant is caught by a
-// violation no mechanism excuses.
 // unitMutants are mutants the simulator does not reach, each with the
 // unit test that catches it instead (.ci/run runs it with the mutants
 // tag). shell-deadline-from-end survived 400 seeds of every profile at
@@ -200,6 +195,11 @@ var unitMutants = map[string]string{
 	"flufl-break-no-compare":  "algorithm TestBreakCatchesNoCompare",
 }
 
+// runMutants runs every mutant under the profiles in turn, each up to a
+// seed budget, until one catches it (with all, under every profile), and
+// reports which profiles caught which mutants. Excuses apply
+// to mutants exactly as to the real code: a mutant is caught by a
+// violation no mechanism excuses.
 func runMutants(profs []sim.Profile, budget, deep, acqs int, only string, all bool) int {
 	ms := allMutants()
 	if only != "" {

@@ -360,7 +360,7 @@ func (s *sim) apply(c *client, r *req, replay bool) result {
 		if r.op.Path == lockPath {
 			s.rob(c, before, mech)
 			if h := s.liveOther(before, c); h != nil {
-				s.pending = &pendingMove{holder: h, content: before, by: c, mech: mech, replayed: replay}
+				s.pending = &pendingMove{holder: h, content: before, by: c, replayed: replay}
 			}
 		}
 	}

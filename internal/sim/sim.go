@@ -177,8 +177,7 @@ type pendingMove struct {
 	holder   *client
 	content  string
 	by       *client
-	mech     string // the excuse mechanism of the move, if any
-	replayed bool   // the move was the server's second run of the call
+	replayed bool // the move was the server's second run of the call
 }
 
 type event struct {

@@ -2,7 +2,10 @@ package sim
 
 import (
 	"math"
+
 	"time"
+
+	"github.com/nfslease/nfslease/fsops"
 
 	"github.com/nfslease/nfslease/internal/oracle"
 	"github.com/nfslease/nfslease/internal/proto"
@@ -47,6 +50,23 @@ func (s *sim) lookAt(name string) look {
 	if err != nil {
 		return look{}
 	}
+	return s.lookOf(name, fi)
+}
+
+// lockLook is what a look at the lock (see lockFile) returns now, with one
+// Lstat of the lock name.
+func (s *sim) lockLook() look {
+	fi, err := s.server.Lstat(lockPath)
+	switch {
+	case err != nil:
+		return look{}
+	case fi.Mode.IsDir():
+		return s.lookAt(lockPath + "/owner")
+	}
+	return s.lookOf(lockPath, fi)
+}
+
+func (s *sim) lookOf(name string, fi fsops.FileInfo) look {
 	return look{id: identity(oracle.Ino(s.server, name)), size: fi.Size, mtime: fi.ModTime, ctime: fi.Ctime}
 }
 
@@ -54,7 +74,7 @@ func (s *sim) lookAt(name string) look {
 // lock's look or the break lock's, and arms the check of I8 for the
 // lock's new look.
 func (s *sim) observe() {
-	if l := s.lookAt(s.lockFile()); l != s.lockWatch.look {
+	if l := s.lockLook(); l != s.lockWatch.look {
 		s.lockWatch = watch{look: l, since: s.now}
 		if l.id != "" {
 			w := s.lockWatch
