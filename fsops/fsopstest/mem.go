@@ -692,17 +692,26 @@ func clean(name string) string {
 // ELOOP for too many symbolic links; a missing last component is not an
 // error. m.mu must be held.
 func (m *Mem) lookup(name string, follow bool) (location, syscall.Errno) {
-	if !isClean(name) {
+	if name == "" || name[0] != '/' {
 		name = clean(name)
 	}
 	// The common case, a clean path without symbolic links, walks name in
-	// place; the first symbolic link to follow hands the rest to walk.
+	// place, checking that it is clean as it goes; the first symbolic
+	// link to follow hands the rest to walk. A name found not to be clean
+	// starts again cleaned (nothing has changed yet; a clean name never
+	// starts again).
 	dir := m.root
 	rest := name[1:]
 	for rest != "" {
 		c, after, more := strings.Cut(rest, "/")
+		if c == "" || c == "." || c == ".." || (more && after == "") {
+			return m.lookup(clean(name), follow)
+		}
 		n := dir.entries[c]
 		if n != nil && n.isSymlink() && (follow || more) {
+			if !isClean(name) {
+				return m.lookup(clean(name), follow)
+			}
 			return m.walk(dir, strings.Split(rest, "/"), follow)
 		}
 		if !more {

@@ -495,7 +495,8 @@ func TestLookupFastPath(t *testing.T) {
 		}
 	}
 	names := []string{"/", "/a", "/a/b/f", "/a/b/f/x", "/a/missing/f", "/a/b/new", "/ln/f", "/ln", "/c/up/b/f",
-		"/a/b/rel", "/loop", "/loop/x", "a/b/f", "/a//b/f", "/a/./b/f", "/a/b/../b/f", "/a/b/", "//a", "/a/.."}
+		"/a/b/rel", "/loop", "/loop/x", "a/b/f", "/a//b/f", "/a/./b/f", "/a/b/../b/f", "/a/b/", "//a", "/a/..",
+		"/ln/../a/b/f", "/ln/./f", "/ln//f", "/ln/f/", "/c/up/../c", ""}
 	for _, name := range names {
 		for _, follow := range []bool{false, true} {
 			isCleanWant := clean(name) == name
