@@ -9,7 +9,8 @@ import (
 )
 
 // TestBreakCatchesNoCompare: TestBreakPutsBackAWrongVictim catches the
-// mutant the simulator rarely reaches (docs/simulation.md, Mutants): a
+// mutant that the simulator reaches only where calls are often held up
+// for seconds (the congested profile; docs/simulation.md, Mutants): a
 // break that removes what it moved aside without comparing it with the
 // version judged. With turns, a breaker moves a live lock only when a
 // call reaches the server late or twice. CI runs it with -tags

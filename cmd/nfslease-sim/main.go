@@ -181,20 +181,6 @@ func findMutant(name string) (mutant, bool) {
 	return mutant{}, false
 }
 
-// unitMutants are mutants the simulator does not reach, each with the
-// unit test that catches it instead (.ci/run runs it with the mutants
-// tag). shell-deadline-from-end survived 400 seeds of every profile at
-// 100 acquisitions, with I8 checking the holder's stop directly: the
-// deadline it moves too far is harmless unless the refresh after it also
-// fails to land in time, two faults at once (docs/simulation.md).
-// flufl-break-no-compare survived 400 seeds of every profile once the
-// break turn was bounded: with turns, a breaker moves a live lock only
-// when a call reaches the server late or twice.
-var unitMutants = map[string]string{
-	"shell-deadline-from-end": "internal/shell TestRefreshCatchesDeadlineFromEnd",
-	"flufl-break-no-compare":  "algorithm TestBreakCatchesNoCompare",
-}
-
 // runMutants runs every mutant under the profiles in turn, each up to a
 // seed budget, until one catches it (with all, under every profile), and
 // reports which profiles caught which mutants. Excuses apply
@@ -213,7 +199,7 @@ func runMutants(profs []sim.Profile, budget, deep, acqs int, only string, all bo
 	if !all {
 		// Profiles that catch most mutants first: a caught mutant stops
 		// at its first catching profile, so this order costs least.
-		first := []string{"clean", "lossy", "eio", "sshfs", "partition", "replay"}
+		first := []string{"clean", "congested", "lossy", "eio", "sshfs", "partition", "replay"}
 		profs = slices.Clone(profs)
 		rank := func(p sim.Profile) int {
 			if i := slices.Index(first, p.Name); i >= 0 {
@@ -231,13 +217,8 @@ func runMutants(profs []sim.Profile, budget, deep, acqs int, only string, all bo
 	if deep > budget {
 		passes = append(passes, [2]int{budget, deep})
 	}
-	caught, byUnit := 0, 0
+	caught := 0
 	for _, m := range ms {
-		if test, ok := unitMutants[m.name]; ok && only == "" {
-			byUnit++
-			fmt.Printf("mutant %s: not reached by the simulator; caught by the unit test %s\n", m.name, test)
-			continue
-		}
 		var by []string
 		for _, pass := range passes {
 			for _, p := range m.protocols {
@@ -268,12 +249,8 @@ func runMutants(profs []sim.Profile, budget, deep, acqs int, only string, all bo
 			fmt.Printf("mutant %s: SURVIVED %d seeds in every profile\n", m.name, max(budget, deep))
 		}
 	}
-	fmt.Printf("mutants: caught=%d of %d by the simulator", caught, len(ms)-byUnit)
-	if byUnit > 0 {
-		fmt.Printf("; %d more caught only by a unit test", byUnit)
-	}
-	fmt.Println()
-	if caught != len(ms)-byUnit {
+	fmt.Printf("mutants: caught=%d of %d by the simulator\n", caught, len(ms))
+	if caught != len(ms) {
 		return 1
 	}
 	return 0

@@ -5,9 +5,10 @@ package shell
 import "testing"
 
 // TestRefreshCatchesDeadlineFromEnd: the refresh table catches the shell
-// mutant the simulator does not reach (docs/simulation.md, Mutants): a
-// deadline moved from a refresh's end, or by a slow refresh. CI runs it
-// with -tags nfslease_mutants beside the simulator's mutant lane.
+// mutant that the simulator reaches only with two faults at once (the
+// congested profile; docs/simulation.md, Mutants): a deadline moved from
+// a refresh's end, or by a slow refresh. CI runs it with -tags
+// nfslease_mutants beside the simulator's mutant lane.
 func TestRefreshCatchesDeadlineFromEnd(t *testing.T) {
 	p := testParams(t)
 	if !Mutate(&p, "shell-deadline-from-end") {

@@ -111,6 +111,8 @@ var Profiles = []Profile{
 		AttrCache: 3 * s, AttrCacheMax: 60 * s, LostReply: 0.03, DRCMiss: 0.3, Timeo: 600 * ms, Partition: 0.03, PartMax: 5 * s, SoftErr: syscall.ETIMEDOUT, ReplyCut: 0.001},
 	{Name: "local", Doc: "processes know their identity on their machine and break dead local holders at once; machines share host names in pairs, pids are reused, some records lack the identity, some processes are another user's; crashes", Latency: 2 * ms,
 		Crash: 0.05, Machines: true},
+	{Name: "congested", Doc: "a congested network or a stalling server: one request or reply in twenty held up for up to 6 s (two lifetimes), at the tightest lease timing the options accept for a 200 ms refresh interval (renew deadline 2.6 s of a 3 s lifetime), so that a refresh whose reply comes late and a next refresh held up too are common", Latency: 2 * ms,
+		Delay: 0.05, DelayMax: 6 * s, RenewDeadline: 2600 * ms, RefreshInterval: 200 * ms},
 	{Name: "pause", Doc: "process pauses of up to 3 lifetimes (beyond the assumptions)", Latency: 2 * ms,
 		Pause: 0.05, PauseMax: 9 * s},
 }
