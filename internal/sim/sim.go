@@ -25,7 +25,6 @@ import (
 	"github.com/nfslease/nfslease/algorithm"
 	"github.com/nfslease/nfslease/fsops"
 	"github.com/nfslease/nfslease/fsops/fsopstest"
-	"github.com/nfslease/nfslease/internal/oracle"
 	"github.com/nfslease/nfslease/internal/proto"
 	"github.com/nfslease/nfslease/internal/shell"
 )
@@ -669,19 +668,8 @@ func identity(ino uint64, ok bool) string {
 }
 
 // lockIdentity is the identity of the lock at the lock path now: the lock
-// file, or the owner record of a lock directory.
-func (s *sim) lockIdentity() string {
-	return identity(oracle.Ino(s.server, s.lockFile()))
-}
-
-// lockFile is the file that is the lock: the lock file, or the owner
-// record of a lock directory.
-func (s *sim) lockFile() string {
-	if fi, err := s.server.Lstat(lockPath); err == nil && fi.Mode.IsDir() {
-		return lockPath + "/owner"
-	}
-	return lockPath
-}
+// file, or the owner record of a lock directory (see lockLook).
+func (s *sim) lockIdentity() string { return s.lockLook().id }
 
 // owns reports whether the name p is private to c: a Flufl claim name of
 // c's, or a name derived from one.

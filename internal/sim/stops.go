@@ -2,11 +2,9 @@ package sim
 
 import (
 	"math"
-
 	"time"
 
 	"github.com/nfslease/nfslease/fsops"
-
 	"github.com/nfslease/nfslease/internal/oracle"
 	"github.com/nfslease/nfslease/internal/proto"
 )
@@ -53,8 +51,8 @@ func (s *sim) lookAt(name string) look {
 	return s.lookOf(name, fi)
 }
 
-// lockLook is what a look at the lock (see lockFile) returns now, with one
-// Lstat of the lock name.
+// lockLook is what a look at the lock returns now: at the lock file, or
+// at the owner record of a lock directory.
 func (s *sim) lockLook() look {
 	fi, err := s.server.Lstat(lockPath)
 	switch {
