@@ -122,6 +122,16 @@ func (l *fluflLock) removeIfUnchanged(name string, judged version) (bool, error)
 // live lock in our tomb, where Close would remove it). If name has been
 // taken meanwhile, the moved lock's holder has lost it; it notices at its
 // next refresh, when it finds the lock is not its claim.
+//
+// It links at most once more after a link that may have been applied: a
+// name that was put back and is gone again was removed by its holder
+// (released), or taken and freed by a new holder; linking it again would
+// bring back a lock or claim no one holds (found by the simulator:
+// congested seed 14). A link whose reply was lost as a transient error
+// is the one case it cannot tell from a link never applied; it retries
+// that, so a holder that released in between may find its lock brought
+// back (judged stale and broken after its lifetime) or its claim (swept
+// by the next acquisition on its host).
 func (l *fluflLock) restore(name string, want []byte) {
 	if want == nil {
 		if err := retry(func() error {
@@ -134,20 +144,29 @@ func (l *fluflLock) restore(name string, want []byte) {
 	}
 	for range 3 {
 		lerr := l.fs.Link(l.tomb, name)
-		data, _, err := l.fs.ReadFile(name, maxClaimLen)
-		switch {
-		case err == nil && string(data) == string(want):
+		if lerr == nil {
 			_ = l.fs.Remove(l.tomb) // put back; the tomb is a second name
 			return
+		}
+		_, _, err := l.fs.ReadFile(name, maxClaimLen)
+		switch {
 		case err == nil:
-			// Someone else took the name: the moved holder has lost its
-			// lock and finds out at its next refresh.
+			// Ours (a link applied whose reply was lost) or someone
+			// else's: then the moved holder has lost its lock and finds
+			// out at its next refresh. The tomb is not needed either way.
 			_ = l.fs.Remove(l.tomb)
 			return
-		case lerr != nil && !errors.Is(lerr, fs.ErrExist) && !proto.Transient(lerr) && !errors.Is(err, fs.ErrNotExist):
+		case !proto.Transient(lerr) && errors.Is(err, fs.ErrNotExist):
+			// The name was there (EEXIST, or EPERM from sshfs) and is
+			// gone: released by the moved holder after a link of ours
+			// was applied, or taken and freed by a new holder.
+			_ = l.fs.Remove(l.tomb)
+			return
+		case !proto.Transient(lerr) && !errors.Is(lerr, fs.ErrExist):
 			return
 		}
-		// The name is still free (or unreadable): try again.
+		// The link failed transiently and the name is free (or
+		// unreadable): try again.
 	}
 	// Keep the tomb rather than lose the only name of a live lock; its
 	// holder will see its lock gone and give up. Close removes the tomb.

@@ -720,3 +720,71 @@ func TestClaimSweptRightAfterCreate(t *testing.T) {
 		t.Errorf("files left: %q", names)
 	}
 }
+
+// linkThen is an fsops.FS whose first link from a tomb onto name runs
+// then once the link has been applied, and returns err instead of the
+// link's result.
+type linkThen struct {
+	fsops.FS
+	name string
+	then func()
+	err  error
+}
+
+func (f *linkThen) Link(oldname, newname string) error {
+	err := f.FS.Link(oldname, newname)
+	if newname != f.name || !strings.HasSuffix(oldname, ".break") || f.then == nil {
+		return err
+	}
+	then := f.then
+	f.then = nil
+	then()
+	return f.err
+}
+
+// A breaker moves a new holder's lock aside, sees it is not the one it
+// judged and puts it back; the holder releases right after the link that
+// put it back. The breaker must not link it once more when it finds the
+// name gone: that brought back a lock no one held (the simulator's
+// congested seed 14 found this for a claim put back). The link's reply
+// either arrives or is lost and answered EEXIST by a retransmission.
+func TestBreakPutBackThenReleased(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"reply", nil},
+		{"replayed", &fs.PathError{Op: "link", Path: path, Err: syscall.EEXIST}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.crashed(time.Second)
+			e.clk.Advance(time.Minute)
+			var newcomer proto.Lock
+			e.inject = once("Rename", path, func(fsopstest.Op) *fsopstest.Fault {
+				e.mem.Remove(path)
+				newcomer = e.lock("new", 15*time.Second, e.mem)
+				e.mustAcquire(newcomer)
+				return nil
+			})
+			released := false
+			fsys := &linkThen{FS: e.fs, name: path, err: tc.err, then: func() {
+				if err := newcomer.Release(inTime); err != nil {
+					t.Errorf("newcomer release: %v", err)
+				}
+				released = true
+			}}
+			b := e.lock("breaker", 15*time.Second, fsys)
+			if att, err := b.Acquire(e.now()); err != nil || att.Acquired {
+				t.Fatalf("breaker: %+v, %v; want not acquired", att, err)
+			}
+			if !released {
+				t.Fatal("the breaker put nothing back: the test did not run its case")
+			}
+			b.Close(e.now())
+			if names := e.files(); len(names) != 1 || !strings.HasPrefix(names[0], "a.lock|dead|1|") {
+				t.Errorf("files = %q, want only the dead holder's orphaned claim", names)
+			}
+		})
+	}
+}
