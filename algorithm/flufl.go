@@ -113,7 +113,9 @@ type fluflLock struct {
 	unsure     bool           // a create of our claim failed ambiguously: it may exist
 	swept      bool           // sweep has run (see sweep.go)
 	claimInfo  fsops.FileInfo // the claim's attributes just after creation
-	lastTouch  *proto.Instant // start of our last touch of the claim, if any
+	lastTouch  proto.Instant  // start of our last touch of the claim, if touched
+	touched    bool           // lastTouch is set
+	verified   bool           // our last call was a read-back that showed the lock ours
 	held       bool           // we hold the lock
 	realInodes bool           // the lock and our claim showed the same inode once held
 	eperm      int            // consecutive EPERM answers from link with no lock to show for them
@@ -129,6 +131,7 @@ func (l *fluflLock) Acquire(now proto.Instant) (proto.Attempt, error) {
 	if l.held {
 		return proto.Attempt{}, fmt.Errorf("algorithm: %s: Acquire called while holding the lock", l.path)
 	}
+	l.verified = false
 	if !l.created {
 		if err := l.createClaim(); err != nil {
 			return proto.Attempt{}, err
@@ -210,7 +213,7 @@ func (l *fluflLock) tryLink(now proto.Instant) (proto.Attempt, error) {
 	// Touch immediately before linking, so that the lock never appears
 	// with an old expiry (flufl.lock's "new lock already expired" bug).
 	exp := now.Wall.Add(l.cfg.Lifetime)
-	if l.mut(mNoTouchBeforeLink) && l.lastTouch != nil {
+	if l.mut(mNoTouchBeforeLink) && l.touched {
 		// (mutant) keep the expiry written before the first attempt
 	} else if err := l.fs.Chtimes(l.claim, exp, exp); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -221,8 +224,8 @@ func (l *fluflLock) tryLink(now proto.Instant) (proto.Attempt, error) {
 		}
 		return proto.Attempt{}, fmt.Errorf("algorithm: touching claim of lock %s: %w", l.path, err)
 	}
-	if !l.mut(mNoTouchBeforeLink) || l.lastTouch == nil {
-		l.lastTouch = &now
+	if !l.mut(mNoTouchBeforeLink) || !l.touched {
+		l.lastTouch, l.touched = now, true
 	}
 	lerr := l.fs.Link(l.claim, l.path)
 	if l.mut(mTrustLinkReturn) || l.mut(mTrustNlink) {
@@ -279,7 +282,7 @@ func (l *fluflLock) tryLink(now proto.Instant) (proto.Attempt, error) {
 	}
 	l.eperm = 0
 	if string(data) == l.claim && !l.mut(mTrustLinkReturn) && !l.mut(mTrustNlink) {
-		l.held = true
+		l.held, l.verified = true, true
 		l.obs = observation{}
 		l.realInodes = fsops.SameFile(fi, l.claimInfo)
 		return proto.Attempt{Acquired: true}, nil

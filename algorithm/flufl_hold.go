@@ -18,6 +18,7 @@ func (l *fluflLock) Refresh(now proto.Instant) error {
 	}
 	// Touch our claim, which while we hold the lock is the lock's inode.
 	// Touching by the claim name never refreshes someone else's lock.
+	l.verified = false
 	exp := now.Wall.Add(l.cfg.Lifetime)
 	if err := l.mutantChtimes(l.claim, exp); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -26,7 +27,7 @@ func (l *fluflLock) Refresh(now proto.Instant) error {
 		}
 		return fmt.Errorf("algorithm: refreshing lock %s: %w", l.path, err)
 	}
-	l.lastTouch = &now
+	l.lastTouch, l.touched = now, true
 	if err := l.verify(); err != nil {
 		if errors.Is(err, proto.ErrNotHeld) {
 			l.held = false
@@ -44,8 +45,15 @@ func (l *fluflLock) mutantChtimes(name string, exp time.Time) error {
 	return l.fs.Chtimes(name, exp, exp)
 }
 
-// verify checks, by reading the lock back, that it is still ours.
+// verify checks, by reading the lock back, that it is still ours, and
+// records whether it was (l.verified).
 func (l *fluflLock) verify() error {
+	err := l.readBack()
+	l.verified = err == nil
+	return err
+}
+
+func (l *fluflLock) readBack() error {
 	data, fi, err := l.fs.ReadFile(l.path, maxClaimLen)
 	switch {
 	case err == nil:
@@ -65,10 +73,12 @@ func (l *fluflLock) verify() error {
 	return nil
 }
 
-// Release implements Lock.Release. It reads the lock back, and, if it is
-// ours and the hold is still valid (the read-back may return after a
-// partition, when a waiter may have broken our lock and another process
-// taken it), moves it aside and removes it (removeLockIfOurs).
+// Release implements Lock.Release. It reads the lock back, unless our
+// last call did (a refresh or a mint just before, as package lease's
+// release makes), and, if it is ours and the hold is still valid (the
+// read-back may return after a partition, when a waiter may have broken
+// our lock and another process taken it), moves it aside and removes it
+// (removeLockIfOurs, which checks again what it moved).
 func (l *fluflLock) Release(valid func() bool) error {
 	var notOurs error
 	if l.mut(mReleaseUnchecked) {
@@ -78,7 +88,9 @@ func (l *fluflLock) Release(valid func() bool) error {
 	}
 	if l.held {
 		l.held = false
-		if err := l.verify(); err != nil {
+		fresh := l.verified
+		l.verified = false
+		if err := l.verifyUnless(fresh); err != nil {
 			if !errors.Is(err, proto.ErrNotHeld) {
 				// Ambiguous: leave the lock to expire rather than risk
 				// removing someone else's.
@@ -103,6 +115,14 @@ func (l *fluflLock) Release(valid func() bool) error {
 		return err
 	}
 	return notOurs
+}
+
+// verifyUnless reads the lock back unless fresh (our last call did).
+func (l *fluflLock) verifyUnless(fresh bool) error {
+	if fresh {
+		return nil
+	}
+	return l.readBack()
 }
 
 // removeLockIfOurs removes the lock name if it holds our claim, without
@@ -150,7 +170,7 @@ func (l *fluflLock) Close(now proto.Instant) error {
 	}
 	// A link whose success reply was lost leaves the lock ours without our
 	// knowing. Remove it only while no one could judge it stale yet.
-	if l.lastTouch != nil && now != (proto.Instant{}) && now.Mono-l.lastTouch.Mono >= 0 && now.Mono-l.lastTouch.Mono < l.cfg.Lifetime/2 {
+	if l.touched && now != (proto.Instant{}) && now.Mono-l.lastTouch.Mono >= 0 && now.Mono-l.lastTouch.Mono < l.cfg.Lifetime/2 {
 		if data, _, err := l.fs.ReadFile(l.path, maxClaimLen); err == nil && string(data) == l.claim {
 			_, _ = l.removeLockIfOurs()
 		}
@@ -208,6 +228,7 @@ func (l *fluflLock) removeRetry(name string) error {
 // Refresh does, to check it is still ours, and checks that no one minted
 // since (see mintVerified).
 func (l *fluflLock) Mint(proto.Instant) (uint64, error) {
+	l.verified = false
 	if !l.held {
 		return 0, fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, proto.ErrNotHeld)
 	}
