@@ -44,6 +44,7 @@ type Mem struct {
 	mu      sync.Mutex
 	root    *inode
 	lastIno uint64
+	changes uint64 // changes made so far (see oracle.Changes)
 }
 
 var (
@@ -293,6 +294,7 @@ func (m *Mem) chtimes(l location, name string, mtime time.Time) error {
 	}
 	l.node.mtime = m.stamp(mtime)
 	l.node.ctime = m.now()
+	m.changes++
 	return nil
 }
 
@@ -547,6 +549,7 @@ func (m *Mem) WriteFile(name string, data []byte, perm fs.FileMode) error {
 			n.data = slices.Clone(data)
 			n.mtime = m.now()
 			n.ctime = n.mtime
+			m.changes++
 		}
 	}
 	if e != 0 {
@@ -625,6 +628,15 @@ func init() {
 		return m.trueIno(name)
 	}
 	oracle.DirIno = trueDirIno
+	oracle.Changes = func(fsys fsops.FS) (uint64, bool) {
+		m, ok := fsys.(*Mem)
+		if !ok {
+			return 0, false
+		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.changes, true
+	}
 }
 
 // trueIno returns the inode number of the file at name, without following
@@ -845,9 +857,12 @@ func (m *Mem) unlink(l location) {
 }
 
 // touch records a change of directory d's entries. m.mu must be held.
+// Every change of a name goes through it (attach, detach), so it counts
+// them; chtimes and WriteFile count the changes of a file in place.
 func (m *Mem) touch(d *inode) {
 	d.mtime = m.now()
 	d.ctime = d.mtime
+	m.changes++
 }
 
 // now is the time to record for a change now.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nfslease/nfslease/fsops"
+	"github.com/nfslease/nfslease/internal/oracle"
 )
 
 func TestMem(t *testing.T) {
@@ -509,5 +510,61 @@ func TestLookupFastPath(t *testing.T) {
 				t.Errorf("lookup(%q, %v) = %+v, %v; walk gives %+v, %v", name, follow, got, gotErr, want, wantErr)
 			}
 		}
+	}
+}
+
+// TestMemChanges: every call that changes what a look returns counts a
+// change, and no look does (the simulator keeps its oracle's looks while
+// the count stands still).
+func TestMemChanges(t *testing.T) {
+	m := NewMem(newTestClock())
+	mustDo(t, m.MkdirAll("/d/sub", 0o755), m.WriteFile("/d/f", []byte("x"), 0o644))
+	d, err := m.OpenDir("/d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		do     func() error
+		change bool
+	}{
+		{"Lstat", func() error { _, err := m.Lstat("/d/f"); return err }, false},
+		{"ReadFile", func() error { _, _, err := m.ReadFile("/d/f", 10); return err }, false},
+		{"ReadDir", func() error { _, err := m.ReadDir("/d"); return err }, false},
+		{"Dir.Stat", func() error { _, err := d.Stat(); return err }, false},
+		{"Dir.ReadFile", func() error { _, _, err := d.ReadFile("f", 10); return err }, false},
+		{"Dir.ReadDir", func() error { _, err := d.ReadDir(); return err }, false},
+		{"Exists", func() error { m.Exists("/d/f"); return nil }, false},
+		{"failed CreateExcl", func() error { m.CreateExcl("/d/f", nil, 0o644); return nil }, false},
+		{"CreateExcl", func() error { return m.CreateExcl("/d/g", nil, 0o644) }, true},
+		{"Link", func() error { return m.Link("/d/g", "/d/h") }, true},
+		{"Rename", func() error { return m.Rename("/d/h", "/d/i") }, true},
+		{"Chtimes", func() error { return m.Chtimes("/d/i", at, at) }, true},
+		{"WriteFile over a file", func() error { return m.WriteFile("/d/i", []byte("y"), 0o644) }, true},
+		{"Remove", func() error { return m.Remove("/d/i") }, true},
+		{"Mkdir", func() error { return m.Mkdir("/d/e", 0o755) }, true},
+		{"Rmdir", func() error { return m.Rmdir("/d/e") }, true},
+		{"Symlink", func() error { return m.Symlink("f", "/d/s") }, true},
+		{"Mkfifo", func() error { return m.Mkfifo("/d/p") }, true},
+		{"Dir.CreateExcl", func() error { return d.CreateExcl("j", nil, 0o644) }, true},
+		{"Dir.Chtimes", func() error { return d.Chtimes("j", at, at) }, true},
+		{"Dir.Remove", func() error { return d.Remove("j") }, true},
+	} {
+		before, _ := oracle.Changes(m)
+		if err := tc.do(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		after, _ := oracle.Changes(m)
+		if changed := after != before; changed != tc.change {
+			t.Errorf("%s: counted a change: %v, want %v", tc.name, changed, tc.change)
+		}
+	}
+	if _, ok := oracle.Changes(m); !ok {
+		t.Error("Changes of a Mem: not ok")
+	}
+	if _, ok := oracle.Changes(&Faulty{FS: m}); ok {
+		t.Error("Changes of a Faulty: ok, want false")
 	}
 }

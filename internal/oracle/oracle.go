@@ -15,4 +15,10 @@ var (
 	// DirIno is Ino for the entry name of d, a Dir opened on a Mem; false
 	// if d's directory was removed or d is not a Mem's.
 	DirIno func(d fsops.Dir, name string) (uint64, bool)
+
+	// Changes counts the changes made to fsys, an *fsopstest.Mem, so
+	// far: anything a look at its names and files returns (a name, a
+	// file's content, times or link count) stays the same while the count
+	// does. False if fsys is not a Mem.
+	Changes func(fsys fsops.FS) (uint64, bool)
 )

@@ -188,6 +188,7 @@ func (s *sim) movesLock(r *req) bool {
 // from the server's duplicate request cache, or, when the cache misses,
 // runs again.
 func (s *sim) reply(c *client, r *req, res result, gen int) {
+	r.res = res // what the caller gets, unless a fault changes it
 	if s.chance(s.prof.ReplyCut) {
 		d := s.uniform(s.prof.PartMax)
 		if s.injected(c, "reply-partition") {
@@ -210,14 +211,14 @@ func (s *sim) reply(c *client, r *req, res result, gen int) {
 		if s.tracing() {
 			s.tracef(c, "the reply to %s %s waits for the partition to heal", r.op.Name, r.op.Path)
 		}
-		s.at(max(c.partUntil, s.now+s.prof.Timeo)+s.latency(), func() { s.retransmit(c, r, res, gen) })
+		s.at(max(c.partUntil, s.now+s.prof.Timeo)+s.latency(), func() { s.retransmit(c, r, gen) })
 		return
 	}
 	if s.chance(s.prof.LostReply) {
 		if s.injected(c, "lost-reply") {
 			s.tracef(c, "fault: reply to %s %s lost (%v)", r.op.Name, r.op.Path, res.err)
 		}
-		s.at(s.now+s.prof.Timeo+s.latency(), func() { s.retransmit(c, r, res, gen) })
+		s.at(s.now+s.prof.Timeo+s.latency(), func() { s.retransmit(c, r, gen) })
 		return
 	}
 	at := s.now + s.latency()
@@ -228,21 +229,19 @@ func (s *sim) reply(c *client, r *req, res result, gen int) {
 		}
 		at += d
 	}
-	r.res = res
 	s.at(at, func() { c.resume(gen, r) })
 }
 
 // retransmit is a retransmission reaching the server: the duplicate
-// request cache answers it with the first reply, or misses and the call
-// runs again.
-func (s *sim) retransmit(c *client, r *req, res result, gen int) {
+// request cache answers it with the first reply (r.res), or misses and
+// the call runs again.
+func (s *sim) retransmit(c *client, r *req, gen int) {
 	if r.namespace && s.chance(s.prof.DRCMiss) {
 		if s.injected(c, "drc-miss") {
 			s.tracef(c, "fault: retransmitted %s %s misses the duplicate request cache", r.op.Name, r.op.Path)
 		}
-		res = s.apply(c, r, true)
+		r.res = s.apply(c, r, true)
 	}
-	r.res = res
 	s.at(s.now+s.latency(), func() { c.resume(gen, r) })
 }
 

@@ -159,6 +159,7 @@ type sim struct {
 	lastToken   uint64                          // the largest token granted
 
 	lockWatch, breakWatch watch            // how the lock and the break lock look, and since when (I8)
+	lockMemo, breakMemo   lookMemo         // the last looks at the lock and the break lock, kept while the server changes nothing
 	stopsChecked          watch            // the lock's last look reported for I8
 	turns                 map[*client]turn // each breaker's last break turn (I8)
 	flufl                 bool             // the protocol is Flufl (a break lock, the wall-clock rule)

@@ -52,8 +52,29 @@ func (s *sim) lookAt(name string) look {
 }
 
 // lockLook is what a look at the lock returns now: at the lock file, or
-// at the owner record of a lock directory.
-func (s *sim) lockLook() look {
+// at the owner record of a lock directory. The oracle asks several times
+// per call the server applies, and most calls change nothing, so it keeps
+// the last answer while the server counts no change.
+func (s *sim) lockLook() look { return s.memoLook(&s.lockMemo, s.freshLockLook) }
+
+// lookMemo is a look taken when the server had counted changes changes.
+type lookMemo struct {
+	changes uint64
+	ok      bool
+	look    look
+}
+
+// memoLook returns m's look if the server has changed nothing since it was
+// taken, and takes it afresh otherwise.
+func (s *sim) memoLook(m *lookMemo, fresh func() look) look {
+	n, _ := oracle.Changes(s.server)
+	if !m.ok || m.changes != n {
+		*m = lookMemo{changes: n, ok: true, look: fresh()}
+	}
+	return m.look
+}
+
+func (s *sim) freshLockLook() look {
 	fi, err := s.server.Lstat(lockPath)
 	switch {
 	case err != nil:
@@ -82,7 +103,7 @@ func (s *sim) observe() {
 	if !s.flufl {
 		return // only Flufl has a break lock
 	}
-	if l := s.lookAt(breakLockPath); l != s.breakWatch.look {
+	if l := s.memoLook(&s.breakMemo, func() look { return s.lookAt(breakLockPath) }); l != s.breakWatch.look {
 		s.breakWatch = watch{look: l, since: s.now}
 		if c := s.creatorOf(l.id); c != nil {
 			// A turn taken (or its break lock touched, or moved aside
