@@ -56,6 +56,9 @@ type claim struct {
 
 var errMalformed = errors.New("malformed claim")
 
+// parseFluflClaim parses a Flufl lock file's content.
+func parseFluflClaim(data []byte) (claim, error) { return parseClaim(string(data), fluflSep) }
+
 // parseClaim parses a lock or claim file's content with separator sep. It
 // accepts exactly what flufl.lock 6.0 and later accept for breaking: four
 // fields with an integer third. It does not check that the claim belongs to

@@ -173,3 +173,23 @@ func (l *strictLock) staleMargin() time.Duration {
 	}
 	return proto.StaleMargin
 }
+
+// lastParse keeps the result of parsing the last content it was given: a
+// waiter looks at the same lock content poll after poll, and parses it
+// once. T must be a plain value (no pointers or slices to share).
+type lastParse[T any] struct {
+	ok   bool
+	data string
+	v    T
+	err  error
+}
+
+// parse returns parse(data), or the kept result if data is what it was
+// last given.
+func (m *lastParse[T]) parse(data []byte, parse func([]byte) (T, error)) (T, error) {
+	if !m.ok || m.data != string(data) {
+		v, err := parse(data)
+		*m = lastParse[T]{ok: true, data: string(data), v: v, err: err}
+	}
+	return m.v, m.err
+}

@@ -98,15 +98,16 @@ type fluflLock struct {
 	mutations mutation
 	fs        fsops.FS
 	cfg       proto.Config
-	path      string        // absolute lock path
-	dir       string        // its directory, with a trailing separator
-	base      string        // its base name
-	claim     string        // our claim: the claim file's absolute path and its content
-	tomb      string        // private name a lock being broken is moved to
-	tombUsed  bool          // we may have left something at tomb
-	breakLock string        // "<lock>|break": held by a breaker while it breaks
-	breakHeld bool          // we hold the break lock
-	turnStart proto.Instant // when we sent the call that took it
+	path      string           // absolute lock path
+	dir       string           // its directory, with a trailing separator
+	base      string           // its base name
+	lastClaim lastParse[claim] // the lock content judge parsed last
+	claim     string           // our claim: the claim file's absolute path and its content
+	tomb      string           // private name a lock being broken is moved to
+	tombUsed  bool             // we may have left something at tomb
+	breakLock string           // "<lock>|break": held by a breaker while it breaks
+	breakHeld bool             // we hold the break lock
+	turnStart proto.Instant    // when we sent the call that took it
 	breakObs  observation
 
 	created    bool           // our claim file exists, as far as we know
@@ -318,7 +319,7 @@ func (l *fluflLock) judge(now proto.Instant, data []byte, fi fsops.FileInfo) (pr
 		return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s holds an empty file, unchanged since %v (flufl.lock empties its lock only for a moment): %w",
 			l.path, fi.ModTime.UTC().Format(time.RFC3339), proto.ErrNotLock)
 	}
-	c, err := parseClaim(string(data), fluflSep)
+	c, err := l.lastClaim.parse(data, parseFluflClaim)
 	if err != nil || filepath.Base(c.Lock) != l.base {
 		l.obs = observation{}
 		return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s holds a file that is not a lock of this name (%d bytes, mode %v): %w",

@@ -55,3 +55,35 @@ func FuzzParseOwner(f *testing.F) {
 		}
 	})
 }
+
+// TestLastParse: a content seen again is not parsed again, its error
+// included; another content is.
+func TestLastParse(t *testing.T) {
+	calls := 0
+	parse := func(data []byte) (int, error) {
+		calls++
+		if len(data) == 0 {
+			return 0, errBadRecord
+		}
+		return len(data), nil
+	}
+	var m lastParse[int]
+	for i, tc := range []struct {
+		data      string
+		want      int
+		wantErr   bool
+		wantCalls int
+	}{
+		{"ab", 2, false, 1},
+		{"ab", 2, false, 1},
+		{"abc", 3, false, 2},
+		{"", 0, true, 3},
+		{"", 0, true, 3},
+		{"ab", 2, false, 4},
+	} {
+		v, err := m.parse([]byte(tc.data), parse)
+		if v != tc.want || (err != nil) != tc.wantErr || calls != tc.wantCalls {
+			t.Errorf("step %d: parse(%q) = %d, %v after %d calls; want %d, error %v, %d calls", i, tc.data, v, err, calls, tc.want, tc.wantErr, tc.wantCalls)
+		}
+	}
+}

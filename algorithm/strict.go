@@ -81,6 +81,7 @@ type strictLock struct {
 	path      string // absolute lock path: the generation directory
 	dir       string // its parent, with a trailing separator
 	base      string
+	lastOwner lastParse[owner] // the owner record observe parsed last
 
 	// Our staging directory, while we have one. Its handle stays bound
 	// to it when it is renamed to the lock path: it is then the handle
@@ -410,7 +411,7 @@ func (l *strictLock) observe(now proto.Instant, rerr error) (proto.Attempt, erro
 		l.closeObs()
 		return proto.Attempt{}, fmt.Errorf("algorithm: reading lock %s: %w", l.path, err)
 	}
-	rec, perr := parseOwner(data)
+	rec, perr := l.lastOwner.parse(data, parseOwner)
 	if perr != nil {
 		l.closeObs()
 		return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s is a directory whose %q is not an owner record (%d bytes): %w",
