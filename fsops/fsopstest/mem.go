@@ -45,6 +45,15 @@ type Mem struct {
 	root    *inode
 	lastIno uint64
 	changes uint64 // changes made so far (see oracle.Changes)
+
+	// The directory the last lookup walked to, by its path, where the
+	// next lookup in it starts (most lookups are in one directory). A
+	// path names the same directory until one of its directories is
+	// detached (removed, renamed or replaced), which dirMoves counts.
+	lastDir     *inode
+	lastDirPath string
+	lastDirAt   uint64 // dirMoves when lastDir was walked to
+	dirMoves    uint64
 }
 
 var (
@@ -712,6 +721,15 @@ func (m *Mem) lookup(name string, follow bool) (location, syscall.Errno) {
 	// link to follow hands the rest to walk. A name found not to be clean
 	// starts again cleaned (nothing has changed yet; a clean name never
 	// starts again).
+	if i := strings.LastIndexByte(name, '/'); i > 0 && m.lastDir != nil && m.lastDirAt == m.dirMoves && name[:i] == m.lastDirPath {
+		c := name[i+1:]
+		if c != "" && c != "." && c != ".." {
+			n := m.lastDir.entries[c]
+			if n == nil || !n.isSymlink() || !follow {
+				return location{dir: m.lastDir, base: c, node: n}, 0
+			}
+		}
+	}
 	dir := m.root
 	rest := name[1:]
 	for rest != "" {
@@ -727,6 +745,9 @@ func (m *Mem) lookup(name string, follow bool) (location, syscall.Errno) {
 			return m.walk(dir, strings.Split(rest, "/"), follow)
 		}
 		if !more {
+			if dir != m.root {
+				m.lastDir, m.lastDirPath, m.lastDirAt = dir, name[:len(name)-len(c)-1], m.dirMoves
+			}
 			return location{dir: dir, base: c, node: n}, 0
 		}
 		if n == nil {
@@ -840,6 +861,7 @@ func (m *Mem) detach(l location) {
 	delete(l.dir.entries, l.base)
 	if l.node.isDir() {
 		l.dir.nlink--
+		m.dirMoves++
 	}
 	m.touch(l.dir)
 }

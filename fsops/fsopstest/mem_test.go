@@ -568,3 +568,43 @@ func TestMemChanges(t *testing.T) {
 		t.Error("Changes of a Faulty: ok, want false")
 	}
 }
+
+// TestMemLookupAfterDirMoves: a lookup in the directory the last one
+// walked to starts there, so every way a path can come to name another
+// directory must be seen. The moves are of top-level directories, whose
+// own lookups walk from the root and leave the last directory as it was.
+func TestMemLookupAfterDirMoves(t *testing.T) {
+	m := NewMem(newTestClock())
+	mustDo(t, m.MkdirAll("/a/d", 0o755), m.MkdirAll("/x/d", 0o755), m.Mkdir("/t", 0o755),
+		m.WriteFile("/a/d/f", []byte("a"), 0o644), m.WriteFile("/x/d/f", []byte("x"), 0o644))
+	read := func(name string) string {
+		t.Helper()
+		data, _, err := m.ReadFile(name, 10)
+		if err != nil {
+			return err.(*fs.PathError).Err.Error()
+		}
+		return string(data)
+	}
+	for i, step := range []struct {
+		do         []func() error
+		name, want string
+	}{
+		{nil, "/a/d/f", "a"},
+		{[]func() error{func() error { return m.Rename("/a", "/c") }}, "/a/d/f", syscall.ENOENT.Error()},
+		{nil, "/c/d/f", "a"},
+		{[]func() error{func() error { return m.Rename("/c", "/e") }, func() error { return m.Rename("/x", "/c") }}, "/c/d/f", "x"},
+		{[]func() error{func() error { return m.Rename("/c", "/y") }, func() error { return m.Symlink("e", "/c") }}, "/c/d/f", "a"},
+		{nil, "/t/f", syscall.ENOENT.Error()},
+		{[]func() error{func() error { return m.Rmdir("/t") }, func() error { return m.Mkdir("/t", 0o755) }, func() error { return m.WriteFile("/t/f", []byte("t"), 0o644) }}, "/t/f", "t"},
+	} {
+		for _, do := range step.do {
+			mustDo(t, do())
+		}
+		if got := read(step.name); got != step.want {
+			t.Errorf("step %d: %s = %q, want %q", i, step.name, got, step.want)
+		}
+	}
+	if names, err := m.ReadDir("/t"); err != nil || len(names) != 1 {
+		t.Errorf("ReadDir(/t) = %q, %v; want the file written", names, err)
+	}
+}
