@@ -334,20 +334,25 @@ func TestBreakPutsBackAWrongVictim(t *testing.T) {
 	}
 }
 
+// newcomerAtBreak leaves a crashed holder's lock, long stale, and arranges
+// that someone else breaks it and acquires (*newcomer) just before a
+// breaker's rename of the lock reaches the server.
+func (e *env) newcomerAtBreak(newcomer *proto.Lock) {
+	e.crashed(time.Second)
+	e.clk.Advance(time.Minute)
+	e.inject = once("Rename", path, func(fsopstest.Op) *fsopstest.Fault {
+		e.mem.Remove(path)
+		*newcomer = e.lock("new", 15*time.Second, e.mem)
+		e.mustAcquire(*newcomer)
+		return nil
+	})
+}
+
 // breakWrongVictim runs TestBreakPutsBackAWrongVictim in e, and says what
 // went wrong ("" if nothing did).
 func breakWrongVictim(e *env) string {
-	e.crashed(time.Second)
-	e.clk.Advance(time.Minute)
 	var newcomer proto.Lock
-	e.inject = once("Rename", path, func(fsopstest.Op) *fsopstest.Fault {
-		// Someone else breaks the dead lock and acquires, just before
-		// our rename reaches the server.
-		e.mem.Remove(path)
-		newcomer = e.lock("new", 15*time.Second, e.mem)
-		e.mustAcquire(newcomer)
-		return nil
-	})
+	e.newcomerAtBreak(&newcomer)
 	b := e.lock("breaker", 15*time.Second)
 	att, err := b.Acquire(e.now())
 	if err != nil || att.Acquired {
@@ -758,15 +763,8 @@ func TestBreakPutBackThenReleased(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.crashed(time.Second)
-			e.clk.Advance(time.Minute)
 			var newcomer proto.Lock
-			e.inject = once("Rename", path, func(fsopstest.Op) *fsopstest.Fault {
-				e.mem.Remove(path)
-				newcomer = e.lock("new", 15*time.Second, e.mem)
-				e.mustAcquire(newcomer)
-				return nil
-			})
+			e.newcomerAtBreak(&newcomer)
 			released := false
 			fsys := &linkThen{FS: e.fs, name: path, err: tc.err, then: func() {
 				if err := newcomer.Release(inTime); err != nil {
