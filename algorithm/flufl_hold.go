@@ -88,9 +88,12 @@ func (l *fluflLock) Release(valid func() bool) error {
 	}
 	if l.held {
 		l.held = false
-		fresh := l.verified
+		var err error
+		if !l.verified { // else our last call was a read-back that showed it ours
+			err = l.readBack()
+		}
 		l.verified = false
-		if err := l.verifyUnless(fresh); err != nil {
+		if err != nil {
 			if !errors.Is(err, proto.ErrNotHeld) {
 				// Ambiguous: leave the lock to expire rather than risk
 				// removing someone else's.
@@ -115,14 +118,6 @@ func (l *fluflLock) Release(valid func() bool) error {
 		return err
 	}
 	return notOurs
-}
-
-// verifyUnless reads the lock back unless fresh (our last call did).
-func (l *fluflLock) verifyUnless(fresh bool) error {
-	if fresh {
-		return nil
-	}
-	return l.readBack()
 }
 
 // removeLockIfOurs removes the lock name if it holds our claim, without

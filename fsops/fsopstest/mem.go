@@ -716,11 +716,8 @@ func (m *Mem) lookup(name string, follow bool) (location, syscall.Errno) {
 	if name == "" || name[0] != '/' {
 		name = clean(name)
 	}
-	// The common case, a clean path without symbolic links, walks name in
-	// place, checking that it is clean as it goes; the first symbolic
-	// link to follow hands the rest to walk. A name found not to be clean
-	// starts again cleaned (nothing has changed yet; a clean name never
-	// starts again).
+	// A name in the directory the last lookup walked to starts there (its
+	// path is clean, so only the last component needs checking).
 	if i := strings.LastIndexByte(name, '/'); i > 0 && m.lastDir != nil && m.lastDirAt == m.dirMoves && name[:i] == m.lastDirPath {
 		c := name[i+1:]
 		if c != "" && c != "." && c != ".." {
@@ -730,6 +727,11 @@ func (m *Mem) lookup(name string, follow bool) (location, syscall.Errno) {
 			}
 		}
 	}
+	// The common case, a clean path without symbolic links, walks name in
+	// place, checking that it is clean as it goes; the first symbolic
+	// link to follow hands the rest to walk. A name found not to be clean
+	// starts again cleaned (nothing has changed yet; a clean name never
+	// starts again).
 	dir := m.root
 	rest := name[1:]
 	for rest != "" {
