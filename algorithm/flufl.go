@@ -88,8 +88,6 @@ func (p fluflProtocol) New(fsys fsops.FS, path string, cfg proto.Config) (proto.
 		dir:       dir,
 		base:      base,
 		claim:     name,
-		tomb:      name + tombSuffix,
-		breakLock: abs + breakLockSuffix,
 	}, nil
 }
 
@@ -98,17 +96,14 @@ type fluflLock struct {
 	mutations mutation
 	fs        fsops.FS
 	cfg       proto.Config
-	path      string           // absolute lock path
-	dir       string           // its directory, with a trailing separator
-	base      string           // its base name
-	lastClaim lastParse[claim] // the lock content judge parsed last
-	claim     string           // our claim: the claim file's absolute path and its content
-	tomb      string           // private name a lock being broken is moved to
-	tombUsed  bool             // we may have left something at tomb
-	breakLock string           // "<lock>|break": held by a breaker while it breaks
-	breakHeld bool             // we hold the break lock
-	turnStart proto.Instant    // when we sent the call that took it
-	breakObs  observation
+	path      string        // absolute lock path
+	dir       string        // its directory, with a trailing separator
+	base      string        // its base name
+	claim     string        // our claim: the claim file's absolute path and its content
+	tombUsed  bool          // we may have left something at tomb()
+	breakHeld bool          // we hold the break lock
+	turnStart proto.Instant // when we sent the call that took it
+	w         *fluflWait    // while waiting: what we watch (wait makes it)
 
 	created    bool           // our claim file exists, as far as we know
 	unsure     bool           // a create of our claim failed ambiguously: it may exist
@@ -120,12 +115,35 @@ type fluflLock struct {
 	held       bool           // we hold the lock
 	realInodes bool           // the lock and our claim showed the same inode once held
 	eperm      int            // consecutive EPERM answers from link with no lock to show for them
+}
 
-	obs      observation // what we last saw at the lock path while waiting
-	emptyObs observation // an empty file at the lock path, watched
+// fluflWait is what a waiter watches. Only waiting needs it: it is made
+// when first used and dropped once the lock is ours, so that a process
+// holding many leases does not keep it for each.
+type fluflWait struct {
+	lastClaim lastParse[claim] // the lock content judge parsed last
+	obs       observation      // what we last saw at the lock path
+	emptyObs  observation      // an empty file at the lock path, watched
+	breakObs  observation      // someone else's break lock, watched
+}
+
+// wait returns what we watch while waiting, made on first use.
+func (l *fluflLock) wait() *fluflWait {
+	if l.w == nil {
+		l.w = new(fluflWait)
+	}
+	return l.w
 }
 
 func (l *fluflLock) Path() string { return l.path }
+
+// tomb is the private name a lock being broken or released is moved to.
+// It and breakLock are made when used, not kept: a process holding many
+// leases pays for neither.
+func (l *fluflLock) tomb() string { return l.claim + tombSuffix }
+
+// breakLock is "<lock>|break", held by a breaker while it breaks.
+func (l *fluflLock) breakLock() string { return l.path + breakLockSuffix }
 
 // Acquire implements Lock.Acquire.
 func (l *fluflLock) Acquire(now proto.Instant) (proto.Attempt, error) {
@@ -152,7 +170,7 @@ func (l *fluflLock) Acquire(now proto.Instant) (proto.Attempt, error) {
 	}
 	// Someone else holds it. Judge staleness on what tryLink just read
 	// (through open, so revalidated on NFS), and break only if stale.
-	if att.StaleIn > 0 || !l.obs.valid {
+	if att.StaleIn > 0 || !l.wait().obs.valid {
 		return att, nil
 	}
 	broke, err := l.breakStale(now)
@@ -284,7 +302,7 @@ func (l *fluflLock) tryLink(now proto.Instant) (proto.Attempt, error) {
 	l.eperm = 0
 	if string(data) == l.claim && !l.mut(mTrustLinkReturn) && !l.mut(mTrustNlink) {
 		l.held, l.verified = true, true
-		l.obs = observation{}
+		l.w = nil // what we watched while waiting is moot now
 		l.realInodes = fsops.SameFile(fi, l.claimInfo)
 		return proto.Attempt{Acquired: true}, nil
 	}
@@ -309,26 +327,26 @@ func (l *fluflLock) judge(now proto.Instant, data []byte, fi fsops.FileInfo) (pr
 		// It is watched like a lock, on our monotonic clock, for
 		// EmptyFileWait; one that is already old by its mtime is
 		// reported at once.
-		l.obs = observation{}
-		watched := l.emptyObs.see(versionOf(data, fi), now.Mono, false)
+		l.wait().obs = observation{}
+		watched := l.wait().emptyObs.see(versionOf(data, fi), now.Mono, false)
 		young := fi.ModTime.Add(max(l.cfg.SkewAllowance, l.cfg.Lifetime)).After(now.Wall)
 		if young && watched < proto.EmptyFileWait {
 			return proto.Attempt{Holder: &proto.Holder{Protocol: "unknown", Expires: fi.ModTime}, StaleIn: max(proto.EmptyFileWait-watched, proto.LocalPoll)}, nil
 		}
-		l.emptyObs = observation{}
+		l.wait().emptyObs = observation{}
 		return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s holds an empty file, unchanged since %v (flufl.lock empties its lock only for a moment): %w",
 			l.path, fi.ModTime.UTC().Format(time.RFC3339), proto.ErrNotLock)
 	}
-	c, err := l.lastClaim.parse(data, parseFluflClaim)
+	c, err := l.wait().lastClaim.parse(data, parseFluflClaim)
 	if err != nil || filepath.Base(c.Lock) != l.base {
-		l.obs = observation{}
+		l.wait().obs = observation{}
 		return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s holds a file that is not a lock of this name (%d bytes, mode %v): %w",
 			l.path, fi.Size, fi.Mode, proto.ErrNotLock)
 	}
 	h := fluflHolder(c, data, fi)
 	local, dead := localHolder(l.cfg, c.Proc, c.Pid, c.Host, l.mut)
 	h.Dead, h.ThisMachine = dead, local
-	watched := l.obs.see(versionOf(data, fi), now.Mono, l.mut(mFluflWatchFromFirstSight))
+	watched := l.wait().obs.see(versionOf(data, fi), now.Mono, l.mut(mFluflWatchFromFirstSight))
 	const never = time.Duration(1<<63 - 1)
 	wait := never // time until stale; <= 0 means stale now
 	if c.Lifetime > 0 {

@@ -10,16 +10,16 @@ import (
 	"github.com/nfslease/nfslease/internal/proto"
 )
 
-// breakStale breaks the lock judged stale in l.obs. It never removes a
+// breakStale breaks the lock judged stale in l.wait().obs. It never removes a
 // lock other than the one judged: it moves whatever is at the lock name to
 // a name only we use, checks that it is the judged version, and puts it
 // back otherwise. Breakers take turns through the break lock, so that one
 // breaker's rename cannot catch the fresh lock another breaker's break let
 // someone take. See docs/protocol.md for what remains.
 func (l *fluflLock) breakStale(now proto.Instant) (bool, error) {
-	judged := l.obs.v
+	judged := l.wait().obs.v
 	if l.mut(mBreakUnlinkByName) {
-		l.obs = observation{}
+		l.wait().obs = observation{}
 		return l.mutantBreakByName(judged)
 	}
 	if !l.mut(mBreakNoTurns) {
@@ -28,7 +28,7 @@ func (l *fluflLock) breakStale(now proto.Instant) (bool, error) {
 		}
 		defer l.dropBreakLock()
 	}
-	l.obs = observation{}
+	l.wait().obs = observation{}
 
 	// Look once more, fresh, immediately before acting.
 	if !l.mut(mBreakNoReread) {
@@ -77,20 +77,21 @@ func (l *fluflLock) breakStale(now proto.Instant) (bool, error) {
 // is there at that instant moves), compares it with judged, and removes it
 // there if it matches, or puts it back at name otherwise.
 func (l *fluflLock) removeIfUnchanged(name string, judged version) (bool, error) {
+	tomb := l.tomb()
 	l.tombUsed = true
-	if err := l.fs.Rename(name, l.tomb); err != nil {
+	if err := l.fs.Rename(name, tomb); err != nil {
 		// Any error, even ENOENT, may come from a rename that was applied
 		// and whose reply was lost (a retransmission that missed the
 		// server's duplicate request cache answers ENOENT). If the tomb
 		// exists, carry on with it; it may hold a live lock to put back.
-		if _, _, terr := l.fs.ReadFile(l.tomb, maxClaimLen); terr != nil {
+		if _, _, terr := l.fs.ReadFile(tomb, maxClaimLen); terr != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return false, nil // gone already (released or broken)
 			}
 			return false, fmt.Errorf("algorithm: breaking stale %s: %w", name, err)
 		}
 	}
-	tdata, tfi, err := l.fs.ReadFile(l.tomb, maxClaimLen)
+	tdata, tfi, err := l.fs.ReadFile(tomb, maxClaimLen)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return false, nil
@@ -109,8 +110,8 @@ func (l *fluflLock) removeIfUnchanged(name string, judged version) (bool, error)
 		l.restore(name, tdata)
 		return false, nil
 	}
-	if err := l.removeRetry(l.tomb); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return true, fmt.Errorf("algorithm: removing broken %s (moved to %s): %w", name, l.tomb, err)
+	if err := l.removeRetry(tomb); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return true, fmt.Errorf("algorithm: removing broken %s (moved to %s): %w", name, tomb, err)
 	}
 	l.tombUsed = false
 	return true, nil
@@ -133,19 +134,20 @@ func (l *fluflLock) removeIfUnchanged(name string, judged version) (bool, error)
 // back (judged stale and broken after its lifetime) or its claim (swept
 // by the next acquisition on its host).
 func (l *fluflLock) restore(name string, want []byte) {
+	tomb := l.tomb()
 	if want == nil {
 		if err := retry(func() error {
 			var err error
-			want, _, err = l.fs.ReadFile(l.tomb, maxClaimLen)
+			want, _, err = l.fs.ReadFile(tomb, maxClaimLen)
 			return err
 		}); err != nil {
 			return // nothing we can read back; Close tries to remove the tomb
 		}
 	}
 	for range 3 {
-		lerr := l.fs.Link(l.tomb, name)
+		lerr := l.fs.Link(tomb, name)
 		if lerr == nil {
-			_ = l.fs.Remove(l.tomb) // put back; the tomb is a second name
+			_ = l.fs.Remove(tomb) // put back; the tomb is a second name
 			return
 		}
 		_, _, err := l.fs.ReadFile(name, maxClaimLen)
@@ -154,13 +156,13 @@ func (l *fluflLock) restore(name string, want []byte) {
 			// Ours (a link applied whose reply was lost) or someone
 			// else's: then the moved holder has lost its lock and finds
 			// out at its next refresh. The tomb is not needed either way.
-			_ = l.fs.Remove(l.tomb)
+			_ = l.fs.Remove(tomb)
 			return
 		case !proto.Transient(lerr) && errors.Is(err, fs.ErrNotExist):
 			// The name was there (EEXIST, or EPERM from sshfs) and is
 			// gone: released by the moved holder after a link of ours
 			// was applied, or taken and freed by a new holder.
-			_ = l.fs.Remove(l.tomb)
+			_ = l.fs.Remove(tomb)
 			return
 		case !proto.Transient(lerr) && !errors.Is(lerr, fs.ErrExist):
 			return
@@ -195,11 +197,12 @@ const breakLockSuffix = "|break"
 // it like a lock; one left unchanged for half its holder's lifetime plus
 // StaleMargin (its holder died mid-break) is removed the same careful way.
 func (l *fluflLock) takeBreakLock(now proto.Instant) (bool, error) {
+	bl := l.breakLock()
 	// Our turn starts when we send the create (or the touch of our own
 	// break lock, below): others watch the break lock only once it is
 	// there, and the watch restarts when it changes.
 	start := l.clock(now)
-	err := l.fs.CreateExcl(l.breakLock, []byte(l.claim), l.cfg.Perm)
+	err := l.fs.CreateExcl(bl, []byte(l.claim), l.cfg.Perm)
 	if err == nil {
 		l.breakHeld, l.turnStart = true, start
 		return true, nil
@@ -207,7 +210,7 @@ func (l *fluflLock) takeBreakLock(now proto.Instant) (bool, error) {
 	if !errors.Is(err, fs.ErrExist) && !errors.Is(err, syscall.EPERM) && !proto.Transient(err) {
 		return false, fmt.Errorf("algorithm: taking break lock of %s: %w", l.path, err)
 	}
-	data, fi, rerr := l.fs.ReadFile(l.breakLock, maxClaimLen)
+	data, fi, rerr := l.fs.ReadFile(bl, maxClaimLen)
 	switch {
 	case rerr == nil && string(data) == l.claim:
 		// Our own create, applied though we heard an error: now, or in
@@ -216,10 +219,10 @@ func (l *fluflLock) takeBreakLock(now proto.Instant) (bool, error) {
 		// so that a breaker that judged it finds it changed and puts
 		// it back, then make sure it is still ours before taking the
 		// turn.
-		if err := l.fs.Chtimes(l.breakLock, now.Wall, now.Wall); err != nil {
+		if err := l.fs.Chtimes(bl, now.Wall, now.Wall); err != nil {
 			return false, nil
 		}
-		if data, _, err := l.fs.ReadFile(l.breakLock, maxClaimLen); err != nil || string(data) != l.claim {
+		if data, _, err := l.fs.ReadFile(bl, maxClaimLen); err != nil || string(data) != l.claim {
 			return false, nil
 		}
 		l.breakHeld, l.turnStart = true, start
@@ -231,22 +234,22 @@ func (l *fluflLock) takeBreakLock(now proto.Instant) (bool, error) {
 	}
 	v := versionOf(data, fi)
 	switch {
-	case !l.breakObs.valid || l.breakObs.v != v:
-		l.breakObs = observation{valid: true, v: v, pending: true}
+	case !l.wait().breakObs.valid || l.wait().breakObs.v != v:
+		l.wait().breakObs = observation{valid: true, v: v, pending: true}
 		return false, nil
-	case l.breakObs.pending:
-		l.breakObs.since, l.breakObs.pending = now.Mono, false
+	case l.wait().breakObs.pending:
+		l.wait().breakObs.since, l.wait().breakObs.pending = now.Mono, false
 		return false, nil
 	}
 	lifetime := l.cfg.Lifetime
 	if c, err := parseClaim(string(data), fluflSep); err == nil && c.Lifetime > 0 {
 		lifetime = c.Lifetime
 	}
-	if now.Mono-l.breakObs.since < proto.BreakTurn(lifetime)+proto.StaleMargin {
+	if now.Mono-l.wait().breakObs.since < proto.BreakTurn(lifetime)+proto.StaleMargin {
 		return false, nil
 	}
-	l.breakObs = observation{}
-	_, err = l.removeIfUnchanged(l.breakLock, v)
+	l.wait().breakObs = observation{}
+	_, err = l.removeIfUnchanged(bl, v)
 	return false, err
 }
 
@@ -260,13 +263,14 @@ func (l *fluflLock) dropBreakLock() {
 		return
 	}
 	l.breakHeld = false
-	data, fi, err := l.fs.ReadFile(l.breakLock, maxClaimLen)
+	bl := l.breakLock()
+	data, fi, err := l.fs.ReadFile(bl, maxClaimLen)
 	switch {
 	case err != nil || string(data) != l.claim:
 	case l.withinTurn():
-		_ = l.removeRetry(l.breakLock)
+		_ = l.removeRetry(bl)
 	default:
-		_, _ = l.removeIfUnchanged(l.breakLock, versionOf(data, fi))
+		_, _ = l.removeIfUnchanged(bl, versionOf(data, fi))
 	}
 }
 

@@ -127,17 +127,18 @@ func (l *fluflLock) Release(valid func() bool) error {
 // broke our expired lock and another took it, and would remove that; a
 // rename that lands late moves it, and it is put back.
 func (l *fluflLock) removeLockIfOurs() (bool, error) {
+	tomb := l.tomb()
 	l.tombUsed = true
-	if err := l.fs.Rename(l.path, l.tomb); err != nil {
+	if err := l.fs.Rename(l.path, tomb); err != nil {
 		// As in removeIfUnchanged: the rename may have been applied.
-		if _, _, terr := l.fs.ReadFile(l.tomb, maxClaimLen); terr != nil {
+		if _, _, terr := l.fs.ReadFile(tomb, maxClaimLen); terr != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return false, nil
 			}
 			return false, err
 		}
 	}
-	data, _, err := l.fs.ReadFile(l.tomb, maxClaimLen)
+	data, _, err := l.fs.ReadFile(tomb, maxClaimLen)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return false, nil
@@ -148,7 +149,7 @@ func (l *fluflLock) removeLockIfOurs() (bool, error) {
 		l.restore(l.path, data)
 		return false, nil
 	}
-	if err := l.removeRetry(l.tomb); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := l.removeRetry(tomb); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return true, err
 	}
 	l.tombUsed = false
@@ -176,7 +177,7 @@ func (l *fluflLock) Close(now proto.Instant) error {
 
 func (l *fluflLock) removeClaim() error {
 	if l.tombUsed {
-		if err := l.removeRetry(l.tomb); err == nil || errors.Is(err, fs.ErrNotExist) {
+		if err := l.removeRetry(l.tomb()); err == nil || errors.Is(err, fs.ErrNotExist) {
 			l.tombUsed = false
 		}
 	}

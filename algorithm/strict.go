@@ -69,7 +69,6 @@ func (p strictProtocol) New(fsys fsops.FS, path string, cfg proto.Config) (proto
 		path:      abs,
 		dir:       dir,
 		base:      base,
-		mine:      map[string]bool{},
 	}, nil
 }
 
@@ -81,7 +80,6 @@ type strictLock struct {
 	path      string // absolute lock path: the generation directory
 	dir       string // its parent, with a trailing separator
 	base      string
-	lastOwner lastParse[owner] // the owner record observe parsed last
 
 	// Our staging directory, while we have one. Its handle stays bound
 	// to it when it is renamed to the lock path: it is then the handle
@@ -92,18 +90,33 @@ type strictLock struct {
 	stageDir   fsops.Dir
 	stageTouch time.Duration // monotonic time of the last touch of its record
 	tried      bool          // a rename of this stage was attempted before
-	mine       map[string]bool
+	mine       []string      // every generation we staged (usually one): collect skips them
 
 	held bool
 	gdir fsops.Dir // our generation, while held
 
-	obs    observation // what we watch at the lock path while waiting
-	obsDir fsops.Dir   // handle bound to the generation obs is about
+	w      *strictWait // while waiting: what we watch (wait makes it)
+	obsDir fsops.Dir   // handle bound to the generation w.obs is about
 	eperm  int         // consecutive EPERM answers with no lock to show for them
 
 	collected bool     // we collected stale private directories once
 	litter    []string // stages of ours we could not remove yet
 	looked    bool     // the first attempt looked for an unmarked empty directory at the lock path
+}
+
+// strictWait is what a waiter watches: made when first used, dropped with
+// the handle it is about, so that a holder keeps none of it.
+type strictWait struct {
+	lastOwner lastParse[owner] // the owner record observe parsed last
+	obs       observation      // what we watch at the lock path
+}
+
+// wait returns what we watch while waiting, made on first use.
+func (l *strictLock) wait() *strictWait {
+	if l.w == nil {
+		l.w = new(strictWait)
+	}
+	return l.w
 }
 
 func (l *strictLock) Path() string { return l.path }
@@ -211,7 +224,7 @@ func (l *strictLock) prepare(now proto.Instant) error {
 			return fmt.Errorf("algorithm: staging directory %s for lock %s exists and is not ours (entries %q, %v): %w", stage, l.path, names, err, fs.ErrExist)
 		}
 	}
-	l.mine[gen] = true
+	l.mine = append(l.mine, gen)
 	l.gen, l.rec, l.stage, l.stageDir, l.tried = gen, []byte(rec.String()), stage, d, false
 	err = d.CreateExcl(ownerName, l.rec, l.cfg.Perm)
 	if err != nil && (errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.EPERM)) {
@@ -411,7 +424,7 @@ func (l *strictLock) observe(now proto.Instant, rerr error) (proto.Attempt, erro
 		l.closeObs()
 		return proto.Attempt{}, fmt.Errorf("algorithm: reading lock %s: %w", l.path, err)
 	}
-	rec, perr := l.lastOwner.parse(data, parseOwner)
+	rec, perr := l.wait().lastOwner.parse(data, parseOwner)
 	if perr != nil {
 		l.closeObs()
 		return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s is a directory whose %q is not an owner record (%d bytes): %w",
@@ -425,7 +438,7 @@ func (l *strictLock) observe(now proto.Instant, rerr error) (proto.Attempt, erro
 		l.closeObs()
 		return proto.Attempt{}, nil
 	}
-	if !l.obs.valid || l.obs.v.content != string(data) {
+	if !l.wait().obs.valid || l.wait().obs.v.content != string(data) {
 		// A generation we have not looked at yet. It holds its owner
 		// record and nothing else (but NFS or FUSE litter): a
 		// directory with any other entry is not one, whatever its
@@ -443,7 +456,7 @@ func (l *strictLock) observe(now proto.Instant, rerr error) (proto.Attempt, erro
 	local, dead := localHolder(l.cfg, rec.proc(), rec.Pid, rec.Host, l.mut)
 	h := &proto.Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime, Dead: dead, ThisMachine: local}
 	v := versionOf(data, ofi)
-	watched := l.obs.see(v, now.Mono, l.mut(mStrictWatchFromFirstSight))
+	watched := l.wait().obs.see(v, now.Mono, l.mut(mStrictWatchFromFirstSight))
 	wait := rec.Lifetime + l.staleMargin() - watched
 	switch {
 	case h.Dead:
@@ -467,7 +480,7 @@ func (l *strictLock) closeObs() {
 	if l.obsDir != nil {
 		_ = l.obsDir.Close()
 	}
-	l.obsDir, l.obs = nil, observation{}
+	l.obsDir, l.w = nil, nil
 }
 
 // refuseUnmarkedEmptyDir returns an error wrapping ErrNotLock if the lock

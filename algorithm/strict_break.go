@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -77,7 +78,7 @@ func (l *strictLock) breakStale(v version, h *proto.Holder) (proto.Attempt, erro
 		return proto.Attempt{}, fmt.Errorf("algorithm: reading lock %s: %w", l.path, err)
 	}
 	if fresh := versionOf(data, ofi); fresh != v {
-		l.obs = observation{}
+		l.wait().obs = observation{}
 		return proto.Attempt{Holder: h, StaleIn: h.Lifetime + proto.StaleMargin}, nil
 	}
 	var rerr error
@@ -120,7 +121,7 @@ func (l *strictLock) collectStale(now proto.Instant) {
 			return
 		}
 		gen, ok := privateGen(name, l.base)
-		if !ok || l.mine[gen] {
+		if !ok || slices.Contains(l.mine, gen) {
 			continue
 		}
 		data, fi, err := l.fs.ReadFile(l.dir+name+"/"+ownerName, maxRecordLen)

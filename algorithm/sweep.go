@@ -107,7 +107,7 @@ func (l *fluflLock) sweep(now proto.Instant) bool {
 // removed by name. (Whatever it holds was moved away from the lock name
 // already; its holder, if alive, finds out at its next refresh.)
 func (l *fluflLock) deadTomb(full, host string) bool {
-	if l.cfg.PidAlive == nil || full == l.tomb {
+	if l.cfg.PidAlive == nil || full == l.tomb() {
 		return false
 	}
 	c, err := parseClaim(strings.TrimSuffix(full, tombSuffix), fluflSep)

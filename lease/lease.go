@@ -248,9 +248,6 @@ func runAcquisition(ctx context.Context, cfg *config, a *shell.Acquisition, log 
 	}
 }
 
-// tokenKey is the context key of a held lease's fencing token.
-type tokenKey struct{}
-
 // TokenOf returns the fencing token of the lease whose held context is
 // held (as Acquire, TryAcquire or Lead return it), or of the innermost
 // such lease held derives from. It reports false for a context that
@@ -263,11 +260,15 @@ type tokenKey struct{}
 // knowing (a process paused past its deadline). The token stays valid
 // only as long as held: check held.Err() too. See docs/fencing.md.
 func TokenOf(held context.Context) (uint64, bool) {
-	tok, ok := held.Value(tokenKey{}).(uint64)
-	return tok, ok
+	l, ok := held.Value(leaseKey{}).(*lease)
+	if !ok {
+		return 0, false
+	}
+	return l.token, true
 }
 
-// leaseKey is the context key of a held lease.
+// leaseKey is the context key of a held lease: TokenOf and ExpiryOf read
+// it.
 type leaseKey struct{}
 
 // ExpiryOf returns the renew deadline of the lease whose held context is
@@ -384,7 +385,6 @@ type lease struct {
 // startLease starts the refresher of a granted lock.
 func startLease(ctx context.Context, cfg *config, g *shell.Grant, log *slog.Logger) (context.Context, func() error) {
 	held, cancel := context.WithCancelCause(ctx)
-	held = context.WithValue(held, tokenKey{}, g.Token)
 	l := &lease{
 		token:     g.Token,
 		cfg:       cfg,
