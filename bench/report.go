@@ -227,10 +227,10 @@ func report(res *Results) string {
 	}
 	if len(res.Many) > 0 || len(res.ManyErr) > 0 {
 		fmt.Fprintf(&b, "## Many leases in one process (different paths)\n\n")
-		row(&b, "protocol", "leases", "per directory", "held", "lifetime", "acquiring all took s", "lost", "CPU % of one core", "RSS MiB", "peak RSS MiB", "open fds / 1,000 leases", "goroutines")
+		row(&b, "protocol", "leases", "per directory", "held", "lifetime", "acquiring all took s", "lost", "CPU % of one core", "RSS MiB", "peak RSS MiB", "live heap MiB", "open fds / 1,000 leases", "goroutines")
 		row(&b, "---", "---", "---", "---", "---", "---", "---", "---", "---", "---", "---", "---")
 		for _, r := range res.Many {
-			row(&b, r.System, fmt.Sprint(r.Leases), fmt.Sprint(r.PerDir), r.Held, r.Lifetime, f1(r.AcquireSecs), fmt.Sprint(r.Lost), f2(r.CPUPercent), f1(r.RSSMiB), f1(r.HWMMiB), f1(r.FDsPer1000), fmt.Sprint(r.Goroutines))
+			row(&b, r.System, fmt.Sprint(r.Leases), fmt.Sprint(r.PerDir), r.Held, r.Lifetime, f1(r.AcquireSecs), fmt.Sprint(r.Lost), f2(r.CPUPercent), f1(r.RSSMiB), f1(r.HWMMiB), f1(r.HeapMiB), f1(r.FDsPer1000), fmt.Sprint(r.Goroutines))
 		}
 		for k, e := range res.ManyErr {
 			fmt.Fprintf(&b, "* %s: %s\n", k, e)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,6 +91,8 @@ func workerMain(args []string) error {
 	dur := fl.Duration("dur", 10*time.Second, "how long to hold (many) or wait (waiters)")
 	perDir := fl.Int("per-dir", 100, "leases per directory (many)")
 	warm := fl.Duration("warm", 0, "not counted at the start (waiters)")
+	cpuprofile := fl.String("cpuprofile", "", "write a CPU profile of the hold to this file (many)")
+	memprofile := fl.String("memprofile", "", "write a heap profile at the end of the hold to this file (many)")
 	if err := fl.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -144,7 +147,7 @@ func workerMain(args []string) error {
 		fmt.Fprintln(out, "acq", mono())
 		return release()
 	case "many":
-		r, err := manyWorker(s, *dir, *n, max(1, *perDir), *lifetime, *dur)
+		r, err := manyWorker(s, *dir, *n, max(1, *perDir), *lifetime, *dur, *cpuprofile, *memprofile)
 		if err != nil {
 			return err
 		}
@@ -217,6 +220,7 @@ type manyResult struct {
 	CPUPercent  float64 `json:"cpu_percent_of_one_core"`
 	RSSMiB      float64 `json:"rss_mib"`
 	HWMMiB      float64 `json:"rss_peak_mib"`
+	HeapMiB     float64 `json:"heap_live_mib"` // live heap after a GC at the end of the hold
 	FDs         int     `json:"open_fds_held"`
 	FDsPer1000  float64 `json:"fds_per_1000_leases"`
 	Goroutines  int     `json:"goroutines"`
@@ -225,7 +229,10 @@ type manyResult struct {
 
 // manyWorker holds n leases on different paths, perDir in each
 // subdirectory of dir, for dur, and measures what holding them costs.
-func manyWorker(s system, dir string, n, perDir int, lifetime, dur time.Duration) (*manyResult, error) {
+func manyWorker(s system, dir string, n, perDir int, lifetime, dur time.Duration, cpuprofile, memprofile string) (*manyResult, error) {
+	if memprofile != "" {
+		runtime.MemProfileRate = 1 // every allocation, for exact figures
+	}
 	fd0, err := countFDs()
 	if err != nil {
 		return nil, err
@@ -252,9 +259,27 @@ func manyWorker(s system, dir string, n, perDir int, lifetime, dur time.Duration
 		releases = append(releases, release)
 	}
 	r := &manyResult{System: s.key, Leases: n, PerDir: perDir, Lifetime: lifetime.String(), Held: dur.String(), AcquireSecs: time.Since(t0).Seconds()}
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+	}
 	cpu0, wall0 := cpuTime(), time.Now()
 	time.Sleep(dur)
 	cpu1, wall1 := cpuTime(), time.Now()
+	if cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
+	if memprofile != "" {
+		if err := writeHeapProfile(memprofile); err != nil {
+			return nil, err
+		}
+	}
 	r.CPUPercent = 100 * (cpu1 - cpu0).Seconds() / wall1.Sub(wall0).Seconds()
 	for _, h := range helds {
 		if h.Err() != nil {
@@ -266,6 +291,10 @@ func manyWorker(s system, dir string, n, perDir int, lifetime, dur time.Duration
 		return nil, err
 	}
 	r.RSSMiB, r.HWMMiB = st["VmRSS"]/1024, st["VmHWM"]/1024
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	r.HeapMiB = float64(ms.HeapAlloc) / (1 << 20)
 	fd1, err := countFDs()
 	if err != nil {
 		return nil, err
@@ -279,6 +308,18 @@ func manyWorker(s system, dir string, n, perDir int, lifetime, dur time.Duration
 		}
 	}
 	return r, nil
+}
+
+func writeHeapProfile(name string) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // cpuTime is the user + system CPU time of this process.
