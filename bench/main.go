@@ -49,6 +49,7 @@ type config struct {
 	manyN        int
 	manyPerDir   int
 	manyDur      time.Duration
+	manyRefresh  []time.Duration // refresh intervals of the many-leases runs (0: the default)
 	waiterDur    time.Duration
 	waiterWarm   time.Duration
 	waiterNs     []int
@@ -76,6 +77,7 @@ func main() {
 	manyN := flag.Int("many", 0, "leases held at once (default 10000; quick 1000)")
 	flag.IntVar(&c.manyPerDir, "many-per-dir", 100, "leases per directory in the many-leases run (today's code lists a lock's directory at its first acquisition, so thousands in one directory take minutes to acquire)")
 	manyDur := flag.Duration("many-dur", 0, "how long they are held (default 60s; quick 2s)")
+	manyRefresh := flag.String("many-refresh", "0,4.2s", "refresh intervals of the many-leases runs, comma-separated (0: the default, lifetime/5; 4.2s is about the longest the safety margin allows at lifetime 15s and the default renew deadline of 10s)")
 	handoffDur := flag.Duration("handoff-dur", 0, "length of each handoff run (default 10s; quick 1.5s)")
 	flag.StringVar(&c.baseline, "baseline", "", "a bench binary built from another tree (e.g. main): the handoff part also runs nfslease's workers from it, each run right before the same run of this tree's, labelled <system>-baseline")
 	systems := flag.String("systems", "", "lock systems of the handoff part, comma-separated (default all: strict,flufl,py,c,flock)")
@@ -126,6 +128,14 @@ func main() {
 	}
 	if *manyN > 0 {
 		c.manyN = *manyN
+	}
+	for _, f := range strings.Split(*manyRefresh, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(f))
+		if err != nil {
+			logf("-many-refresh: %v", err)
+			os.Exit(2)
+		}
+		c.manyRefresh = append(c.manyRefresh, d)
 	}
 	if *manyDur > 0 {
 		c.manyDur = *manyDur
@@ -364,15 +374,17 @@ func run(c *config) error {
 	if c.parts["many"] {
 		done := timePart("many")
 		res.ManyErr = map[string]string{}
-		for _, s := range []system{sysStrict, sysFlufl} {
-			r, err := runMany(s, disk.Path, c.manyN, c.manyPerDir, c.manyDur)
-			if err != nil {
-				res.ManyErr[s.key] = err.Error()
-				logf("many %s: %v", s.key, err)
-				continue
+		for _, every := range c.manyRefresh {
+			for _, s := range []system{sysRefresh, sysStrict, sysFlufl} {
+				r, err := runMany(s, disk.Path, c.manyN, c.manyPerDir, every, c.manyDur)
+				if err != nil {
+					res.ManyErr[s.key+" "+every.String()] = err.Error()
+					logf("many %s, refresh %v: %v", s.key, every, err)
+					continue
+				}
+				logf("many %s: %+v", s.key, *r)
+				res.Many = append(res.Many, r)
 			}
-			logf("many %s: %+v", s.key, *r)
-			res.Many = append(res.Many, r)
 		}
 		done()
 	}
@@ -447,13 +459,13 @@ func redraw(jsonPath, out string) error {
 
 // runMany runs the many-leases worker in a process of its own, so that its
 // CPU time, memory and descriptors are its own.
-func runMany(s system, base string, n, perDir int, dur time.Duration) (*manyResult, error) {
+func runMany(s system, base string, n, perDir int, refresh, dur time.Duration) (*manyResult, error) {
 	d, err := os.MkdirTemp(base, "many-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(d)
-	cmd := exec.Command(self(), "worker", "many", "-system", s.key, "-dir", d, "-n", fmt.Sprint(n), "-per-dir", fmt.Sprint(perDir), "-dur", dur.String(), "-lifetime", "15s")
+	cmd := exec.Command(self(), "worker", "many", "-system", s.key, "-dir", d, "-n", fmt.Sprint(n), "-per-dir", fmt.Sprint(perDir), "-dur", dur.String(), "-lifetime", "15s", "-refresh", refresh.String())
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {

@@ -37,6 +37,8 @@ var (
 	sysC      = system{"liblockfile", "C liblockfile", "liblockfile.lock", ""}
 	sysPy     = system{"pyflufl", "Python flufl.lock", "pyflufl.lock", ""}
 	sysFlock  = system{"flock", "gofrs/flock (kernel flock, local only)", "flock.lock", ""}
+	// sysRefresh is the many-leases run's floor (manyFloorWorker).
+	sysRefresh = system{floorRefresh, "raw refresh floor (touch + read-back, no logic)", "", ""}
 
 	// cycleSystems are measured by the uncontended cycle, in table order.
 	cycleSystems = []system{sysPy, sysC, sysLink, sysGen, sysFlufl, sysStrict, sysFlock}
@@ -45,7 +47,7 @@ var (
 )
 
 func systemByKey(k string) (system, error) {
-	for _, s := range cycleSystems {
+	for _, s := range append(cycleSystems, sysRefresh) {
 		if s.key == k {
 			return s, nil
 		}

@@ -93,6 +93,7 @@ func workerMain(args []string) error {
 	warm := fl.Duration("warm", 0, "not counted at the start (waiters)")
 	cpuprofile := fl.String("cpuprofile", "", "write a CPU profile of the hold to this file (many)")
 	memprofile := fl.String("memprofile", "", "write a heap profile at the end of the hold to this file (many)")
+	refresh := fl.Duration("refresh", 0, "refresh interval (many; 0: the default, lifetime/5)")
 	if err := fl.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -147,7 +148,13 @@ func workerMain(args []string) error {
 		fmt.Fprintln(out, "acq", mono())
 		return release()
 	case "many":
-		r, err := manyWorker(s, *dir, *n, max(1, *perDir), *lifetime, *dur, *cpuprofile, *memprofile)
+		var r *manyResult
+		var err error
+		if s.key == floorRefresh {
+			r, err = manyFloorWorker(*dir, *n, max(1, *perDir), *lifetime, *refresh, *dur)
+		} else {
+			r, err = manyWorker(s, *dir, *n, max(1, *perDir), *lifetime, *refresh, *dur, *cpuprofile, *memprofile)
+		}
 		if err != nil {
 			return err
 		}
@@ -215,6 +222,7 @@ type manyResult struct {
 	PerDir      int     `json:"leases_per_directory"`
 	Lifetime    string  `json:"lifetime"`
 	Held        string  `json:"held_for"`
+	Refresh     string  `json:"refresh_interval"`
 	AcquireSecs float64 `json:"acquire_all_s"`
 	Lost        int     `json:"lost"`
 	CPUPercent  float64 `json:"cpu_percent_of_one_core"`
@@ -229,7 +237,7 @@ type manyResult struct {
 
 // manyWorker holds n leases on different paths, perDir in each
 // subdirectory of dir, for dur, and measures what holding them costs.
-func manyWorker(s system, dir string, n, perDir int, lifetime, dur time.Duration, cpuprofile, memprofile string) (*manyResult, error) {
+func manyWorker(s system, dir string, n, perDir int, lifetime, refresh, dur time.Duration, cpuprofile, memprofile string) (*manyResult, error) {
 	if memprofile != "" {
 		runtime.MemProfileRate = 1 // every allocation, for exact figures
 	}
@@ -238,6 +246,9 @@ func manyWorker(s system, dir string, n, perDir int, lifetime, dur time.Duration
 		return nil, err
 	}
 	opts := []lease.Option{lease.WithProtocol(protocol(s)), lease.WithLifetime(lifetime)}
+	if refresh > 0 {
+		opts = append(opts, lease.WithRefreshInterval(refresh))
+	}
 	helds := make([]context.Context, 0, n)
 	releases := make([]func() error, 0, n)
 	t0 := time.Now()
@@ -258,7 +269,7 @@ func manyWorker(s system, dir string, n, perDir int, lifetime, dur time.Duration
 		helds = append(helds, held)
 		releases = append(releases, release)
 	}
-	r := &manyResult{System: s.key, Leases: n, PerDir: perDir, Lifetime: lifetime.String(), Held: dur.String(), AcquireSecs: time.Since(t0).Seconds()}
+	r := &manyResult{System: s.key, Leases: n, PerDir: perDir, Lifetime: lifetime.String(), Held: dur.String(), Refresh: refreshLabel(lifetime, refresh), AcquireSecs: time.Since(t0).Seconds()}
 	if cpuprofile != "" {
 		f, err := os.Create(cpuprofile)
 		if err != nil {
@@ -320,6 +331,94 @@ func writeHeapProfile(name string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// floorRefresh is the key of the many-leases run's raw floor.
+const floorRefresh = "floor-refresh"
+
+// refreshLabel names the refresh interval of a many-leases run.
+func refreshLabel(lifetime, refresh time.Duration) string {
+	if refresh <= 0 {
+		return (lifetime / 5).String() + " (default)"
+	}
+	return refresh.String()
+}
+
+// manyFloorWorker is the many-leases run's floor: n files, perDir in each
+// subdirectory of dir, each refreshed once per interval by the two calls
+// a refresh cannot do without (touch its file, read it back: utimensat,
+// then openat, fstat, read, close), spread evenly over the interval by a
+// 100 ms ticker (few enough wake-ups not to count), with no lease logic
+// at all. What it costs is what the
+// syscalls of refreshing n leases cost on this filesystem.
+func manyFloorWorker(dir string, n, perDir int, lifetime, refresh, dur time.Duration) (*manyResult, error) {
+	every := refresh
+	if every <= 0 {
+		every = lifetime / 5
+	}
+	paths := make([]string, n)
+	content := []byte("/a/lock/path|host.example|12345|0123456789abcdef")
+	for i := range n {
+		sub := filepath.Join(dir, fmt.Sprintf("d%04d", i/perDir))
+		if i%perDir == 0 {
+			if err := os.MkdirAll(sub, 0o755); err != nil {
+				return nil, err
+			}
+		}
+		paths[i] = filepath.Join(sub, fmt.Sprintf("l%05d.lock", i))
+		if err := os.WriteFile(paths[i], content, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	r := &manyResult{System: floorRefresh, Leases: n, PerDir: perDir, Lifetime: lifetime.String(), Held: dur.String(), Refresh: refreshLabel(lifetime, refresh)}
+	const tick = 100 * time.Millisecond
+	buf := make([]byte, 4096)
+	refreshOne := func(path string) error {
+		ts := []unix.Timespec{unix.NsecToTimespec(time.Now().UnixNano()), unix.NsecToTimespec(time.Now().UnixNano())}
+		if err := unix.UtimesNanoAt(unix.AT_FDCWD, path, ts, 0); err != nil {
+			return err
+		}
+		fd, err := unix.Openat(unix.AT_FDCWD, path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		var st unix.Stat_t
+		err = unix.Fstat(fd, &st)
+		if err == nil {
+			_, err = unix.Read(fd, buf[:st.Size])
+		}
+		if cerr := unix.Close(fd); err == nil {
+			err = cerr
+		}
+		return err
+	}
+	cpu0, wall0 := cpuTime(), time.Now()
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	next, owed := 0, 0.0
+	perTick := float64(n) * float64(tick) / float64(every)
+	for time.Since(wall0) < dur {
+		<-t.C
+		for owed += perTick; owed >= 1; owed-- {
+			if err := refreshOne(paths[next]); err != nil {
+				return nil, err
+			}
+			next = (next + 1) % n
+		}
+	}
+	cpu1, wall1 := cpuTime(), time.Now()
+	r.CPUPercent = 100 * (cpu1 - cpu0).Seconds() / wall1.Sub(wall0).Seconds()
+	st, err := procStatus()
+	if err != nil {
+		return nil, err
+	}
+	r.RSSMiB, r.HWMMiB = st["VmRSS"]/1024, st["VmHWM"]/1024
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	r.HeapMiB = float64(ms.HeapAlloc) / (1 << 20)
+	r.Goroutines = runtime.NumGoroutine()
+	return r, nil
 }
 
 // cpuTime is the user + system CPU time of this process.

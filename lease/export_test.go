@@ -28,3 +28,6 @@ func RegistryCounts() (queues, watches, subscribers int) {
 	}
 	return len(reg.queues), len(reg.dirs), subscribers
 }
+
+// OnGrid is onGrid, the refresh timer's alignment (lease.go).
+var OnGrid = onGrid

@@ -399,7 +399,7 @@ func startLease(ctx context.Context, cfg *config, g *shell.Grant, log *slog.Logg
 	l.h = shell.NewHold(cfg.timing, g, now, l.onLost)
 	held = context.WithValue(held, leaseKey{}, l)
 	l.deadline.start(cfg.clock, l.h.Deadline()-now().Mono, l.checkDeadline)
-	l.refresh.start(cfg.clock, cfg.timing.Refresh, l.refreshDue)
+	l.refresh.start(cfg.clock, onGrid(cfg.clock.Mono(), cfg.timing.Refresh), l.refreshDue)
 	l.stopWatch = context.AfterFunc(ctx, l.parentDone)
 	return held, sync.OnceValue(l.release)
 }
@@ -453,8 +453,21 @@ func (l *lease) refreshDue() {
 		if l.h.Lost() != nil {
 			return // nothing more to do but wait for release or the parent
 		}
-		l.refresh.reset(l.refreshed(l.h.Refresh()))
+		l.refresh.reset(onGrid(l.cfg.clock.Mono(), l.refreshed(l.h.Refresh())))
 	}()
+}
+
+// onGrid returns d, a wait starting at monotonic time now, shortened by
+// less than min(d/16, 50 ms) so that it ends on a multiple of that step:
+// the refreshes of many leases then fall due together and run in one
+// wake-up of the process instead of one each. Refreshing early is always
+// safe.
+func onGrid(now, d time.Duration) time.Duration {
+	step := min(d/16, 50*time.Millisecond)
+	if step <= 0 {
+		return d
+	}
+	return d - (now+d)%step
 }
 
 // stopRefresher stops the refresh timer for good and waits for a refresh in
@@ -482,6 +495,11 @@ func (l *lease) refreshed(r shell.Refreshed) time.Duration {
 	if r.Lost != nil {
 		l.deadline.stop()
 		l.logLost()
+	}
+	if r.Counted {
+		// The deadline moved: its timer moves with it instead of firing
+		// at the old one only to find it moved.
+		l.deadline.reset(l.h.Deadline() - instant(l.cfg.clock).Mono)
 	}
 	switch {
 	case r.Err != nil && !errors.Is(r.Err, algorithm.ErrNotHeld):

@@ -59,6 +59,9 @@ func WithRenewDeadline(d time.Duration) Option {
 // times as often until the renew deadline. A refresh that takes longer
 // than this interval does not count. It must be at most half the renew
 // deadline, so that there are at least two tries before giving up.
+// Refreshes come up to 1/16 of the interval (at most 50 ms) early, so that
+// the refreshes of a process's many leases fall due together and cost it
+// one wake-up instead of one each.
 func WithRefreshInterval(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.timing.Refresh = d })
 }
