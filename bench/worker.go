@@ -297,15 +297,9 @@ func manyWorker(s system, dir string, n, perDir int, lifetime, refresh, dur time
 			r.Lost++
 		}
 	}
-	st, err := procStatus()
-	if err != nil {
+	if err := r.measureMemory(); err != nil {
 		return nil, err
 	}
-	r.RSSMiB, r.HWMMiB = st["VmRSS"]/1024, st["VmHWM"]/1024
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	r.HeapMiB = float64(ms.HeapAlloc) / (1 << 20)
 	fd1, err := countFDs()
 	if err != nil {
 		return nil, err
@@ -331,6 +325,21 @@ func writeHeapProfile(name string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// measureMemory records the process's RSS, its peak, and the live heap
+// after a GC.
+func (r *manyResult) measureMemory() error {
+	st, err := procStatus()
+	if err != nil {
+		return err
+	}
+	r.RSSMiB, r.HWMMiB = st["VmRSS"]/1024, st["VmHWM"]/1024
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	r.HeapMiB = float64(ms.HeapAlloc) / (1 << 20)
+	return nil
 }
 
 // floorRefresh is the key of the many-leases run's raw floor.
@@ -408,15 +417,9 @@ func manyFloorWorker(dir string, n, perDir int, lifetime, refresh, dur time.Dura
 	}
 	cpu1, wall1 := cpuTime(), time.Now()
 	r.CPUPercent = 100 * (cpu1 - cpu0).Seconds() / wall1.Sub(wall0).Seconds()
-	st, err := procStatus()
-	if err != nil {
+	if err := r.measureMemory(); err != nil {
 		return nil, err
 	}
-	r.RSSMiB, r.HWMMiB = st["VmRSS"]/1024, st["VmHWM"]/1024
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	r.HeapMiB = float64(ms.HeapAlloc) / (1 << 20)
 	r.Goroutines = runtime.NumGoroutine()
 	return r, nil
 }
