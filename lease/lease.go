@@ -499,7 +499,7 @@ func (l *lease) refreshed(r shell.Refreshed) time.Duration {
 	if r.Counted {
 		// The deadline moved: its timer moves with it instead of firing
 		// at the old one only to find it moved.
-		l.deadline.reset(l.h.Deadline() - instant(l.cfg.clock).Mono)
+		l.deadline.reset(l.h.Deadline() - l.cfg.clock.Mono())
 	}
 	switch {
 	case r.Err != nil && !errors.Is(r.Err, algorithm.ErrNotHeld):
