@@ -125,6 +125,7 @@ type fluflWait struct {
 	obs       observation      // what we last saw at the lock path
 	emptyObs  observation      // an empty file at the lock path, watched
 	breakObs  observation      // someone else's break lock, watched
+	live      liveHolder       // the holder the last attempt judged, if local and alive
 }
 
 // wait returns what we watch while waiting, made on first use.
@@ -136,6 +137,9 @@ func (l *fluflLock) wait() *fluflWait {
 }
 
 func (l *fluflLock) Path() string { return l.path }
+
+// HolderGone implements proto.Lock.
+func (l *fluflLock) HolderGone() bool { return l.w != nil && l.w.live.gone(l.cfg, l.mut) }
 
 // tomb is the private name a lock being broken or released is moved to.
 // It and breakLock are made when used, not kept: a process holding many
@@ -151,6 +155,9 @@ func (l *fluflLock) Acquire(now proto.Instant) (proto.Attempt, error) {
 		return proto.Attempt{}, fmt.Errorf("algorithm: %s: Acquire called while holding the lock", l.path)
 	}
 	l.verified = false
+	if l.w != nil {
+		l.w.live = liveHolder{}
+	}
 	if !l.created {
 		if err := l.createClaim(); err != nil {
 			return proto.Attempt{}, err
@@ -344,7 +351,7 @@ func (l *fluflLock) judge(now proto.Instant, data []byte, fi fsops.FileInfo) (pr
 			l.path, fi.Size, fi.Mode, proto.ErrNotLock)
 	}
 	h := fluflHolder(c, data, fi)
-	local, dead := localHolder(l.cfg, c.Proc, c.Pid, c.Host, l.mut)
+	local, dead := judgeHolder(&l.wait().live, l.cfg, c.Proc, c.Pid, c.Host, l.mut)
 	h.Dead, h.ThisMachine = dead, local
 	watched := l.wait().obs.see(versionOf(data, fi), now.Mono, l.mut(mFluflWatchFromFirstSight))
 	const never = time.Duration(1<<63 - 1)
@@ -364,14 +371,11 @@ func (l *fluflLock) judge(now proto.Instant, data []byte, fi fsops.FileInfo) (pr
 		// can never be judged stale. Look again later all the same.
 		wait = maxRecordedLifetime
 	}
-	switch {
-	case h.Dead:
+	if h.Dead {
 		// Its process is gone: nothing will refresh this version, so
 		// it is stale now. breakStale still checks it is the version
 		// judged.
 		wait = 0
-	case local:
-		wait = min(wait, proto.LocalPoll) // it can be proven dead any moment
 	}
 	if wait <= 0 {
 		return proto.Attempt{Holder: h}, nil

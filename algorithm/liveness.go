@@ -93,3 +93,34 @@ func localHolder(cfg proto.Config, rec fsops.ProcID, recPid int, recHost string,
 	}
 	return true, deadHolder(self, selfHost, rec, recHost, cfg.Procs.Probe)
 }
+
+// liveHolder is the identity of a holder the last attempt judged a live
+// process of this machine (ok), kept so that a waiter can probe that
+// process without reading the lock again: see proto.Lock.HolderGone.
+type liveHolder struct {
+	ok   bool
+	rec  fsops.ProcID
+	pid  int
+	host string
+}
+
+// judgeHolder is localHolder for an attempt: it also sets *live to the
+// holder if it is local and alive, and clears it otherwise.
+func judgeHolder(live *liveHolder, cfg proto.Config, rec fsops.ProcID, recPid int, recHost string, mut func(mutation) bool) (local, dead bool) {
+	local, dead = localHolder(cfg, rec, recPid, recHost, mut)
+	*live = liveHolder{}
+	if local && !dead {
+		*live = liveHolder{ok: true, rec: rec, pid: recPid, host: recHost}
+	}
+	return local, dead
+}
+
+// gone reports whether the live holder h, if any, has since been proven
+// dead. It probes the process table only: no filesystem call.
+func (h *liveHolder) gone(cfg proto.Config, mut func(mutation) bool) bool {
+	if !h.ok {
+		return false
+	}
+	_, dead := localHolder(cfg, h.rec, h.pid, h.host, mut)
+	return dead
+}

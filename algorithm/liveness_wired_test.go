@@ -27,7 +27,7 @@ func TestDeadLocalHolder(t *testing.T) {
 			hide          bool // the holder records no identity
 			after         func(m *fsopstest.Machine, pid int)
 			dead          bool
-			local         bool // alive, and looked at again within LocalPoll
+			local         bool // alive, and HolderGone tells of its death
 		}{
 			{name: "killed", after: func(m *fsopstest.Machine, pid int) { m.Kill(pid) }, dead: true},
 			{name: "pid reused", after: func(m *fsopstest.Machine, pid int) { m.Kill(pid); m.Start(pid) }, dead: true},
@@ -66,7 +66,9 @@ func TestDeadLocalHolder(t *testing.T) {
 				tc.after(hm, 42)
 
 				waiterID := local.Start(43)
-				waiter, err := prot.New(e.mem, path, proto.Config{Lifetime: lifetime, Hostname: host, Pid: 43, Procs: local.Procs(waiterID, false)})
+				calls := 0 // the waiter's filesystem calls
+				counted := &fsopstest.Faulty{FS: e.mem, Inject: func(fsopstest.Op) *fsopstest.Fault { calls++; return nil }}
+				waiter, err := prot.New(counted, path, proto.Config{Lifetime: lifetime, Hostname: host, Pid: 43, Procs: local.Procs(waiterID, false)})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -91,13 +93,27 @@ func TestDeadLocalHolder(t *testing.T) {
 				if att.Holder.ThisMachine != tc.local {
 					t.Errorf("Holder.ThisMachine = %v, want %v", att.Holder.ThisMachine, tc.local)
 				}
-				if local := att.StaleIn <= proto.LocalPoll; local != tc.local {
-					t.Errorf("first look: StaleIn %v; want within LocalPoll (%v): %v", att.StaleIn, proto.LocalPoll, tc.local)
+				if att.StaleIn < lifetime {
+					t.Errorf("first look: StaleIn %v; want the lifetime rule's (at least %v)", att.StaleIn, lifetime)
 				}
 				// It goes stale by the lifetime rule, as before.
 				e.clk.Advance(time.Second)
 				if att, err := waiter.Acquire(e.now()); err != nil || att.Broke || att.Acquired {
 					t.Fatalf("second look = %+v, %v; want still held", att, err)
+				}
+				// A probe of the holder's process alone tells a waiter
+				// of a local holder that it died, with no filesystem
+				// call; of any other holder it never tells anything.
+				if waiter.HolderGone() {
+					t.Errorf("HolderGone of a live holder = true")
+				}
+				before := calls
+				hm.Kill(42)
+				if gone := waiter.HolderGone(); gone != tc.local {
+					t.Errorf("HolderGone after the holder's death = %v, want %v", gone, tc.local)
+				}
+				if calls != before {
+					t.Errorf("HolderGone made %d filesystem calls, want none", calls-before)
 				}
 				e.clk.Advance(lifetime + proto.StaleMargin)
 				e.mustBreak(waiter)

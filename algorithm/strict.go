@@ -109,6 +109,7 @@ type strictLock struct {
 type strictWait struct {
 	lastOwner lastParse[owner] // the owner record observe parsed last
 	obs       observation      // what we watch at the lock path
+	live      liveHolder       // the holder the last attempt judged, if local and alive
 }
 
 // wait returns what we watch while waiting, made on first use.
@@ -121,10 +122,16 @@ func (l *strictLock) wait() *strictWait {
 
 func (l *strictLock) Path() string { return l.path }
 
+// HolderGone implements proto.Lock.
+func (l *strictLock) HolderGone() bool { return l.w != nil && l.w.live.gone(l.cfg, l.mut) }
+
 // Acquire implements Lock.Acquire.
 func (l *strictLock) Acquire(now proto.Instant) (proto.Attempt, error) {
 	if l.held {
 		return proto.Attempt{}, fmt.Errorf("algorithm: %s: Acquire called while holding the lock", l.path)
+	}
+	if l.w != nil {
+		l.w.live = liveHolder{}
 	}
 	if l.stageDir == nil {
 		if err := l.prepare(now); err != nil {
@@ -453,19 +460,16 @@ func (l *strictLock) observe(now proto.Instant, rerr error) (proto.Attempt, erro
 			}
 		}
 	}
-	local, dead := localHolder(l.cfg, rec.proc(), rec.Pid, rec.Host, l.mut)
+	local, dead := judgeHolder(&l.wait().live, l.cfg, rec.proc(), rec.Pid, rec.Host, l.mut)
 	h := &proto.Holder{Protocol: "strict", Claim: rec.Gen, Host: rec.Host, Pid: rec.Pid, Lifetime: rec.Lifetime, Expires: ofi.ModTime, Dead: dead, ThisMachine: local}
 	v := versionOf(data, ofi)
 	watched := l.wait().obs.see(v, now.Mono, l.mut(mStrictWatchFromFirstSight))
 	wait := rec.Lifetime + l.staleMargin() - watched
-	switch {
-	case h.Dead:
+	if h.Dead {
 		// Its process is gone: nothing will refresh this version, so
 		// it is stale now. breakStale still checks it is the version
 		// judged.
 		wait = 0
-	case local:
-		wait = min(wait, proto.LocalPoll) // it can be proven dead any moment
 	}
 	if !l.collected {
 		l.collectStale(now)

@@ -175,10 +175,27 @@ func (b *breaker) watch(ctx context.Context) (Info, error) {
 		if att.StaleIn > 0 {
 			wait = min(wait, att.StaleIn)
 		}
-		if err := sleep(ctx, b.cfg.clock, wait); err != nil {
+		if err := b.sleep(ctx, att.Holder, wait); err != nil {
 			return b.info, b.gaveUp(first, err, lastErr)
 		}
 	}
+}
+
+// sleep waits d before the next step, cut short if h is a live process
+// of this machine and a probe of it, every proto.LocalPoll, finds it gone
+// (as an acquisition does: internal/shell's Step).
+func (b *breaker) sleep(ctx context.Context, h *proto.Holder, d time.Duration) error {
+	if h == nil || !h.ThisMachine || h.Dead {
+		return sleep(ctx, b.cfg.clock, d)
+	}
+	for d > 0 && !b.lk.HolderGone() {
+		step := min(d, proto.LocalPoll)
+		if err := sleep(ctx, b.cfg.clock, step); err != nil {
+			return err
+		}
+		d -= step
+	}
+	return nil
 }
 
 // settled reports whether an attempt ended the Break: it broke the lock

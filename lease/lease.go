@@ -34,7 +34,8 @@ import (
 // stale holder's lock is broken (see docs/protocol.md) and taken: one that
 // has gone unrefreshed for its lifetime plus 1 s (the stale margin), or at
 // once one whose holder was a process of this machine that is gone (while
-// such a holder lives, Acquire looks again every 50 ms).
+// such a holder lives, Acquire checks its process every 50 ms, which costs
+// the filesystem nothing).
 // After 5 s of waiting, and then every 30 s, it logs at Info level and
 // emits EventWaiting, naming the holder. See docs/tuning.md for the
 // durations.
@@ -229,7 +230,11 @@ func runAcquisition(ctx context.Context, cfg *config, a *shell.Acquisition, log 
 		if st.Wait <= 0 {
 			continue
 		}
-		if err := w.sleep(ctx, st); err != nil {
+		woke, err := w.sleep(ctx, st)
+		if woke {
+			a.Wake()
+		}
+		if err != nil {
 			_ = a.Abandon()
 			now := clk.Now()
 			text := fmt.Sprintf("gave up after %.1fs", now.Sub(start).Seconds())

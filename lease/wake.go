@@ -197,8 +197,9 @@ func (w *waiter) waitTurn(ctx context.Context) error {
 }
 
 // sleep waits as the shell's step st says, or until ctx is done, and is cut
-// short by a wake-up (see the top of this file).
-func (w *waiter) sleep(ctx context.Context, st shell.Step) error {
+// short by a wake-up (see the top of this file); woke reports that one
+// ended it.
+func (w *waiter) sleep(ctx context.Context, st shell.Step) (woke bool, err error) {
 	if st.Holder != nil {
 		w.waited = true
 	}
@@ -213,17 +214,18 @@ func (w *waiter) sleep(ctx context.Context, st shell.Step) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return false, ctx.Err()
 		case <-t.C():
 			if wake == nil { // a deferred wake-up
 				w.woke, w.lastWake = true, w.clk.Mono()
+				return true, nil
 			}
-			return nil
+			return false, nil
 		case <-wake:
 			now := w.clk.Mono()
 			if !w.woke || now-w.lastWake >= w.gap {
 				w.woke, w.lastWake = true, now
-				return nil
+				return true, nil
 			}
 			// Too soon after the last attempt a wake-up caused: attempt
 			// when the gap has passed, unless the shell's own wait ends

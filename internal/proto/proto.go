@@ -142,6 +142,15 @@ type Lock interface {
 	// which Transient reports true may be retried). See docs/fencing.md.
 	Mint(now Instant) (uint64, error)
 
+	// HolderGone reports whether the holder the last Acquire saw, which
+	// it judged a live process of this machine (Holder.ThisMachine and
+	// not Dead), has since been proven dead. It probes that process alone
+	// (Config.Procs), with no filesystem call, so a waiter may call it
+	// often; it is false if the last attempt saw no such holder. True is
+	// only a reason to attempt at once: the attempt judges the lock
+	// afresh before it breaks anything.
+	HolderGone() bool
+
 	// Path is the lock's path as used on disk (absolute).
 	Path() string
 }

@@ -83,6 +83,12 @@ type Acquisition struct {
 	lastErr    error // the last transient error reported by Retrying
 	attErr     error // the last attempt's error (or why it did not count)
 	tries      int   // single attempt: attempts that found no holder
+
+	// While the last holder seen is a live process of this machine,
+	// steps until due (monotonic) only probe it: see Step.
+	probing bool
+	due     time.Duration
+	woken   bool // Wake was called: attempt at the next step
 }
 
 // MintTries bounds the mints of a token after a transient error.
@@ -118,9 +124,27 @@ func (a *Acquisition) LastErr() error { return a.attErr }
 // removed if it was touched recently enough (see proto.Lock.Close).
 func (a *Acquisition) Abandon() error { return a.lk.Close(a.now()) }
 
+// Wake tells the acquisition that the driver's wait was cut short by a
+// sign that the lock may be free (a release by this process, the lock's
+// name leaving its directory): the next Step attempts, even where it
+// would only have probed the holder's process.
+func (a *Acquisition) Wake() { a.woken = true }
+
 // Step makes one attempt and decides what follows.
+//
+// A holder that is a live process of this machine can be proven dead the
+// moment it exits, and its lock then broken at once. Probing its process
+// costs the filesystem nothing, so while the backoff runs, Step probes it
+// every proto.LocalPoll instead of attempting: it attempts when the
+// backoff's wait is over, when the probe finds the process gone, or after
+// Wake. A waiter of a local holder thus takes a dead holder's lock within
+// about LocalPoll and costs the filesystem no more than any other waiter.
 func (a *Acquisition) Step() Step {
 	now := a.now()
+	if a.probing && !a.woken && now.Mono < a.due && !a.lk.HolderGone() {
+		return Step{Outcome: Wait, Wait: min(proto.LocalPoll, a.due-now.Mono), Holder: a.lastSeen}
+	}
+	a.probing, a.woken = false, false
 	att, err := a.lk.Acquire(now)
 	a.attErr = err
 	if a.hooks.Attempted != nil {
@@ -168,7 +192,12 @@ func (a *Acquisition) Step() Step {
 			}
 		}
 	}
-	return Step{Outcome: Wait, Wait: a.wait(att.StaleIn), Holder: a.lastSeen}
+	w := a.wait(att.StaleIn)
+	if h := att.Holder; err == nil && h != nil && h.ThisMachine && !h.Dead && w > proto.LocalPoll {
+		a.probing, a.due = true, now.Mono+w
+		w = proto.LocalPoll
+	}
+	return Step{Outcome: Wait, Wait: w, Holder: a.lastSeen}
 }
 
 // wait is the next wait of the backoff: the current wait randomised by

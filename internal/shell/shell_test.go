@@ -22,6 +22,7 @@ type fakeLock struct {
 	attempts []attemptResult
 	refresh  []error
 	mint     []mintResult
+	gone     []bool        // HolderGone's results; false when none are left
 	cost     time.Duration // how long each call takes
 	readBack time.Duration // how long Release's read-back takes, before it moves the lock
 	calls    []string
@@ -82,6 +83,16 @@ func (l *fakeLock) Release(valid func() bool) error {
 
 func (l *fakeLock) Close(proto.Instant) error { l.call("Close"); return nil }
 func (l *fakeLock) Path() string              { return "/x/a.lock" }
+
+func (l *fakeLock) HolderGone() bool {
+	l.call("Gone")
+	if len(l.gone) == 0 {
+		return false
+	}
+	g := l.gone[0]
+	l.gone = l.gone[1:]
+	return g
+}
 
 func (l *fakeLock) Mint(proto.Instant) (uint64, error) {
 	l.call("Mint")
@@ -362,5 +373,61 @@ func TestWaits(t *testing.T) {
 		if st.Outcome != Wait || st.Wait.Round(ms) != w.Round(ms) {
 			t.Errorf("step %d: %v wait %v, want wait %v", i, st.Outcome, st.Wait, w)
 		}
+	}
+}
+
+// TestProbeLocalHolder: while the holder is a live process of this
+// machine, waits longer than LocalPoll are cut into probes of that
+// process, which make no attempt; the acquisition attempts when the
+// backoff's wait is over, when the probe finds the holder gone, or after
+// Wake. A holder of another machine is only attempted on the backoff.
+func TestProbeLocalHolder(t *testing.T) {
+	ms := time.Millisecond
+	local := attemptResult{att: proto.Attempt{Holder: &proto.Holder{Claim: "a", ThisMachine: true}}}
+	remote := attemptResult{att: proto.Attempt{Holder: &proto.Holder{Claim: "a"}}}
+	tests := []struct {
+		name     string
+		attempts []attemptResult
+		gone     []bool
+		wakeAt   int // Wake before this step (0: never)
+		want     string
+	}{
+		{"remote holder: the backoff alone", []attemptResult{remote, remote, remote, remote, remote, remote}, nil, 0,
+			"10ms 20ms 40ms 80ms 160ms 320ms; Acquire Acquire Acquire Acquire Acquire Acquire"},
+		{"local holder alive: probes between attempts", []attemptResult{local, local, local, local, local}, nil, 0,
+			"10ms 20ms 40ms 50ms 30ms 50ms; Acquire Acquire Acquire Acquire Gone Acquire"},
+		{"local holder gone: attempt at once", []attemptResult{local, local, local, local, {att: proto.Attempt{Broke: true}}, {att: proto.Attempt{Acquired: true}}}, []bool{true}, 0,
+			"10ms 20ms 40ms 50ms 0s acquired; Acquire Acquire Acquire Acquire Gone Acquire Acquire Mint"},
+		{"woken: attempt at once", []attemptResult{local, local, local, local, local, local}, nil, 5,
+			"10ms 20ms 40ms 50ms 50ms 50ms; Acquire Acquire Acquire Acquire Acquire Gone"},
+		{"a dead holder is not probed", []attemptResult{{att: proto.Attempt{Holder: &proto.Holder{Claim: "a", ThisMachine: true, Dead: true}}}, remote}, nil, 0,
+			"10ms 20ms; Acquire Acquire"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := &fakeClock{}
+			lk := &fakeLock{clk: clk, attempts: tt.attempts, gone: tt.gone}
+			a, err := NewAcquisition(testParams(t), false, func() (proto.Lock, error) { return lk, nil }, clk.now, func() float64 { return 0.5 }, Hooks{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for i := 1; len(out) < 6 && len(lk.attempts) > 0; i++ {
+				if i == tt.wakeAt {
+					a.Wake()
+				}
+				st := a.Step()
+				if st.Outcome == Acquired {
+					out = append(out, "acquired")
+					break
+				}
+				out = append(out, st.Wait.Round(ms).String())
+				clk.mono += st.Wait
+			}
+			got := strings.Join(out, " ") + "; " + strings.Join(lk.calls, " ")
+			if got != tt.want {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+		})
 	}
 }
