@@ -113,6 +113,7 @@ type fluflLock struct {
 	touched    bool           // lastTouch is set
 	verified   bool           // our last call was a read-back that showed the lock ours
 	held       bool           // we hold the lock
+	linked     bool           // held on link(2)'s word alone: the next read-back decides (see tryLink)
 	realInodes bool           // the lock and our claim showed the same inode once held
 	eperm      int            // consecutive EPERM answers from link with no lock to show for them
 }
@@ -154,7 +155,7 @@ func (l *fluflLock) Acquire(now proto.Instant) (proto.Attempt, error) {
 	if l.held {
 		return proto.Attempt{}, fmt.Errorf("algorithm: %s: Acquire called while holding the lock", l.path)
 	}
-	l.verified = false
+	l.verified, l.linked = false, false
 	if l.w != nil {
 		l.w.live = liveHolder{}
 	}
@@ -272,6 +273,18 @@ func (l *fluflLock) tryLink(now proto.Instant) (proto.Attempt, error) {
 		return proto.Attempt{}, nil
 	default:
 		return proto.Attempt{}, fmt.Errorf("algorithm: linking claim to lock %s: %w", l.path, lerr)
+	}
+	if lerr == nil && !l.mut(mTrustNlink) {
+		// link(2) says it linked. That decides nothing alone (an NFS
+		// replay, a FUSE server's answer), but the read-back that does
+		// decide need not come now: the caller mints the lock's token
+		// next, and Mint reads the lock back after minting and hands out
+		// nothing unless it is ours (mint, then verify). So the lock is
+		// held on link's word until that read, which also learns
+		// realInodes; if it shows the lock not ours, the token minted is
+		// never used, and the acquisition attempts again.
+		l.held, l.linked = true, true
+		return proto.Attempt{Acquired: true}, nil
 	}
 
 	data, fi, err := l.fs.ReadFile(l.path, maxClaimLen)

@@ -67,6 +67,12 @@ func (l *fluflLock) readBack() error {
 	if string(data) != l.claim {
 		return fmt.Errorf("algorithm: lock %s now belongs to %q: %w", l.path, data, proto.ErrNotHeld)
 	}
+	if l.linked {
+		// The first read since link(2) said it linked: the lock is ours.
+		l.linked = false
+		l.w = nil // what we watched while waiting is moot now
+		l.realInodes = fsops.SameFile(fi, l.claimInfo)
+	}
 	if l.realInodes && !fsops.SameFile(fi, l.claimInfo) {
 		return fmt.Errorf("algorithm: lock %s is a different file with our claim: %w", l.path, proto.ErrNotHeld)
 	}
@@ -109,7 +115,7 @@ func (l *fluflLock) Release(valid func() bool) error {
 			_ = l.removeClaim()
 			return fmt.Errorf("algorithm: releasing lock %s: %w", l.path, err)
 		} else if !ours {
-			notOurs = fmt.Errorf("algorithm: lock %s was no longer ours at release: %w", l.path, proto.ErrNotHeld)
+			notOurs = fmt.Errorf("algorithm: lock %s was no longer ours when we released it: %w", l.path, proto.ErrNotHeld)
 		}
 	} else {
 		notOurs = fmt.Errorf("algorithm: %s: %w (not acquired)", l.path, proto.ErrNotHeld)

@@ -85,7 +85,7 @@ func (l *strictLock) Release(valid func() bool) error {
 	l.lose()
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("algorithm: lock %s was broken before release: %w", l.path, proto.ErrNotHeld)
+		return fmt.Errorf("algorithm: lock %s was broken before we released it: %w", l.path, proto.ErrNotHeld)
 	case err != nil:
 		// Ambiguous: the lock stays until it is judged stale.
 		return fmt.Errorf("algorithm: releasing lock %s: %w", l.path, err)

@@ -531,7 +531,8 @@ func (l *lease) release() error {
 // after stopRefresher, so it never uses the lock concurrently with a
 // refresh. Held is cancelled first: the holder stops
 // before anyone else can take the lock. Then the shell ends the hold
-// (shell.Hold.Finish): a last refresh, and a release only if the lease is
+// (shell.Hold.Finish): a last refresh (none if the lease is fresh:
+// shell.Params.FreshFor), and a release only if the lease is
 // still valid.
 func (l *lease) finish(cause error) {
 	l.finishOnce.Do(func() {

@@ -461,16 +461,17 @@ func TestMessages(t *testing.T) {
 	}
 	done, cancel := context.WithCancel(t.Context())
 	cancel()
-	// removedUnder acquires path, removes the lock under the lease, and
+	// removedUnder acquires path, waits after, removes the lock under the lease, and
 	// returns what release says or, with cause, context.Cause(held) once
 	// a refresh (every 200 ms) has found the loss.
-	removedUnder := func(cause bool) func(*testing.T, algorithm.Protocol, string) error {
+	removedUnder := func(cause bool, after time.Duration) func(*testing.T, algorithm.Protocol, string) error {
 		return func(t *testing.T, p algorithm.Protocol, path string) error {
 			held, release, err := lease.Acquire(t.Context(), path, lease.WithProtocol(p), lease.WithLifetime(time.Second))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer release()
+			time.Sleep(after)
 			if err := os.RemoveAll(path); err != nil {
 				t.Fatal(err)
 			}
@@ -529,15 +530,26 @@ func TestMessages(t *testing.T) {
 			flufl:  []string{": holds a directory, not a flufl lock: not a lock file"},
 		},
 		{
+			// Released 20 ms after the acquisition, over a hundredth of
+			// the lifetime (shell.Params.FreshFor): the last refresh
+			// finds the loss.
 			name: "release/lost", path: "job.lock",
-			make: removedUnder(false),
+			make: removedUnder(false, 20*time.Millisecond),
 			want: []string{": lease lost: "}, is: []error{lease.ErrLost, algorithm.ErrNotHeld},
 			strict: []string{": lease lost: refreshing the lock: our owner record was removed: lock is no longer ours"},
 			flufl:  []string{": lease lost: the lock was removed: lock is no longer ours"},
 		},
 		{
+			// Released at once: no last refresh; the release finds it.
+			name: "release/lost at once", path: "job.lock",
+			make: removedUnder(false, 0),
+			want: []string{": lease lost: "}, is: []error{lease.ErrLost, algorithm.ErrNotHeld},
+			strict: []string{": lease lost: the lock was broken before we released it: lock is no longer ours"},
+			flufl:  []string{": lease lost: the lock was no longer ours when we released it: lock is no longer ours"},
+		},
+		{
 			name: "Cause(held)/lost", path: "job.lock",
-			make: removedUnder(true),
+			make: removedUnder(true, 0),
 			want: []string{": lease lost: "}, is: []error{lease.ErrLost, algorithm.ErrNotHeld},
 			strict: []string{": lease lost: refreshing the lock: our owner record was removed: lock is no longer ours"},
 			flufl:  []string{": lease lost: the lock was removed: lock is no longer ours"},

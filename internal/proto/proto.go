@@ -168,7 +168,10 @@ type Instant struct {
 
 // Attempt is the outcome of Lock.Acquire.
 type Attempt struct {
-	// Acquired reports that the lock is now held by the caller.
+	// Acquired reports that the lock is now held by the caller, as far
+	// as the attempt could tell: the read-back that proves it may be left
+	// to Mint, which the caller makes next and which hands out no token
+	// unless the lock is ours (Flufl, when link(2) reported success).
 	Acquired bool
 
 	// Holder describes the current holder when the lock was not acquired

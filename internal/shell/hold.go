@@ -205,14 +205,16 @@ type Finished struct {
 //
 // A last refresh pushes the moment anyone may judge the lock stale a full
 // lifetime away, shrinking the window in which a slow removal could land
-// after a break. If the lease is still valid then, the lock is released
+// after a break. It is skipped when the last counted refresh, or the
+// attempt that took the lock, began less than FreshFor ago: it would move
+// that moment by less than that. If the lease is still valid then, the lock is released
 // (checked to be ours and removed, with our other files); otherwise only
 // our own files go, since a breaker may already be at work. A release
 // whose read-back returns late stops there too: Release checks the
 // deadline again before each call that removes or moves the lock (valid).
 func (h *Hold) Finish() Finished {
 	var f Finished
-	if h.Lost() == nil {
+	if h.Lost() == nil && !h.fresh() {
 		r := h.Refresh()
 		f.Final = &r
 		f.NewlyLost = r.Lost != nil
@@ -240,6 +242,14 @@ func (h *Hold) Finish() Finished {
 	}
 	h.mu.Unlock()
 	return f
+}
+
+// fresh reports whether the last counted refresh (or the attempt that
+// took the lock) began less than FreshFor ago.
+func (h *Hold) fresh() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.now().Mono-(h.deadline-h.p.RenewDeadline) < h.p.FreshFor()
 }
 
 // valid is what Release calls before each call that removes or moves the

@@ -237,6 +237,8 @@ func TestFinish(t *testing.T) {
 		wantLost  bool
 	}{
 		{"valid: last refresh, then release", 5 * s, nil, 0, "Refresh Release", false},
+		{"taken just now: no last refresh", 149 * time.Millisecond, nil, 0, "Release", false},
+		{"taken FreshFor ago: last refresh", 150 * time.Millisecond, nil, 0, "Refresh Release", false},
 		{"last refresh proves loss: only our files go", 5 * s, algorithm.ErrNotHeld, 0, "Refresh Close", true},
 		{"past the deadline: only our files go", 11 * s, nil, 0, "Refresh Close", true},
 		{"last refresh fails before the deadline: release", 5 * s, syscall.EIO, 0, "Refresh Release", false},
