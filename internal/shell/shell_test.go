@@ -59,14 +59,20 @@ func (l *fakeLock) Acquire(proto.Instant) (proto.Attempt, error) {
 	return r.att, r.err
 }
 
+// next pops the next scripted result of q, or returns def when none is
+// left.
+func next[T any](q *[]T, def T) T {
+	if len(*q) == 0 {
+		return def
+	}
+	r := (*q)[0]
+	*q = (*q)[1:]
+	return r
+}
+
 func (l *fakeLock) Refresh(proto.Instant) error {
 	l.call("Refresh")
-	if len(l.refresh) == 0 {
-		return nil
-	}
-	err := l.refresh[0]
-	l.refresh = l.refresh[1:]
-	return err
+	return next(&l.refresh, nil)
 }
 
 // Release reads the lock back (taking readBack), then checks the deadline
@@ -86,21 +92,12 @@ func (l *fakeLock) Path() string              { return "/x/a.lock" }
 
 func (l *fakeLock) HolderGone() bool {
 	l.call("Gone")
-	if len(l.gone) == 0 {
-		return false
-	}
-	g := l.gone[0]
-	l.gone = l.gone[1:]
-	return g
+	return next(&l.gone, false)
 }
 
 func (l *fakeLock) Mint(proto.Instant) (uint64, error) {
 	l.call("Mint")
-	if len(l.mint) == 0 {
-		return 1, nil
-	}
-	r := l.mint[0]
-	l.mint = l.mint[1:]
+	r := next(&l.mint, mintResult{tok: 1})
 	return r.tok, r.err
 }
 
