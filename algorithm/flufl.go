@@ -322,11 +322,20 @@ func (l *fluflLock) tryLink(now proto.Instant) (proto.Attempt, error) {
 	l.eperm = 0
 	if string(data) == l.claim && !l.mut(mTrustLinkReturn) && !l.mut(mTrustNlink) {
 		l.held, l.verified = true, true
-		l.w = nil // what we watched while waiting is moot now
-		l.realInodes = fsops.SameFile(fi, l.claimInfo)
+		l.confirmed(fi)
 		return proto.Attempt{Acquired: true}, nil
 	}
 	return l.judge(now, data, fi)
+}
+
+// confirmed records the first read that showed the lock ours since we
+// linked it, fi being the lock's attributes in that read: what we watched
+// while waiting is moot now, and whether the lock and our claim showed one
+// inode tells later read-backs whether to compare inodes (realInodes).
+func (l *fluflLock) confirmed(fi fsops.FileInfo) {
+	l.linked = false
+	l.w = nil
+	l.realInodes = fsops.SameFile(fi, l.claimInfo)
 }
 
 // judge describes the holder of the lock file just read and decides

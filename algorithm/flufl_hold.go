@@ -67,11 +67,8 @@ func (l *fluflLock) readBack() error {
 	if string(data) != l.claim {
 		return fmt.Errorf("algorithm: lock %s now belongs to %q: %w", l.path, data, proto.ErrNotHeld)
 	}
-	if l.linked {
-		// The first read since link(2) said it linked: the lock is ours.
-		l.linked = false
-		l.w = nil // what we watched while waiting is moot now
-		l.realInodes = fsops.SameFile(fi, l.claimInfo)
+	if l.linked { // the first read since link(2) said it linked
+		l.confirmed(fi)
 	}
 	if l.realInodes && !fsops.SameFile(fi, l.claimInfo) {
 		return fmt.Errorf("algorithm: lock %s is a different file with our claim: %w", l.path, proto.ErrNotHeld)
