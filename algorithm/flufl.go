@@ -191,16 +191,17 @@ func (l *fluflLock) Acquire(now proto.Instant) (proto.Attempt, error) {
 	return proto.Attempt{Broke: true}, nil
 }
 
-// createClaim makes our claim file, whose content is its own path.
+// createClaim makes our claim file, whose content is its own path, and
+// records its attributes (its inode, for realInodes) from the create itself.
 func (l *fluflLock) createClaim() error {
-	err := l.fs.CreateExcl(l.claim, []byte(l.claim), l.cfg.Perm)
+	fi, err := l.fs.CreateExcl(l.claim, []byte(l.claim), l.cfg.Perm)
 	if err != nil && (errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.EPERM)) {
 		// The name is unique to us, so an existing file is our own
 		// create replayed by NFS after a lost reply, or (sshfs) EPERM
 		// standing for EEXIST. Anything else there is not ours.
-		switch data, _, rerr := l.fs.ReadFile(l.claim, maxClaimLen); {
+		switch data, rfi, rerr := l.fs.ReadFile(l.claim, maxClaimLen); {
 		case rerr == nil && string(data) == l.claim:
-			err = nil
+			fi, err = rfi, nil
 		case proto.Transient(rerr):
 			err = rerr // cannot tell yet whether it is ours: retry
 		}
@@ -216,18 +217,9 @@ func (l *fluflLock) createClaim() error {
 		}
 		return fmt.Errorf("algorithm: creating claim for lock %s: %w", l.path, err)
 	}
-	fi, err := l.fs.Lstat(l.claim)
-	if errors.Is(err, fs.ErrNotExist) {
-		// Removed already: a sweep judged it a crashed process's claim
-		// (we were paused for long). The next attempt makes a new one.
-		l.created, l.unsure = false, false
-		return nil
-	}
-	if err != nil {
-		// Leave l.created set so that Close removes the file.
-		l.created = true
-		return fmt.Errorf("algorithm: claim for lock %s: %w", l.path, err)
-	}
+	// Should a sweep remove it before we link (it judged it a crashed
+	// process's claim: we were paused for long), the touch before the link
+	// finds it gone and the next attempt makes a new one.
 	l.created, l.claimInfo, l.unsure = true, fi, false
 	return nil
 }

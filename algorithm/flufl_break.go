@@ -202,7 +202,7 @@ func (l *fluflLock) takeBreakLock(now proto.Instant) (bool, error) {
 	// break lock, below): others watch the break lock only once it is
 	// there, and the watch restarts when it changes.
 	start := l.clock(now)
-	err := l.fs.CreateExcl(bl, []byte(l.claim), l.cfg.Perm)
+	_, err := l.fs.CreateExcl(bl, []byte(l.claim), l.cfg.Perm)
 	if err == nil {
 		l.breakHeld, l.turnStart = true, start
 		return true, nil

@@ -707,10 +707,10 @@ func TestHungReadDoesNotCountAsWatching(t *testing.T) {
 
 func TestClaimSweptRightAfterCreate(t *testing.T) {
 	// A sweep (another process on this host, while we were paused) may
-	// remove our claim between its create and its lstat: the attempt
-	// must not fail, and the next one makes a new claim.
+	// remove our claim between its create and the touch before the link:
+	// the attempt must not fail, and the next one makes a new claim.
 	e := newEnv(t)
-	e.inject = once("Lstat", "", func(op fsopstest.Op) *fsopstest.Fault {
+	e.inject = once("Chtimes", "", func(op fsopstest.Op) *fsopstest.Fault {
 		if err := e.mem.Remove(op.Path); err != nil {
 			t.Fatal(err)
 		}

@@ -148,7 +148,7 @@ func TestReleaseAfterRefreshChecksWhatItMoves(t *testing.T) {
 				if err := e.mem.Remove(path); err != nil {
 					t.Fatal(err)
 				}
-				if err := e.mem.CreateExcl(path, []byte(other), 0o644); err != nil {
+				if _, err := e.mem.CreateExcl(path, []byte(other), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -250,7 +250,8 @@ func (st *selfTest) mkdir(d string) error {
 
 // create creates the file name holding data.
 func (st *selfTest) create(name, data string) error {
-	return st.settle(st.fs.CreateExcl(name, []byte(data), 0o600), func() (bool, error) { return st.holds(name, data) })
+	_, err := st.fs.CreateExcl(name, []byte(data), 0o600)
+	return st.settle(err, func() (bool, error) { return st.holds(name, data) })
 }
 
 // mkdirScratch makes the scratch directory. Its name is random: an empty

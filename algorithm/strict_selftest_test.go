@@ -282,11 +282,11 @@ func TestStrictSelfTestLateDuplicates(t *testing.T) {
 		{"rename of a onto b, once b is removed", "Mkdir", b, 2,
 			func(m *fsopstest.Mem) error { return m.Rename(a, b) }},
 		{"create of b/x, after its removal through the handle", "Rmdir", b, 2,
-			func(m *fsopstest.Mem) error { return m.CreateExcl(b+"/x", []byte("b"), 0o600) }},
+			func(m *fsopstest.Mem) error { _, err := m.CreateExcl(b+"/x", []byte("b"), 0o600); return err }},
 		{"rmdir of b, once b is made again", "CreateExcl", b + "/y", 1,
 			func(m *fsopstest.Mem) error { return m.Rmdir(b) }},
 		{"create of b/y, during the cleanup", "Rmdir", b, 3,
-			func(m *fsopstest.Mem) error { return m.CreateExcl(b+"/y", []byte("new"), 0o600) }},
+			func(m *fsopstest.Mem) error { _, err := m.CreateExcl(b+"/y", []byte("new"), 0o600); return err }},
 		{"mkdir of b, during the cleanup", "Rmdir", scratch, 1,
 			func(m *fsopstest.Mem) error { return m.Mkdir(b, 0o700) }},
 	}

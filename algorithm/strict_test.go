@@ -570,7 +570,8 @@ type pathDir struct {
 func (d pathDir) Path() string                  { return d.path }
 func (d pathDir) Stat() (fsops.FileInfo, error) { return d.m.Lstat(d.path) }
 func (d pathDir) CreateExcl(n string, b []byte, p fs.FileMode) error {
-	return d.m.CreateExcl(d.path+"/"+n, b, p)
+	_, err := d.m.CreateExcl(d.path+"/"+n, b, p)
+	return err
 }
 func (d pathDir) ReadFile(n string, l int) ([]byte, fsops.FileInfo, error) {
 	return d.m.ReadFile(d.path+"/"+n, l)

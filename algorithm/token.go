@@ -84,7 +84,7 @@ func mintToken(fsys fsops.FS, dir, base string, perm fs.FileMode, hints *proto.H
 			// shows now, and the mint continues from it (and removes
 			// ours). EEXIST means another acquirer (or our replayed
 			// create) made it.
-			err := fsys.CreateExcl(dir+proto.TokenName(base, 0), nil, perm)
+			_, err := fsys.CreateExcl(dir+proto.TokenName(base, 0), nil, perm)
 			switch {
 			case err == nil, errors.Is(err, fs.ErrExist), errors.Is(err, syscall.EPERM):
 			case proto.Transient(err):

@@ -162,7 +162,7 @@ func TestMintRace(t *testing.T) {
 	tokenProtocols(t, func(t *testing.T, e *env, mk func() proto.Lock) {
 		lk := mk()
 		e.mustAcquire(lk)
-		if err := e.mem.CreateExcl(tokenFile(4), nil, 0o644); err != nil {
+		if _, err := e.mem.CreateExcl(tokenFile(4), nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		e.inject = once("Rename", tokenFile(4), func(op fsopstest.Op) *fsopstest.Fault {
@@ -198,7 +198,7 @@ func TestMintAmbiguous(t *testing.T) {
 			tokenProtocols(t, func(t *testing.T, e *env, mk func() proto.Lock) {
 				lk := mk()
 				e.mustAcquire(lk)
-				if err := e.mem.CreateExcl(tokenFile(1), nil, 0o644); err != nil {
+				if _, err := e.mem.CreateExcl(tokenFile(1), nil, 0o644); err != nil {
 					t.Fatal(err)
 				}
 				e.inject = once("Rename", tokenFile(1), func(fsopstest.Op) *fsopstest.Fault { f := tt.fault; return &f })
@@ -220,7 +220,7 @@ func TestMintCreateRace(t *testing.T) {
 		lk := mk()
 		e.mustAcquire(lk)
 		e.inject = once("CreateExcl", tokenFile(0), func(fsopstest.Op) *fsopstest.Fault {
-			if err := e.mem.CreateExcl(tokenFile(0), nil, 0o644); err != nil {
+			if _, err := e.mem.CreateExcl(tokenFile(0), nil, 0o644); err != nil {
 				t.Fatal(err)
 			}
 			return nil // ours fails with EEXIST
@@ -239,12 +239,12 @@ func TestMintLitter(t *testing.T) {
 		lk := mk()
 		e.mustAcquire(lk)
 		for _, n := range []uint64{0, 2, 5} {
-			if err := e.mem.CreateExcl(tokenFile(n), nil, 0o644); err != nil {
+			if _, err := e.mem.CreateExcl(tokenFile(n), nil, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
 		e.inject = once("Rename", tokenFile(5), func(fsopstest.Op) *fsopstest.Fault {
-			if err := e.mem.CreateExcl(tokenFile(9), nil, 0o644); err != nil {
+			if _, err := e.mem.CreateExcl(tokenFile(9), nil, 0o644); err != nil {
 				t.Fatal(err)
 			}
 			return nil

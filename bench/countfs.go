@@ -119,7 +119,7 @@ func newCountFS(inner fsops.FS, c *counts) fsops.FS {
 	return f
 }
 
-func (f *countFS) CreateExcl(name string, data []byte, perm fs.FileMode) error {
+func (f *countFS) CreateExcl(name string, data []byte, perm fs.FileMode) (fsops.FileInfo, error) {
 	f.c.add("CreateExcl")
 	return f.inner.CreateExcl(name, data, perm)
 }

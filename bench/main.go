@@ -265,6 +265,11 @@ func run(c *config) error {
 			return err
 		}
 		defer os.RemoveAll(d)
+		// Absolute, as users name locks: a relative path would add a
+		// getwd to every cycle of the systems that resolve it.
+		if d, err = filepath.Abs(d); err != nil {
+			return err
+		}
 		dirs = append(dirs, fsDir{fsTypeName(d), d})
 	}
 	res.Dirs = dirs

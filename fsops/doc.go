@@ -47,7 +47,8 @@
 // Attributes returned by Lstat may come from the client's attribute cache
 // and so be stale by the cache lifetime. Only the attributes ReadFile
 // returns are fresh on NFS: they are taken with fstat on the descriptor
-// just opened, and the open revalidates them (close-to-open consistency).
+// just opened, and the open revalidates them (close-to-open consistency),
+// and those CreateExcl returns, taken from the file it created.
 //
 // Timestamp precision is the filesystem's: some store whole seconds (sshfs)
 // or two seconds (FAT).

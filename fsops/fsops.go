@@ -21,10 +21,14 @@ import (
 // must verify outcomes by reading the namespace back; see package algorithm.
 type FS interface {
 	// CreateExcl creates name exclusively (O_CREAT|O_EXCL|O_NOFOLLOW),
-	// writes data to it and closes it. It fails with an error wrapping
-	// fs.ErrExist if name exists, whatever it is (including a symbolic
-	// link). On a write error the new file is removed before returning.
-	CreateExcl(name string, data []byte, perm fs.FileMode) error
+	// writes data to it and closes it, and returns the new file's
+	// attributes as the open file showed them after the write (fstat, or
+	// the attributes in the server's replies), so that a caller needs no
+	// second lookup of name to learn its inode. It fails with an error
+	// wrapping fs.ErrExist if name exists, whatever it is (including a
+	// symbolic link). On a write error the new file is removed before
+	// returning.
+	CreateExcl(name string, data []byte, perm fs.FileMode) (FileInfo, error)
 
 	// Link makes newname a hard link to oldname, like link(2) without
 	// following symbolic links. The result is not trusted by the protocols.
@@ -99,6 +103,8 @@ type Dir interface {
 
 	// CreateExcl, ReadFile, Chtimes and Remove are the FS methods of the
 	// same names, for the entry name in this directory.
+	// (CreateExcl returns no attributes: the Strict protocol needs none,
+	// and on NFS an fstat can cost a round trip.)
 	CreateExcl(name string, data []byte, perm fs.FileMode) error
 	ReadFile(name string, limit int) ([]byte, FileInfo, error)
 	Chtimes(name string, atime, mtime time.Time) error

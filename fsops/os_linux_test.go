@@ -44,7 +44,7 @@ func TestCreateExclWriteError(t *testing.T) {
 	name := filepath.Join(t.TempDir(), "f")
 	var err error
 	withFileSizeLimit(t, 4096, func() {
-		err = fsops.OS().CreateExcl(name, make([]byte, 10000), 0o644)
+		_, err = fsops.OS().CreateExcl(name, make([]byte, 10000), 0o644)
 	})
 	var pe *fs.PathError
 	if !errors.Is(err, syscall.EFBIG) || !errors.As(err, &pe) || pe.Op != "write" || pe.Path != name {
@@ -71,10 +71,10 @@ func TestNoDescriptorLeak(t *testing.T) {
 	}
 	fsys := fsops.OS()
 	calls := func() {
-		_ = fsys.CreateExcl(path("new"), []byte("x"), 0o644)
-		_ = fsys.CreateExcl(path("new"), []byte("x"), 0o644) // exists
+		_, _ = fsys.CreateExcl(path("new"), []byte("x"), 0o644)
+		_, _ = fsys.CreateExcl(path("new"), []byte("x"), 0o644) // exists
 		withFileSizeLimit(t, 10, func() {
-			_ = fsys.CreateExcl(path("toolong"), make([]byte, 20), 0o644)
+			_, _ = fsys.CreateExcl(path("toolong"), make([]byte, 20), 0o644)
 		})
 		for _, name := range []string{"new", "big", "link", "fifo", ".", "missing"} {
 			_, _, _ = fsys.ReadFile(path(name), 10)

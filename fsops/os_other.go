@@ -17,14 +17,18 @@ import (
 // and the call can therefore still be followed or, for Remove, be a
 // directory; the package documentation lists this as a non-guarantee.
 
-func (osFS) CreateExcl(name string, data []byte, perm fs.FileMode) error {
+func (osFS) CreateExcl(name string, data []byte, perm fs.FileMode) (FileInfo, error) {
 	// O_EXCL fails on any existing name, a symlink included, without
 	// following it.
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
-		return err
+		return FileInfo{}, err
 	}
+	var st fs.FileInfo
 	_, err = f.Write(data) // loops over short writes itself
+	if err == nil {
+		st, err = f.Stat()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -32,9 +36,9 @@ func (osFS) CreateExcl(name string, data []byte, perm fs.FileMode) error {
 		// Leave no half-written file behind; the cause matters more than
 		// an error removing it.
 		_ = os.Remove(name)
-		return err
+		return FileInfo{}, err
 	}
-	return nil
+	return fileInfo(st), nil
 }
 
 func (osFS) Link(oldname, newname string) error { return os.Link(oldname, newname) }

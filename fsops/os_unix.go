@@ -13,13 +13,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func (osFS) CreateExcl(name string, data []byte, perm fs.FileMode) error {
-	return createExclAt(unix.AT_FDCWD, name, name, data, perm)
+func (osFS) CreateExcl(name string, data []byte, perm fs.FileMode) (FileInfo, error) {
+	var st unix.Stat_t
+	if err := createExclAt(unix.AT_FDCWD, name, name, data, perm, &st); err != nil {
+		return FileInfo{}, err
+	}
+	return fileInfo(&st), nil
 }
 
 // createExclAt creates name relative to dirfd; shown is the name for
-// errors.
-func createExclAt(dirfd int, name, shown string, data []byte, perm fs.FileMode) error {
+// errors. If st is not nil, it receives the new file's attributes.
+func createExclAt(dirfd int, name, shown string, data []byte, perm fs.FileMode, st *unix.Stat_t) error {
 	// O_EXCL alone already refuses to follow a symlink at name; O_NOFOLLOW
 	// states the intent and costs nothing.
 	fd, err := ignoringEINTR2(func() (int, error) {
@@ -30,6 +34,14 @@ func createExclAt(dirfd int, name, shown string, data []byte, perm fs.FileMode) 
 	}
 	op := "write"
 	err = writeAll(fd, data)
+	if err == nil && st != nil {
+		// The attributes of the open file, not of whatever a lookup of
+		// name would find. (On Linux NFS, fstat writes the dirty data back
+		// first, as close would have.)
+		if err = ignoringEINTR(func() error { return unix.Fstat(fd, st) }); err != nil {
+			op = "stat"
+		}
+	}
 	// A close error matters here: NFS writes back at close, so ENOSPC,
 	// EDQUOT or EIO for the data may only be reported now. EINTR from
 	// close means the descriptor is released but the outcome of the
@@ -295,7 +307,7 @@ func (d *osDir) Stat() (FileInfo, error) {
 }
 
 func (d *osDir) CreateExcl(name string, data []byte, perm fs.FileMode) error {
-	return d.with("open", name, func(fd int) error { return createExclAt(fd, name, d.join(name), data, perm) })
+	return d.with("open", name, func(fd int) error { return createExclAt(fd, name, d.join(name), data, perm, nil) })
 }
 
 func (d *osDir) ReadFile(name string, limit int) (data []byte, fi FileInfo, err error) {

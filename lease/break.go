@@ -68,10 +68,7 @@ const maxForceSteps = 64
 // WithEventHook (EventBrokeStale) apply; WithLifetime and WithFileMode
 // apply to the claim Break makes while it works, which it removes.
 func Break(ctx context.Context, path string, force bool, opts ...Option) (Info, error) {
-	abs, aerr := filepath.Abs(path)
-	if aerr != nil {
-		abs = path
-	}
+	abs := absPath(path)
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return Info{}, wrapPath(path, abs, err)

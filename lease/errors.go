@@ -3,6 +3,7 @@ package lease
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -133,6 +134,14 @@ func (e *pathError) Error() string {
 	return "lease: " + e.path + ": " + e.text
 }
 func (e *pathError) Unwrap() error { return e.err }
+
+// absPath is path made absolute, for messages; path itself if that fails.
+func absPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
+}
 
 // wrapPath wraps err, an error of the lock at path (abs: the lock's
 // absolute path, as the protocols name it), as a pathError whose text is

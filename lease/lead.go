@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 )
 
@@ -50,10 +49,7 @@ func WithLeaderCallbacks(cb LeaderCallbacks) Option {
 // with a non-retryable error (see Acquire). WithLeaderCallbacks sets
 // observers of the terms of leadership; WithEventHook sees the leases.
 func Lead(ctx context.Context, path string, fn func(leading context.Context) error, opts ...Option) error {
-	abs, aerr := filepath.Abs(path)
-	if aerr != nil {
-		abs = path
-	}
+	abs := absPath(path)
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return wrapPath(path, abs, err)

@@ -96,26 +96,25 @@ func TryAcquire(ctx context.Context, path string, opts ...Option) (held context.
 }
 
 func acquire(ctx context.Context, path string, opts []Option, once bool) (context.Context, func() error, error) {
-	abs, aerr := filepath.Abs(path)
-	if aerr != nil {
-		abs = path
-	}
+	// The absolute path is for messages only, so it is made when one is
+	// needed: for a relative path, filepath.Abs costs a getwd (two stats).
+	abs := func() string { return absPath(path) }
 	cfg, err := newConfig(opts)
 	if err != nil {
-		return nil, nil, wrapPath(path, abs, err)
+		return nil, nil, wrapPath(path, abs(), err)
 	}
 	if cfg.leader.set() && !cfg.leading {
-		return nil, nil, wrapPath(path, abs, fmt.Errorf("%w: WithLeaderCallbacks applies to Lead only, not to Acquire or TryAcquire", ErrInvalidOption))
+		return nil, nil, wrapPath(path, abs(), fmt.Errorf("%w: WithLeaderCallbacks applies to Lead only, not to Acquire or TryAcquire", ErrInvalidOption))
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, nil, wrapPath(path, abs, err)
+		return nil, nil, wrapPath(path, abs(), err)
 	}
 	a, log, err := newAcquisition(cfg, path, once)
 	if err != nil {
-		return nil, nil, failed(cfg, path, abs, err)
+		return nil, nil, failed(cfg, path, abs(), err)
 	}
 	if err := selfTest(cfg, filepath.Dir(a.Lock().Path())); err != nil {
-		return nil, nil, failed(cfg, path, abs, err)
+		return nil, nil, failed(cfg, path, abs(), err)
 	}
 	return runAcquisition(ctx, cfg, a, log, path)
 }

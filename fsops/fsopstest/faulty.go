@@ -58,8 +58,8 @@ var (
 )
 
 // CreateExcl implements fsops.FS.
-func (f *Faulty) CreateExcl(name string, data []byte, perm fs.FileMode) error {
-	return f.do(Op{Name: "CreateExcl", Path: name}, func() error {
+func (f *Faulty) CreateExcl(name string, data []byte, perm fs.FileMode) (fsops.FileInfo, error) {
+	return do1(f, Op{Name: "CreateExcl", Path: name}, func() (fsops.FileInfo, error) {
 		return f.FS.CreateExcl(name, data, perm)
 	})
 }

@@ -41,7 +41,7 @@ func TestFaultyBeforeAndAfter(t *testing.T) {
 	}{
 		{
 			Op{Name: "CreateExcl", Path: "/new"},
-			func(f fsops.FS) error { return f.CreateExcl("/new", []byte("x"), 0o644) },
+			func(f fsops.FS) error { _, err := f.CreateExcl("/new", []byte("x"), 0o644); return err },
 			func(m *Mem) bool { return m.Exists("/new") },
 		},
 		{

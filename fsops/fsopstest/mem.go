@@ -129,7 +129,7 @@ func NewMem(c interface{ Now() time.Time }, opts ...MemOption) *Mem {
 }
 
 // CreateExcl implements fsops.FS.
-func (m *Mem) CreateExcl(name string, data []byte, perm fs.FileMode) error {
+func (m *Mem) CreateExcl(name string, data []byte, perm fs.FileMode) (fsops.FileInfo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	l, e := m.lookup(name, false)
@@ -137,10 +137,11 @@ func (m *Mem) CreateExcl(name string, data []byte, perm fs.FileMode) error {
 		e = m.eexist()
 	}
 	if e != 0 {
-		return &fs.PathError{Op: "open", Path: name, Err: e}
+		return fsops.FileInfo{}, &fs.PathError{Op: "open", Path: name, Err: e}
 	}
-	m.attach(l, m.newInode(perm&permBits, slices.Clone(data)))
-	return nil
+	n := m.newInode(perm&permBits, slices.Clone(data))
+	m.attach(l, n)
+	return m.info(n, name), nil
 }
 
 // Link implements fsops.FS. The checks come in Linux's order: a missing

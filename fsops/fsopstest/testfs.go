@@ -124,13 +124,15 @@ func createExclTests() []fsTest {
 	tests := []fsTest{
 		{"creates", func(t *testing.T, e *env) {
 			p := e.path("f")
-			if err := e.fs.CreateExcl(p, []byte("hello"), 0o640); err != nil {
+			created, err := e.fs.CreateExcl(p, []byte("hello"), 0o640)
+			if err != nil {
 				t.Fatal(err)
 			}
 			if got := e.content(p); got != "hello" {
 				t.Errorf("content = %q, want %q", got, "hello")
 			}
 			fi := e.lstat(p)
+			wantCreated(t, created, fi)
 			if !fi.IsRegular() || fi.Size != 5 {
 				t.Errorf("mode %v, size %d; want a regular file of 5 bytes", fi.Mode, fi.Size)
 			}
@@ -145,27 +147,42 @@ func createExclTests() []fsTest {
 		}},
 		{"empty", func(t *testing.T, e *env) {
 			p := e.path("f")
-			if err := e.fs.CreateExcl(p, nil, 0o644); err != nil {
+			created, err := e.fs.CreateExcl(p, nil, 0o644)
+			if err != nil {
 				t.Fatal(err)
 			}
-			if fi := e.lstat(p); !fi.IsRegular() || fi.Size != 0 {
+			fi := e.lstat(p)
+			if !fi.IsRegular() || fi.Size != 0 {
 				t.Errorf("mode %v, size %d; want an empty regular file", fi.Mode, fi.Size)
 			}
+			wantCreated(t, created, fi)
 		}},
 		{"missing parent", func(t *testing.T, e *env) {
 			p := e.path("missing/f")
-			wantPathError(t, e.fs.CreateExcl(p, []byte("x"), 0o644), p, fs.ErrNotExist)
+			_, err := e.fs.CreateExcl(p, []byte("x"), 0o644)
+			wantPathError(t, err, p, fs.ErrNotExist)
 		}},
 	}
 	for _, fx := range fixtures {
 		tests = append(tests, fsTest{"onto " + fx.kind, func(t *testing.T, e *env) {
 			p := e.path("x")
 			unchanged := fx.make(e, p)
-			wantPathError(t, e.fs.CreateExcl(p, []byte("new"), 0o644), p, fs.ErrExist)
+			_, err := e.fs.CreateExcl(p, []byte("new"), 0o644)
+			wantPathError(t, err, p, fs.ErrExist)
 			unchanged()
 		}})
 	}
 	return tests
+}
+
+// wantCreated checks the attributes CreateExcl returned against those
+// Lstat finds: the same file, as it was after the write.
+func wantCreated(t *testing.T, got, lstat fsops.FileInfo) {
+	t.Helper()
+	if got.Dev != lstat.Dev || got.Ino != lstat.Ino || got.Nlink != lstat.Nlink ||
+		got.Size != lstat.Size || got.Mode != lstat.Mode || got.Uid != lstat.Uid {
+		t.Errorf("CreateExcl returned %+v; Lstat finds %+v", got, lstat)
+	}
 }
 
 func linkTests() []fsTest {

@@ -57,7 +57,10 @@ func (d *dirHandle) Stat() (fsops.FileInfo, error) {
 }
 
 func (d *dirHandle) CreateExcl(name string, data []byte, perm fs.FileMode) error {
-	return d.with("open", name, func() error { return d.f.createExcl(d.fh, name, d.join(name), data, perm) })
+	return d.with("open", name, func() error {
+		_, err := d.f.createExcl(d.fh, name, d.join(name), data, perm, false)
+		return err
+	})
 }
 
 func (d *dirHandle) ReadFile(name string, limit int) (data []byte, fi fsops.FileInfo, err error) {

@@ -48,7 +48,7 @@ func TestDuplicateRequestCache(t *testing.T) {
 		return e.b
 	}
 	file := func(t *testing.T, p string) {
-		if err := f.CreateExcl(p, []byte("x"), 0o644); err != nil {
+		if _, err := f.CreateExcl(p, []byte("x"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -24,12 +24,12 @@ func (f *FS) stale(err error) bool {
 }
 
 // CreateExcl implements fsops.FS.
-func (f *FS) CreateExcl(name string, data []byte, perm fs.FileMode) error {
-	err := f.createExclPath(name, data, perm)
+func (f *FS) CreateExcl(name string, data []byte, perm fs.FileMode) (fsops.FileInfo, error) {
+	fi, err := f.createExclPath(name, data, perm)
 	if f.stale(err) {
-		err = f.createExclPath(name, data, perm)
+		fi, err = f.createExclPath(name, data, perm)
 	}
-	return err
+	return fi, err
 }
 
 // Link implements fsops.FS.

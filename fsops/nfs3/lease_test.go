@@ -54,7 +54,7 @@ func TestCloseToOpenAcrossClients(t *testing.T) {
 	a, b := dial(t), dial(t)
 	dir := scratch(t, b)
 	p := dir + "/f"
-	if err := b.CreateExcl(p, []byte("old"), 0o644); err != nil {
+	if _, err := b.CreateExcl(p, []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if data, _, err := a.ReadFile(p, 100); err != nil || string(data) != "old" {
@@ -63,7 +63,7 @@ func TestCloseToOpenAcrossClients(t *testing.T) {
 	if err := b.Remove(p); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.CreateExcl(p, []byte("new"), 0o644); err != nil {
+	if _, err := b.CreateExcl(p, []byte("new"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	before := a.Stats().Calls["LOOKUP"]
@@ -94,7 +94,7 @@ func TestStaleDirectoryRetried(t *testing.T) {
 	if err := b.Mkdir(d, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.CreateExcl(d+"/f", []byte("x"), 0o644); err != nil {
+	if _, err := a.CreateExcl(d+"/f", []byte("x"), 0o644); err != nil {
 		t.Fatalf("CreateExcl through a replaced directory: %v", err)
 	}
 	if data, _, err := b.ReadFile(d+"/f", 10); err != nil || string(data) != "x" {

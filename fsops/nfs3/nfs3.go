@@ -538,21 +538,23 @@ func pathErr(op, name string, err error) error {
 }
 
 // createExclPath is one attempt of the fsops.FS method.
-func (f *FS) createExclPath(name string, data []byte, perm fs.FileMode) error {
+func (f *FS) createExclPath(name string, data []byte, perm fs.FileMode) (fsops.FileInfo, error) {
 	dir, base, err := f.parent(name)
 	if err != nil {
-		return pathErr("open", name, err)
+		return fsops.FileInfo{}, pathErr("open", name, err)
 	}
-	return f.createExcl(dir, base, name, data, perm)
+	return f.createExcl(dir, base, name, data, perm, true)
 }
 
 // createExcl creates base in dir as Linux does for O_CREAT|O_EXCL: CREATE
 // EXCLUSIVE with a verifier (a retransmission the server executed already
 // finds its own verifier and succeeds), then SETATTR of the mode and of
 // the times to the server's clock (the verifier was stored in them); a
-// server without EXCLUSIVE gets GUARDED. Then the data, FILE_SYNC. On an
-// error after the creation the file is removed.
-func (f *FS) createExcl(dir []byte, base, shown string, data []byte, perm fs.FileMode) error {
+// server without EXCLUSIVE gets GUARDED. Then the data, FILE_SYNC. With
+// attrs, it returns the last attributes the server's replies carried (a
+// GETATTR only if none did). On an error after the creation the file is
+// removed.
+func (f *FS) createExcl(dir []byte, base, shown string, data []byte, perm fs.FileMode, attrs bool) (fsops.FileInfo, error) {
 	var verf [8]byte
 	_, _ = rand.Read(verf[:])
 	exclusive := true
@@ -578,25 +580,25 @@ func (f *FS) createExcl(dir []byte, base, shown string, data []byte, perm fs.Fil
 	}
 	if err != nil {
 		f.cache.dropName(dir, base)
-		return pathErr("open", shown, err)
+		return fsops.FileInfo{}, pathErr("open", shown, err)
 	}
 	if st != 0 {
 		w := d.wcc()
 		f.cache.update(dir, w.post, nil)
 		f.cache.dropName(dir, base)
-		return pathErr("open", shown, st.errno())
+		return fsops.FileInfo{}, pathErr("open", shown, st.errno())
 	}
 	fh := slices.Clone(d.postOpFH())
 	oa := d.postOpAttr()
 	w := d.wcc()
 	if d.err != nil {
-		return pathErr("open", shown, d.err)
+		return fsops.FileInfo{}, pathErr("open", shown, d.err)
 	}
 	f.cache.update(dir, w.post, &w)
 	if fh == nil {
 		f.cache.dropName(dir, base)
 		if fh, _, err = f.lookup(dir, base, true); err != nil {
-			return pathErr("open", shown, err)
+			return fsops.FileInfo{}, pathErr("open", shown, err)
 		}
 	} else {
 		f.cache.update(fh, oa, nil)
@@ -609,13 +611,20 @@ func (f *FS) createExcl(dir []byte, base, shown string, data []byte, perm fs.Fil
 	if err == nil {
 		op, err = "write", f.write(fh, data)
 	}
+	var a fattr
+	if err == nil && attrs {
+		// The replies above refreshed the cache, unless they carried no
+		// attributes.
+		op = "stat"
+		a, err = f.getattr(fh, false)
+	}
 	if err != nil {
 		_, _, _ = f.call(procRemove, func(e *encoder) { e.diropargs(dir, base) })
 		f.cache.forget(dir)
 		f.cache.dropName(dir, base)
-		return pathErr(op, shown, err)
+		return fsops.FileInfo{}, pathErr(op, shown, err)
 	}
-	return nil
+	return a.info(), nil
 }
 
 func (f *FS) setattr(fh []byte, s sattr) error {

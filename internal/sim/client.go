@@ -423,11 +423,13 @@ func (f *clientFS) do(op fsopstest.Op, namespace bool, apply func() result) resu
 	return r
 }
 
-func (f *clientFS) CreateExcl(name string, data []byte, perm fs.FileMode) error {
+func (f *clientFS) CreateExcl(name string, data []byte, perm fs.FileMode) (fsops.FileInfo, error) {
 	srv := f.c.s.server
-	return f.do(fsopstest.Op{Name: "CreateExcl", Path: name}, true, func() result {
-		return result{err: srv.CreateExcl(name, data, perm)}
-	}).err
+	r := f.do(fsopstest.Op{Name: "CreateExcl", Path: name}, true, func() result {
+		fi, err := srv.CreateExcl(name, data, perm)
+		return result{fi: fi, err: err}
+	})
+	return r.fi, r.err
 }
 
 func (f *clientFS) Link(oldname, newname string) error {
