@@ -117,8 +117,10 @@ func mintToken(fsys fsops.FS, dir, base string, perm fs.FileMode, hints *proto.H
 		}
 	}
 	if !proto.Transient(lastErr) {
-		// Others kept minting first: contention, worth retrying.
-		lastErr = errors.Join(lastErr, syscall.EAGAIN)
+		// Others kept minting first: contention, worth retrying. EAGAIN
+		// comes first, for proto.Transient looks at the first errno in
+		// the error's tree, which would otherwise be the rename's ENOENT.
+		return 0, fmt.Errorf("algorithm: minting a token for %s%s: gave up after %d tries, others minting first (%w): %w", dir, base, maxMintTries, syscall.EAGAIN, lastErr)
 	}
 	return 0, fmt.Errorf("algorithm: minting a token for %s%s: gave up after %d tries: %w", dir, base, maxMintTries, lastErr)
 }
