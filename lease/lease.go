@@ -96,25 +96,24 @@ func TryAcquire(ctx context.Context, path string, opts ...Option) (held context.
 }
 
 func acquire(ctx context.Context, path string, opts []Option, once bool) (context.Context, func() error, error) {
-	// The absolute path is for messages only, so it is made when one is
-	// needed: for a relative path, filepath.Abs costs a getwd (two stats).
-	abs := func() string { return absPath(path) }
+	// The absolute path is for messages only, so it is made only for
+	// one: for a relative path, filepath.Abs costs a getwd (two stats).
 	cfg, err := newConfig(opts)
 	if err != nil {
-		return nil, nil, wrapPath(path, abs(), err)
+		return nil, nil, wrapPath(path, absPath(path), err)
 	}
 	if cfg.leader.set() && !cfg.leading {
-		return nil, nil, wrapPath(path, abs(), fmt.Errorf("%w: WithLeaderCallbacks applies to Lead only, not to Acquire or TryAcquire", ErrInvalidOption))
+		return nil, nil, wrapPath(path, absPath(path), fmt.Errorf("%w: WithLeaderCallbacks applies to Lead only, not to Acquire or TryAcquire", ErrInvalidOption))
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, nil, wrapPath(path, abs(), err)
+		return nil, nil, wrapPath(path, absPath(path), err)
 	}
 	a, log, err := newAcquisition(cfg, path, once)
 	if err != nil {
-		return nil, nil, failed(cfg, path, abs(), err)
+		return nil, nil, failed(cfg, path, absPath(path), err)
 	}
 	if err := selfTest(cfg, filepath.Dir(a.Lock().Path())); err != nil {
-		return nil, nil, failed(cfg, path, abs(), err)
+		return nil, nil, failed(cfg, path, a.Lock().Path(), err)
 	}
 	return runAcquisition(ctx, cfg, a, log, path)
 }
