@@ -102,6 +102,9 @@ type strictLock struct {
 	collected bool     // we collected stale private directories once
 	litter    []string // stages of ours we could not remove yet
 	looked    bool     // the first attempt looked for an unmarked empty directory at the lock path
+	noReplace bool     // this attempt's rename was one that never replaces (renameStage)
+	lookFirst bool     // noReplace, and this is the first attempt: observe refuses an unmarked empty directory
+	again     bool     // observe removed an empty generation after a noReplace rename: Acquire tries once more
 }
 
 // strictWait is what a waiter watches: made when first used, dropped with
@@ -144,13 +147,25 @@ func (l *strictLock) Acquire(now proto.Instant) (proto.Attempt, error) {
 			l.stageTouch = now.Mono
 		}
 	}
-	if !l.looked {
-		l.looked = true
-		if err := l.refuseUnmarkedEmptyDir(); err != nil {
-			return proto.Attempt{}, err
-		}
+	a, err := l.attempt(now)
+	if l.again {
+		// An empty generation removed from the lock path after a rename
+		// that never replaces: rename(2) would have replaced it within
+		// this attempt, so try once more now.
+		l.again = false
+		a, err = l.attempt(now)
+		l.again = false
 	}
-	err := l.fs.Rename(l.stage, l.path)
+	return a, err
+}
+
+// attempt renames our stage onto the lock path and, if something is
+// there, looks at it.
+func (l *strictLock) attempt(now proto.Instant) (proto.Attempt, error) {
+	err := l.renameStage()
+	if errors.Is(err, proto.ErrNotLock) { // refuseUnmarkedEmptyDir's
+		return proto.Attempt{}, err
+	}
 	first := !l.tried
 	l.tried = true
 	if l.mut(mStrictTrustRename) && err != nil && !errors.Is(err, fs.ErrExist) && !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EPERM) {
@@ -423,7 +438,9 @@ func (l *strictLock) observe(now proto.Instant, rerr error) (proto.Attempt, erro
 	switch {
 	case err == nil:
 	case errors.Is(err, fs.ErrNotExist):
-		return l.abandoned()
+		a, err := l.abandoned(l.lookFirst)
+		l.again = err == nil && a == (proto.Attempt{}) && l.noReplace
+		return a, err
 	case errors.Is(err, fsops.ErrNotRegular), errors.Is(err, fsops.ErrTooLarge), errors.Is(err, syscall.ELOOP):
 		l.closeObs()
 		return proto.Attempt{}, fmt.Errorf("algorithm: lock path %s is a directory whose %q is not an owner record: %w", l.path, ownerName, proto.ErrNotLock)
@@ -487,6 +504,34 @@ func (l *strictLock) closeObs() {
 	l.obsDir, l.w = nil, nil
 }
 
+// renameStage renames our stage onto the lock path, where it must replace
+// nothing but an empty generation of ours. Where the filesystem can rename
+// without replacing (fsops.NoReplaceRenamer), anything at the lock path
+// fails the rename with EEXIST and is looked at by observe, which at the
+// first attempt refuses an unmarked empty directory (lookFirst), as
+// refuseUnmarkedEmptyDir does; there is no window between that look and
+// the rename. Elsewhere the first attempt looks first, with
+// refuseUnmarkedEmptyDir, then renames with rename(2). A filesystem that
+// answers unsupported is remembered in Config.Hints.
+func (l *strictLock) renameStage() error {
+	if r, ok := l.fs.(fsops.NoReplaceRenamer); ok && !l.cfg.Hints.NoReplaceUnsupported(l.dir) {
+		err := r.RenameNoReplace(l.stage, l.path)
+		if !errors.Is(err, errors.ErrUnsupported) {
+			l.noReplace, l.lookFirst, l.looked = true, !l.looked, true
+			return err
+		}
+		l.cfg.Hints.SetNoReplaceUnsupported(l.dir)
+	}
+	l.noReplace, l.lookFirst = false, false
+	if !l.looked {
+		l.looked = true
+		if err := l.refuseUnmarkedEmptyDir(); err != nil {
+			return err
+		}
+	}
+	return l.fs.Rename(l.stage, l.path)
+}
+
 // refuseUnmarkedEmptyDir returns an error wrapping ErrNotLock if the lock
 // path is an empty directory without genMark: rename(2) would replace it,
 // and it is not a generation of ours. An empty directory with the mark is
@@ -505,6 +550,13 @@ func (l *strictLock) refuseUnmarkedEmptyDir() error {
 		return nil
 	}
 	defer d.Close()
+	return l.unmarkedEmpty(d)
+}
+
+// unmarkedEmpty returns an error wrapping ErrNotLock if d, open at the
+// lock path, is an empty directory without genMark; nil if it is not, or
+// if that cannot be told.
+func (l *strictLock) unmarkedEmpty(d fsops.Dir) error {
 	names, err := d.ReadDir()
 	if err != nil || len(names) > 0 {
 		return nil

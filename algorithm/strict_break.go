@@ -16,8 +16,16 @@ import (
 // abandoned handles a lock directory without an owner record: a
 // generation whose releaser or breaker stopped between removing the record
 // and removing the directory. rmdir removes it only if it is empty, and so
-// never a live generation.
-func (l *strictLock) abandoned() (proto.Attempt, error) {
+// never a live generation. With refuseUnmarked (the first attempt of a
+// rename that never replaces), an empty directory without our mark is
+// refused rather than removed, as refuseUnmarkedEmptyDir refuses it.
+func (l *strictLock) abandoned(refuseUnmarked bool) (proto.Attempt, error) {
+	if refuseUnmarked {
+		if err := l.unmarkedEmpty(l.obsDir); err != nil {
+			l.closeObs()
+			return proto.Attempt{}, err
+		}
+	}
 	err := retry(func() error { return l.fs.Rmdir(l.path) })
 	if err == nil || errors.Is(err, fs.ErrNotExist) {
 		l.closeObs()
@@ -92,7 +100,7 @@ func (l *strictLock) breakStale(v version, h *proto.Holder) (proto.Attempt, erro
 		return proto.Attempt{}, fmt.Errorf("algorithm: breaking stale lock %s: %w", l.path, rerr)
 	}
 	// The directory, if empty; a newer generation is never empty.
-	_, _ = l.abandoned()
+	_, _ = l.abandoned(false)
 	return proto.Attempt{Broke: true, Holder: h}, nil
 }
 

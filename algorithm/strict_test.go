@@ -41,41 +41,52 @@ func (e *env) owner() string {
 	return string(data)
 }
 
+// forRenames runs f once for each way Strict takes the lock name:
+// renameat2's RENAME_NOREPLACE, which Mem has as Linux's local filesystems
+// do, and rename(2) after a look, where the filesystem answers the flag
+// unsupported (NFS, FUSE).
+func forRenames(t *testing.T, f func(t *testing.T, opts ...fsopstest.MemOption)) {
+	t.Run("noreplace", func(t *testing.T) { f(t) })
+	t.Run("rename", func(t *testing.T) { f(t, fsopstest.WithoutRenameNoReplace()) })
+}
+
 func TestStrictCycle(t *testing.T) {
-	e := newEnv(t)
-	a := e.strict("a", 15*time.Second)
-	e.mustAcquire(a)
-	if names := e.files(); !slices.Equal(names, []string{"a.lock"}) {
-		t.Fatalf("files while held = %q, want the lock directory only", names)
-	}
-	if rec := e.owner(); !strings.HasPrefix(rec, "nfslease-strict 1\n") || !strings.Contains(rec, "\nhost a\n") {
-		t.Errorf("owner record = %q", rec)
-	}
-	b := e.strict("b", 15*time.Second)
-	att, err := b.Acquire(e.now())
-	if err != nil || att.Acquired || att.Holder == nil || att.Holder.Host != "a" || att.Holder.Protocol != "strict" ||
-		att.Holder.Lifetime != 15*time.Second || att.StaleIn != 15*time.Second+proto.StaleMargin {
-		t.Fatalf("contender: %+v (holder %+v), %v", att, att.Holder, err)
-	}
-	if err := a.Refresh(e.now()); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Release(inTime); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Refresh(e.now()); !errors.Is(err, algorithm.ErrNotHeld) {
-		t.Errorf("Refresh after Release = %v, want ErrNotHeld", err)
-	}
-	e.mustAcquire(b)
-	if err := b.Release(inTime); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Close(e.now()); err != nil {
-		t.Fatal(err)
-	}
-	if names := e.files(); len(names) != 0 {
-		t.Errorf("files after release = %q, want none", names)
-	}
+	forRenames(t, func(t *testing.T, opts ...fsopstest.MemOption) {
+		e := newEnv(t, opts...)
+		a := e.strict("a", 15*time.Second)
+		e.mustAcquire(a)
+		if names := e.files(); !slices.Equal(names, []string{"a.lock"}) {
+			t.Fatalf("files while held = %q, want the lock directory only", names)
+		}
+		if rec := e.owner(); !strings.HasPrefix(rec, "nfslease-strict 1\n") || !strings.Contains(rec, "\nhost a\n") {
+			t.Errorf("owner record = %q", rec)
+		}
+		b := e.strict("b", 15*time.Second)
+		att, err := b.Acquire(e.now())
+		if err != nil || att.Acquired || att.Holder == nil || att.Holder.Host != "a" || att.Holder.Protocol != "strict" ||
+			att.Holder.Lifetime != 15*time.Second || att.StaleIn != 15*time.Second+proto.StaleMargin {
+			t.Fatalf("contender: %+v (holder %+v), %v", att, att.Holder, err)
+		}
+		if err := a.Refresh(e.now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Release(inTime); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Refresh(e.now()); !errors.Is(err, algorithm.ErrNotHeld) {
+			t.Errorf("Refresh after Release = %v, want ErrNotHeld", err)
+		}
+		e.mustAcquire(b)
+		if err := b.Release(inTime); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Close(e.now()); err != nil {
+			t.Fatal(err)
+		}
+		if names := e.files(); len(names) != 0 {
+			t.Errorf("files after release = %q, want none", names)
+		}
+	})
 }
 
 func TestStrictRenameOutcomes(t *testing.T) {
@@ -218,83 +229,87 @@ func TestStrictBreakNeverReachesANewerGeneration(t *testing.T) {
 }
 
 func TestStrictNeverRemovesWhatIsNotOurs(t *testing.T) {
-	tests := []struct {
-		name  string
-		setup func(e *env)
-		check func(e *env)
-	}{
-		{"a flufl.lock file", func(e *env) {
-			e.mem.WriteFile(path, []byte(path+"|h|1|x"), 0o644)
-		}, func(e *env) {
-			if data, _, _ := e.mem.ReadFile(path, 100); string(data) != path+"|h|1|x" {
-				e.t.Errorf("lock file now holds %q", data)
-			}
-		}},
-		{"a directory with a user's file", func(e *env) {
-			e.mem.MkdirAll(path, 0o755)
-			e.mem.WriteFile(path+"/data", []byte("mine"), 0o644)
-		}, func(e *env) {
-			if data, _, _ := e.mem.ReadFile(path+"/data", 100); string(data) != "mine" {
-				e.t.Errorf("user file now holds %q", data)
-			}
-		}},
-		{"a directory with a foreign owner file", func(e *env) {
-			e.mem.MkdirAll(path, 0o755)
-			e.mem.WriteFile(path+"/owner", []byte("not a record"), 0o644)
-		}, func(e *env) {
-			if data, _, _ := e.mem.ReadFile(path+"/owner", 100); string(data) != "not a record" {
-				e.t.Errorf("owner now holds %q", data)
-			}
-		}},
-		{"a symlink to a directory", func(e *env) {
-			e.mem.MkdirAll("/elsewhere", 0o755)
-			e.mem.WriteFile("/elsewhere/owner", []byte("x"), 0o644)
-			e.mem.Symlink("/elsewhere", path)
-		}, func(e *env) {
-			if !e.mem.Exists("/elsewhere/owner") {
-				e.t.Error("the symlink's target lost its file")
-			}
-		}},
-		{"a FIFO", func(e *env) { e.mem.Mkfifo(path) }, func(e *env) {
-			if !e.mem.Exists(path) {
-				e.t.Error("the FIFO was removed")
-			}
-		}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
-			tc.setup(e)
-			lk := e.strict("a", time.Second)
-			for range 5 {
-				_, err := lk.Acquire(e.now())
-				if !errors.Is(err, proto.ErrNotLock) {
-					t.Fatalf("Acquire = %v, want ErrNotLock", err)
+	forRenames(t, func(t *testing.T, opts ...fsopstest.MemOption) {
+		tests := []struct {
+			name  string
+			setup func(e *env)
+			check func(e *env)
+		}{
+			{"a flufl.lock file", func(e *env) {
+				e.mem.WriteFile(path, []byte(path+"|h|1|x"), 0o644)
+			}, func(e *env) {
+				if data, _, _ := e.mem.ReadFile(path, 100); string(data) != path+"|h|1|x" {
+					e.t.Errorf("lock file now holds %q", data)
 				}
-				if !strings.Contains(err.Error(), path) {
-					t.Errorf("error %q does not name the path", err)
+			}},
+			{"a directory with a user's file", func(e *env) {
+				e.mem.MkdirAll(path, 0o755)
+				e.mem.WriteFile(path+"/data", []byte("mine"), 0o644)
+			}, func(e *env) {
+				if data, _, _ := e.mem.ReadFile(path+"/data", 100); string(data) != "mine" {
+					e.t.Errorf("user file now holds %q", data)
 				}
-				e.clk.Advance(time.Hour)
-			}
-			lk.Close(e.now())
-			tc.check(e)
-			for _, n := range e.files() {
-				if strings.Contains(n, "stage") {
-					t.Errorf("stage left: %s", n)
+			}},
+			{"a directory with a foreign owner file", func(e *env) {
+				e.mem.MkdirAll(path, 0o755)
+				e.mem.WriteFile(path+"/owner", []byte("not a record"), 0o644)
+			}, func(e *env) {
+				if data, _, _ := e.mem.ReadFile(path+"/owner", 100); string(data) != "not a record" {
+					e.t.Errorf("owner now holds %q", data)
 				}
-			}
-		})
-	}
+			}},
+			{"a symlink to a directory", func(e *env) {
+				e.mem.MkdirAll("/elsewhere", 0o755)
+				e.mem.WriteFile("/elsewhere/owner", []byte("x"), 0o644)
+				e.mem.Symlink("/elsewhere", path)
+			}, func(e *env) {
+				if !e.mem.Exists("/elsewhere/owner") {
+					e.t.Error("the symlink's target lost its file")
+				}
+			}},
+			{"a FIFO", func(e *env) { e.mem.Mkfifo(path) }, func(e *env) {
+				if !e.mem.Exists(path) {
+					e.t.Error("the FIFO was removed")
+				}
+			}},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				e := newEnv(t, opts...)
+				tc.setup(e)
+				lk := e.strict("a", time.Second)
+				for range 5 {
+					_, err := lk.Acquire(e.now())
+					if !errors.Is(err, proto.ErrNotLock) {
+						t.Fatalf("Acquire = %v, want ErrNotLock", err)
+					}
+					if !strings.Contains(err.Error(), path) {
+						t.Errorf("error %q does not name the path", err)
+					}
+					e.clk.Advance(time.Hour)
+				}
+				lk.Close(e.now())
+				tc.check(e)
+				for _, n := range e.files() {
+					if strings.Contains(n, "stage") {
+						t.Errorf("stage left: %s", n)
+					}
+				}
+			})
+		}
+	})
 }
 
 func TestStrictAbandonedGenerationIsReplaced(t *testing.T) {
-	// A releaser or breaker that stopped between removing the record and
-	// the directory leaves an empty generation, with our mark: rename
-	// replaces it.
-	e := newEnv(t)
-	e.mem.MkdirAll(path, 0o755|fs.ModeSticky)
-	lk := e.strict("a", time.Second)
-	e.mustAcquire(lk)
+	forRenames(t, func(t *testing.T, opts ...fsopstest.MemOption) {
+		// A releaser or breaker that stopped between removing the record and
+		// the directory leaves an empty generation, with our mark: rename
+		// replaces it.
+		e := newEnv(t, opts...)
+		e.mem.MkdirAll(path, 0o755|fs.ModeSticky)
+		lk := e.strict("a", time.Second)
+		e.mustAcquire(lk)
+	})
 }
 
 // TestStrictReleaseRetriesRmdir: one EIO on Release's rmdir of the lock
@@ -318,60 +333,64 @@ func TestStrictReleaseRetriesRmdir(t *testing.T) {
 // is replaced by the next acquisition however long after, and whatever
 // the waiter's wall clock says. No clock decides it.
 func TestStrictOwnLeftoverReplacedAnyAge(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		after  time.Duration
-		offset time.Duration // of the waiter's wall clock
-	}{
-		{"at once", 0, 0},
-		{"an hour later", time.Hour, 0},
-		{"an hour later, clock 5 h ahead", time.Hour, 5 * time.Hour},
-		{"an hour later, clock 5 h behind", time.Hour, -5 * time.Hour},
-		{"at once, clock 5 h ahead", 0, 5 * time.Hour},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
-			lk := e.strict("a", time.Second)
-			e.mustAcquire(lk)
-			e.inject = func(op fsopstest.Op) *fsopstest.Fault {
-				if op.Name == "Rmdir" && op.Path == path {
-					return &fsopstest.Fault{Err: syscall.EIO}
+	forRenames(t, func(t *testing.T, opts ...fsopstest.MemOption) {
+		for _, tc := range []struct {
+			name   string
+			after  time.Duration
+			offset time.Duration // of the waiter's wall clock
+		}{
+			{"at once", 0, 0},
+			{"an hour later", time.Hour, 0},
+			{"an hour later, clock 5 h ahead", time.Hour, 5 * time.Hour},
+			{"an hour later, clock 5 h behind", time.Hour, -5 * time.Hour},
+			{"at once, clock 5 h ahead", 0, 5 * time.Hour},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				e := newEnv(t, opts...)
+				lk := e.strict("a", time.Second)
+				e.mustAcquire(lk)
+				e.inject = func(op fsopstest.Op) *fsopstest.Fault {
+					if op.Name == "Rmdir" && op.Path == path {
+						return &fsopstest.Fault{Err: syscall.EIO}
+					}
+					return nil
 				}
-				return nil
-			}
-			if err := lk.Release(inTime); err == nil {
-				t.Fatal("Release with every rmdir failing = nil, want an error")
-			}
-			lk.Close(e.now())
-			e.inject = nil
-			if names, err := e.mem.ReadDir(path); err != nil || len(names) != 0 {
-				t.Fatalf("lock path after the failed release: %q, %v; want an empty directory", names, err)
-			}
-			e.clk.Advance(tc.after)
-			w := e.strict("b", time.Second)
-			now := e.now()
-			now.Wall = now.Wall.Add(tc.offset)
-			att, err := w.Acquire(now)
-			if err != nil || !att.Acquired {
-				t.Fatalf("Acquire over our leftover = %+v, %v; want acquired", att, err)
-			}
-		})
-	}
+				if err := lk.Release(inTime); err == nil {
+					t.Fatal("Release with every rmdir failing = nil, want an error")
+				}
+				lk.Close(e.now())
+				e.inject = nil
+				if names, err := e.mem.ReadDir(path); err != nil || len(names) != 0 {
+					t.Fatalf("lock path after the failed release: %q, %v; want an empty directory", names, err)
+				}
+				e.clk.Advance(tc.after)
+				w := e.strict("b", time.Second)
+				now := e.now()
+				now.Wall = now.Wall.Add(tc.offset)
+				att, err := w.Acquire(now)
+				if err != nil || !att.Acquired {
+					t.Fatalf("Acquire over our leftover = %+v, %v; want acquired", att, err)
+				}
+			})
+		}
+	})
 }
 
 func TestStrictAbandonedGenerationWithLitter(t *testing.T) {
-	e := newEnv(t)
-	e.mem.MkdirAll(path, 0o755)
-	e.mem.WriteFile(path+"/.nfs000000000001", nil, 0o644)
-	lk := e.strict("a", time.Second)
-	for range 3 {
-		if att, err := lk.Acquire(e.now()); err != nil {
-			t.Fatal(err)
-		} else if att.Acquired {
-			return
+	forRenames(t, func(t *testing.T, opts ...fsopstest.MemOption) {
+		e := newEnv(t, opts...)
+		e.mem.MkdirAll(path, 0o755)
+		e.mem.WriteFile(path+"/.nfs000000000001", nil, 0o644)
+		lk := e.strict("a", time.Second)
+		for range 3 {
+			if att, err := lk.Acquire(e.now()); err != nil {
+				t.Fatal(err)
+			} else if att.Acquired {
+				return
+			}
 		}
-	}
-	t.Fatal("not acquired after three attempts")
+		t.Fatal("not acquired after three attempts")
+	})
 }
 
 func TestStrictCollectsStaleStages(t *testing.T) {
@@ -587,24 +606,26 @@ func (d pathDir) Close() error                           { return nil }
 // wall clock says: ErrNotLock naming it, by Acquire and again by a later
 // acquisition; it stays, unchanged.
 func TestStrictUsersEmptyDirectoryIsNotRemoved(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		age    time.Duration
-		offset time.Duration // of the waiter's wall clock
-	}{
-		{"young", 0, 0},
-		{"old", 10*time.Second + time.Millisecond, 0}, // 10 lifetimes of 1 s
-		{"an hour old", time.Hour, 0},
-		{"young, clock 5 h ahead", 0, 5 * time.Hour},
-		{"an hour old, clock 5 h behind", time.Hour, -5 * time.Hour},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
-			e.mem.MkdirAll(path, 0o755)
-			e.clk.Advance(tc.age)
-			refuseUsersEmptyDir(t, e, tc.offset)
-		})
-	}
+	forRenames(t, func(t *testing.T, opts ...fsopstest.MemOption) {
+		for _, tc := range []struct {
+			name   string
+			age    time.Duration
+			offset time.Duration // of the waiter's wall clock
+		}{
+			{"young", 0, 0},
+			{"old", 10*time.Second + time.Millisecond, 0}, // 10 lifetimes of 1 s
+			{"an hour old", time.Hour, 0},
+			{"young, clock 5 h ahead", 0, 5 * time.Hour},
+			{"an hour old, clock 5 h behind", time.Hour, -5 * time.Hour},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				e := newEnv(t, opts...)
+				e.mem.MkdirAll(path, 0o755)
+				e.clk.Advance(tc.age)
+				refuseUsersEmptyDir(t, e, tc.offset)
+			})
+		}
+	})
 }
 
 func refuseUsersEmptyDir(t *testing.T, e *env, offset time.Duration) {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"io/fs"
+	"os"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -12,7 +14,7 @@ import (
 // The operations countFS counts, one counter each. "dir." ops are calls on
 // an open directory handle.
 var fsOps = []string{
-	"CreateExcl", "Link", "Rename", "Lstat", "ReadFile", "Chtimes", "Remove",
+	"CreateExcl", "Link", "Rename", "RenameNoReplace", "Lstat", "ReadFile", "Chtimes", "Remove",
 	"ReadDir", "Mkdir", "Rmdir", "OpenDir", "FSType", "WatchDir",
 	"dir.Stat", "dir.CreateExcl", "dir.ReadFile", "dir.Chtimes", "dir.Remove",
 	"dir.ReadDir", "dir.Close",
@@ -125,6 +127,19 @@ func (f *countFS) CreateExcl(name string, data []byte, perm fs.FileMode) (fsops.
 }
 func (f *countFS) Link(o, n string) error   { f.c.add("Link"); return f.inner.Link(o, n) }
 func (f *countFS) Rename(o, n string) error { f.c.add("Rename"); return f.inner.Rename(o, n) }
+
+// RenameNoReplace implements fsops.NoReplaceRenamer by asking inner; over
+// an FS without it, it answers unsupported and counts nothing, as no call
+// reaches a filesystem.
+func (f *countFS) RenameNoReplace(o, n string) error {
+	r, ok := f.inner.(fsops.NoReplaceRenamer)
+	if !ok {
+		return &os.LinkError{Op: "renameat2", Old: o, New: n, Err: errors.ErrUnsupported}
+	}
+	f.c.add("RenameNoReplace")
+	return r.RenameNoReplace(o, n)
+}
+
 func (f *countFS) Lstat(name string) (fsops.FileInfo, error) {
 	f.c.add("Lstat")
 	return f.inner.Lstat(name)

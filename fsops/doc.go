@@ -6,11 +6,16 @@
 // unlink(2), and listing a directory (to find leftover claim files).
 // Keeping it this small lets the same protocol code run on the real
 // filesystem, on an in-memory model and under injected faults, and makes
-// every filesystem call of the protocols visible in one place.
+// every filesystem call of the protocols visible in one place. Optional
+// interfaces add what only some filesystems have: [Typer] (the kind of
+// filesystem), [NoReplaceRenamer] (renameat2's RENAME_NOREPLACE, which
+// [OS] has on Linux and NFS and most FUSE filesystems answer
+// unsupported), and [Watcher] (change notifications).
 //
 // # Errors
 //
-// Every error is an *fs.PathError, or an *os.LinkError for Link and Rename,
+// Every error is an *fs.PathError, or an *os.LinkError for Link and the
+// renames,
 // naming the path(s) and wrapping the cause. The cause is a syscall.Errno
 // wherever the operating system produced one, so errors.Is works both
 // against the portable fs.ErrExist and fs.ErrNotExist and against a

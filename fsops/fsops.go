@@ -118,6 +118,25 @@ type Dir interface {
 	Close() error
 }
 
+// NoReplaceRenamer is implemented by an FS that can rename without
+// replacing what is at the new name, as renameat2(2) with RENAME_NOREPLACE
+// does on Linux's local filesystems. Strict uses it to take the lock name
+// without a look first for an empty directory that rename(2) would
+// replace: the kernel's check leaves no window between the look and the
+// rename. OS implements it on Linux; fsops/nfs3 does not (NFSv3's RENAME
+// has no such flag).
+type NoReplaceRenamer interface {
+	// RenameNoReplace renames oldname to newname like Rename, but fails
+	// with an error wrapping fs.ErrExist if newname exists, whatever it is
+	// (an empty directory, a file, a symbolic link, oldname itself).
+	// Where the filesystem holding the names cannot (NFS, most FUSE
+	// filesystems, kernels before 3.15 answer EINVAL or ENOSYS), it
+	// changes nothing and fails with an error wrapping
+	// errors.ErrUnsupported; callers fall back to Rename, with a look
+	// first.
+	RenameNoReplace(oldname, newname string) error
+}
+
 // Typer is implemented by an FS that can tell which kind of filesystem
 // holds a directory, as the kernel names it ("ext4", "nfs4", "tmpfs",
 // "fuse.sshfs", "fuse.glusterfs"). A protocol may refuse a kind whose

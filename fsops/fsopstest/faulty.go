@@ -55,6 +55,8 @@ type Faulty struct {
 var (
 	_ fsops.FS    = (*Faulty)(nil)
 	_ fsops.Typer = (*Faulty)(nil)
+
+	_ fsops.NoReplaceRenamer = (*Faulty)(nil)
 )
 
 // CreateExcl implements fsops.FS.
@@ -75,6 +77,21 @@ func (f *Faulty) Link(oldname, newname string) error {
 func (f *Faulty) Rename(oldname, newname string) error {
 	return f.do(Op{Name: "Rename", Path: oldname, Path2: newname}, func() error {
 		return f.FS.Rename(oldname, newname)
+	})
+}
+
+// RenameNoReplace implements fsops.NoReplaceRenamer by asking FS. Its
+// faults are Rename's (an Op named "Rename"), so that a test's faults on a
+// rename reach either kind. If FS is not an fsops.NoReplaceRenamer, it
+// changes nothing and fails with an error wrapping errors.ErrUnsupported,
+// as a filesystem without the flag does.
+func (f *Faulty) RenameNoReplace(oldname, newname string) error {
+	r, ok := f.FS.(fsops.NoReplaceRenamer)
+	if !ok {
+		return &os.LinkError{Op: "renameat2", Old: oldname, New: newname, Err: fmt.Errorf("fsopstest: %T cannot rename without replacing: %w", f.FS, errors.ErrUnsupported)}
+	}
+	return f.do(Op{Name: "Rename", Path: oldname, Path2: newname}, func() error {
+		return r.RenameNoReplace(oldname, newname)
 	})
 }
 

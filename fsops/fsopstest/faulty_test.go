@@ -55,6 +55,12 @@ func TestFaultyBeforeAndAfter(t *testing.T) {
 			func(m *Mem) bool { return !m.Exists("/a") },
 		},
 		{
+			// A rename without replacing is faulted as a Rename.
+			Op{Name: "Rename", Path: "/a", Path2: "/b"},
+			func(f fsops.FS) error { return f.(fsops.NoReplaceRenamer).RenameNoReplace("/a", "/b") },
+			func(m *Mem) bool { return !m.Exists("/a") },
+		},
+		{
 			Op{Name: "Chtimes", Path: "/a"},
 			func(f fsops.FS) error { return f.Chtimes("/a", mtime, mtime) },
 			func(m *Mem) bool { fi, _ := m.Lstat("/a"); return fi.ModTime.Equal(mtime) },
@@ -189,5 +195,22 @@ func TestFaultyFSType(t *testing.T) {
 	f = &Faulty{FS: NewMem(newTestClock()), Inject: inject}
 	if typ, err := f.FSType("/"); !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("FSType over a Mem = %q, %v; want an error wrapping errors.ErrUnsupported", typ, err)
+	}
+}
+
+func TestFaultyRenameNoReplace(t *testing.T) {
+	// Over an FS without the method: unsupported, nothing changed, no
+	// fault consulted.
+	m := NewMem(newTestClock())
+	mustDo(t, m.WriteFile("/a", []byte("A"), 0o644))
+	f := &Faulty{FS: struct{ fsops.FS }{m}, Inject: func(Op) *Fault {
+		t.Error("a fault was consulted for an unsupported call")
+		return nil
+	}}
+	if err := f.RenameNoReplace("/a", "/b"); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("RenameNoReplace over an FS without it = %v, want an error wrapping errors.ErrUnsupported", err)
+	}
+	if !m.Exists("/a") || m.Exists("/b") {
+		t.Error("an unsupported RenameNoReplace changed the FS")
 	}
 }

@@ -1,6 +1,8 @@
 package fsopstest
 
 import (
+	"errors"
+	"fmt"
 	"hash/fnv"
 	"io/fs"
 	"maps"
@@ -40,6 +42,7 @@ type Mem struct {
 	gran           time.Duration
 	pathInodes     bool
 	epermForEEXIST bool
+	noRenameFlags  bool
 
 	mu      sync.Mutex
 	root    *inode
@@ -59,6 +62,8 @@ type Mem struct {
 var (
 	_ fsops.FS = (*Mem)(nil)
 	_ Setup    = (*Mem)(nil)
+
+	_ fsops.NoReplaceRenamer = (*Mem)(nil)
 )
 
 // inode is a file of any type. A directory's entries hold its children by
@@ -110,6 +115,14 @@ func WithPathInodes() MemOption {
 // statuses).
 func WithEPERMForEEXIST() MemOption {
 	return func(m *Mem) { m.epermForEEXIST = true }
+}
+
+// WithoutRenameNoReplace makes RenameNoReplace fail, changing nothing,
+// with an error wrapping errors.ErrUnsupported and EINVAL, as Linux
+// answers renameat2's RENAME_NOREPLACE on NFS, sshfs and other FUSE
+// filesystems.
+func WithoutRenameNoReplace() MemOption {
+	return func(m *Mem) { m.noRenameFlags = true }
 }
 
 // NewMem returns a Mem holding just the root directory "/". It reads the
@@ -188,6 +201,37 @@ func (m *Mem) Rename(oldname, newname string) error {
 	defer m.mu.Unlock()
 	if e := m.rename(oldname, newname); e != 0 {
 		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: e}
+	}
+	return nil
+}
+
+// RenameNoReplace implements fsops.NoReplaceRenamer (unless
+// WithoutRenameNoReplace).
+func (m *Mem) RenameNoReplace(oldname, newname string) error {
+	if m.noRenameFlags {
+		return &os.LinkError{Op: "renameat2", Old: oldname, New: newname, Err: fmt.Errorf("%w (%w)", errors.ErrUnsupported, syscall.EINVAL)}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := syscall.Errno(0)
+	switch nl, le := m.lookup(newname, false); {
+	case le != 0:
+		e = le
+	case nl.node != nil:
+		// As Linux: a missing oldname is reported first.
+		switch ol, oe := m.lookup(oldname, false); {
+		case oe != 0:
+			e = oe
+		case ol.node == nil:
+			e = syscall.ENOENT
+		default:
+			e = syscall.EEXIST
+		}
+	default:
+		e = m.rename(oldname, newname)
+	}
+	if e != 0 {
+		return &os.LinkError{Op: "renameat2", Old: oldname, New: newname, Err: e}
 	}
 	return nil
 }

@@ -612,3 +612,17 @@ func TestMemLookupAfterDirMoves(t *testing.T) {
 		t.Errorf("ReadDir(/t) = %q, %v; want the file written", names, err)
 	}
 }
+
+func TestMemWithoutRenameNoReplace(t *testing.T) {
+	m := NewMem(newTestClock(), WithoutRenameNoReplace())
+	mustDo(t, m.WriteFile("/a", []byte("A"), 0o644))
+	for _, to := range []string{"/b", "/a"} {
+		err := m.RenameNoReplace("/a", to)
+		if !errors.Is(err, errors.ErrUnsupported) || !errors.Is(err, syscall.EINVAL) {
+			t.Errorf("RenameNoReplace(/a, %s) = %v, want an error wrapping errors.ErrUnsupported and EINVAL", to, err)
+		}
+	}
+	if !m.Exists("/a") || m.Exists("/b") {
+		t.Error("an unsupported RenameNoReplace changed the FS")
+	}
+}

@@ -63,6 +63,7 @@ func suite() []fsGroup {
 		{"CreateExcl", createExclTests()},
 		{"Link", linkTests()},
 		{"Rename", renameTests()},
+		{"RenameNoReplace", renameNoReplaceTests()},
 		{"Lstat", lstatTests()},
 		{"ReadFile", readFileTests()},
 		{"Chtimes", chtimesTests()},
@@ -307,6 +308,101 @@ func renameTests() []fsTest {
 			}
 		}},
 	}
+}
+
+// noReplace returns the FS as an fsops.NoReplaceRenamer, or skips the
+// test if it is not one. One that answers errors.ErrUnsupported (a
+// filesystem without the flag) must change nothing, which is checked
+// before the test is skipped.
+func (e *env) noReplace() fsops.NoReplaceRenamer {
+	e.t.Helper()
+	r, ok := e.fs.(fsops.NoReplaceRenamer)
+	if !ok {
+		e.t.Skipf("%T is not an fsops.NoReplaceRenamer", e.fs)
+	}
+	a, b := e.write(e.path("probe"), "P"), e.path("probe2")
+	switch err := r.RenameNoReplace(a, b); {
+	case errors.Is(err, errors.ErrUnsupported):
+		wantLinkError(e.t, err, a, b, nil)
+		if got := e.content(a); got != "P" {
+			e.t.Errorf("unsupported RenameNoReplace changed %s: it holds %q", a, got)
+		}
+		e.wantMissing(b)
+		e.t.Skipf("RenameNoReplace is unsupported here: %v", err)
+	case err != nil:
+		e.t.Fatalf("RenameNoReplace to a new name: %v", err)
+	}
+	if err := e.fs.Remove(b); err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
+func renameNoReplaceTests() []fsTest {
+	tests := []fsTest{
+		{"new name", func(t *testing.T, e *env) {
+			r := e.noReplace()
+			a, b := e.write(e.path("a"), "A"), e.path("b")
+			fa := e.lstat(a)
+			if err := r.RenameNoReplace(a, b); err != nil {
+				t.Fatal(err)
+			}
+			e.wantMissing(a)
+			e.wantSame(fa, b, "A")
+		}},
+		{"directory to new name", func(t *testing.T, e *env) {
+			r := e.noReplace()
+			d, n := e.mkdir(e.path("d")), e.path("n")
+			e.write(d+"/inside", "I")
+			if err := r.RenameNoReplace(d, n); err != nil {
+				t.Fatal(err)
+			}
+			e.wantMissing(d)
+			if got := e.content(n + "/inside"); got != "I" {
+				t.Errorf("%s/inside holds %q, want %q", n, got, "I")
+			}
+		}},
+		{"onto itself", func(t *testing.T, e *env) {
+			r := e.noReplace()
+			a := e.write(e.path("a"), "A")
+			wantLinkError(t, r.RenameNoReplace(a, a), a, a, fs.ErrExist)
+			if got := e.content(a); got != "A" {
+				t.Errorf("content = %q, want %q", got, "A")
+			}
+		}},
+		{"missing source", func(t *testing.T, e *env) {
+			r := e.noReplace()
+			a, b, c := e.path("a"), e.write(e.path("b"), "B"), e.path("c")
+			wantLinkError(t, r.RenameNoReplace(a, b), a, b, fs.ErrNotExist)
+			wantLinkError(t, r.RenameNoReplace(a, c), a, c, fs.ErrNotExist)
+			if got := e.content(b); got != "B" {
+				t.Errorf("target now holds %q, want %q", got, "B")
+			}
+		}},
+	}
+	for _, src := range []string{"file", "directory"} {
+		for _, fx := range fixtures {
+			tests = append(tests, fsTest{src + " onto " + fx.kind, func(t *testing.T, e *env) {
+				r := e.noReplace()
+				a, p := e.path("a"), e.path("x")
+				if src == "file" {
+					e.write(a, "mine")
+				} else {
+					e.mkdir(a)
+				}
+				unchanged := fx.make(e, p)
+				wantLinkError(t, r.RenameNoReplace(a, p), a, p, fs.ErrExist)
+				unchanged()
+				if src == "file" && e.content(a) != "mine" {
+					t.Errorf("source %s changed", a)
+				}
+				if src == "directory" {
+					e.wantMode(a, fs.ModeDir)
+				}
+			}})
+		}
+	}
+	return tests
 }
 
 func lstatTests() []fsTest {

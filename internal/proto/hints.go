@@ -11,7 +11,8 @@ import (
 // either checked by the filesystem before it is relied on (a counter
 // renamed from a value that is no longer current fails, and the mint
 // lists the directory as it would without a hint) or harmless when wrong
-// (a sweep skipped is done by a later acquisition). Share one per
+// (a sweep skipped is done by a later acquisition; a rename without
+// replacing thought unsupported is done the portable way). Share one per
 // process through Config.Hints. The zero value is ready to use; a nil
 // *Hints remembers nothing. It is safe for concurrent use.
 type Hints struct {
@@ -21,6 +22,7 @@ type Hints struct {
 	// a hint forgotten costs a listing or a sweep, nothing more.
 	tokens map[string]uint64        // by counter: directory + lock base name
 	swept  map[string]time.Duration // by lock path: Instant.Mono of the last sweep
+	plain  map[string]bool          // by directory: RenameNoReplace answered unsupported
 }
 
 // maxHints bounds each map of Hints.
@@ -78,4 +80,30 @@ func (h *Hints) SetSwept(path string, now Instant) {
 		h.swept = make(map[string]time.Duration)
 	}
 	h.swept[path] = now.Mono
+}
+
+// NoReplaceUnsupported reports whether a rename without replacing
+// (fsops.NoReplaceRenamer) answered unsupported in dir before, so that it
+// need not be tried again there.
+func (h *Hints) NoReplaceUnsupported(dir string) bool {
+	if h == nil {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.plain[dir]
+}
+
+// SetNoReplaceUnsupported records that a rename without replacing answered
+// unsupported in dir.
+func (h *Hints) SetNoReplaceUnsupported(dir string) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.plain == nil || len(h.plain) >= maxHints {
+		h.plain = make(map[string]bool)
+	}
+	h.plain[dir] = true
 }

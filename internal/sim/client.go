@@ -2,7 +2,9 @@ package sim
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -443,6 +445,23 @@ func (f *clientFS) Rename(oldname, newname string) error {
 	srv := f.c.s.server
 	return f.do(fsopstest.Op{Name: "Rename", Path: oldname, Path2: newname}, true, func() result {
 		err := srv.Rename(oldname, newname)
+		if err == nil {
+			f.c.s.movedHandles(f.c.host, oldname, newname)
+		}
+		return result{err: err}
+	}).err
+}
+
+// RenameNoReplace implements fsops.NoReplaceRenamer: a Rename on the wire
+// (and to the checks that follow renames), applied without replacing,
+// where the profile has it (Profile.NoReplace).
+func (f *clientFS) RenameNoReplace(oldname, newname string) error {
+	if !f.c.s.prof.NoReplace {
+		return &os.LinkError{Op: "renameat2", Old: oldname, New: newname, Err: fmt.Errorf("%w (%w)", errors.ErrUnsupported, syscall.EINVAL)}
+	}
+	srv := f.c.s.server
+	return f.do(fsopstest.Op{Name: "Rename", Path: oldname, Path2: newname}, true, func() result {
+		err := srv.RenameNoReplace(oldname, newname)
 		if err == nil {
 			f.c.s.movedHandles(f.c.host, oldname, newname)
 		}

@@ -78,6 +78,13 @@ type Profile struct {
 	// process one in four records no identity (a system without /proc)
 	// and one in four is another user's (probes learn only that it runs).
 	Machines bool
+
+	// NoReplace gives the filesystem a rename that never replaces
+	// (renameat2's RENAME_NOREPLACE, fsops.NoReplaceRenamer), as Linux's
+	// local filesystems have; Strict then takes the lock name without a
+	// look first. Without it the client answers such a rename
+	// unsupported at once, as Linux's NFS client does, sending nothing.
+	NoReplace bool
 }
 
 const (
@@ -88,7 +95,7 @@ const (
 // Profiles are the fault profiles every protocol runs under.
 var Profiles = []Profile{
 	{Name: "clean", Doc: "LAN latency, no faults", Latency: 2 * ms},
-	{Name: "crash", Doc: "processes die mid-protocol; their files stay", Latency: 2 * ms, Crash: 0.05},
+	{Name: "crash", Doc: "processes die mid-protocol; their files stay; renames that never replace (renameat2's RENAME_NOREPLACE)", Latency: 2 * ms, Crash: 0.05, NoReplace: true},
 	{Name: "lossy", Doc: "lost replies; retransmissions always hit the duplicate request cache (ganesha's, for a client that reconnects from its port: docs/nfs.md §2); requests and replies delayed up to 3 s (0.5%)", Latency: 5 * ms,
 		LostReply: 0.05, Timeo: 300 * ms, Delay: 0.005, DelayMax: 3 * s},
 	{Name: "eio", Doc: "EIO/ESTALE before the server, ENOSPC on creates", Latency: 2 * ms, EIO: 0.05, ENOSPC: 0.01},
@@ -109,8 +116,8 @@ var Profiles = []Profile{
 		AttrCache: s, AttrCacheMax: s, Partition: 0.05, PartMax: 10 * s, SoftErr: syscall.ENOTCONN, Timeo: 500 * ms, Crash: 0.02, ReplyCut: 0.001},
 	{Name: "nfsv3-soft", Doc: "NFSv3 soft mount: attribute caches, lost replies with a weak duplicate request cache (30% misses), partitions that time calls out with ETIMEDOUT (some applied)", Latency: 3 * ms,
 		AttrCache: 3 * s, AttrCacheMax: 60 * s, LostReply: 0.03, DRCMiss: 0.3, Timeo: 600 * ms, Partition: 0.03, PartMax: 5 * s, SoftErr: syscall.ETIMEDOUT, ReplyCut: 0.001},
-	{Name: "local", Doc: "processes know their identity on their machine and break dead local holders at once; machines share host names in pairs, pids are reused, some records lack the identity, some processes are another user's; crashes", Latency: 2 * ms,
-		Crash: 0.05, Machines: true},
+	{Name: "local", Doc: "processes know their identity on their machine and break dead local holders at once; machines share host names in pairs, pids are reused, some records lack the identity, some processes are another user's; crashes; renames that never replace, as on a local filesystem", Latency: 2 * ms,
+		Crash: 0.05, Machines: true, NoReplace: true},
 	{Name: "congested", Doc: "a congested network or a stalling server: one request or reply in twenty held up for up to 6 s (two lifetimes), at the tightest lease timing the options accept for a 200 ms refresh interval (renew deadline 2.6 s of a 3 s lifetime), so that a refresh whose reply comes late and a next refresh held up too are common", Latency: 2 * ms,
 		Delay: 0.05, DelayMax: 6 * s, RenewDeadline: 2600 * ms, RefreshInterval: 200 * ms},
 	{Name: "pause", Doc: "process pauses of up to 3 lifetimes (beyond the assumptions)", Latency: 2 * ms,
