@@ -437,8 +437,10 @@ func (l *strictLock) observe(now proto.Instant, rerr error) (proto.Attempt, erro
 	data, ofi, err := l.obsDir.ReadFile(ownerName, maxRecordLen)
 	switch {
 	case err == nil:
+		l.looked = true // a record: not an empty directory
 	case errors.Is(err, fs.ErrNotExist):
 		a, err := l.abandoned(l.lookFirst)
+		l.looked = true // abandoned refused an unmarked empty directory if lookFirst
 		l.again = err == nil && a == (proto.Attempt{}) && l.noReplace
 		return a, err
 	case errors.Is(err, fsops.ErrNotRegular), errors.Is(err, fsops.ErrTooLarge), errors.Is(err, syscall.ELOOP):
@@ -507,17 +509,20 @@ func (l *strictLock) closeObs() {
 // renameStage renames our stage onto the lock path, where it must replace
 // nothing but an empty generation of ours. Where the filesystem can rename
 // without replacing (fsops.NoReplaceRenamer), anything at the lock path
-// fails the rename with EEXIST and is looked at by observe, which at the
-// first attempt refuses an unmarked empty directory (lookFirst), as
-// refuseUnmarkedEmptyDir does; there is no window between that look and
-// the rename. Elsewhere the first attempt looks first, with
+// fails the rename with EEXIST and is looked at by observe, which, until
+// it has seen what is there (looked), refuses an unmarked empty directory
+// (lookFirst), as refuseUnmarkedEmptyDir does; the rename itself never
+// replaces one. Elsewhere the first attempt looks first, with
 // refuseUnmarkedEmptyDir, then renames with rename(2). A filesystem that
 // answers unsupported is remembered in Config.Hints.
 func (l *strictLock) renameStage() error {
 	if r, ok := l.fs.(fsops.NoReplaceRenamer); ok && !l.cfg.Hints.NoReplaceUnsupported(l.dir) {
 		err := r.RenameNoReplace(l.stage, l.path)
 		if !errors.Is(err, errors.ErrUnsupported) {
-			l.noReplace, l.lookFirst, l.looked = true, !l.looked, true
+			// Until observe has looked at what is at the lock path
+			// (looked), every attempt is a first one: a rename that
+			// failed otherwise (a transient error) looked at nothing.
+			l.noReplace, l.lookFirst = true, !l.looked
 			return err
 		}
 		l.cfg.Hints.SetNoReplaceUnsupported(l.dir)

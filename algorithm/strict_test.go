@@ -653,3 +653,31 @@ func refuseUsersEmptyDir(t *testing.T, e *env, offset time.Duration) {
 		}
 	}
 }
+
+// TestStrictUsersEmptyDirectoryRefusedAfterFailedRename: a first rename
+// that fails before the server (EIO, ESTALE, a timeout) has looked at
+// nothing, so the next attempt still refuses a user's empty directory at
+// the lock path rather than removing it.
+func TestStrictUsersEmptyDirectoryRefusedAfterFailedRename(t *testing.T) {
+	for _, errno := range []syscall.Errno{syscall.EIO, syscall.ESTALE, syscall.ETIMEDOUT} {
+		t.Run(errno.Error(), func(t *testing.T) {
+			forRenames(t, func(t *testing.T, opts ...fsopstest.MemOption) {
+				e := newEnv(t, opts...)
+				e.mem.MkdirAll(path, 0o755)
+				e.inject = once("Rename", "", func(fsopstest.Op) *fsopstest.Fault { return &fsopstest.Fault{Err: errno} })
+				lk := e.strict("a", time.Second)
+				var err error
+				for i := 0; i < 3 && !errors.Is(err, proto.ErrNotLock); i++ {
+					_, err = lk.Acquire(e.now())
+				}
+				if !errors.Is(err, proto.ErrNotLock) {
+					t.Errorf("Acquire over a user's empty directory after a failed rename = %v, want ErrNotLock", err)
+				}
+				lk.Close(e.now())
+				if fi, err := e.mem.Lstat(path); err != nil || !fi.Mode.IsDir() {
+					t.Fatalf("the user's directory is gone: %v", err)
+				}
+			})
+		})
+	}
+}

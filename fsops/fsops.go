@@ -133,7 +133,11 @@ type NoReplaceRenamer interface {
 	// filesystems, kernels before 3.15 answer EINVAL or ENOSYS), it
 	// changes nothing and fails with an error wrapping
 	// errors.ErrUnsupported; callers fall back to Rename, with a look
-	// first.
+	// first. (Linux checks the names before it asks the filesystem, so
+	// there too an existing newname fails with fs.ErrExist and a missing
+	// oldname with fs.ErrNotExist, by the client's view of the names,
+	// which on NFS may be stale; only a rename that would go ahead is
+	// answered unsupported.)
 	RenameNoReplace(oldname, newname string) error
 }
 

@@ -120,7 +120,8 @@ func WithEPERMForEEXIST() MemOption {
 // WithoutRenameNoReplace makes RenameNoReplace fail, changing nothing,
 // with an error wrapping errors.ErrUnsupported and EINVAL, as Linux
 // answers renameat2's RENAME_NOREPLACE on NFS, sshfs and other FUSE
-// filesystems.
+// filesystems when the rename would go ahead. (It answers so whatever is
+// at the names, where Linux answers EEXIST or ENOENT first.)
 func WithoutRenameNoReplace() MemOption {
 	return func(m *Mem) { m.noRenameFlags = true }
 }
