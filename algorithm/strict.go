@@ -102,8 +102,7 @@ type strictLock struct {
 	collected bool     // we collected stale private directories once
 	litter    []string // stages of ours we could not remove yet
 	looked    bool     // the first attempt looked for an unmarked empty directory at the lock path
-	noReplace bool     // this attempt's rename was one that never replaces (renameStage)
-	lookFirst bool     // noReplace, and this is the first attempt: observe refuses an unmarked empty directory
+	noReplace bool     // this attempt's rename was one that never replaces (renameStage); until looked, observe refuses an unmarked empty directory
 	again     bool     // observe removed an empty generation after a noReplace rename: Acquire tries once more
 }
 
@@ -439,8 +438,8 @@ func (l *strictLock) observe(now proto.Instant, rerr error) (proto.Attempt, erro
 	case err == nil:
 		l.looked = true // a record: not an empty directory
 	case errors.Is(err, fs.ErrNotExist):
-		a, err := l.abandoned(l.lookFirst)
-		l.looked = true // abandoned refused an unmarked empty directory if lookFirst
+		a, err := l.abandoned(l.noReplace && !l.looked)
+		l.looked = true // abandoned refused an unmarked empty directory if it had to
 		l.again = err == nil && a == (proto.Attempt{}) && l.noReplace
 		return a, err
 	case errors.Is(err, fsops.ErrNotRegular), errors.Is(err, fsops.ErrTooLarge), errors.Is(err, syscall.ELOOP):
@@ -510,8 +509,8 @@ func (l *strictLock) closeObs() {
 // nothing but an empty generation of ours. Where the filesystem can rename
 // without replacing (fsops.NoReplaceRenamer), anything at the lock path
 // fails the rename with EEXIST and is looked at by observe, which, until
-// it has seen what is there (looked), refuses an unmarked empty directory
-// (lookFirst), as refuseUnmarkedEmptyDir does; the rename itself never
+// it has seen what is there (looked), refuses an unmarked empty directory,
+// as refuseUnmarkedEmptyDir does; the rename itself never
 // replaces one. Elsewhere the first attempt looks first, with
 // refuseUnmarkedEmptyDir, then renames with rename(2). A filesystem that
 // answers unsupported is remembered in Config.Hints.
@@ -522,12 +521,12 @@ func (l *strictLock) renameStage() error {
 			// Until observe has looked at what is at the lock path
 			// (looked), every attempt is a first one: a rename that
 			// failed otherwise (a transient error) looked at nothing.
-			l.noReplace, l.lookFirst = true, !l.looked
+			l.noReplace = true
 			return err
 		}
 		l.cfg.Hints.SetNoReplaceUnsupported(l.dir)
 	}
-	l.noReplace, l.lookFirst = false, false
+	l.noReplace = false
 	if !l.looked {
 		l.looked = true
 		if err := l.refuseUnmarkedEmptyDir(); err != nil {

@@ -442,9 +442,13 @@ func (f *clientFS) Link(oldname, newname string) error {
 }
 
 func (f *clientFS) Rename(oldname, newname string) error {
-	srv := f.c.s.server
+	return f.rename(oldname, newname, f.c.s.server.Rename)
+}
+
+// rename sends a Rename that the server applies with apply.
+func (f *clientFS) rename(oldname, newname string, apply func(oldname, newname string) error) error {
 	return f.do(fsopstest.Op{Name: "Rename", Path: oldname, Path2: newname}, true, func() result {
-		err := srv.Rename(oldname, newname)
+		err := apply(oldname, newname)
 		if err == nil {
 			f.c.s.movedHandles(f.c.host, oldname, newname)
 		}
@@ -459,14 +463,7 @@ func (f *clientFS) RenameNoReplace(oldname, newname string) error {
 	if !f.c.s.prof.NoReplace {
 		return &os.LinkError{Op: "renameat2", Old: oldname, New: newname, Err: fmt.Errorf("%w (%w)", errors.ErrUnsupported, syscall.EINVAL)}
 	}
-	srv := f.c.s.server
-	return f.do(fsopstest.Op{Name: "Rename", Path: oldname, Path2: newname}, true, func() result {
-		err := srv.RenameNoReplace(oldname, newname)
-		if err == nil {
-			f.c.s.movedHandles(f.c.host, oldname, newname)
-		}
-		return result{err: err}
-	}).err
+	return f.rename(oldname, newname, f.c.s.server.RenameNoReplace)
 }
 
 func (f *clientFS) Lstat(name string) (fsops.FileInfo, error) {
